@@ -1,0 +1,39 @@
+# The targets here are exactly what the README and CI call.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CODEEVAL := $(VENV)/bin/codeeval
+FAST := not slow and not integration and not docker and not gpu
+SLOW := (slow or integration or docker) and not gpu
+
+.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean
+
+setup: system-deps venv  ## everything a fresh machine needs (idempotent)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml services/*/pyproject.toml scripts/install-python-deps.sh
+	bash scripts/install-python-deps.sh $(VENV)
+	touch $@
+
+proto: venv  ## regenerate the gRPC stubs after editing proto/
+	$(PY) tools/gen_proto.py
+
+lint: venv  ## ruff, mypy on the cores, and a check that the stubs match the protos
+	$(PY) tools/gen_proto.py --check
+	$(VENV)/bin/ruff check src services tests bench tools
+	$(VENV)/bin/mypy src/codeeval/kit src/codeeval/prompts
+
+test: setup  ## the README's test command: lint + the fast suite
+	$(MAKE) lint
+	$(PY) -m pytest -m "$(FAST)"
+
+test-slow: setup  ## slow, integration and docker tests (CI runs these too)
+	$(PY) -m pytest -m "$(SLOW)" || [ $$? -eq 5 ]
+
+test-all: test test-slow
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

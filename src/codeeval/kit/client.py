@@ -1,0 +1,194 @@
+"""Client side: find a service (``CODEEVAL_<SERVICE>_ADDR``), open a channel with the token and
+TLS settings from the environment, wait for its health, or start a local one when none is set.
+
+Environment read by clients:
+``CODEEVAL_<SERVICE>_ADDR`` (host:port), ``CODEEVAL_AUTH_TOKEN`` or ``CODEEVAL_AUTH_TOKEN_FILE``,
+``CODEEVAL_TLS_CA_FILE`` (enables TLS), ``CODEEVAL_TLS_CERT_FILE``/``CODEEVAL_TLS_KEY_FILE`` (mTLS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def address_env(service: str) -> str:
+    return f"CODEEVAL_{service.upper()}_ADDR"
+
+
+def service_address(service: str) -> str | None:
+    return os.environ.get(address_env(service)) or None
+
+
+class AuthPlugin(grpc.AuthMetadataPlugin):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, context: grpc.AuthMetadataContext, callback: grpc.AuthMetadataPluginCallback) -> None:
+        callback((("authorization", f"Bearer {self._token}"),), None)
+
+
+def _env_token() -> str | None:
+    if os.environ.get("CODEEVAL_AUTH_TOKEN"):
+        return os.environ["CODEEVAL_AUTH_TOKEN"]
+    path = os.environ.get("CODEEVAL_AUTH_TOKEN_FILE")
+    return Path(path).read_text().strip() if path else None
+
+
+class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds the bearer token on plaintext channels (call credentials need TLS)."""
+
+    def __init__(self, token: str) -> None:
+        self._md = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        md = list(details.metadata or []) + [self._md]
+        return details._replace(metadata=md) if hasattr(details, "_replace") else _Details(details, md)
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: grpc.ClientCallDetails, metadata: list[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+def open_channel(address: str, *, token: str | None = None, ca_file: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None) -> grpc.Channel:
+    """A synchronous channel to ``address`` with auth/TLS from arguments or the environment."""
+    token = token if token is not None else _env_token()
+    ca_file = ca_file or os.environ.get("CODEEVAL_TLS_CA_FILE")
+    cert_file = cert_file or os.environ.get("CODEEVAL_TLS_CERT_FILE")
+    key_file = key_file or os.environ.get("CODEEVAL_TLS_KEY_FILE")
+    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    if ca_file:
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=Path(ca_file).read_bytes(),
+            private_key=Path(key_file).read_bytes() if key_file else None,
+            certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+        )
+        if token:
+            creds = grpc.composite_channel_credentials(creds, grpc.metadata_call_credentials(AuthPlugin(token)))
+        return grpc.secure_channel(address, creds, options=options)
+    channel = grpc.insecure_channel(address, options=options)
+    return grpc.intercept_channel(channel, _TokenInterceptor(token)) if token else channel
+
+
+def wait_serving(channel: grpc.Channel, timeout: float, service: str = "") -> None:
+    """Block until the health service reports SERVING, or raise TimeoutError saying what it said."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+            last = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+        except grpc.RpcError as exc:
+            last = f"{exc.code().name}: {exc.details()}"
+        time.sleep(0.2)
+    raise TimeoutError(f"not SERVING after {timeout:.0f}s (last: {last})")
+
+
+class LocalService:
+    """A service started as a child process on loopback (``codeeval serve NAME --port 0``).
+
+    Used by ``codeeval up`` and by CLI commands when ``CODEEVAL_<SERVICE>_ADDR`` is unset.
+    """
+
+    def __init__(self, name: str, *, port: int = 0, config: str | None = None,
+                 log_file: Path | None = None, extra_args: list[str] | None = None) -> None:
+        self.name = name
+        self.port = port
+        self.config = config
+        self.log_file = log_file
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.address = ""
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"codeeval-{name}-")
+
+    def start(self, timeout: float = 120.0) -> str:
+        ready = Path(self._tmp.name) / "ready"
+        cmd = [sys.executable, "-m", "codeeval.cli", "serve", self.name, "--host", "127.0.0.1",
+               "--port", str(self.port), "--ready-file", str(ready), *self.extra_args]
+        if self.config:
+            cmd += ["--config", self.config]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "CODEEVAL_LOG_FORMAT": os.environ.get("CODEEVAL_LOG_FORMAT", "text")}
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} service exited with code {self.proc.returncode} during start-up"
+                                   + (f"; see {self.log_file}" if self.log_file else ""))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"{self.name} service did not listen within {timeout:.0f}s")
+            time.sleep(0.05)
+        self.address = f"127.0.0.1:{int(ready.read_text())}"
+        with open_channel(self.address) as channel:
+            try:
+                wait_serving(channel, max(1.0, deadline - time.monotonic()))
+            except TimeoutError as exc:
+                self.stop()
+                raise TimeoutError(f"{self.name} service at {self.address}: {exc}") from None
+        return self.address
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._tmp.cleanup()
+
+
+@contextlib.contextmanager
+def connect(service: str, *, start_timeout: float = 300.0, log_dir: Path | None = None) -> Iterator[grpc.Channel]:
+    """A channel to ``service``: the one at ``CODEEVAL_<SERVICE>_ADDR``, or a local one started
+    for the duration of the block."""
+    address = service_address(service)
+    local: LocalService | None = None
+    if address is None:
+        local = LocalService(service, log_file=(log_dir / f"{service}.log") if log_dir else None)
+        address = local.start(timeout=start_timeout)
+    try:
+        with open_channel(address) as channel:
+            yield channel
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def describe_rpc_error(service: str, exc: grpc.RpcError) -> str:
+    """One line for people: which service, which status, what it said."""
+    code = exc.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        where = service_address(service) or "(local)"
+        return f"{service} service at {where} is unavailable: {exc.details()}"
+    return f"{service}: {code.name}: {exc.details()}"
