@@ -8,6 +8,7 @@ supported (every codeeval RPC is one of these).
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 import time
 import uuid
@@ -37,8 +38,12 @@ def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable[[Behavior], Beh
         return grpc.unary_unary_rpc_method_handler(
             wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer)
     if handler.unary_stream:
+        # Streaming handlers are async generators, or coroutines that call context.write()
+        # (grpc's own health Watch): the latter are wrapped like unary ones.
+        behavior = handler.unary_stream
+        wrap = wrap_stream if inspect.isasyncgenfunction(behavior) else wrap_unary
         return grpc.unary_stream_rpc_method_handler(
-            wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer)
+            wrap(behavior), handler.request_deserializer, handler.response_serializer)
     return handler  # client-streaming RPCs are not used by codeeval
 
 

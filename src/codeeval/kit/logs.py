@@ -34,9 +34,11 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        fields = getattr(record, "fields", {})
+        fields: dict[str, object] = dict(getattr(record, "fields", {}))
         rid = request_id.get()
-        extra = " ".join(f"{k}={v}" for k, v in ({"request_id": rid} if rid else {}) | fields.items())
+        if rid:
+            fields = {"request_id": rid, **fields}
+        extra = " ".join(f"{k}={v}" for k, v in fields.items())
         return f"{text} {extra}" if extra else text
 
 

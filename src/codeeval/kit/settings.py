@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data", default={})
+_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data")
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -25,7 +25,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get({}))
 
 
 class ServiceSettings(BaseSettings):
@@ -46,7 +46,7 @@ class ServiceSettings(BaseSettings):
     max_response_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest single response message.")
     shutdown_grace_seconds: float = Field(10.0, ge=0, description="In-flight calls get this long on SIGTERM.")
     health_recheck_seconds: float = Field(15.0, gt=0, description="How often readiness is re-checked.")
-    compute_threads: int = Field(1, ge=1, description="Threads per compute library (torch, BLAS); 1 suits 2-core hosts.")
+    compute_threads: int = Field(1, ge=1, description="Threads per compute library; 1 suits 2-core hosts.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field("json", description="json for machines, text for people.")
 
