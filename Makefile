@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml services/*/pyproject.toml scripts/install-pyt
 proto: venv  ## regenerate the gRPC stubs after editing proto/
 	$(PY) tools/gen_proto.py
 
-lint: venv  ## ruff, mypy on the cores, and a check that the stubs match the protos
+lint: venv  ## buf lint on the protos, stubs match the protos, ruff, mypy on the cores
+	cd proto && $$(bash ../scripts/install-buf.sh) lint
 	$(PY) tools/gen_proto.py --check
-	$(VENV)/bin/ruff check src services tests bench tools
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy src/codeeval/kit src/codeeval/prompts
 
 test: setup  ## the README's test command: lint + the fast suite
