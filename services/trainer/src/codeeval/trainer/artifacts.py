@@ -1,0 +1,69 @@
+"""The finished artifact: a PEFT adapter folder (or a full model) plus ``codeeval_adapter.json``,
+which records everything that produced it: config, base model and its hash, chat template and
+task prompts with their hashes, data mixture with counts, final metrics, cost, seed, versions.
+
+The generator reads ``template`` and ``template_sha256`` from this file to render prompts with the
+template the adapter was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+METADATA_FILE = "codeeval_adapter.json"
+_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "codeeval", "codeeval-trainer")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def peak_memory_bytes() -> int:
+    """Peak device memory on CUDA, else this process's peak resident set size (Linux: KiB)."""
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def folder_sha256(path: Path) -> str:
+    """sha256 over the artifact's weight/config files (not the metadata file), sorted by name."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and p.name != METADATA_FILE):
+        digest.update(str(f.relative_to(path)).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def save_model(model: torch.nn.Module, tokenizer: Any, out: Path, kind: str) -> None:
+    """Adapter weights only for LoRA methods; the whole model and tokenizer for full fine-tuning."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    if kind == "full":
+        tokenizer.save_pretrained(out)
+
+
+def write_metadata(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    (out / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
+    return meta
+
+
+def read_metadata(out: Path) -> dict[str, Any]:
+    return json.loads((out / METADATA_FILE).read_text())

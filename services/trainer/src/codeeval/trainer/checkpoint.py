@@ -1,0 +1,91 @@
+"""Checkpoints that resume exactly: trainable weights, optimizer, scheduler, every RNG, and the
+data position (micro-batches consumed), written atomically (temp folder, then rename).
+
+Layout: ``<dir>/step-000040/{trainable.pt, optimizer.pt, scheduler.pt, rng-rank<r>.pt, state.json}``.
+Only parameters with ``requires_grad`` are saved (LoRA: a few MB; full fine-tuning: the model).
+A folder without ``state.json`` is incomplete (killed while writing) and is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+STATE = "state.json"
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
+                             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+         state: dict[str, Any], rank: int = 0, keep: int = 2) -> Path:
+    """Write checkpoint ``step``; under DDP every rank calls this (rank 0 writes the shared files)."""
+    final = root / f"step-{step:06d}"
+    tmp = root / f".step-{step:06d}.tmp"
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        torch.save(trainable_state(model), tmp / "trainable.pt")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(_rng_state(), tmp / "rng-rank0.pt")
+        (tmp / STATE).write_text(json.dumps({**state, "step": step}, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in sorted(root.glob("step-*"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        torch.save(_rng_state(), root / f".rng-rank{rank}-step-{step:06d}.pt")
+    return final
+
+
+def publish_rank_rng(root: Path, step: int, world: int) -> None:
+    """Rank 0, after a barrier: move the other ranks' RNG files into the finished checkpoint."""
+    final = root / f"step-{step:06d}"
+    for r in range(1, world):
+        src = root / f".rng-rank{r}-step-{step:06d}.pt"
+        if src.exists() and final.exists():
+            src.rename(final / f"rng-rank{r}.pt")
+
+
+def latest(root: Path) -> Path | None:
+    done = [p for p in sorted(root.glob("step-*")) if (p / STATE).exists()]
+    return done[-1] if done else None
+
+
+def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+         rank: int = 0) -> dict[str, Any]:
+    """Restore everything saved by :func:`save`; returns the saved state (``step``, data position...)."""
+    weights = torch.load(path / "trainable.pt", map_location="cpu")
+    missing = model.load_state_dict(weights, strict=False)
+    unexpected = [k for k in missing.unexpected_keys]
+    if unexpected:
+        raise RuntimeError(f"checkpoint {path} has parameters the model lacks: {unexpected[:3]}")
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=False))
+    rng_file = path / f"rng-rank{rank}.pt"
+    _set_rng_state(torch.load(rng_file if rng_file.exists() else path / "rng-rank0.pt", weights_only=False))
+    return json.loads((path / STATE).read_text())

