@@ -115,7 +115,10 @@ def _java_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
         if depth != 0:
             continue
         summary = first_sentence(_javadoc_text(m.group("doc")))
-        code = textwrap.dedent(m.group("sig").strip() + " " + source[m.end() - 1: i + 1]).strip()
+        sig_start = m.start("sig")
+        line_start = source.rfind("\n", 0, sig_start) + 1
+        indent = " " * (len(source[line_start:sig_start].expandtabs(4)))
+        code = textwrap.dedent(indent + m.group("sig").strip() + " " + source[m.end() - 1: i + 1]).strip()
         if len(summary.split()) >= MIN_SUMMARY_WORDS and len(code) <= MAX_CODE_CHARS:
             yield MinedPair(str(path.relative_to(root)), m.group("name"), code, summary)
 

@@ -1,0 +1,51 @@
+"""Checks a StartTraining request must pass before any training starts.
+
+Unknown config -> NOT_FOUND with did-you-mean; override outside the whitelist or a bad value ->
+INVALID_ARGUMENT naming the key; missing dataset -> NOT_FOUND naming the path; missing base
+model folder -> FAILED_PRECONDITION; LoRA rank above the generator's max rank, or
+load_into_generator without a generator -> FAILED_PRECONDITION. Cost: reads no data, one
+GetCapabilities call when a generator is configured.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from codeeval.kit.errors import FailedPrecondition
+from codeeval.prompts import get_task_prompt, get_template
+from codeeval.trainer.config import TrainConfig, expand_path, load_config
+from codeeval.trainer.readers import check_source
+
+
+class GeneratorLink(Protocol):
+    """What the trainer needs from a running generator (grpc lives in generator_link.py)."""
+
+    def address(self) -> str | None: ...
+
+    def max_lora_rank(self) -> int: ...
+
+    def load_adapter(self, name: str, path: str) -> str: ...
+
+
+def admit(config: str, overrides: dict[str, str], generator: GeneratorLink | None) -> TrainConfig:
+    cfg = load_config(config, overrides)
+    get_template(cfg.model.template)
+    for i, task in enumerate(cfg.data.tasks):
+        get_task_prompt(task.task_prompt)
+        check_source(task.source, f"data.tasks[{i}].source")
+        if task.eval_source is not None:
+            check_source(task.eval_source, f"data.tasks[{i}].eval_source")
+    base = cfg.model.base
+    if base != "default" and base.startswith(("/", ".", "~", "$")) and not (expand_path(base) / "config.json").exists():
+        raise FailedPrecondition(f"base model folder {expand_path(base)} does not exist or has no config.json",
+                                 field="model.base")
+    address = generator.address() if generator is not None else None
+    if cfg.output.load_into_generator and not address:
+        raise FailedPrecondition("no generator configured (set CODEEVAL_GENERATOR_ADDR)",
+                                 field="output.load_into_generator")
+    if address and generator is not None and cfg.method.kind != "full":
+        limit = generator.max_lora_rank()
+        if limit and cfg.method.lora.r > limit:
+            raise FailedPrecondition(f"LoRA rank {cfg.method.lora.r} exceeds the generator's max_lora_rank of {limit}"
+                                     f" ({address})", field="method.lora.r")
+    return cfg

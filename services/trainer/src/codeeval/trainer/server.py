@@ -1,0 +1,37 @@
+"""Bootstrap glue for ``codeeval serve trainer``: settings, the job manager, the servicer."""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+from codeeval.api.trainer.v1 import trainer_pb2_grpc
+from codeeval.kit.server import Service
+from codeeval.trainer.generator_link import GrpcGeneratorLink
+from codeeval.trainer.jobs import JobManager
+from codeeval.trainer.servicer import TrainerServicer
+from codeeval.trainer.settings import TrainerSettings
+
+SETTINGS = TrainerSettings
+
+
+def create(settings: TrainerSettings) -> Service:
+    worker_env = {"OMP_NUM_THREADS": str(settings.compute_threads)}
+    if settings.datasets_dir is not None:
+        worker_env["CODEEVAL_DATASETS_DIR"] = str(settings.datasets_dir)
+        os.environ["CODEEVAL_DATASETS_DIR"] = str(settings.datasets_dir)
+    manager = JobManager(settings.state_dir, max_concurrent=settings.max_concurrent_jobs,
+                         max_restarts=settings.max_restarts, generator=GrpcGeneratorLink(settings.generator_addr),
+                         poll_seconds=settings.poll_seconds, worker_env=worker_env)
+
+    def register(server: grpc.aio.Server) -> None:
+        trainer_pb2_grpc.add_TrainerServiceServicer_to_server(TrainerServicer(manager), server)
+
+    async def readiness() -> str | None:
+        if manager._scheduler is None or manager._scheduler.done():
+            return "job scheduler not running"
+        return None
+
+    return Service(name="trainer", full_name="codeeval.trainer.v1.TrainerService", register=register,
+                   readiness=readiness, start=manager.start, stop=manager.stop)
