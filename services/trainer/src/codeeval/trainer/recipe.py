@@ -61,6 +61,7 @@ class Recipe:
         self.workdir = workdir
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        workdir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(workdir / "events.jsonl" if self.rank == 0 else None)
         self.ckpt_dir = workdir / "checkpoints"
         self.stop_requested = False
@@ -72,7 +73,7 @@ class Recipe:
         torch.set_num_threads(cfg.train.compute_threads)
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         random.seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
         torch.manual_seed(cfg.train.seed)
@@ -287,6 +288,8 @@ class Recipe:
     # -- cleanup -----------------------------------------------------------------------------
     def cleanup(self) -> None:
         self.events.close()
+        if getattr(self, "_old_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -301,7 +304,6 @@ class _Null:
 
 def run(cfg: TrainConfig, workdir: Path) -> dict[str, Any]:
     """setup -> train -> save -> cleanup; a cancelled run saves no artifact (its checkpoint stays)."""
-    workdir.mkdir(parents=True, exist_ok=True)
     recipe = Recipe(cfg, workdir)
     try:
         recipe.setup()
