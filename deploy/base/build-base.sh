@@ -55,11 +55,11 @@ deb ${MIRROR%/debian*}/debian-security bookworm-security main
 SOURCES
 # Extra CAs the host trusts (a TLS-intercepting egress proxy, a company CA) go into the image too,
 # so apt and pip inside `docker build` reach the same registries the host reaches. pip's vendored
-# certifi ignores the system store, hence PIP_CERT below.
+# certifi and node's bundled CAs ignore the system store, hence PIP_CERT and NODE_EXTRA_CA_CERTS.
 CHANGES=()
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-  CHANGES+=(--change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt')
+  CHANGES+=(--change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt')
 fi
 mount -t proc proc "$ROOT/proc"
 chroot "$ROOT" /bin/sh -c "
