@@ -64,7 +64,8 @@ def pod_violations(name: str, spec: dict[str, Any]) -> list[str]:
         caps = sc.get("capabilities", {})
         if caps.get("drop") != ["ALL"] or caps.get("add"):
             out.append(f"{cname}: capabilities must drop [ALL] and add nothing")
-        if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True or sc.get("runAsUser", psc.get("runAsUser")) == 0:
+        uid = sc.get("runAsUser", psc.get("runAsUser"))
+        if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True or uid == 0:
             out.append(f"{cname}: must run as non-root")
         if not _seccomp_ok(sc.get("seccompProfile", psc.get("seccompProfile")), sandbox):
             out.append(f"{cname}: seccompProfile must be RuntimeDefault (sandbox: Localhost {SANDBOX_PROFILE})")
