@@ -5,7 +5,7 @@ CODEEVAL := $(VENV)/bin/codeeval
 FAST := not slow and not integration and not docker and not gpu
 SLOW := (slow or integration or docker) and not gpu
 
-.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean
+.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean deploy-check
 
 setup: system-deps venv  ## everything a fresh machine needs (idempotent)
 
@@ -35,6 +35,9 @@ test-slow: setup  ## slow, integration and docker tests (CI runs these too)
 	$(PY) -m pytest -m "$(SLOW)" || [ $$? -eq 5 ]
 
 test-all: test test-slow
+
+deploy-check: venv  ## kustomize build + offline schema validation + pod security policy (seconds; part of `make test` too)
+	$(PY) -m pytest tests/deploy -m "$(FAST)" -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
