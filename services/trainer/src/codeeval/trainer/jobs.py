@@ -27,8 +27,8 @@ from typing import Any
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from codeeval.trainer.admission import GeneratorLink, admit
 from codeeval.trainer.events import EventLog, read_from
-from codeeval.trainer.recipe import CANCELLED_EXIT
 from codeeval.trainer.store import TERMINAL, JobStore
+from codeeval.trainer.worker import CANCELLED_EXIT
 
 log = logging.getLogger("codeeval.trainer.jobs")
 

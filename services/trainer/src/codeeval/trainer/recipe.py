@@ -35,8 +35,7 @@ from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
 from codeeval.trainer.readers import Example, read
-
-CANCELLED_EXIT = 3
+from codeeval.trainer.worker import CANCELLED_EXIT
 
 
 def build_examples(cfg: TrainConfig) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:

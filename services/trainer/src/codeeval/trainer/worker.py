@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+CANCELLED_EXIT = 3  # the recipe stopped on SIGTERM after a checkpoint
 
 
 def die_with_parent() -> None:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     from codeeval.kit.errors import CodeevalError
     from codeeval.trainer.config import validate
-    from codeeval.trainer.recipe import CANCELLED_EXIT, run
+    from codeeval.trainer.recipe import run
 
     try:
         cfg = validate(json.loads((job_dir / "config.json").read_text()))
