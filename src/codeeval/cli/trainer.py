@@ -67,11 +67,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.list:
         from codeeval.trainer.config import list_configs, load_config
 
-        table = Table("config", "method", "tasks", "description")
         for name in list_configs():
             cfg = load_config(name)
-            table.add_row(name, cfg.method.kind, ", ".join(t.name for t in cfg.data.tasks), cfg.description)
-        Console().print(table)
+            print(f"{name:40s} {cfg.method.kind:6s} {','.join(t.name for t in cfg.data.tasks)}")
         return 0
     if not args.config:
         _console.print("[red]error:[/] --config is required (see codeeval train --list)")
