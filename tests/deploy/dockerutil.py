@@ -1,0 +1,55 @@
+"""Docker helpers for the image tests: build on the registry-free base, run with the pod's
+hardening, always clean up. Every call has a timeout; nothing is left running."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+from deploy.conftest import DEPLOY, ROOT
+
+BASE_IMAGE = "codeeval/base:bookworm"
+SECCOMP_PROFILE = DEPLOY / "seccomp" / "sandbox-bwrap.json"
+
+# The pod's securityContext, as docker flags: non-root uid 10001, read-only root, in-memory /tmp,
+# all capabilities dropped, no privilege escalation, bounded pids and memory.
+HARDENED = [
+    "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp:rw,exec,size=256m",
+    "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256", "--memory", "2g",
+]
+# The sandbox pod's extras: the shipped seccomp profile and an unmasked /proc (procMount: Unmasked).
+SANDBOX_POD = ["--security-opt", f"seccomp={SECCOMP_PROFILE}", "--security-opt", "systempaths=unconfined"]
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:3])} ... exited {out.returncode}:\n{out.stdout[-3000:]}"
+                             f"\n{out.stderr[-3000:]}")
+    return out
+
+
+def ensure_engine() -> None:
+    out = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"Docker engine not reachable (bash scripts/start-dockerd.sh): {out.stderr[-500:]}"
+
+
+def ensure_base() -> str:
+    """The debootstrap base image (built once, ~60 s; reused while it exists)."""
+    out = subprocess.run(["bash", str(DEPLOY / "base" / "build-base.sh"), "--tag", BASE_IMAGE],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"base image build failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+    return BASE_IMAGE
+
+
+def build(dockerfile: Path, tag: str, *, target: str | None = None, timeout: float = 1500) -> str:
+    args = ["build", "-q", "-f", str(dockerfile), "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", tag]
+    if target:
+        args += ["--target", target]
+    docker(*args, str(ROOT), timeout=timeout)
+    return tag
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

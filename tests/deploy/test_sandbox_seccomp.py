@@ -1,0 +1,69 @@
+"""The sandbox pod's per-run isolation really works under the pod's seccomp profile.
+
+Real Docker, the real profile from deploy/seccomp/, the real toolchain image (the "toolchains"
+stage of deploy/sandbox/Dockerfile, built on the registry-free base): bubblewrap builds its
+sandbox as uid 10001 with no capabilities, read-only root, no-new-privileges; javac, java and
+python run inside it without network. The runtime's default profile (what RuntimeDefault gives)
+blocks it, and the shipped profile still blocks the other privileged syscalls.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import pytest
+
+from deploy import dockerutil as du
+from deploy.conftest import DEPLOY, ROOT
+
+pytestmark = pytest.mark.docker
+FIXTURES = ROOT / "tests" / "deploy" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def toolchains() -> str:
+    du.ensure_engine()
+    du.ensure_base()
+    return du.build(DEPLOY / "sandbox" / "Dockerfile", "codeeval/sandbox-toolchains:test", target="toolchains")
+
+
+def run_probe(image: str, *security: str, script: str = "bwrap-probe.sh"):
+    interpreter = "python3" if script.endswith(".py") else "sh"
+    return du.docker("run", "--rm", "--network", "none", *du.HARDENED, *security,
+                     "-v", f"{FIXTURES / script}:/probe:ro", image, interpreter, "/probe", timeout=180, check=False)
+
+
+def test_bwrap_runs_java_and_python_under_the_shipped_profile(toolchains):
+    out = run_probe(toolchains, *du.SANDBOX_POD)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "java says 42" in lines
+    assert "python uid 10001 pid 2" in lines or "python uid 10001 pid 1" in lines, lines
+    assert any(line.startswith("network blocked") for line in lines), lines
+
+
+def test_runtime_default_profile_blocks_bwrap(toolchains):
+    out = run_probe(toolchains, "--security-opt", "systempaths=unconfined")
+    assert out.returncode != 0
+    assert "No permissions to create new namespace" in out.stderr
+
+
+def test_masked_proc_blocks_bwraps_fresh_proc(toolchains):
+    """Why the pod sets procMount: Unmasked (with hostUsers: false)."""
+    out = run_probe(toolchains, "--security-opt", f"seccomp={du.SECCOMP_PROFILE}")
+    assert out.returncode != 0
+    assert "Can't mount proc" in out.stderr
+
+
+def test_shipped_profile_still_blocks_other_privileged_syscalls(toolchains):
+    out = run_probe(toolchains, *du.SANDBOX_POD, script="syscall-probe.py")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["setns"] == errno.EPERM
+    assert result["open_tree"] == errno.EPERM
+    assert result["clone3"] == errno.ENOSYS
+    assert result["unshare_user"] == 0
+    unconfined = json.loads(run_probe(toolchains, "--security-opt", "seccomp=unconfined",
+                                      script="syscall-probe.py").stdout)
+    assert unconfined["setns"] == errno.EBADF, "the probe tells a filtered call from an allowed one"
