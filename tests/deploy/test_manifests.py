@@ -191,3 +191,32 @@ def test_seccomp_profile_adds_exactly_the_bwrap_syscalls():
                  "fsopen", "fsmount", "move_mount", "open_tree", "clone3", "kexec_load", "reboot", "ptrace"):
         assert name not in unconditional, name
     assert {"read", "write", "execve", "seccomp", "prctl"} <= unconditional
+
+
+# Services whose code is committed; a key here that the service's settings class does not have
+# would be silently ignored by the YAML loader, so it is an error.
+COMMITTED_SERVICES = ["trainer"]
+
+
+@pytest.mark.parametrize("service", COMMITTED_SERVICES)
+def test_config_map_keys_are_settings_of_the_service(service):
+    import importlib
+
+    settings_cls = importlib.import_module(f"codeeval.{service}.server").SETTINGS
+    section = yaml.safe_load((K8S / "base" / "config.yaml").read_text())[service] or {}
+    unknown = set(section) - set(settings_cls.model_fields)
+    assert not unknown, f"{service}: config.yaml keys {sorted(unknown)} are not fields of {settings_cls.__name__}"
+    settings_cls(**section)  # and the values validate
+
+
+@pytest.mark.parametrize("target", ["overlays/dev", "overlays/prod", "jobs"])
+def test_config_map_and_claims_that_pods_mount_exist(target):
+    docs = render(target)
+    base = render("overlays/dev") if target == "jobs" else docs
+    config_maps, claims = set(by_kind(base, "ConfigMap")), set(by_kind(base, "PersistentVolumeClaim"))
+    for name, spec in pod_specs(docs):
+        for volume in spec["volumes"]:
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in config_maps, (name, volume)
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims, (name, volume)
