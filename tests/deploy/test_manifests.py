@@ -220,3 +220,19 @@ def test_config_map_and_claims_that_pods_mount_exist(target):
                 assert volume["configMap"]["name"] in config_maps, (name, volume)
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in claims, (name, volume)
+
+
+def test_compose_runs_every_service_hardened():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert set(compose["services"]) == set(SERVICES)
+    for name, svc in compose["services"].items():
+        assert (DEPLOY.parent / svc["build"]["dockerfile"]).is_file(), name
+        assert svc["user"] == "10001:10001" and svc["read_only"] is True and svc["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges" in svc["security_opt"], name
+        assert svc["ports"] == [f"127.0.0.1:{SERVICES[name]}:{SERVICES[name]}"], f"{name}: loopback only"
+        assert svc["environment"][f"CODEEVAL_{name.upper()}_AUTH_TOKEN_FILE"] == "/run/secrets/token"
+    sandbox_opts = compose["services"]["sandbox"]["security_opt"]
+    assert "seccomp=./seccomp/sandbox-bwrap.json" in sandbox_opts
+    assert (DEPLOY / "seccomp" / "sandbox-bwrap.json").is_file()
+    assert "adapters:/adapters:ro" in compose["services"]["generator"]["volumes"]
+    assert "adapters:/adapters" in compose["services"]["trainer"]["volumes"]
