@@ -1,0 +1,164 @@
+"""Step time and peak memory of the codeeval trainer vs a minimal TRL SFTTrainer + PEFT script.
+
+Same model, same tokenized examples (built by the trainer's data code from the same config),
+same batch size, sequence length, LoRA settings, optimizer (AdamW), learning rate and steps; no
+evaluation or checkpoints in either. Each side runs in its own subprocess (so peak RSS is its
+own), one after the other in the same run. Prints both and the ratios ours / TRL (goal <= 1.1).
+
+    .venv/bin/python bench/trainer/bench_trainer.py                      # default model, LoRA
+    .venv/bin/python bench/trainer/bench_trainer.py --method qlora --steps 20
+    .venv/bin/python bench/trainer/bench_trainer.py --model /path/to/hf-folder
+
+Step time is the median over steps after the first ``--warmup`` ones. Peak memory is the peak
+RSS of the process (CPU) or the peak CUDA allocation (GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+CONFIG = "smollm2-multitask-lora-cpu"
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    return {"model.base": args.model, "train.max_steps": str(args.steps), "train.batch_size": str(args.batch_size),
+            "data.max_length": str(args.max_length), "train.checkpoint_every": str(10**6), "train.eval_every": "0",
+            "data.eval_fraction": "0", "train.compute_threads": str(args.threads), "train.warmup_steps": "0",
+            "train.scheduler": "constant", "train.learning_rate": "1e-4"}
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from codeeval.trainer.config import load_config
+
+    cfg = load_config(CONFIG, _overrides(args))
+    cfg.method.kind = args.method
+    return cfg
+
+
+def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
+    from codeeval.trainer.artifacts import peak_memory_bytes
+    from codeeval.trainer.recipe import Recipe
+
+    recipe = Recipe(_config(args), workdir)
+    recipe.setup()
+    recipe.train()
+    recipe.cleanup()
+    times = [json.loads(line)["time"] for line in (workdir / "events.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "progress"]
+    return {"step_times": [b - a for a, b in zip(times, times[1:], strict=False)], "peak": peak_memory_bytes(),
+            "examples": len(recipe.train_set)}
+
+
+def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from codeeval.prompts import get_task_prompt, get_template
+    from codeeval.trainer.artifacts import peak_memory_bytes
+    from codeeval.trainer.data import IGNORE, encode
+    from codeeval.trainer.mixing import mix
+    from codeeval.trainer.modeling import resolve_base
+    from codeeval.trainer.recipe import build_examples
+
+    cfg = _config(args)
+    torch.set_num_threads(args.threads)
+    base = resolve_base(cfg.model.base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    template = get_template(cfg.model.template)
+    prompts = {t.name: get_task_prompt(t.task_prompt) for t in cfg.data.tasks}
+    mixed, _ = mix(build_examples(cfg)[0], cfg.data.mixing, cfg.train.seed)
+    feats = [encode(e, tokenizer, template, prompts[e.task], cfg.data.max_length, True) for e in mixed]
+    ds = Dataset.from_list([{"input_ids": f.input_ids, "completion_mask": [int(x != IGNORE) for x in f.labels]}
+                            for f in feats])
+    kwargs: dict = {"dtype": torch.float32}
+    if args.method == "qlora":
+        kwargs = {"dtype": torch.bfloat16, "quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)}
+    model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
+    lora = cfg.method.lora
+    peft = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                      task_type="CAUSAL_LM")
+    stamps: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, *a, **k):  # type: ignore[no-untyped-def]
+            stamps.append(time.monotonic())
+
+    sft = SFTConfig(output_dir=str(workdir), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
+                    gradient_accumulation_steps=1, learning_rate=1e-4, lr_scheduler_type="constant",
+                    warmup_steps=0, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
+                    max_length=cfg.data.max_length, packing=False, completion_only_loss=True,
+                    dataloader_num_workers=0, optim="adamw_torch", max_grad_norm=1.0, seed=cfg.train.seed,
+                    disable_tqdm=True, gradient_checkpointing=False)
+    trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, peft_config=peft, processing_class=tokenizer,
+                         callbacks=[Clock()])
+    trainer.train()
+    return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peak_memory_bytes(),
+            "examples": len(ds)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="'default' (SmolLM2-135M-Instruct) or a folder")
+    parser.add_argument("--method", choices=["lora", "qlora"], default="lora")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3, help="steps left out of the median")
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--max-length", type=int, default=192)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--child", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        with TemporaryDirectory() as tmp:
+            result = (child_ours if args.child == "ours" else child_trl)(args, Path(tmp))
+        args.out.write_text(json.dumps(result))
+        return 0
+    results = {}
+    with TemporaryDirectory() as tmp:
+        for side in ("ours", "trl"):
+            out = Path(tmp) / f"{side}.json"
+            cmd = [sys.executable, __file__, "--child", side, "--out", str(out)] + [
+                a for a in sys.argv[1:]]
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TRANSFORMERS_VERBOSITY": "error"}
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            results[side] = json.loads(out.read_text())
+    med = {s: statistics.median(r["step_times"][args.warmup - 1:]) for s, r in results.items()}
+    from codeeval.trainer.artifacts import versions
+
+    v = versions()
+    print(f"model={args.model} method={args.method} steps={args.steps} batch={args.batch_size} "
+          f"max_length={args.max_length} threads={args.threads} examples={results['ours']['examples']}")
+    print(f"versions: torch {v['torch']}, transformers {v['transformers']}, peft {v['peft']}, "
+          f"trl {_trl_version()}, bitsandbytes {v['bitsandbytes']}")
+    print(f"{'':8s} {'step s (median)':>16s} {'peak MiB':>10s}")
+    for side in ("ours", "trl"):
+        print(f"{side:8s} {med[side]:16.4f} {results[side]['peak'] / 2**20:10.0f}")
+    print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x, "
+          f"peak memory {results['ours']['peak'] / results['trl']['peak']:.3f}x (goal <= 1.1x on both)")
+    return 0
+
+
+def _trl_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("trl")
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
