@@ -97,3 +97,15 @@ def test_full_finetuning_saves_a_model(tiny_model: Path, tmp_path: Path) -> None
     art = Path(result["artifact"]["path"])
     assert result["artifact"]["kind"] == "full" and (art / "model.safetensors").exists()
     assert result["cost"]["trainable_parameters"] == result["cost"]["total_parameters"]
+
+
+def test_equal_mixing_counts_are_logged_stored_and_trained(tiny_model: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tiny_model, **{"data.mixing.strategy": "equal", "data.mixing.size": "20", "train.max_steps": "2"})
+    result = run(cfg, tmp_path)
+    counts = {c["task"]: c for c in result["mixture"]}
+    assert {t: c["effective"] for t, c in counts.items()} == {"translate-java-cs": 10, "summarize-python": 10}
+    assert counts["summarize-python"]["available"] < 10 <= counts["translate-java-cs"]["available"]
+    meta = json.loads((Path(result["artifact"]["path"]) / METADATA_FILE).read_text())
+    assert meta["mixture"] == result["mixture"]
+    logged = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e for e in logged if e["kind"] == "mixture"][0]["counts"] == result["mixture"]
