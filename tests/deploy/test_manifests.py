@@ -236,3 +236,11 @@ def test_compose_runs_every_service_hardened():
     assert (DEPLOY / "seccomp" / "sandbox-bwrap.json").is_file()
     assert "adapters:/adapters:ro" in compose["services"]["generator"]["volumes"]
     assert "adapters:/adapters" in compose["services"]["trainer"]["volumes"]
+
+
+@pytest.mark.parametrize("example", ["github-actions-bench.yml", "gitlab-ci-bench.yml"])
+def test_ci_examples_gate_on_regression(example):
+    text = (DEPLOY / "ci" / example).read_text()
+    assert yaml.safe_load(text), example
+    assert "codeeval compare" in text and "--fail-on-regression" in text
+    assert "codeeval bench" in text or "codeeval-bench" in text
