@@ -81,8 +81,11 @@ def open_channel(address: str, *, token: str | None = None, ca_file: str | None 
     ca_file = ca_file or os.environ.get("CODEEVAL_TLS_CA_FILE")
     cert_file = cert_file or os.environ.get("CODEEVAL_TLS_CERT_FILE")
     key_file = key_file or os.environ.get("CODEEVAL_TLS_KEY_FILE")
+    # round_robin: with a dns:/// target naming a headless Kubernetes Service, calls spread over
+    # every ready replica instead of pinning one pod (harmless for a single address).
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.lb_policy_name", "round_robin")]
     if ca_file:
         creds = grpc.ssl_channel_credentials(
             root_certificates=Path(ca_file).read_bytes(),
