@@ -1,0 +1,183 @@
+"""The Analyze core: validate a batch, parse-check and wrap files, run pylint (in-process, once per
+batch), PMD (one JVM per batch) and lizard/radon, and build per-file reports and summaries.
+
+Contract: a bad request raises :class:`codeeval.kit.errors.InvalidArgument` naming the field and
+the limit; a tool that fails on one file (or a whole tool run that fails) becomes a per-file
+``tool_errors`` entry and makes that file unanalysable, never a failed batch.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from codeeval.analyzer import metrics, parsing, pylint_runner
+from codeeval.analyzer.model import EXTENSIONS, LANGUAGES, AnalysisResult, FileReport, SourceInput, ToolInfo
+from codeeval.analyzer.pmd import CATEGORIES, STUDY_CATEGORIES, Pmd, java_version
+from codeeval.analyzer.summary import summarize_by_language
+from codeeval.kit.errors import InvalidArgument, check_max, decode_utf8, require
+
+_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+_PUBLIC_TYPE = re.compile(r"\bpublic\s+(?:(?:abstract|final|sealed|static)\s+)*(?:class|interface|enum|record)\s+(\w+)")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A file as it arrives: bytes, maybe a language ("" = from the request or the extension)."""
+
+    path: str
+    content: bytes
+    language: str = ""
+    passed: bool | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_files: int = 1000
+    max_file_bytes: int = 256 * 1024
+
+
+def validate(files: list[RawFile], default_language: str, limits: Limits) -> list[SourceInput]:
+    """Decode and resolve every file or raise InvalidArgument naming ``files[i].<field>``."""
+    require(bool(files), "files", "at least one file is required")
+    check_max("files", len(files), limits.max_files, "files")
+    require(default_language in ("", *LANGUAGES), "language", f"unknown language {default_language!r}")
+    seen: set[str] = set()
+    out = []
+    for i, f in enumerate(files):
+        field = f"files[{i}]"
+        require(bool(f.path.strip()), f"{field}.path", "must not be empty")
+        require(f.path not in seen, f"{field}.path", f"duplicate path {f.path!r}")
+        seen.add(f.path)
+        require(len(f.content) > 0, f"{field}.content", "file is empty")
+        check_max(f"{field}.content", len(f.content), limits.max_file_bytes, "bytes")
+        text = decode_utf8(f"{field}.content", f.content)
+        require("\x00" not in text, f"{field}.content", "contains a NUL character")
+        language = f.language or default_language or EXTENSIONS.get(PurePosixPath(f.path).suffix.lower(), "")
+        if language not in LANGUAGES:
+            raise InvalidArgument(f"cannot tell the language of {f.path!r}: set it to one of {', '.join(LANGUAGES)} "
+                                  f"or use a {'/'.join(EXTENSIONS)} extension", field=f"{field}.language")
+        out.append(SourceInput(f.path, text, language, f.passed))
+    return out
+
+
+def validate_categories(categories: list[str]) -> list[str]:
+    for i, c in enumerate(categories):
+        require(c in CATEGORIES, f"java_categories[{i}]",
+                f"unknown PMD category {c!r}; choose from {', '.join(CATEGORIES)}")
+    return list(dict.fromkeys(categories)) or list(STUDY_CATEGORIES)
+
+
+def _java_file_name(text: str) -> str:
+    found = _PUBLIC_TYPE.search(text)
+    name = f"{found.group(1) if found else 'Sample'}.java"
+    package = _PACKAGE.search(text)
+    return str(Path(*package.group(1).split("."), name)) if package else name
+
+
+class Analyzer:
+    """Holds the tool configuration; :meth:`analyze` is blocking (run it in a worker thread)."""
+
+    def __init__(self, pmd: Pmd, limits: Limits = Limits(), pmd_timeout: float = 600.0) -> None:
+        self.pmd = pmd
+        self.limits = limits
+        self.pmd_timeout = pmd_timeout
+        self.java_version = ""
+
+    def probe(self) -> None:
+        """Start-up check: pylint lints a snippet and PMD's JVM analyses one (raises on failure)."""
+        self.java_version = java_version(self.pmd.java)
+        result = self.analyze([SourceInput("probe.py", "x = 1\n", "python"),
+                               SourceInput("Probe.java", "public class Probe { int f() { return 1; } }\n", "java")],
+                              ["bestpractices"])
+        for report in result.files:
+            if not report.analyzable:
+                raise RuntimeError(f"{report.path}: {report.parse_error or report.tool_errors}")
+
+    def tools(self, categories: list[str] | None = None) -> list[ToolInfo]:
+        infos = [pylint_runner.tool_info(), *metrics.tools(),
+                 ToolInfo("tree-sitter", parsing.grammar_version("java") + "; " + parsing.grammar_version("csharp"),
+                          "parse check of Java and C#")]
+        if self.pmd.available() is None:
+            infos.append(self.pmd.tool_info(categories or list(STUDY_CATEGORIES), self.java_version))
+        return infos
+
+    def analyze(self, files: list[SourceInput], categories: list[str], wrap_java: bool = True,
+                deadline: float | None = None) -> AnalysisResult:
+        """Analyse a validated batch. ``deadline`` (time.monotonic()) bounds the PMD run."""
+        reports = [FileReport(path=f.path, language=f.language, passed=f.passed) for f in files]
+        with tempfile.TemporaryDirectory(prefix="codeeval-analyze-") as tmp:
+            root = Path(tmp)
+            python_jobs: dict[str, tuple[int, parsing.Prepared]] = {}
+            java_jobs: dict[str, tuple[int, parsing.Prepared]] = {}
+            for i, (f, report) in enumerate(zip(files, reports, strict=True)):
+                prepared = parsing.prepare(f.language, f.text, wrap_methods=wrap_java or f.language == "csharp")
+                report.wrapped = prepared.wrapped
+                report.parse_error = prepared.parse_error
+                report.analyzable = not prepared.parse_error
+                if report.analyzable:
+                    self._measure(report, f)
+                if not report.analyzable or f.language == "csharp":
+                    continue
+                if f.language == "python":
+                    target = root / "python" / f"sample_{i:05d}.py"
+                else:
+                    target = root / "java" / f"f{i:05d}" / _java_file_name(prepared.text)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(prepared.text, encoding="utf-8")
+                (python_jobs if f.language == "python" else java_jobs)[str(target.resolve())] = (i, prepared)
+            self._run_pylint(python_jobs, files, reports)
+            self._run_pmd(root / "java", java_jobs, files, reports, categories, deadline)
+        use_quick = "quickstart" in categories and self.pmd.available() is None
+        quick = self.pmd.quickstart_rules if use_quick else frozenset()
+        return AnalysisResult(files=reports, summary_all=summarize_by_language(reports, quick),
+                              summary_passing=summarize_by_language(reports, quick, passing_only=True),
+                              tools=self.tools(categories))
+
+    @staticmethod
+    def _measure(report: FileReport, f: SourceInput) -> None:
+        """Metrics of the caller's text (lizard reads bare methods too), so NLOC excludes the wrapper."""
+        try:
+            report.metrics = metrics.measure(f.language, f.text)
+        except Exception as exc:  # noqa: BLE001 - a metrics failure is this file's error, not the batch's
+            report.tool_errors.append(("lizard", f"{type(exc).__name__}: {exc}"))
+
+    @staticmethod
+    def _attach(jobs: dict[str, tuple[int, parsing.Prepared]], findings: dict, errors: dict, tool: str,
+                files: list[SourceInput], reports: list[FileReport]) -> None:
+        for key, (i, prepared) in jobs.items():
+            report, n_lines = reports[i], len(files[i].text.splitlines())
+            if key in errors:
+                report.tool_errors.append((tool, errors[key]))
+                report.analyzable = False
+                report.parse_error = report.parse_error or f"{tool}: {errors[key]}"
+                continue
+            for finding in findings.get(key, []):
+                line = prepared.original_line(finding.line, n_lines)
+                if line is None and finding.line:  # on the wrapper's own lines: an artefact of wrapping
+                    continue
+                finding.path, finding.line = report.path, line or 0
+                report.findings.append(finding)
+
+    def _run_pylint(self, jobs: dict, files: list[SourceInput], reports: list[FileReport]) -> None:
+        if not jobs:
+            return
+        try:
+            result = pylint_runner.run_pylint([Path(k) for k in jobs])
+        except Exception as exc:  # noqa: BLE001 - pylint itself failed: every Python file says so
+            result = pylint_runner.PylintResult(errors={k: f"pylint failed: {type(exc).__name__}: {exc}" for k in jobs})
+        self._attach(jobs, result.findings, result.errors, "pylint", files, reports)
+
+    def _run_pmd(self, source_dir: Path, jobs: dict, files: list[SourceInput], reports: list[FileReport],
+                 categories: list[str], deadline: float | None) -> None:
+        if not jobs:
+            return
+        missing = self.pmd.available()
+        timeout = self.pmd_timeout if deadline is None else max(1.0, min(self.pmd_timeout, deadline - time.monotonic()))
+        result = self.pmd.run(source_dir, categories, timeout) if missing is None else None
+        run_error = missing or (result.run_error if result else "")
+        errors = {k: run_error for k in jobs} if run_error else (result.errors if result else {})
+        self._attach(jobs, result.findings if result else {}, errors, "pmd", files, reports)
