@@ -109,3 +109,16 @@ def test_equal_mixing_counts_are_logged_stored_and_trained(tiny_model: Path, tmp
     assert meta["mixture"] == result["mixture"]
     logged = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e for e in logged if e["kind"] == "mixture"][0]["counts"] == result["mixture"]
+
+
+def test_qlora_quantizes_the_base_and_trains_only_lora(tiny_model: Path, tmp_path: Path) -> None:
+    cfg = load_config("smollm2-translate-qlora-cpu", {"model.base": str(tiny_model), "train.max_steps": "2",
+                                                      "data.max_length": "64", "data.tasks.0.source.limit": "8"})
+    recipe = Recipe(cfg, tmp_path)
+    recipe.setup()
+    try:
+        assert any(type(m).__name__ == "Linear4bit" for m in recipe.model.modules())
+        assert all("lora_" in n for n, p in recipe.model.named_parameters() if p.requires_grad)
+        assert recipe.train() == "completed"
+    finally:
+        recipe.cleanup()
