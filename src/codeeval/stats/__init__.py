@@ -1,0 +1,1 @@
+"""Statistics for codeeval results: pass@k (``passk``) and paired comparisons between runs (``compare``)."""

@@ -1,0 +1,133 @@
+"""Paired comparison of two runs on the same items (the study's tests, done right).
+
+- pass/fail per item (greedy or one sample): exact McNemar on the discordant pairs;
+- continuous per-item values (metrics, pass fractions with n > 1): Wilcoxon signed-rank (zero
+  differences dropped, Pratt would keep them; scipy's ``wilcoxon`` with ``zero_method="wilcox"``),
+  with Cliff's delta as the effect size;
+- a percentile bootstrap CI of the mean paired difference for every metric;
+- Holm's step-down correction over all tests of one comparison.
+
+All functions are pure and deterministic for a given seed. Cost: bootstrap O(resamples * n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (A right/B wrong, A wrong/B right)."""
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    return float(min(1.0, stats.binomtest(min(a_only, b_only), n, 0.5).pvalue))
+
+
+def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of the paired differences b - a; 1.0 when all are zero."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"paired samples differ in length: {x.size} vs {y.size}")
+    d = y - x
+    if d.size == 0 or np.all(d == 0):
+        return 1.0
+    return float(stats.wilcoxon(x, y, zero_method="wilcox").pvalue)
+
+
+def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cliff's delta of b over a: P(b > a) - P(b < a) over all pairs, in [-1, 1]. O(n log n)."""
+    x, y = np.sort(np.asarray(a, dtype=float)), np.asarray(b, dtype=float)
+    if x.size == 0 or y.size == 0:
+        return 0.0
+    greater = np.searchsorted(x, y, side="left").sum()
+    less = (x.size - np.searchsorted(x, y, side="right")).sum()
+    return float((greater - less) / (x.size * y.size))
+
+
+def cliffs_magnitude(delta: float) -> str:
+    """Romano et al.'s thresholds: negligible < 0.147 <= small < 0.33 <= medium < 0.474 <= large."""
+    d = abs(delta)
+    return "negligible" if d < 0.147 else "small" if d < 0.33 else "medium" if d < 0.474 else "large"
+
+
+def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values`` (paired differences, or per-item scores)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return (float("nan"), float("nan"))
+    if v.size == 1 or np.all(v == v[0]):
+        return (float(v[0]), float(v[0]))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return (float(lo), float(hi))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order (monotone, capped at 1)."""
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[idx]))
+        adjusted[idx] = running
+    return [float(x) for x in adjusted]
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """One metric of one task compared between run A and run B (B - A; higher is better)."""
+
+    task: str
+    metric: str
+    test: str  # "mcnemar" or "wilcoxon"
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    effect: float | None = None  # Cliff's delta (wilcoxon) or the discordant counts' balance (mcnemar)
+    p_adjusted: float = 1.0
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_adjusted < alpha
+
+    def regression(self, alpha: float) -> bool:
+        return self.significant(alpha) and self.diff < 0
+
+
+def paired_binary(task: str, metric: str, a: Sequence[bool], b: Sequence[bool], *, seed: int = 0) -> PairedTest:
+    x, y = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    a_only, b_only = int((x & ~y).sum()), int((~x & y).sum())
+    d = y.astype(float) - x.astype(float)
+    lo, hi = bootstrap_ci(d, seed=seed)
+    n = int(x.size)
+    effect = (b_only - a_only) / n if n else 0.0
+    return PairedTest(task, metric, "mcnemar", n, float(x.mean()) if n else 0.0, float(y.mean()) if n else 0.0,
+                      float(d.mean()) if n else 0.0, lo, hi, mcnemar_exact(a_only, b_only), effect)
+
+
+def paired_continuous(task: str, metric: str, a: Sequence[float], b: Sequence[float], *,
+                      seed: int = 0) -> PairedTest:
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = y - x
+    lo, hi = bootstrap_ci(d, seed=seed)
+    n = int(x.size)
+    return PairedTest(task, metric, "wilcoxon", n, float(x.mean()) if n else 0.0, float(y.mean()) if n else 0.0,
+                      float(d.mean()) if n else 0.0, lo, hi, wilcoxon_signed_rank(x, y), cliffs_delta(x, y))
+
+
+def with_holm(tests: Sequence[PairedTest]) -> list[PairedTest]:
+    from dataclasses import replace
+
+    adjusted = holm([t.p_value for t in tests])
+    return [replace(t, p_adjusted=p) for t, p in zip(tests, adjusted, strict=True)]

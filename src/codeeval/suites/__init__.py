@@ -1,0 +1,117 @@
+"""Benchmark suites shipped as package data (``codeeval/suites/data/*.yaml``) or given by path.
+
+``load_suite(name_or_path)`` returns a validated :class:`Suite`; ``validate_suite`` additionally
+resolves every name the suite uses (reader, task prompt, template) and checks that the data exist,
+reporting each problem with a did-you-mean hint. Relative data paths are resolved against the
+suite file's folder (shipped suites: ``data/``); ``${datasets}`` is the shared benchmark data
+(``$CODEEVAL_DATASETS_DIR``, default /work/shared/datasets).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from codeeval.suites.schema import (
+    KINDS,
+    LANGUAGES,
+    SCORE_METRICS,
+    Generation,
+    Suite,
+    SuiteError,
+    Task,
+    did_you_mean,
+    parse_suite,
+)
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_DATASETS_DIR = "/work/shared/datasets"
+
+__all__ = ["DATA_DIR", "KINDS", "LANGUAGES", "SCORE_METRICS", "Generation", "LoadedSuite", "Suite", "SuiteError",
+           "Task", "list_suites", "load_suite", "resolve_path", "validate_suite"]
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    suite: Suite
+    path: Path
+    text: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def list_suites() -> dict[str, Path]:
+    """Shipped suites by name."""
+    return {p.stem: p for p in sorted(DATA_DIR.glob("*.yaml"))}
+
+
+def load_suite(name_or_path: str | Path) -> LoadedSuite:
+    """A shipped suite by name, or a suite file by path; raises :class:`SuiteError` with did-you-mean."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        shipped = list_suites()
+        if str(name_or_path) not in shipped:
+            raise SuiteError(f"unknown suite {str(name_or_path)!r}{did_you_mean(str(name_or_path), list(shipped))}")
+        path = shipped[str(name_or_path)]
+    if not path.is_file():
+        raise SuiteError(f"suite file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path}: not valid YAML: {exc}") from None
+    return LoadedSuite(parse_suite(raw, str(path)), path.resolve(), text)
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    datasets = os.environ.get("CODEEVAL_DATASETS_DIR", DEFAULT_DATASETS_DIR)
+    expanded = os.path.expandvars(os.path.expanduser(path.replace("${datasets}", datasets)))
+    p = Path(expanded)
+    return p if p.is_absolute() else base_dir / p
+
+
+def validate_suite(loaded: LoadedSuite, *, check_data: bool = True) -> list[str]:
+    """Problems beyond the schema: unknown reader/prompt/template names, missing data, reader errors.
+
+    Cost: with ``check_data`` every task's reader runs once over its data (milliseconds for the
+    shipped suites).
+    """
+    from codeeval.bench.readers import READERS, read_items
+    from codeeval.prompts import registry
+
+    problems: list[str] = []
+    for i, task in enumerate(loaded.suite.tasks):
+        where = f"tasks.{i}({task.name})"
+        if task.reader not in READERS:
+            problems.append(f"{where}.reader: unknown reader {task.reader!r}{did_you_mean(task.reader, list(READERS))}")
+            continue
+        if task.task_prompt not in registry.TASK_PROMPTS:
+            problems.append(f"{where}.task_prompt: unknown task prompt {task.task_prompt!r}"
+                            f"{did_you_mean(task.task_prompt, list(registry.TASK_PROMPTS))}")
+        if task.template is not None and task.template not in registry.TEMPLATES:
+            problems.append(f"{where}.template: unknown template {task.template!r}"
+                            f"{did_you_mean(task.template, list(registry.TEMPLATES))}")
+        if not check_data:
+            continue
+        try:
+            items = read_items(task, loaded.base_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{where}.path: {exc}")
+            continue
+        if not items:
+            problems.append(f"{where}.path: the reader found no items")
+            continue
+        prompt = registry.TASK_PROMPTS.get(task.task_prompt)
+        if prompt is not None:
+            missing = [f for f in prompt.fields if f not in items[0].fields]
+            if missing:
+                problems.append(f"{where}.task_prompt: {task.task_prompt!r} needs fields {missing}; reader "
+                                f"{task.reader!r} gives {sorted(items[0].fields)}")
+        if task.pass_ks and task.kind == "codegen" and not any(it.test for it in items):
+            problems.append(f"{where}.metrics: pass@k needs items with tests; none of the {len(items)} has one")
+    return problems
