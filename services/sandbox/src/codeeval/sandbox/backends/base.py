@@ -1,0 +1,96 @@
+"""The isolation-backend interface every backend implements and the conformance suite checks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from codeeval.sandbox.model import Limits, ProcessResult
+
+#: Inside every sandbox: the writable, size-capped work dir (also the cwd and $HOME).
+WORK_DIR = "/tmp"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host directory visible in the sandbox at ``target`` (read-only unless ``writable``)."""
+
+    host: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass
+class SandboxCommand:
+    """One command to run in a fresh sandbox.
+
+    ``limits`` are effective (no zeros). ``output_hard_bytes`` ends the run as over the output limit;
+    ``limits.output_bytes`` of each stream are kept. ``limit_address_space`` is False for runtimes
+    that reserve far more virtual memory than they use (the JVM, mono); memory is then bounded by the
+    cgroup (and the runtime's own heap flag).
+    """
+
+    argv: list[str]
+    limits: Limits
+    binds: list[Bind] = field(default_factory=list)
+    stdin: bytes = b""
+    env: dict[str, str] = field(default_factory=dict)
+    work_dir_bytes: int = 64 << 20
+    output_hard_bytes: int = 1 << 20
+    limit_address_space: bool = True
+
+
+class Backend(Protocol):
+    """An isolation backend. ``execute`` never raises for anything the program does; a failure of the
+    sandbox itself is reported in ``ProcessResult.sandbox_failure``."""
+
+    name: str
+
+    def version(self) -> str: ...
+
+    def describe(self) -> dict[str, str]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def execute(self, cmd: SandboxCommand) -> ProcessResult: ...
+
+
+TAIL_BYTES = 512
+
+
+class StreamCollector:
+    """Reads one stream to EOF keeping the first ``keep`` bytes and the last TAIL_BYTES; sets
+    ``exceeded`` (and calls ``on_exceed`` once) when more than ``hard`` bytes arrive."""
+
+    def __init__(self, keep: int, hard: int, on_exceed: object) -> None:
+        self.keep, self.hard, self.on_exceed = keep, hard, on_exceed
+        self.head = bytearray()
+        self.tail = b""
+        self.total = 0
+        self.exceeded = False
+
+    async def drain(self, stream: asyncio.StreamReader) -> None:
+        while True:
+            chunk = await stream.read(65536)
+            if not chunk:
+                return
+            self.feed(chunk)
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+        if self.total > self.hard and not self.exceeded:
+            self.exceeded = True
+            if callable(self.on_exceed):
+                self.on_exceed()
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.head)

@@ -1,0 +1,214 @@
+"""bubblewrap backend: a fresh set of namespaces per run, no daemon, ~20 ms per Python run.
+
+What one run gets (see SANDBOX.md for why each piece is there):
+- an unprivileged host uid: when the service runs as root it drops to a per-slot uid with
+  ``setpriv`` *before* bwrap (bwrap started as root with ``--uid`` still maps to host root);
+- every namespace unshared (user, pid, net with only a down loopback, ipc, uts, cgroup), nested user
+  namespaces disabled, all capabilities dropped, a new session, die-with-parent;
+- read-only binds of /usr and the few /etc directories the toolchains need (never /etc as a whole),
+  a size-capped tmpfs at /tmp as the work dir, the run's own files read-only at their targets;
+- a seccomp filter (``seccomp_filter``), rlimits (cpu, fsize, nofile, core, address space) and, where
+  the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from codeeval.sandbox.backends import cgroups
+from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.seccomp_filter import compile_filter
+from codeeval.sandbox.model import ProcessResult
+
+RO_SYSTEM_DIRS = ["/usr", "/etc/alternatives", "/etc/java-17-openjdk", "/etc/mono", "/etc/ssl/certs"]
+SYMLINKS = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64"}
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORK_DIR, "LANG": "C.UTF-8", "TMPDIR": WORK_DIR}
+#: The sandbox's bwrap exits 1 with a "bwrap: " message when it cannot set up the sandbox.
+SETUP_ERROR_PREFIX = b"bwrap: "
+
+
+class BubblewrapBackend:
+    """Runs commands under bwrap. ``uid_base`` .. ``uid_base + slots - 1`` are the host uids used when
+    the service is root (one per concurrent run, so runs cannot signal or ptrace each other)."""
+
+    name = "bubblewrap"
+
+    def __init__(self, *, slots: int = 4, uid_base: int = 61000, use_seccomp: bool = True,
+                 use_cgroups: bool = True, bwrap: str = "bwrap") -> None:
+        self.bwrap = shutil.which(bwrap) or bwrap
+        self.slots = slots
+        self.uid_base = uid_base
+        self.use_seccomp = use_seccomp
+        self.use_cgroups = use_cgroups
+        self.cgroups: cgroups.Cgroups | None = None
+        self.seccomp_path: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._uids: asyncio.Queue[int] | None = None
+        self.is_root = os.geteuid() == 0
+
+    def version(self) -> str:
+        out = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip().removeprefix("bubblewrap ").strip()
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "bwrap": self.version(),
+            "cgroups": self.cgroups.describe() if self.cgroups else "none (rlimits only)",
+            "seccomp": "on" if self.seccomp_path else "off",
+            "host_uid": f"{self.uid_base}+slot" if self.is_root else str(os.geteuid()),
+        }
+
+    async def start(self) -> None:
+        """Check bwrap exists, build the seccomp filter, find usable cgroups. Raises RuntimeError."""
+        if not Path(self.bwrap).exists():
+            raise RuntimeError(f"bubblewrap not found ({self.bwrap}); apt-get install bubblewrap")
+        self._tmp = tempfile.TemporaryDirectory(prefix="codeeval-bwrap-")
+        if self.use_seccomp:
+            self.seccomp_path = await asyncio.to_thread(compile_filter, Path(self._tmp.name) / "filter.bpf")
+        if self.use_cgroups:
+            self.cgroups = await asyncio.to_thread(cgroups.detect)
+        self._uids = asyncio.Queue()
+        for i in range(self.slots):
+            self._uids.put_nowait(self.uid_base + i)
+
+    async def stop(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _argv(self, cmd: SandboxCommand, uid: int, seccomp_fd: int | None) -> list[str]:
+        argv: list[str] = []
+        if self.is_root:
+            argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
+        argv += [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+                 "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
+        for d in RO_SYSTEM_DIRS:
+            if Path(d).exists():
+                argv += ["--ro-bind", d, d]
+        for link, target in SYMLINKS.items():
+            argv += ["--symlink", target, link]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(cmd.work_dir_bytes), "--tmpfs", WORK_DIR]
+        for b in cmd.binds:
+            argv += ["--bind" if b.writable else "--ro-bind", str(b.host), b.target]
+        argv += ["--remount-ro", "/", "--chdir", WORK_DIR]
+        for k, v in {**BASE_ENV, **cmd.env}.items():
+            argv += ["--setenv", k, v]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
+        return [*argv, "--", *cmd.argv]
+
+    def _preexec(self, cmd: SandboxCommand, cg: cgroups.RunCgroup | None):  # type: ignore[no-untyped-def]
+        lim = cmd.limits
+        cpu_s = max(1, -(-lim.cpu_time_ms // 1000))
+        procs_files = cg.procs_files() if cg else []
+
+        def setup() -> None:
+            for path in procs_files:
+                with open(path, "w") as fh:
+                    fh.write(str(os.getpid()))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (lim.max_file_bytes, lim.max_file_bytes))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if cmd.limit_address_space:
+                resource.setrlimit(resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes))
+            if cg is None and self.is_root:
+                resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
+
+        return setup
+
+    async def execute(self, cmd: SandboxCommand) -> ProcessResult:
+        assert self._uids is not None, "start() first"
+        uid = await self._uids.get()
+        try:
+            return await self._execute(cmd, uid)
+        finally:
+            self._uids.put_nowait(uid)
+
+    async def _execute(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
+        lim = cmd.limits
+        cg: cgroups.RunCgroup | None = None
+        seccomp_fd: int | None = None
+        try:
+            if self.cgroups is not None:
+                cg = await asyncio.to_thread(self.cgroups.create, lim.memory_bytes, lim.max_processes)
+            if self.seccomp_path is not None:
+                seccomp_fd = os.open(self.seccomp_path, os.O_RDONLY)
+            start = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                *self._argv(cmd, uid, seccomp_fd), stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+                preexec_fn=self._preexec(cmd, cg), env={"PATH": BASE_ENV["PATH"]},
+            )
+        except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+            if cg is not None:
+                await asyncio.to_thread(cg.destroy)
+            return ProcessResult(exit_code=-1, sandbox_failure=f"could not start the sandbox: {exc}")
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            if cg is not None:
+                cg.kill_all()
+
+        out = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
+        err = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
+        assert proc.stdout and proc.stderr and proc.stdin
+        readers = [asyncio.create_task(out.drain(proc.stdout)), asyncio.create_task(err.drain(proc.stderr))]
+        writer = asyncio.create_task(_feed(proc.stdin, cmd.stdin))
+        timed_out = False
+        try:
+            await asyncio.wait_for(proc.wait(), lim.wall_time_ms / 1000)
+        except TimeoutError:
+            timed_out = True
+            kill()
+            await proc.wait()
+        except asyncio.CancelledError:
+            kill()
+            await asyncio.shield(proc.wait())
+            raise
+        finally:
+            wall_ms = int((time.monotonic() - start) * 1000)
+            if cg is not None:
+                cg.kill_all()
+            _, pending = await asyncio.wait([*readers, writer], timeout=2)
+            for task in pending:
+                task.cancel()
+        stats = cgroups.RunStats()
+        if cg is not None:
+            stats = cg.stats()
+            await asyncio.to_thread(cg.destroy)
+        code = proc.returncode if proc.returncode is not None else -1
+        sig = -code if code < 0 else (code - 128 if code > 128 and code - 128 < 65 else 0)
+        result = ProcessResult(
+            exit_code=code, signal=sig, stdout=bytes(out.head), stderr=bytes(err.head),
+            stdout_truncated=out.truncated, stderr_truncated=err.truncated, stderr_tail=err.tail,
+            output_exceeded=out.exceeded or err.exceeded, timed_out=timed_out and not (out.exceeded or err.exceeded),
+            oom_killed=stats.oom_killed, wall_time_ms=wall_ms, cpu_time_ms=stats.cpu_time_ms,
+            peak_memory_bytes=stats.peak_memory_bytes,
+        )
+        result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50 and not timed_out
+        if code == 1 and err.head.startswith(SETUP_ERROR_PREFIX):
+            result.sandbox_failure = "bwrap could not set up the sandbox: " + err.head[:200].decode(errors="replace")
+        return result
+
+
+async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        if data:
+            stdin.write(data)
+            await stdin.drain()
+        stdin.close()
+        await stdin.wait_closed()

@@ -1,0 +1,180 @@
+"""Per-run cgroups on v1 and v2 hosts: memory (no swap) and pids limits, peak memory, CPU time,
+OOM kills, and killing whatever is left.
+
+A run's cgroup nests under the service's own cgroup (read from /proc/self/cgroup), so a pod's or
+a CI job's limits still bound the sandbox. Needs write access to the cgroup tree (root on a VM, or
+a delegated subtree); :func:`detect` returns None otherwise and the backend falls back to rlimits.
+Cost: a few mkdir/write/rmdir calls per run (well under a millisecond).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+GROUP = "codeeval-sandbox"
+
+
+def _own_path(controller: str) -> str:
+    """The service's own cgroup path for ``controller`` ('' means the v2 unified hierarchy)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or (controller == "" and controllers == ""):
+            return path.lstrip("/")
+    return ""
+
+
+@dataclass
+class RunStats:
+    peak_memory_bytes: int = 0
+    cpu_time_ms: int = 0
+    oom_killed: bool = False
+
+
+class RunCgroup:
+    """The cgroup(s) of one run: create, :meth:`attach` from the child (pre-exec), read, destroy."""
+
+    def __init__(self, dirs: dict[str, Path], version: int) -> None:
+        self.dirs = dirs
+        self.version = version
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in dict.fromkeys(self.dirs.values())]
+
+    def stats(self) -> RunStats:
+        s = RunStats()
+        mem = self.dirs["memory"]
+        if self.version == 1:
+            s.peak_memory_bytes = _read_int(mem / "memory.max_usage_in_bytes")
+            s.oom_killed = _kv(mem / "memory.oom_control").get("oom_kill", 0) > 0
+            s.cpu_time_ms = _read_int(self.dirs["cpuacct"] / "cpuacct.usage") // 1_000_000
+        else:
+            s.peak_memory_bytes = _read_int(mem / "memory.peak")
+            s.oom_killed = _kv(mem / "memory.events").get("oom_kill", 0) > 0
+            s.cpu_time_ms = _kv(mem / "cpu.stat").get("usage_usec", 0) // 1000
+        return s
+
+    def kill_all(self) -> None:
+        """SIGKILL every process left in the run's cgroups (the pid namespace normally did it)."""
+        if self.version == 2 and (self.dirs["memory"] / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                (self.dirs["memory"] / "cgroup.kill").write_text("1")
+            return
+        for procs in self.procs_files():
+            for pid in _pids(Path(procs)):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def destroy(self) -> None:
+        """Kill leftovers and remove the directories (retrying while the kernel reaps)."""
+        for attempt in range(50):
+            self.kill_all()
+            left = [d for d in dict.fromkeys(self.dirs.values()) if d.exists()]
+            for d in left:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+            if not any(d.exists() for d in left):
+                return
+            time.sleep(0.01 * (attempt + 1))
+
+
+class Cgroups:
+    """Factory of per-run cgroups under the service's own cgroup."""
+
+    def __init__(self, version: int, parents: dict[str, Path]) -> None:
+        self.version = version
+        self.parents = parents
+
+    def create(self, memory_bytes: int, max_processes: int) -> RunCgroup:
+        name = uuid.uuid4().hex[:16]
+        dirs = {c: p / name for c, p in self.parents.items()}
+        for d in dict.fromkeys(dirs.values()):
+            d.mkdir()
+        run = RunCgroup(dirs, self.version)
+        try:
+            mem, pids = dirs["memory"], dirs["pids"]
+            if self.version == 1:
+                (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                if (mem / "memory.memsw.limit_in_bytes").exists():
+                    (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+                (mem / "memory.swappiness").write_text("0")
+            else:
+                (mem / "memory.max").write_text(str(memory_bytes))
+                if (mem / "memory.swap.max").exists():
+                    (mem / "memory.swap.max").write_text("0")
+            (pids / "pids.max").write_text(str(max_processes))
+        except OSError:
+            run.destroy()
+            raise
+        return run
+
+    def describe(self) -> str:
+        return f"cgroup v{self.version}"
+
+
+def detect() -> Cgroups | None:
+    """Usable cgroups for per-run limits, or None (not root, read-only tree, controllers missing)."""
+    try:
+        if (ROOT / "cgroup.controllers").exists():  # v2 unified
+            base = ROOT / _own_path("") / GROUP
+            base.mkdir(exist_ok=True)
+            needed = {"memory", "pids", "cpu"}
+            parent_ctl = (base.parent / "cgroup.subtree_control")
+            enabled = set(parent_ctl.read_text().split())
+            if not needed <= enabled:
+                parent_ctl.write_text(" ".join(f"+{c}" for c in sorted(needed - enabled)))
+            (base / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+            return _probe(Cgroups(2, {"memory": base, "pids": base, "cpuacct": base}))
+        parents = {}
+        for ctl in ("memory", "pids", "cpuacct"):
+            if not (ROOT / ctl).is_dir():
+                return None
+            base = ROOT / ctl / _own_path(ctl) / GROUP
+            base.mkdir(exist_ok=True)
+            parents[ctl] = base
+        if (parents["memory"] / "memory.use_hierarchy").exists():
+            with contextlib.suppress(OSError):
+                (parents["memory"] / "memory.use_hierarchy").write_text("1")
+        return _probe(Cgroups(1, parents))
+    except OSError:
+        return None
+
+
+def _probe(cg: Cgroups) -> Cgroups | None:
+    try:
+        cg.create(64 << 20, 8).destroy()
+    except OSError:
+        return None
+    return cg
+
+
+def _read_int(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _kv(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        for line in path.read_text().splitlines():
+            k, _, v = line.partition(" ")
+            if v.strip().isdigit():
+                out[k] = int(v)
+    except OSError:
+        pass
+    return out
+
+
+def _pids(procs: Path) -> list[int]:
+    try:
+        return [int(p) for p in procs.read_text().split()]
+    except (OSError, ValueError):
+        return []

@@ -1,0 +1,289 @@
+"""The sandbox core (grpc-free): validation, limits, bounded concurrency with a queue, deadlines,
+retries of SANDBOX_ERROR, time calibration and batching. The servicer only translates messages.
+
+Concurrency: at most ``max_concurrency`` sandboxes run at once; up to ``max_queue`` further
+programs wait; a request that would exceed that gets RESOURCE_EXHAUSTED before anything runs.
+Deadlines: ``time_remaining`` (seconds, from the RPC) bounds every run's wall limit, so no run
+outlives its call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from codeeval.kit.errors import DeadlineExceeded, ResourceExhausted, check_max, require
+from codeeval.sandbox.backends.base import Backend, SandboxCommand
+from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.model import (
+    CalibrationRecord,
+    Language,
+    Limits,
+    Mode,
+    Outcome,
+    ProcessResult,
+    RunRequest,
+    RunResult,
+)
+from codeeval.sandbox.runners.csharp import CSharpRunner
+from codeeval.sandbox.runners.java import JavaRunner
+from codeeval.sandbox.runners.python import PythonRunner
+from codeeval.sandbox.runners.workspace import Workspace
+
+log = logging.getLogger("codeeval.sandbox")
+DEADLINE_MARGIN_S = 0.3
+PROBE = RunRequest(Language.PYTHON, "def probe():\n    return 42\n", "def check(f):\n    assert f() == 42\n", "probe")
+
+
+@dataclass
+class LanguageInfo:
+    language: Language
+    toolchain: list[tuple[str, str]]
+    modes: list[Mode]
+    notes: str = ""
+
+
+@dataclass
+class Capabilities:
+    backend: str
+    backend_version: str
+    backend_details: dict[str, str]
+    languages: list[LanguageInfo] = field(default_factory=list)
+
+
+def make_backend(settings: SandboxSettings) -> Backend:
+    if settings.backend == "docker":
+        from codeeval.sandbox.backends.docker import DockerBackend
+
+        return DockerBackend(image=settings.docker_image, runtime=settings.docker_runtime,
+                             pool_size=settings.docker_pool_size, slots=settings.max_concurrency)
+    from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
+
+    return BubblewrapBackend(slots=settings.max_concurrency, uid_base=settings.uid_base,
+                             use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
+
+
+class Engine:
+    def __init__(self, settings: SandboxSettings, backend: Backend | None = None) -> None:
+        self.settings = settings
+        self.backend = backend or make_backend(settings)
+        self.workspace = Workspace()
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._admitted = 0
+        args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
+        self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
+            Language.PYTHON: PythonRunner(*args), Language.JAVA: JavaRunner(*args)}
+        self._csharp = CSharpRunner(*args)
+        self.capabilities: Capabilities | None = None
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the backend, compile the launchers, record toolchains. Raises if the backend cannot work."""
+        await self.backend.start()
+        java = self.runners[Language.JAVA]
+        assert isinstance(java, JavaRunner)
+        await asyncio.to_thread(java.prepare)
+        if await asyncio.to_thread(self._csharp.available):
+            self.runners[Language.CSHARP] = self._csharp
+        self.capabilities = await asyncio.to_thread(self._describe)
+        self.started = True
+
+    async def stop(self) -> None:
+        await self.backend.stop()
+        self.workspace.close()
+
+    def _describe(self) -> Capabilities:
+        details = self.backend.describe()
+        caps = Capabilities(self.backend.name, self.backend.version(), details)
+        for lang, runner in self.runners.items():
+            modes = [Mode.RUN_TESTS, Mode.COMPILE_ONLY, Mode.RUN]
+            notes = "mono mcs: C# 7.2 at most (no records, no switch expressions)" if lang is Language.CSHARP else ""
+            caps.languages.append(LanguageInfo(lang, runner.toolchain(), modes, notes))
+        return caps
+
+    async def readiness(self) -> str | None:
+        """None when a real probe program passes in the sandbox, else why not."""
+        if not self.started:
+            return "sandbox backend starting"
+        result = await self.execute(PROBE)
+        if result.outcome is not Outcome.PASSED:
+            return f"probe run ended in {result.outcome.value}: {result.detail}"
+        return None
+
+    # -- validation ------------------------------------------------------------------------------
+
+    def validate(self, req: RunRequest, where: str = "") -> None:
+        """Raise InvalidArgument naming the offending field (prefixed by ``where``)."""
+        s = self.settings
+        p = f"{where}program"
+        require(req.language in self.runners, f"{p}.language",
+                f"{req.language.value} is not supported here; supported: {', '.join(x.value for x in self.runners)}")
+        require(bool(req.source.strip()), f"{p}.source", "must not be empty")
+        for name, value in (("source", req.source), ("test", req.test)):
+            check_max(f"{p}.{name}", len(value.encode()), s.max_source_bytes, "bytes")
+        check_max(f"{p}.stdin", len(req.stdin), s.max_source_bytes, "bytes")
+        check_max(f"{p}.extra_files", len(req.extra_files), s.max_extra_files, "files")
+        for i, (path, text) in enumerate(req.extra_files):
+            pp = PurePosixPath(path)
+            require(bool(path) and not pp.is_absolute() and ".." not in pp.parts and pp.name not in ("main.py",),
+                    f"{p}.extra_files[{i}].path", "must be a relative path without '..'")
+            check_max(f"{p}.extra_files[{i}].content", len(text.encode()), s.max_source_bytes, "bytes")
+        if req.entry_point:
+            require(req.entry_point.replace("_", "a").replace(".", "a").isalnum(), f"{p}.entry_point",
+                    "must be an identifier")
+        maxima = s.max_limits()
+        for name, value in req.limits.as_dict().items():
+            check_max(f"{where}limits.{name}", value, getattr(maxima, name))
+        if req.calibration is not None:
+            c = req.calibration
+            require(bool(c.reference_source.strip()), f"{where}calibration.reference_source", "must not be empty")
+            check_max(f"{where}calibration.reference_source", len(c.reference_source.encode()),
+                      s.max_source_bytes, "bytes")
+            require(0 <= c.factor <= 100, f"{where}calibration.factor", "must be between 0 and 100")
+            check_max(f"{where}calibration.floor_ms", c.floor_ms, s.max_wall_time_ms, "ms")
+
+    # -- execution -------------------------------------------------------------------------------
+
+    async def _sandbox(self, cmd: SandboxCommand) -> ProcessResult:
+        async with self._slots:
+            return await self.backend.execute(cmd)
+
+    def _admit(self, n: int) -> None:
+        capacity = self.settings.max_concurrency + self.settings.max_queue
+        if self._admitted + n > capacity:
+            raise ResourceExhausted(f"{self._admitted} programs admitted, {n} more would exceed the capacity of "
+                                    f"{capacity} (max_concurrency {self.settings.max_concurrency} + max_queue "
+                                    f"{self.settings.max_queue}); retry later")
+        self._admitted += n
+
+    def _limits(self, req: RunRequest, deadline: float | None) -> Limits:
+        limits = req.limits.with_defaults(self.settings.default_limits())
+        if deadline is not None:
+            left_ms = int((deadline - time.monotonic() - DEADLINE_MARGIN_S) * 1000)
+            if left_ms <= 0:
+                raise DeadlineExceeded("the call's deadline leaves no time to run the program")
+            if left_ms < limits.wall_time_ms:
+                limits = Limits(**{**limits.as_dict(), "wall_time_ms": left_ms})
+        return limits
+
+    async def execute(self, req: RunRequest, time_remaining: float | None = None) -> RunResult:
+        """Run one program (validated here) with retries and calibration."""
+        self.validate(req)
+        self._admit(1)
+        try:
+            deadline = time.monotonic() + time_remaining if time_remaining is not None else None
+            return await self._run_one(req, deadline, {})
+        finally:
+            self._admitted -= 1
+
+    async def execute_batch(self, reqs: list[RunRequest], time_remaining: float | None = None
+                            ) -> AsyncIterator[tuple[int, RunResult]]:
+        """Run many programs; yields (position, result) as each is known. Java programs compile together."""
+        require(bool(reqs), "requests", "must hold at least one request")
+        check_max("requests", len(reqs), self.settings.max_batch_size, "requests")
+        for i, r in enumerate(reqs):
+            self.validate(r, f"requests[{i}].")
+        self._admit(len(reqs))
+        remaining = len(reqs)
+        try:
+            deadline = time.monotonic() + time_remaining if time_remaining is not None else None
+            async for i, res in self._batch(reqs, deadline):
+                remaining -= 1
+                self._admitted -= 1
+                yield i, res
+        finally:
+            self._admitted -= remaining
+
+    async def _batch(self, reqs: list[RunRequest], deadline: float | None) -> AsyncIterator[tuple[int, RunResult]]:
+        queue: asyncio.Queue[tuple[int, RunResult] | BaseException] = asyncio.Queue()
+        calibrations: dict[str, asyncio.Future[CalibrationRecord | None]] = {}
+        java = [i for i, r in enumerate(reqs) if r.language is Language.JAVA and r.calibration is None]
+        others = [i for i in range(len(reqs)) if i not in set(java)]
+
+        async def one(i: int) -> None:
+            queue.put_nowait((i, await self._run_one(reqs[i], deadline, calibrations)))
+
+        async def java_batch() -> None:
+            runner = self.runners[Language.JAVA]
+            assert isinstance(runner, JavaRunner)
+            limits = [self._limits(reqs[i], deadline) for i in java]
+            async for k, res in runner.run_batch([reqs[i] for i in java], limits):
+                i = java[k]
+                if res.outcome is Outcome.SANDBOX_ERROR and self.settings.retries:
+                    res = await self._run_one(reqs[i], deadline, calibrations, first_attempts=1)
+                queue.put_nowait((i, self._finish(reqs[i], res)))
+
+        async def guarded(coro: object) -> None:
+            try:
+                await coro  # type: ignore[misc]
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer below
+                queue.put_nowait(exc)
+
+        tasks = [asyncio.create_task(guarded(one(i))) for i in others]
+        if java:
+            tasks.append(asyncio.create_task(guarded(java_batch())))
+        try:
+            for _ in range(len(reqs)):
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    def _finish(self, req: RunRequest, res: RunResult) -> RunResult:
+        res.id = req.id
+        res.backend = self.backend.name
+        return res
+
+    async def _run_one(self, req: RunRequest, deadline: float | None,
+                       calibrations: dict[str, asyncio.Future[CalibrationRecord | None]],
+                       first_attempts: int = 0) -> RunResult:
+        record = None
+        if req.calibration is not None:
+            record = await self._calibrate(req, deadline, calibrations)
+            if record is not None and not record.reference_failed:
+                req = req.evolve(limits=Limits(**{**req.limits.as_dict(), "wall_time_ms": record.wall_time_ms}))
+        runner = self.runners[req.language]
+        attempts = first_attempts
+        while True:
+            attempts += 1
+            res = await runner.run(req, self._limits(req, deadline))
+            if res.outcome is not Outcome.SANDBOX_ERROR or attempts > self.settings.retries:
+                break
+            log.warning("sandbox error, retrying", extra={"fields": {"id": req.id, "detail": res.detail}})
+        res.attempts = attempts
+        res.calibration = record
+        return self._finish(req, res)
+
+    async def _calibrate(self, req: RunRequest, deadline: float | None,
+                         cache: dict[str, asyncio.Future[CalibrationRecord | None]]) -> CalibrationRecord:
+        """Run the reference once per (language, reference, test) and derive the wall limit from it."""
+        assert req.calibration is not None
+        c = req.calibration
+        factor = c.factor or self.settings.calibration_factor
+        floor = c.floor_ms or self.settings.calibration_floor_ms
+        key = hashlib.sha256("\0".join([req.language.value, c.reference_source, req.test, req.entry_point,
+                                        str(factor), str(floor)]).encode()).hexdigest()
+        if key not in cache:
+            cache[key] = asyncio.get_running_loop().create_future()
+            ref = req.evolve(source=c.reference_source, calibration=None, mode=Mode.RUN_TESTS)
+            res = await self._run_one(ref, deadline, {})
+            if res.outcome is Outcome.PASSED:
+                wall = min(self.settings.max_wall_time_ms, max(floor, int(factor * res.wall_time_ms)))
+                rec = CalibrationRecord(res.wall_time_ms, factor, floor, wall)
+            else:
+                fallback = req.limits.wall_time_ms or self.settings.default_wall_time_ms
+                rec = CalibrationRecord(res.wall_time_ms, factor, floor, fallback, reference_failed=True)
+            cache[key].set_result(rec)
+        rec = await cache[key]
+        assert rec is not None
+        return rec

@@ -1,0 +1,1 @@
+"""One runner per language: turns a RunRequest into sandboxed commands and their outcome."""

@@ -1,0 +1,33 @@
+"""Bootstrap of the sandbox service: ``codeeval serve sandbox``.
+
+Health stays NOT_SERVING until the backend started and a real probe program passed in it; the
+probe re-runs at every readiness re-check, so a broken backend turns the service NOT_SERVING.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
+from codeeval.kit.server import Service
+from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.servicer import SandboxServicer
+
+SETTINGS = SandboxSettings
+
+
+def create(settings: SandboxSettings) -> Service:
+    engine = Engine(settings)
+
+    def register(server: grpc.aio.Server) -> None:
+        sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(SandboxServicer(engine), server)
+
+    return Service(
+        name="sandbox",
+        full_name=sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
+        register=register,
+        readiness=engine.readiness,
+        start=engine.start,
+        stop=engine.stop,
+    )

@@ -1,0 +1,88 @@
+"""Shared fixtures of the sandbox tests: a real engine on the real bubblewrap backend (one per
+session; start-up compiles the Java launcher, ~2 s), fixture files, and host-state checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Limits, RunRequest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HUMANEVAL = Path(os.environ.get("CODEEVAL_DATASETS", "/work/shared/datasets")) / "humaneval" / "HumanEval.jsonl.gz"
+#: Limits of the conformance runs: short enough to keep the suite fast, long enough for a JVM.
+CONFORMANCE_LIMITS = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=384 << 20, output_bytes=16 << 10,
+                            max_processes=48, max_file_bytes=8 << 20)
+SUFFIX = {Language.PYTHON: ".py", Language.JAVA: ".java"}
+
+
+def bwrap_usable() -> bool:
+    return shutil.which("bwrap") is not None and os.path.exists("/usr/bin/python3")
+
+
+requires_bwrap = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not installed")
+
+
+def settings(**overrides: object) -> SandboxSettings:
+    base: dict[str, object] = {"max_concurrency": 2, "default_wall_time_ms": 5000}
+    return SandboxSettings.load(**{**base, **overrides})
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine() -> AsyncIterator[Engine]:
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"  # must never be visible in a sandbox
+    eng = Engine(settings())
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+def expected_outcomes(path: Path) -> set[str]:
+    first = path.read_text().splitlines()[0]
+    return set(first.split("expect:", 1)[1].strip().split("|"))
+
+
+def fixture_files(language: Language) -> list[Path]:
+    folder = FIXTURES / language.value
+    return sorted(folder.glob(f"*{SUFFIX[language]}"))
+
+
+@pytest.fixture(scope="session")
+def host_listener() -> Iterator[socket.socket]:
+    """A TCP listener on the host's loopback that no sandbox may reach."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.setblocking(False)
+    yield srv
+    srv.close()
+
+
+def conformance_request(path: Path, language: Language, port: int) -> RunRequest:
+    entry = "Main" if language is Language.JAVA else ""
+    return RunRequest(language=language, source=path.read_text(), entry_point=entry,
+                      stdin=f"{port}\n".encode(), limits=CONFORMANCE_LIMITS, id=path.stem)
+
+
+def leftover_sandbox_processes(uid_base: int, slots: int) -> list[str]:
+    """Host processes still running under a sandbox uid."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        uid = int(text.split("Uid:")[1].split()[0])
+        if uid_base <= uid < uid_base + slots:
+            found.append(f"{status.parent.name}: {text.splitlines()[0]}")
+    return found

@@ -1,0 +1,77 @@
+"""The adversarial conformance suite (fixture files in fixtures/<language>/, expected outcome in
+their first line) against every available backend, run as one concurrent batch per language; then
+the service must still be healthy and the host unchanged."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from conftest import (
+    conformance_request,
+    expected_outcomes,
+    fixture_files,
+    leftover_sandbox_processes,
+)
+
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Outcome, RunResult
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+_results: dict[Language, dict[str, RunResult]] = {}
+ESCAPE_PATHS = ["/codeeval-escape", "/usr/codeeval-escape", "/escape", "/usr/escape", "/tmp/codeeval-persist.txt"]
+
+
+async def batch_results(engine: Engine, language: Language, port: int) -> dict[str, RunResult]:
+    """Run the language's fixtures once (persist_write before persist_read, the rest concurrently)."""
+    if language not in _results:
+        files = fixture_files(language)
+        first = [f for f in files if f.stem == "persist_write"]
+        rest = [f for f in files if f.stem != "persist_write"]
+        out: dict[str, RunResult] = {}
+        for group in (first, rest):
+            if group:
+                reqs = [conformance_request(f, language, port) for f in group]
+                async for i, res in engine.execute_batch(reqs):
+                    out[group[i].stem] = res
+        _results[language] = out
+    return _results[language]
+
+
+@pytest.mark.parametrize("path", fixture_files(Language.PYTHON) + fixture_files(Language.JAVA),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_fixture_ends_in_expected_outcome(engine: Engine, host_listener: socket.socket, path: Path):
+    language = Language(path.parent.name)
+    results = await batch_results(engine, language, host_listener.getsockname()[1])
+    res = results[path.stem]
+    expected = expected_outcomes(path)
+    assert res.outcome.value in expected, (
+        f"{path.name}: {res.outcome.value} ({res.detail}), expected {expected}; "
+        f"stderr={res.stderr[-400:]!r} compile={res.compile_output[:400]}")
+    assert res.outcome is not Outcome.SANDBOX_ERROR
+    assert res.backend == "bubblewrap"
+
+
+async def test_host_unchanged_and_service_healthy(engine: Engine, host_listener: socket.socket):
+    port = host_listener.getsockname()[1]
+    for language in (Language.PYTHON, Language.JAVA):
+        await batch_results(engine, language, port)
+    with pytest.raises(BlockingIOError):
+        host_listener.accept()  # nobody connected
+    for path in ESCAPE_PATHS:
+        assert not Path(path).exists(), path
+    settings = engine.settings
+    for _ in range(50):
+        left = leftover_sandbox_processes(settings.uid_base, settings.max_concurrency)
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == []
+    assert list(engine.workspace.base.glob("*")) == [engine.workspace.base / "java-launcher"]
+    cg = getattr(engine.backend, "cgroups", None)
+    if cg is not None:
+        for parent in cg.parents.values():
+            assert [p for p in parent.iterdir() if p.is_dir()] == []
+    assert await engine.readiness() is None
