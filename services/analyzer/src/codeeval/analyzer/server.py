@@ -1,0 +1,51 @@
+"""Bootstrap glue for ``codeeval serve analyzer``: builds the cores and the servicer.
+
+Health stays NOT_SERVING until the start-up probe has really run pylint on a snippet and PMD's JVM
+on a Java file (and WordNet opened); a failed probe keeps it NOT_SERVING with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from codeeval.analyzer.analysis import Analyzer, Limits
+from codeeval.analyzer.pmd import Pmd
+from codeeval.analyzer.scoring import ScoreLimits, Scorer
+from codeeval.analyzer.servicer import AnalyzerServicer
+from codeeval.analyzer.settings import AnalyzerSettings
+from codeeval.analyzer.wordnet import load_wordnet
+from codeeval.api.analyzer.v1 import analyzer_pb2_grpc
+from codeeval.kit.server import Service
+
+SETTINGS = AnalyzerSettings
+log = logging.getLogger("codeeval.analyzer")
+
+
+def create(settings: AnalyzerSettings) -> Service:
+    analyzer = Analyzer(Pmd(settings.pmd_home, settings.java_home),
+                        Limits(settings.max_files, settings.max_file_bytes), settings.pmd_timeout_seconds)
+    scorer = Scorer(settings.wordnet_dir)
+    servicer = AnalyzerServicer(analyzer, scorer, ScoreLimits(settings.max_score_instances, settings.max_text_bytes))
+    state: dict[str, str | None] = {"reason": "start-up probe (pylint, PMD JVM, WordNet) has not finished"}
+
+    def register(server: grpc.aio.Server) -> None:
+        analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(servicer, server)
+
+    async def start() -> None:
+        try:
+            await asyncio.to_thread(analyzer.probe)
+            await asyncio.to_thread(load_wordnet, settings.wordnet_dir)
+        except Exception as exc:  # noqa: BLE001 - stays NOT_SERVING with the reason
+            state["reason"] = f"start-up probe failed: {type(exc).__name__}: {exc}"
+            log.error("analyzer probe failed", extra={"fields": {"reason": state["reason"]}})
+            return
+        state["reason"] = None
+
+    async def readiness() -> str | None:
+        return state["reason"] or analyzer.pmd.available()
+
+    return Service(name="analyzer", full_name="codeeval.analyzer.v1.AnalyzerService", register=register,
+                   readiness=readiness, start=start)
