@@ -1,0 +1,139 @@
+"""``codeeval bench`` as a library: benchmark the base model and each adapter on a suite.
+
+Layout of ``out``: one run directory per variant (``base``, then each adapter by name), each with
+``receipt.json``, the stage files, ``results.json``, ``report.md`` and ``report.html``; at the top,
+``comparison.json`` (each adapter against the base, and against ``--baseline``), ``report.md`` and a
+self-contained ``report.html``. Re-running the same command resumes: finished samples, programs,
+analyses and scores are read back, not redone. A run directory made with another suite, limit,
+model or adapter is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeeval.api.generator.v1 import generator_pb2
+from codeeval.bench import receipt as receipts
+from codeeval.bench import stages
+from codeeval.bench.readers import read_items
+from codeeval.bench.results import build_results
+from codeeval.bench.services import Services
+from codeeval.bench.stages import NullReporter, Reporter, TaskItems
+from codeeval.bench.store import RunDir
+from codeeval.suites import LoadedSuite
+
+BASE = "base"
+
+
+class BenchError(RuntimeError):
+    """A bench that cannot go on for a reason the user can fix (not a service failure)."""
+
+
+@dataclass
+class BenchConfig:
+    suite: LoadedSuite
+    out: Path
+    model: str | None = None
+    adapters: list[tuple[str, Path]] = field(default_factory=list)
+    include_base: bool = True
+    tasks: list[str] | None = None
+    limit: int | None = None
+    baseline: Path | None = None
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+    def variants(self) -> list[tuple[str, Path | None]]:
+        out: list[tuple[str, Path | None]] = [(BASE, None)] if self.include_base else []
+        return out + [(name, path) for name, path in self.adapters]
+
+
+def load_tasks(config: BenchConfig) -> list[TaskItems]:
+    suite = config.suite.suite
+    tasks = [suite.task(name) for name in config.tasks] if config.tasks else list(suite.tasks)
+    out = []
+    for task in tasks:
+        items = read_items(task, config.suite.base_dir)
+        out.append(TaskItems(task, items[: config.limit] if config.limit else items))
+    return out
+
+
+def _check_model(requested: str | None, caps: Any) -> None:
+    if requested in (None, "", "default"):
+        return
+    served = caps.base_model
+    if served != requested and not served.rstrip("/").endswith(requested.rstrip("/")):
+        raise BenchError(f"--model {requested!r} but the generator serves {served!r}; start the generator with "
+                         f"that model or drop --model")
+
+
+def prepare_run(config: BenchConfig, services: Services, variant: str, adapter: Path | None) -> tuple[RunDir, str]:
+    """Create or reopen the variant's run directory with its receipt; returns (run, adapter name)."""
+    gen_caps = services.capabilities("generator")
+    _check_model(config.model, gen_caps)
+    adapter_meta = None
+    if adapter is not None:
+        if not adapter.exists():
+            raise BenchError(f"--adapter {variant}={adapter}: no such folder")
+        info = services.call("generator", lambda s: s.LoadAdapter(generator_pb2.LoadAdapterRequest(
+            name=variant, path=str(adapter.resolve()), replace=True), timeout=600)).adapter
+        adapter_meta = receipts.adapter_info(info)
+    sandbox = receipts.sandbox_info(services.capabilities("sandbox"))
+    analyzer = receipts.analyzer_info(services.capabilities("analyzer"))
+    new = receipts.build_receipt(variant=variant, loaded=config.suite, model=config.model,
+                                 generator=receipts.generator_info(gen_caps), adapter=adapter_meta,
+                                 sandbox=sandbox, analyzer=analyzer, limit=config.limit, argv=config.argv)
+    run = RunDir(config.out / variant)
+    run.path.mkdir(parents=True, exist_ok=True)
+    if run.exists("receipt.json"):
+        why = receipts.mismatch(run.read_json("receipt.json"), new)
+        if why:
+            raise BenchError(f"{run.path} holds a run that differs ({why}); use another --out to start afresh")
+        new["created"] = run.read_json("receipt.json")["created"]
+        new["resumed"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    run.write_json("receipt.json", new)
+    (run.path / "suite.yaml").write_text(config.suite.text, encoding="utf-8")
+    return run, variant if adapter is not None else ""
+
+
+def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems], variant: str,
+                adapter: Path | None, reporter: Reporter) -> dict[str, Any]:
+    run, adapter_name = prepare_run(config, services, variant, adapter)
+    timings: dict[str, float] = run.read_json("timings.json") if run.exists("timings.json") else {}
+
+    def timed(name: str, fn: Any, *args: Any) -> None:
+        t0 = time.monotonic()
+        fn(*args)
+        timings[name] = round(timings.get(name, 0.0) + time.monotonic() - t0, 3)
+        run.write_json("timings.json", timings)
+
+    timed("generate", stages.generate, run, services, tasks, adapter_name, reporter)
+    timed("extract", stages.extract, run, tasks, reporter)
+    timed("execute", stages.execute, run, services, reporter)
+    timed("analyze", stages.analyze, run, services, tasks, reporter)
+    timed("score", stages.score, run, services, tasks, reporter)
+    results = build_results(run, tasks)
+    results["timings"] = timings
+    run.write_json("results.json", results)
+    return results
+
+
+def run_bench(config: BenchConfig, services: Services, reporter: Reporter | None = None
+              ) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Every variant, then the comparison and the reports; returns ({variant: results}, report paths)."""
+    from codeeval.bench.report import write_reports
+
+    reporter = reporter or NullReporter()
+    tasks = load_tasks(config)
+    if not config.variants():
+        raise BenchError("nothing to run: --skip-base needs at least one --adapter")
+    config.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for variant, adapter in config.variants():
+        begin = getattr(reporter, "begin_variant", None)
+        if begin is not None:
+            begin(variant)
+        results[variant] = run_variant(config, services, tasks, variant, adapter, reporter)
+    return results, write_reports(config.out, results, baseline=config.baseline)
