@@ -1,8 +1,10 @@
 """Parse checks (tree-sitter for Java and C#, ``compile`` for Python) and the study's wrapping of a
 bare Java/C# method in a class.
 
-A file counts as analysable only if it (or its wrapped form) parses without any error node. Costs:
-tree-sitter parses a few hundred lines in well under a millisecond.
+A file counts as analysable only if it (or its wrapped form) parses without any error node. For
+Java this tree-sitter check is a pre-check (tree-sitter-java tolerates some non-Java, such as a
+top-level method); PMD's own parser then has the last word: a file PMD cannot parse is
+unanalysable too. Costs: tree-sitter parses a few hundred lines in well under a millisecond.
 """
 
 from __future__ import annotations
@@ -56,15 +58,16 @@ def _first_error(node: Any) -> Any | None:
     return node
 
 
-def tree_sitter_error(language: str, text: str) -> str:
-    """Empty string when ``text`` parses cleanly, else a one-line description of the first error."""
+def tree_sitter_error(language: str, text: str, line_offset: int = 0) -> str:
+    """Empty string when ``text`` parses cleanly, else a one-line description of the first error
+    (its line less ``line_offset``, so that a wrapped file reports the caller's line)."""
     tree = _parser(language).parse(text.encode("utf-8"))
     bad = _first_error(tree.root_node)
     if bad is None:
         return ""
     line, col = bad.start_point
     what = f"missing {bad.type}" if bad.is_missing else "syntax error"
-    return f"{what} at line {line + 1}, column {col + 1}"
+    return f"{what} at line {max(1, line + 1 - line_offset)}, column {col + 1}"
 
 
 def python_error(text: str) -> str:
@@ -115,5 +118,5 @@ def prepare(language: str, text: str, wrap_methods: bool = True) -> Prepared:
     if not error and language == "csharp" and not re.search(r"\b(public|private|protected|internal|static)\b", text):
         return Prepared(text, False, "")  # top-level statements (C# 9) need no class
     wrapped = wrap(text)
-    wrapped_error = tree_sitter_error(language, wrapped)
+    wrapped_error = tree_sitter_error(language, wrapped, WRAP_LINE_OFFSET)
     return Prepared(wrapped, True, f"after wrapping in class {WRAPPER_CLASS}: {wrapped_error}" if wrapped_error else "")
