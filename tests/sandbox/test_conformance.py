@@ -40,8 +40,13 @@ async def batch_results(engine: Engine, language: Language, port: int) -> dict[s
     return _results[language]
 
 
-@pytest.mark.parametrize("path", fixture_files(Language.PYTHON) + fixture_files(Language.JAVA),
-                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def _params(language: Language) -> list:
+    """Python fixtures are in the fast set; the Java ones (a JVM each, ~1 s) are marked slow."""
+    marks = [pytest.mark.slow] if language is Language.JAVA else []
+    return [pytest.param(p, marks=marks, id=f"{p.parent.name}/{p.stem}") for p in fixture_files(language)]
+
+
+@pytest.mark.parametrize("path", _params(Language.PYTHON) + _params(Language.JAVA))
 async def test_fixture_ends_in_expected_outcome(engine: Engine, host_listener: socket.socket, path: Path):
     language = Language(path.parent.name)
     results = await batch_results(engine, language, host_listener.getsockname()[1])
@@ -54,10 +59,9 @@ async def test_fixture_ends_in_expected_outcome(engine: Engine, host_listener: s
     assert res.backend == "bubblewrap"
 
 
-async def test_host_unchanged_and_service_healthy(engine: Engine, host_listener: socket.socket):
-    port = host_listener.getsockname()[1]
-    for language in (Language.PYTHON, Language.JAVA):
-        await batch_results(engine, language, port)
+@pytest.mark.parametrize("language", [Language.PYTHON, pytest.param(Language.JAVA, marks=pytest.mark.slow)])
+async def test_host_unchanged_and_service_healthy(engine: Engine, host_listener: socket.socket, language: Language):
+    await batch_results(engine, language, host_listener.getsockname()[1])
     with pytest.raises(BlockingIOError):
         host_listener.accept()  # nobody connected
     for path in ESCAPE_PATHS:

@@ -7,7 +7,8 @@ What one run gets (see SANDBOX.md for why each piece is there):
   namespaces disabled, all capabilities dropped, a new session, die-with-parent;
 - read-only binds of /usr and the few /etc directories the toolchains need (never /etc as a whole),
   a size-capped tmpfs at /tmp as the work dir, the run's own files read-only at their targets;
-- a seccomp filter (``seccomp_filter``), rlimits (cpu, fsize, nofile, core, address space) and, where
+- a seccomp filter (``seccomp_filter``), rlimits via ``prlimit`` (cpu, fsize, nofile, core, address
+  space; nproc when there are no cgroups) and, where
   the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2).
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -105,25 +105,23 @@ class BubblewrapBackend:
             argv += ["--seccomp", str(seccomp_fd)]
         return [*argv, "--", *cmd.argv]
 
-    def _preexec(self, cmd: SandboxCommand, cg: cgroups.RunCgroup | None):  # type: ignore[no-untyped-def]
+    def _limits_prefix(self, cmd: SandboxCommand, cg: cgroups.RunCgroup | None) -> tuple[list[str], dict[str, str]]:
+        """``sh`` (joins the run's cgroups) and ``prlimit`` (sets rlimits) before setpriv and bwrap.
+
+        Done by exec'd helpers, not a ``preexec_fn``: forking a multi-threaded gRPC server and running
+        Python in the child can deadlock or crash; plain fork+exec cannot.
+        """
         lim = cmd.limits
         cpu_s = max(1, -(-lim.cpu_time_ms // 1000))
-        procs_files = cg.procs_files() if cg else []
-
-        def setup() -> None:
-            for path in procs_files:
-                with open(path, "w") as fh:
-                    fh.write(str(os.getpid()))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (lim.max_file_bytes, lim.max_file_bytes))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if cmd.limit_address_space:
-                resource.setrlimit(resource.RLIMIT_AS, (lim.memory_bytes, lim.memory_bytes))
-            if cg is None and self.is_root:
-                resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
-
-        return setup
+        rl = [f"--cpu={cpu_s}:{cpu_s + 1}", f"--fsize={lim.max_file_bytes}:{lim.max_file_bytes}",
+              "--nofile=256:256", "--core=0:0"]
+        if cmd.limit_address_space:
+            rl.append(f"--as={lim.memory_bytes}:{lim.memory_bytes}")
+        if cg is None and self.is_root:
+            rl.append(f"--nproc={lim.max_processes}:{lim.max_processes}")
+        join = 'for f in $CODEEVAL_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"'
+        env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_PROCS": " ".join(cg.procs_files() if cg else [])}
+        return ["/bin/sh", "-c", join, "sh", "prlimit", *rl, "--"], env
 
     async def execute(self, cmd: SandboxCommand) -> ProcessResult:
         assert self._uids is not None, "start() first"
@@ -143,11 +141,11 @@ class BubblewrapBackend:
             if self.seccomp_path is not None:
                 seccomp_fd = os.open(self.seccomp_path, os.O_RDONLY)
             start = time.monotonic()
+            prefix, env = self._limits_prefix(cmd, cg)
             proc = await asyncio.create_subprocess_exec(
-                *self._argv(cmd, uid, seccomp_fd), stdin=asyncio.subprocess.PIPE,
+                *prefix, *self._argv(cmd, uid, seccomp_fd), stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
-                preexec_fn=self._preexec(cmd, cg), env={"PATH": BASE_ENV["PATH"]},
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (), env=env,
             )
         except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
             if cg is not None:
@@ -202,6 +200,8 @@ class BubblewrapBackend:
         result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50 and not timed_out
         if code == 1 and err.head.startswith(SETUP_ERROR_PREFIX):
             result.sandbox_failure = "bwrap could not set up the sandbox: " + err.head[:200].decode(errors="replace")
+        elif code == 125 and not err.head.startswith(b"\x1e"):
+            result.sandbox_failure = "could not join the run's cgroups: " + err.head[:200].decode(errors="replace")
         return result
 
 

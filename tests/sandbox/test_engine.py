@@ -1,0 +1,76 @@
+"""Core (grpc-free) behaviour of the engine on the real bubblewrap backend: bounded concurrency
+with RESOURCE_EXHAUSTED, and a mixed benign/hostile batch run concurrently giving the same
+verdicts as one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from conftest import FIXTURES, bwrap_usable, settings
+
+from codeeval.kit.errors import InvalidArgument, ResourceExhausted
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Limits, Mode, RunRequest
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"),
+              pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not installed")]
+LIMITS = Limits(wall_time_ms=2000, cpu_time_ms=2000, memory_bytes=256 << 20, output_bytes=8 << 10,
+                max_processes=32, max_file_bytes=4 << 20)
+MIXED = ["passes", "fails", "fork_bomb", "memory_bomb", "output_flood", "infinite_loop", "exit0_before_asserts",
+         "disk_fill", "kill_parent", "closed_stdout", "host_files_and_secrets", "zombies_and_daemon"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def small() -> AsyncIterator[Engine]:
+    """Python-only engine (no JVM start-up needed): 2 slots, 2 queue places."""
+    eng = Engine(settings(max_concurrency=2, max_queue=2))
+    await eng.backend.start()
+    yield eng
+    await eng.stop()
+
+
+def sleeper(seconds: float) -> RunRequest:
+    return RunRequest(Language.PYTHON, f"import time\ntime.sleep({seconds})\n", mode=Mode.RUN, limits=LIMITS)
+
+
+async def test_queue_full_is_resource_exhausted_then_recovers(small: Engine):
+    running = [asyncio.create_task(small.execute(sleeper(1.0))) for _ in range(4)]  # 2 run, 2 queue
+    await asyncio.sleep(0.3)
+    with pytest.raises(ResourceExhausted, match="capacity of 4"):
+        await small.execute(sleeper(0))
+    with pytest.raises(ResourceExhausted):
+        async for _ in small.execute_batch([sleeper(0)]):
+            pass
+    assert all(r.passed for r in await asyncio.gather(*running))
+    assert (await small.execute(sleeper(0))).passed  # capacity is given back
+
+
+async def test_validation_names_fields(small: Engine):
+    with pytest.raises(InvalidArgument, match=r"^limits.cpu_time_ms: .*maximum"):
+        await small.execute(RunRequest(Language.PYTHON, "x = 1", limits=Limits(cpu_time_ms=10**9)))
+    with pytest.raises(InvalidArgument, match=r"^requests: .*maximum of 1024"):
+        async for _ in small.execute_batch([sleeper(0)] * 1025):
+            pass
+    with pytest.raises(InvalidArgument, match=r"^program.entry_point: "):
+        await small.execute(RunRequest(Language.PYTHON, "x = 1", entry_point="f); import os; os.system('x'"))
+
+
+async def test_mixed_batch_concurrent_matches_one_by_one(small: Engine):
+    reqs = [RunRequest(Language.PYTHON, (FIXTURES / "python" / f"{name}.py").read_text(), stdin=b"0\n",
+                       limits=LIMITS, id=name) for name in MIXED]
+    sequential = {}
+    for r in reqs:
+        sequential[r.id] = (await small.execute(r)).outcome
+    concurrent = {}
+    engine = Engine(settings(max_concurrency=2, max_queue=64))
+    await engine.backend.start()
+    try:
+        async for i, res in engine.execute_batch(reqs):
+            concurrent[reqs[i].id] = res.outcome
+    finally:
+        await engine.stop()
+    assert concurrent == sequential
+    assert sequential["passes"].value == "PASSED" and sequential["fails"].value == "FAILED"
