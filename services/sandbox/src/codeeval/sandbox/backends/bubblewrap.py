@@ -80,6 +80,8 @@ class BubblewrapBackend:
             self._uids.put_nowait(self.uid_base + i)
 
     async def stop(self) -> None:
+        if self.cgroups is not None:
+            self.cgroups.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

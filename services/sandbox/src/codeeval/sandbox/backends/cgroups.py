@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "codeeval-sandbox"
+#: Each service instance gets ``GROUP/pid-<pid>``; groups of dead instances are swept at start-up.
+INSTANCE = "pid-{pid}"
 
 
 def _own_path(controller: str) -> str:
@@ -117,33 +119,59 @@ class Cgroups:
     def describe(self) -> str:
         return f"cgroup v{self.version}"
 
+    def close(self) -> None:
+        """Remove this service instance's group (its runs are gone by now)."""
+        for d in dict.fromkeys(self.parents.values()):
+            _remove_tree(d)
+
 
 def detect() -> Cgroups | None:
     """Usable cgroups for per-run limits, or None (not root, read-only tree, controllers missing)."""
     try:
         if (ROOT / "cgroup.controllers").exists():  # v2 unified
-            base = ROOT / _own_path("") / GROUP
-            base.mkdir(exist_ok=True)
+            top = ROOT / _own_path("") / GROUP
+            top.mkdir(exist_ok=True)
             needed = {"memory", "pids", "cpu"}
-            parent_ctl = (base.parent / "cgroup.subtree_control")
+            parent_ctl = (top.parent / "cgroup.subtree_control")
             enabled = set(parent_ctl.read_text().split())
             if not needed <= enabled:
                 parent_ctl.write_text(" ".join(f"+{c}" for c in sorted(needed - enabled)))
+            (top / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+            base = _instance(top)
             (base / "cgroup.subtree_control").write_text("+memory +pids +cpu")
             return _probe(Cgroups(2, {"memory": base, "pids": base, "cpuacct": base}))
         parents = {}
         for ctl in ("memory", "pids", "cpuacct"):
             if not (ROOT / ctl).is_dir():
                 return None
-            base = ROOT / ctl / _own_path(ctl) / GROUP
-            base.mkdir(exist_ok=True)
-            parents[ctl] = base
-        if (parents["memory"] / "memory.use_hierarchy").exists():
-            with contextlib.suppress(OSError):
-                (parents["memory"] / "memory.use_hierarchy").write_text("1")
+            top = ROOT / ctl / _own_path(ctl) / GROUP
+            top.mkdir(exist_ok=True)
+            if ctl == "memory" and (top / "memory.use_hierarchy").exists():
+                with contextlib.suppress(OSError):
+                    (top / "memory.use_hierarchy").write_text("1")
+            parents[ctl] = _instance(top)
         return _probe(Cgroups(1, parents))
     except OSError:
         return None
+
+
+def _instance(top: Path) -> Path:
+    """This process's group under ``top``, after sweeping the groups of instances that died."""
+    for old in top.glob("pid-*"):
+        pid = old.name.removeprefix("pid-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _remove_tree(old)
+    base = top / INSTANCE.format(pid=os.getpid())
+    base.mkdir(exist_ok=True)
+    return base
+
+
+def _remove_tree(group: Path) -> None:
+    """rmdir a cgroup and its (empty) children, killing what is left in them first."""
+    for child in [p for p in group.iterdir() if p.is_dir()] if group.exists() else []:
+        RunCgroup({"memory": child, "pids": child, "cpuacct": child}, 1).destroy()
+    with contextlib.suppress(OSError):
+        group.rmdir()
 
 
 def _probe(cg: Cgroups) -> Cgroups | None:
