@@ -124,7 +124,7 @@ class Scorer:
             out.append(ToolInfo("rouge-score", version("rouge-score"), "rougeL F-measure, no stemmer"))
         if "meteor" in metrics:
             out.append(ToolInfo("nltk", version("nltk"), f"meteor_score, WordNet 3.0 from {self.wordnet_dir}, "
-                                "lowercased \\w+|punctuation tokens"))
+                                "lowercased \\w+|punctuation tokens; nltk looks synonyms up after Porter stemming"))
         return out
 
     def score(self, hypotheses: list[str], references: list[str], language: str, metrics: list[str],
