@@ -9,7 +9,8 @@ syscalls bubblewrap uses to build its sandbox without any capability:
 
 - ``clone`` with namespace flags (CLONE_NEWUSER/NS/PID/NET/IPC/UTS/CGROUP): the new namespaces;
 - ``unshare``: bubblewrap's second mount namespace and --unshare-* after the user namespace exists;
-- ``mount``, ``umount2``, ``pivot_root``: assembling the new root inside that mount namespace.
+- ``mount``, ``umount2``, ``pivot_root``: assembling the new root inside that mount namespace;
+- ``sethostname``: ``--hostname`` in the run's own UTS namespace (the sandbox backend sets one).
 
 Everything else the default profile forbids stays forbidden (setns, bpf, keyctl, add_key,
 perf_event_open, open_by_handle_at, the module and reboot calls, the new mount API fsopen/fsmount/
@@ -29,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root"]
+BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname"]
 PACKAGE = "golang-github-docker-docker-dev"
 MEMBER = "usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json"
 
@@ -51,7 +52,7 @@ def bwrap_profile(default: dict) -> dict:
         "action": "SCMP_ACT_ALLOW",
         "args": [],
         "comment": "codeeval sandbox: unprivileged bubblewrap (user, mount, pid, net, ipc, uts namespaces; "
-                   "bind mounts and pivot_root inside its own mount namespace)",
+                   "bind mounts and pivot_root inside its own mount namespace; hostname of its own uts namespace)",
         "includes": {},
         "excludes": {},
     })
