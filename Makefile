@@ -36,6 +36,9 @@ test-slow: setup  ## slow, integration and docker tests (CI runs these too)
 
 test-all: test test-slow
 
+main:  ## the README's first command: install, train a CPU multi-task QLoRA adapter, bench base vs adapter, print report path
+	bash scripts/main-job.sh
+
 deploy-check: venv  ## kustomize build + offline schema validation + pod security policy (seconds; part of `make test` too)
 	$(PY) -m pytest tests/deploy -m "$(FAST)" -q
 

@@ -1,0 +1,152 @@
+"""The main job (``make main`` -> scripts/main-job.sh -> ``python -m codeeval.bench.mainjob``).
+
+1. prepares the default model (SmolLM2-135M-Instruct, converted once into the model cache);
+2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set);
+3. trains a multi-task QLoRA adapter with the trainer config ``smollm2-multitask-qlora-cpu``, or
+   reuses the adapter of the newest succeeded job of that config whose folder still exists
+   (``--retrain`` forces a new one);
+4. benchmarks the base model and the adapter (hot-loaded into the running generator by
+   LoadAdapter) on the default suite; the output folder is named after the codeeval commit and the
+   adapter hash, so a second run of the same code resumes it instead of redoing it (``--fresh``
+   starts over);
+5. prints the results, the base-vs-adapter comparison and the path of report.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from codeeval.kit.client import LocalService, address_env, open_channel, service_address
+
+TRAIN_CONFIG = "smollm2-multitask-qlora-cpu"
+SERVICES = ("sandbox", "analyzer", "generator", "trainer")
+console = Console(stderr=True, soft_wrap=True)
+
+
+def start_services(log_dir: Path, timeout: float) -> list[LocalService]:
+    """Start every service without an address in the environment; export the addresses."""
+    started = []
+    for name in SERVICES:
+        if service_address(name):
+            console.print(f"{name}: using {service_address(name)}")
+            continue
+        t0 = time.monotonic()
+        svc = LocalService(name, log_file=log_dir / f"{name}.log")
+        started.append(svc)
+        os.environ[address_env(name)] = svc.start(timeout=timeout)
+        console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
+    return started
+
+
+def _reusable_adapter(stub: Any, pb: Any) -> Any:
+    jobs = stub.ListJobs(pb.ListJobsRequest(page_size=100, state=pb.JOB_STATE_SUCCEEDED), timeout=30).jobs
+    for job in jobs:
+        if job.config == TRAIN_CONFIG and not job.overrides and job.artifact.path and Path(job.artifact.path).is_dir():
+            return job
+    return None
+
+
+def train_adapter(retrain: bool) -> tuple[Path, Any]:
+    """The adapter folder and its job (a new one, or the newest reusable one)."""
+    from codeeval.api.trainer.v1 import trainer_pb2 as pb
+    from codeeval.api.trainer.v1 import trainer_pb2_grpc
+
+    with open_channel(os.environ[address_env("trainer")]) as channel:
+        stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+        job = None if retrain else _reusable_adapter(stub, pb)
+        if job is not None:
+            console.print(f"reusing adapter of job {job.id} ({job.artifact.path}); --retrain trains a new one")
+            return Path(job.artifact.path), job
+        job = stub.StartTraining(pb.StartTrainingRequest(config=TRAIN_CONFIG, name="main-job"), timeout=60).job
+        console.print(f"training job {job.id}: {TRAIN_CONFIG}")
+        final = None
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console) as progress:
+            bar = progress.add_task("train", total=None, loss="-")
+            for ev in stub.WatchJob(pb.WatchJobRequest(id=job.id)):
+                kind = ev.WhichOneof("event")
+                if kind == "progress":
+                    progress.update(bar, completed=ev.progress.step, total=ev.progress.total_steps,
+                                    loss=f"{ev.progress.loss:.3f}")
+                elif kind == "job":
+                    final = ev.job
+        if final is None or final.state != pb.JOB_STATE_SUCCEEDED:
+            raise RuntimeError(f"training job {job.id} ended {pb.JobState.Name(final.state) if final else '?'}: "
+                               f"{final.error if final else 'no final state'}")
+        c = final.cost
+        console.print(f"adapter {final.artifact.path}: {c.wall_seconds:.0f}s, {c.trainable_parameters:,} trainable "
+                      f"parameters, peak {c.peak_memory_bytes / 2**20:.0f} MiB, {c.artifact_size_bytes:,} bytes")
+        return Path(final.artifact.path), final
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="main-job", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out-root", type=Path, default=Path("runs/main"), help="where bench outputs go")
+    parser.add_argument("--log-dir", type=Path, default=Path(".codeeval/logs"), help="service logs")
+    parser.add_argument("--retrain", action="store_true", help="train a new adapter even if one can be reused")
+    parser.add_argument("--fresh", action="store_true", help="benchmark again instead of resuming")
+    parser.add_argument("--suite", default="default")
+    parser.add_argument("--start-timeout", type=float, default=1200.0)
+    args = parser.parse_args(argv)
+    t_start = time.monotonic()
+
+    from codeeval.bench import pipeline
+    from codeeval.bench.receipt import codeeval_version
+    from codeeval.bench.services import ServiceError, Services
+    from codeeval.cli.bench import RichReporter, _print_results
+    from codeeval.models.default import prepare_default_model
+    from codeeval.suites import load_suite
+
+    t0 = time.monotonic()
+    model = prepare_default_model()
+    console.print(f"default model: {model} ({time.monotonic() - t0:.0f}s)")
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    started: list[LocalService] = []
+    try:
+        started = start_services(args.log_dir, args.start_timeout)
+        adapter, _ = train_adapter(args.retrain)
+        commit = codeeval_version()["git_commit"][:10] or "nocommit"
+        out = args.out_root / f"{commit}-{adapter.name}"
+        if args.fresh and out.exists():
+            shutil.rmtree(out)
+        config = pipeline.BenchConfig(suite=load_suite(args.suite), out=out,
+                                      adapters=[("multitask-qlora", adapter)], argv=sys.argv)
+        with Services(wait_s=60.0, log_dir=args.log_dir) as services, Progress(
+                TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console) as progress:
+            results, paths = pipeline.run_bench(config, services, RichReporter(progress))
+        _print_results(results, json.loads(paths["comparison"].read_text())["comparisons"])
+        print(f"report: {paths['html'].resolve()}")
+        console.print(f"main job done in {time.monotonic() - t_start:.0f}s")
+        return 0
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}; run `make main` again to resume")
+        return 3
+    except grpc.RpcError as exc:
+        console.print(f"[red]error:[/] trainer: {exc.code().name}: {exc.details()}")
+        return 3
+    except (RuntimeError, TimeoutError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 3
+    finally:
+        _stop(started)
+
+
+def _stop(started: list[LocalService]) -> None:
+    for svc in reversed(started):
+        svc.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
