@@ -80,22 +80,34 @@ def prepare_run(config: BenchConfig, services: Services, variant: str, adapter: 
         info = services.call("generator", lambda s: s.LoadAdapter(generator_pb2.LoadAdapterRequest(
             name=variant, path=str(adapter.resolve()), replace=True), timeout=600)).adapter
         adapter_meta = receipts.adapter_info(info)
-    sandbox = receipts.sandbox_info(services.capabilities("sandbox"))
-    analyzer = receipts.analyzer_info(services.capabilities("analyzer"))
     new = receipts.build_receipt(variant=variant, loaded=config.suite, model=config.model,
                                  generator=receipts.generator_info(gen_caps), adapter=adapter_meta,
-                                 sandbox=sandbox, analyzer=analyzer, limit=config.limit, argv=config.argv)
+                                 sandbox=None, analyzer=None, limit=config.limit, argv=config.argv)
     run = RunDir(config.out / variant)
     run.path.mkdir(parents=True, exist_ok=True)
     if run.exists("receipt.json"):
         why = receipts.mismatch(run.read_json("receipt.json"), new)
         if why:
             raise BenchError(f"{run.path} holds a run that differs ({why}); use another --out to start afresh")
-        new["created"] = run.read_json("receipt.json")["created"]
+        old = run.read_json("receipt.json")
+        new["created"] = old["created"]
+        new["sandbox"], new["analyzer"] = old.get("sandbox"), old.get("analyzer")
         new["resumed"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     run.write_json("receipt.json", new)
     (run.path / "suite.yaml").write_text(config.suite.text, encoding="utf-8")
     return run, variant if adapter is not None else ""
+
+
+def _complete_receipt(run: RunDir, services: Services) -> None:
+    """Add the toolchains of the services this run used (contacted lazily, so a service that is down
+    fails the stage that needs it, after the stages before it are saved)."""
+    receipt = run.read_json("receipt.json")
+    used = services.contacted()
+    if "sandbox" in used:
+        receipt["sandbox"] = receipts.sandbox_info(services.capabilities("sandbox"))
+    if "analyzer" in used:
+        receipt["analyzer"] = receipts.analyzer_info(services.capabilities("analyzer"))
+    run.write_json("receipt.json", receipt)
 
 
 def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems], variant: str,
@@ -114,6 +126,7 @@ def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems],
     timed("execute", stages.execute, run, services, reporter)
     timed("analyze", stages.analyze, run, services, tasks, reporter)
     timed("score", stages.score, run, services, tasks, reporter)
+    _complete_receipt(run, services)
     results = build_results(run, tasks)
     results["timings"] = timings
     run.write_json("results.json", results)

@@ -85,6 +85,10 @@ class Services:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    def contacted(self) -> set[str]:
+        """Services whose capabilities this run has read."""
+        return set(self._caps)
+
     def capabilities(self, service: str) -> Any:
         if service not in self._caps:
             self._caps[service] = self.call(service, lambda s: s.GetCapabilities(_CAPS[service](), timeout=60))
