@@ -52,10 +52,15 @@ def folder_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_model(model: torch.nn.Module, tokenizer: Any, out: Path, kind: str) -> None:
-    """Adapter weights only for LoRA methods; the whole model and tokenizer for full fine-tuning."""
+def save_model(model: torch.nn.Module, tokenizer: Any, out: Path, kind: str,
+               state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Adapter weights only for LoRA methods; the whole model and tokenizer for full fine-tuning.
+    ``state_dict`` is the gathered full state of an FSDP-sharded model."""
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    if state_dict is not None:
+        model.save_pretrained(out, state_dict=state_dict)
+    else:
+        model.save_pretrained(out)
     if kind == "full":
         tokenizer.save_pretrained(out)
 

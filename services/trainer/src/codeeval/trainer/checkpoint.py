@@ -40,16 +40,35 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def _full_options() -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The unsharded state of an FSDP model (collective: every rank calls it; rank 0 gets the tensors)."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    return get_model_state_dict(model, options=_full_options())
+
+
 def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-         state: dict[str, Any], rank: int = 0, keep: int = 2) -> Path:
-    """Write checkpoint ``step``; under DDP every rank calls this (rank 0 writes the shared files)."""
+         state: dict[str, Any], rank: int = 0, keep: int = 2, sharded: bool = False) -> Path:
+    """Write checkpoint ``step``; under DDP/FSDP every rank calls this (rank 0 writes the shared files).
+    ``sharded`` (FSDP): weights and optimizer state are gathered into full, FQN-keyed dicts first."""
     final = root / f"step-{step:06d}"
     tmp = root / f".step-{step:06d}.tmp"
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+        weights = full_model_state(model)
+        optim = get_optimizer_state_dict(model, optimizer, options=_full_options())
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        torch.save(trainable_state(model), tmp / "trainable.pt")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(weights if sharded else trainable_state(model), tmp / "trainable.pt")
+        torch.save(optim if sharded else optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(_rng_state(), tmp / "rng-rank0.pt")
         (tmp / STATE).write_text(json.dumps({**state, "step": step}, indent=1))
@@ -58,6 +77,7 @@ def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.O
         for old in sorted(root.glob("step-*"))[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     else:
+        root.mkdir(parents=True, exist_ok=True)
         torch.save(_rng_state(), root / f".rng-rank{rank}-step-{step:06d}.pt")
     return final
 
@@ -77,14 +97,20 @@ def latest(root: Path) -> Path | None:
 
 
 def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-         rank: int = 0) -> dict[str, Any]:
+         rank: int = 0, sharded: bool = False) -> dict[str, Any]:
     """Restore everything saved by :func:`save`; returns the saved state (``step``, data position...)."""
     weights = torch.load(path / "trainable.pt", map_location="cpu")
-    missing = model.load_state_dict(weights, strict=False)
-    unexpected = [k for k in missing.unexpected_keys]
-    if unexpected:
-        raise RuntimeError(f"checkpoint {path} has parameters the model lacks: {unexpected[:3]}")
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    optim = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False)
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+        set_model_state_dict(model, weights, options=_full_options())
+        set_optimizer_state_dict(model, optimizer, optim, options=_full_options())
+    else:
+        missing = model.load_state_dict(weights, strict=False)
+        if missing.unexpected_keys:
+            raise RuntimeError(f"checkpoint {path} has parameters the model lacks: {missing.unexpected_keys[:3]}")
+        optimizer.load_state_dict(optim)
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=False))
     rng_file = path / f"rng-rank{rank}.pt"
     _set_rng_state(torch.load(rng_file if rng_file.exists() else path / "rng-rank0.pt", weights_only=False))

@@ -117,6 +117,7 @@ class TrainSpec(_Strict):
     early_stopping_patience: int = Field(0, ge=0, description="Evaluations without improvement; 0 disables.")
     min_step_seconds: float = Field(0.0, ge=0, description="Pace steps for demos and kill tests; 0 for real runs.")
     compute_threads: int = Field(1, ge=1)
+    distributed: Literal["ddp", "fsdp"] = Field("ddp", description="Under torchrun: DDP, or FSDP (full only).")
 
 
 class OutputSpec(_Strict):
@@ -138,6 +139,8 @@ class TrainConfig(_Strict):
         names = [t.name for t in self.data.tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"data.tasks: task names must be unique, got {names}")
+        if self.train.distributed == "fsdp" and self.method.kind != "full":
+            raise ValueError("train.distributed: fsdp is for method.kind full; LoRA methods use ddp")
         return self
 
 
@@ -145,7 +148,7 @@ class TrainConfig(_Strict):
 OVERRIDABLE = {
     "train.seed", "train.max_steps", "train.epochs", "train.batch_size", "train.grad_accum", "train.learning_rate",
     "train.warmup_steps", "train.checkpoint_every", "train.eval_every", "train.early_stopping_patience",
-    "train.log_every", "train.min_step_seconds", "train.compute_threads", "train.scheduler",
+    "train.log_every", "train.min_step_seconds", "train.compute_threads", "train.scheduler", "train.distributed",
     "data.max_length", "data.packing", "data.completion_only", "data.mixing.strategy",
     "data.mixing.temperature", "data.mixing.size", "data.eval_fraction", "data.eval_limit",
     "method.lora.r", "method.lora.alpha", "method.lora.dropout",

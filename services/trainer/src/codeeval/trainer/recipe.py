@@ -93,6 +93,14 @@ class Recipe:
         self.order = BatchOrder(len(self.train_set), cfg.train.batch_size, cfg.train.seed, self.rank, self.world)
         per_step = self.order.per_epoch / cfg.train.grad_accum
         self.total_steps = cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * per_step))
+        self.sharded = self.world > 1 and cfg.train.distributed == "fsdp"
+        self.ddp_model: torch.nn.Module = self.model
+        if self.sharded:
+            shard_model(self.model)
+        elif self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp_model = DistributedDataParallel(self.model)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if cfg.train.optimizer == "adamw_8bit":
             import bitsandbytes as bnb
@@ -110,15 +118,10 @@ class Recipe:
                                       "resumed_from_step": 0}
         latest = checkpoint.latest(self.ckpt_dir)
         if latest is not None:
-            self.state = checkpoint.load(latest, self.model, self.optimizer, self.scheduler, self.rank)
+            self.state = checkpoint.load(latest, self.model, self.optimizer, self.scheduler, self.rank, self.sharded)
             self.state["resumed_from_step"] = self.state["step"]
             self.state["wall_base"] = self.state.get("wall", 0.0)
             self.events.message(f"resumed from {latest.name} (data position {self.state['micro']} micro-batches)")
-        self.ddp_model: torch.nn.Module = self.model
-        if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            self.ddp_model = DistributedDataParallel(self.model)
 
     def _features(self, rows: list[Example]) -> list[Features]:
         return [encode(ex, self.tokenizer, self.template, self.prompts[ex.task], self.cfg.data.max_length,
@@ -141,7 +144,7 @@ class Recipe:
                 batch = collate([self.train_set[j] for j in self.order.indices(st["micro"])], pad)
                 st["micro"] += 1
                 tokens += int(batch["attention_mask"].sum())
-                sync = i == cfg.grad_accum - 1 or self.world == 1
+                sync = i == cfg.grad_accum - 1 or self.world == 1 or self.sharded
                 ctx = self.ddp_model.no_sync() if not sync else _Null()  # type: ignore[operator]
                 with ctx:
                     loss = self.ddp_model(**batch).loss / cfg.grad_accum
@@ -226,7 +229,7 @@ class Recipe:
     def _checkpoint(self) -> None:
         self.state["wall"] = self._wall()
         checkpoint.save(self.ckpt_dir, self.state["step"], self.model, self.optimizer, self.scheduler, self.state,
-                        self.rank, self.cfg.train.keep_checkpoints)
+                        self.rank, self.cfg.train.keep_checkpoints, self.sharded)
         if self.world > 1:
             dist.barrier()
             if self.rank == 0:
@@ -255,8 +258,9 @@ class Recipe:
         metrics = {**metrics, "train_loss": st["last_loss"], "steps": float(st["step"])}
         out = expand_path(self.cfg.output.dir) if self.cfg.output.dir else self.workdir / "artifact"
         kind = "full" if self.cfg.method.kind == "full" else "adapter"
+        full_state = checkpoint.full_model_state(self.model) if self.sharded else None  # collective
         if self.rank == 0:
-            artifacts.save_model(self.model, self.tokenizer, out, kind)
+            artifacts.save_model(self.model, self.tokenizer, out, kind, full_state)
         cost = {"wall_seconds": self._wall(),
                 "peak_memory_bytes": max(st["peak_memory"], artifacts.peak_memory_bytes()),
                 "trainable_parameters": self.trainable, "total_parameters": self.total_params,
@@ -291,6 +295,16 @@ class Recipe:
             signal.signal(signal.SIGTERM, self._old_sigterm)
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def shard_model(model: torch.nn.Module) -> None:
+    """FSDP2 for full fine-tuning: shard every decoder layer, then the root (gloo on CPU, NCCL on GPU)."""
+    from torch.distributed.fsdp import fully_shard
+
+    for module in model.modules():
+        if type(module).__name__.endswith("DecoderLayer"):
+            fully_shard(module)
+    fully_shard(model)
 
 
 class _Null:
