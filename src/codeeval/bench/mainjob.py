@@ -34,9 +34,9 @@ SERVICES = ("sandbox", "analyzer", "generator", "trainer")
 console = Console(stderr=True, soft_wrap=True)
 
 
-def start_services(log_dir: Path, timeout: float) -> list[LocalService]:
-    """Start every service without an address in the environment; export the addresses."""
-    started = []
+def start_services(log_dir: Path, timeout: float, started: list[LocalService]) -> None:
+    """Start every service without an address in the environment, appending each to ``started`` before
+    it starts (so the caller stops it even when its start is interrupted); export the addresses."""
     for name in SERVICES:
         if service_address(name):
             console.print(f"{name}: using {service_address(name)}")
@@ -46,7 +46,6 @@ def start_services(log_dir: Path, timeout: float) -> list[LocalService]:
         started.append(svc)
         os.environ[address_env(name)] = svc.start(timeout=timeout)
         console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
-    return started
 
 
 def _reusable_adapter(stub: Any, pb: Any) -> Any:
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started: list[LocalService] = []
     try:
-        started = start_services(args.log_dir, args.start_timeout)
+        start_services(args.log_dir, args.start_timeout, started)
         adapter, _ = train_adapter(args.retrain)
         commit = codeeval_version()["git_commit"][:10] or "nocommit"
         out = args.out_root / f"{commit}-{adapter.name}"
