@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import torch
 from codeeval.kit.errors import FailedPrecondition
 from codeeval.trainer.config import TrainConfig, expand_path
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -41,19 +39,11 @@ def resolve_base(base: str) -> str:
     return base
 
 
-def weights_sha256(path: str) -> str:
-    """sha256 over the weight files of a local model folder (sorted by name); '' for a hub id.
-    Cost: one read of the weights (about 1 s per 300 MB)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return ""
-    digest = hashlib.sha256()
-    for f in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES):
-        digest.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+def base_sha256(path: str) -> str:
+    """The base weights' sha256 (recorded by the conversion, else computed); '' for a hub id."""
+    from codeeval.models import model_sha256
+
+    return model_sha256(path)
 
 
 def load(cfg: TrainConfig, base_path: str) -> tuple[torch.nn.Module, Any]:

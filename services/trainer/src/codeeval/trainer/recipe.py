@@ -274,7 +274,7 @@ class Recipe:
         meta = {
             "template": template.name, "template_sha256": template.sha256,
             "base_model": self.cfg.model.base, "base_model_path": self.base_path,
-            "base_model_sha256": modeling.weights_sha256(self.base_path),
+            "base_model_sha256": modeling.base_sha256(self.base_path),
             "task_prompts": {t: {"name": p.name, "sha256": p.sha256, "prompt_sha256": prompt_sha256(template, p)}
                              for t, p in self.prompts.items()},
             "kind": kind, "method": self.cfg.method.kind, "config": self.cfg.model_dump(mode="json"),
