@@ -47,6 +47,17 @@ async def engine() -> AsyncIterator[Engine]:
     await eng.stop()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def docker_engine() -> AsyncIterator[Engine]:
+    """The docker backend with the locally built runtime image (deploy/sandbox-runtime/build.sh).
+    Tests using it are marked ``docker``: they fail, not skip, when the engine or image is missing."""
+    os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"
+    eng = Engine(settings(backend="docker", docker_pool_size=2))
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
 def expected_outcomes(path: Path) -> set[str]:
     first = path.read_text().splitlines()[0]
     return set(first.split("expect:", 1)[1].strip().split("|"))

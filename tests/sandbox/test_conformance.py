@@ -20,13 +20,14 @@ from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Outcome, RunResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-_results: dict[Language, dict[str, RunResult]] = {}
+_results: dict[tuple[str, Language], dict[str, RunResult]] = {}
 ESCAPE_PATHS = ["/codeeval-escape", "/usr/codeeval-escape", "/escape", "/usr/escape", "/tmp/codeeval-persist.txt"]
 
 
 async def batch_results(engine: Engine, language: Language, port: int) -> dict[str, RunResult]:
     """Run the language's fixtures once (persist_write before persist_read, the rest concurrently)."""
-    if language not in _results:
+    key = (engine.backend.name, language)
+    if key not in _results:
         files = fixture_files(language)
         first = [f for f in files if f.stem == "persist_write"]
         rest = [f for f in files if f.stem != "persist_write"]
@@ -36,8 +37,15 @@ async def batch_results(engine: Engine, language: Language, port: int) -> dict[s
                 reqs = [conformance_request(f, language, port) for f in group]
                 async for i, res in engine.execute_batch(reqs):
                     out[group[i].stem] = res
-        _results[language] = out
-    return _results[language]
+        _results[key] = out
+    return _results[key]
+
+
+@pytest.fixture(scope="session", params=["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)])
+def backend_engine(request: pytest.FixtureRequest) -> Engine:
+    """Every available backend runs the same suite."""
+    name = "engine" if request.param == "bubblewrap" else "docker_engine"
+    return request.getfixturevalue(name)
 
 
 def _params(language: Language) -> list:
@@ -47,7 +55,8 @@ def _params(language: Language) -> list:
 
 
 @pytest.mark.parametrize("path", _params(Language.PYTHON) + _params(Language.JAVA))
-async def test_fixture_ends_in_expected_outcome(engine: Engine, host_listener: socket.socket, path: Path):
+async def test_fixture_ends_in_expected_outcome(backend_engine: Engine, host_listener: socket.socket, path: Path):
+    engine = backend_engine
     language = Language(path.parent.name)
     results = await batch_results(engine, language, host_listener.getsockname()[1])
     res = results[path.stem]
@@ -56,16 +65,24 @@ async def test_fixture_ends_in_expected_outcome(engine: Engine, host_listener: s
         f"{path.name}: {res.outcome.value} ({res.detail}), expected {expected}; "
         f"stderr={res.stderr[-400:]!r} compile={res.compile_output[:400]}")
     assert res.outcome is not Outcome.SANDBOX_ERROR
-    assert res.backend == "bubblewrap"
+    assert res.backend == engine.backend.name
 
 
 @pytest.mark.parametrize("language", [Language.PYTHON, pytest.param(Language.JAVA, marks=pytest.mark.slow)])
-async def test_host_unchanged_and_service_healthy(engine: Engine, host_listener: socket.socket, language: Language):
+async def test_host_unchanged_and_service_healthy(backend_engine: Engine, host_listener: socket.socket,
+                                                  language: Language):
+    engine = backend_engine
     await batch_results(engine, language, host_listener.getsockname()[1])
     with pytest.raises(BlockingIOError):
         host_listener.accept()  # nobody connected
     for path in ESCAPE_PATHS:
         assert not Path(path).exists(), path
+    if engine.backend.name == "docker":
+        containers = engine.backend.client.containers.list(all=True, filters={"label": "codeeval.sandbox"})
+        pooled = {c.id for cs in engine.backend._pool.values() for c in cs}
+        assert {c.id for c in containers} >= pooled and all(c.status == "running" for c in containers)
+        assert await engine.readiness() is None
+        return
     settings = engine.settings
     for _ in range(50):
         left = leftover_sandbox_processes(settings.uid_base, settings.max_concurrency)

@@ -61,7 +61,7 @@ def make_backend(settings: SandboxSettings) -> Backend:
         from codeeval.sandbox.backends.docker import DockerBackend
 
         return DockerBackend(image=settings.docker_image, runtime=settings.docker_runtime,
-                             pool_size=settings.docker_pool_size, slots=settings.max_concurrency)
+                             pool_size=max(settings.docker_pool_size, 1), slots=settings.max_concurrency)
     from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
 
     return BubblewrapBackend(slots=settings.max_concurrency, uid_base=settings.uid_base,
@@ -86,12 +86,21 @@ class Engine:
 
     async def start(self) -> None:
         """Start the backend, compile the launchers, record toolchains. Raises if the backend cannot work."""
+        bind_workspace = getattr(self.backend, "bind_workspace", None)
+        if bind_workspace is not None:
+            bind_workspace(self.workspace.base)
         await self.backend.start()
         java = self.runners[Language.JAVA]
         assert isinstance(java, JavaRunner)
         await asyncio.to_thread(java.prepare)
         if await asyncio.to_thread(self._csharp.available):
             self.runners[Language.CSHARP] = self._csharp
+        warm = getattr(self.backend, "warm", None)
+        if warm is not None:
+            from codeeval.sandbox.backends.docker import Profile
+
+            d = self.settings.default_limits()
+            await warm(Profile(d.memory_bytes, d.max_processes, d.max_file_bytes, self.settings.work_dir_bytes, False))
         self.capabilities = await asyncio.to_thread(self._describe)
         self.started = True
 

@@ -32,7 +32,10 @@ _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|stri
                           r"(?:class|interface|enum|record|@interface)\s+([A-Za-z_$][\w$]*)", re.M)
 _PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;", re.M)
 _IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;", re.M)
-_ERROR_LINE = re.compile(r"^/src/(c\d+)/[^:\n]+:\d+: error:", re.M)
+#: javac's diagnostics start with the file's path; only its ``src/c<i>/`` tail is fixed (the backend
+#: decides where /src is mounted).
+_ERROR_LINE = re.compile(r"^(?:\S*/)?src/(c\d+)/[^:\n]+:\d+: error:")
+_UNIT_PATH = re.compile(r"^(?:\S*/)?src/(c\d+)/")
 #: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
 COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=2 << 30, output_bytes=1 << 20,
                         max_processes=256, max_file_bytes=64 << 20)
@@ -182,7 +185,7 @@ class JavaRunner:
                   "-cp", f"/classes:/launcher:{JUNIT_JAR}", "CodeevalLauncher",
                   f"{unit.package}.{test_class(unit.req)}"],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
-            binds=[Bind(classes / unit.package, f"/classes/{unit.package}"), Bind(self.launcher_dir, "/launcher")],
+            binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, "/launcher")],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
             limit_address_space=False,
         )
@@ -204,10 +207,10 @@ def _attribute(javac_output: str) -> dict[str, str]:
         m = _ERROR_LINE.match(line)
         if m:
             current = m.group(1)
-        elif re.match(r"^/src/c\d+/", line):
+        elif _UNIT_PATH.match(line):
             current = None
         if current and not re.match(r"^\d+ errors?$", line):
-            blocks.setdefault(current, []).append(line.replace(f"/src/{current}/", ""))
+            blocks.setdefault(current, []).append(_UNIT_PATH.sub("", line))
     return {k: "\n".join(v) for k, v in blocks.items()}
 
 
