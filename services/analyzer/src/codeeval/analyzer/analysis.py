@@ -71,7 +71,8 @@ def validate_categories(categories: list[str]) -> list[str]:
     return list(dict.fromkeys(categories)) or list(STUDY_CATEGORIES)
 
 
-def _java_file_name(text: str) -> str:
+def java_file_name(text: str) -> str:
+    """Where PMD should see a Java file: named after its public type, under its package path."""
     found = _PUBLIC_TYPE.search(text)
     name = f"{found.group(1) if found else 'Sample'}.java"
     package = _PACKAGE.search(text)
@@ -125,7 +126,7 @@ class Analyzer:
                 if f.language == "python":
                     target = root / "python" / f"sample_{i:05d}.py"
                 else:
-                    target = root / "java" / f"f{i:05d}" / _java_file_name(prepared.text)
+                    target = root / "java" / f"f{i:05d}" / java_file_name(prepared.text)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(prepared.text, encoding="utf-8")
                 (python_jobs if f.language == "python" else java_jobs)[str(target.resolve())] = (i, prepared)
