@@ -49,13 +49,14 @@ def classify(pr: ProcessResult, token: bytes, *, require_done: bool) -> tuple[Ou
         return Outcome.SANDBOX_ERROR, pr.sandbox_failure
     if pr.output_exceeded:
         return Outcome.OUTPUT_LIMIT_EXCEEDED, "output exceeded the hard cap; the run was stopped"
+    # Memory first: a program that hit the limit may then crawl (reclaim at the cgroup limit) until killed.
+    memory_text = any(m in pr.stderr_tail or m in pr.stderr for m in MEMORY_MARKERS)
+    if pr.oom_killed or (pr.exit_code != 0 and memory_text):
+        return Outcome.MEMORY_EXCEEDED, "memory limit reached"
     if pr.timed_out:
         return Outcome.TIMEOUT, "wall-time limit reached; the run was killed"
     if pr.cpu_exceeded:
         return Outcome.TIMEOUT, "CPU-time limit reached"
-    memory_text = any(m in pr.stderr_tail or m in pr.stderr for m in MEMORY_MARKERS)
-    if pr.oom_killed or (pr.exit_code != 0 and memory_text):
-        return Outcome.MEMORY_EXCEEDED, "memory limit reached"
     if not is_started:
         return Outcome.SANDBOX_ERROR, f"the harness never started (exit code {pr.exit_code})"
     done = (DONE + token + b"\n") in pr.stderr_tail or (DONE + token + b"\n") in pr.stderr
