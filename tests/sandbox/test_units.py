@@ -1,0 +1,106 @@
+"""Unit tests of the grpc-free glue: verdict mapping, output capping, Java source placement and
+error attribution, program assembly, path mapping for docker. The real-sandbox paths of all of
+these are covered by test_conformance / test_languages / test_service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeeval.sandbox.backends.base import Bind, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.docker import _map_paths
+from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
+from codeeval.sandbox.runners import java, protocol
+from codeeval.sandbox.runners.python import program_text
+
+TOKEN = b"0123abcd"
+STARTED = protocol.START + b"some output\n"
+DONE = STARTED + protocol.DONE + TOKEN + b"\n"
+
+
+def pr(**kw) -> ProcessResult:
+    base = {"exit_code": 0, "stderr": STARTED}
+    base.update(kw)
+    if "stderr_tail" not in kw:
+        base["stderr_tail"] = base["stderr"][-512:]
+    return ProcessResult(**base)
+
+
+@pytest.mark.parametrize(("result", "require_done", "outcome"), [
+    (pr(stderr=DONE), True, Outcome.PASSED),
+    (pr(), True, Outcome.RUNTIME_ERROR),  # exit 0 without the token: early exit
+    (pr(stderr=STARTED + protocol.DONE + b"forged\n"), True, Outcome.RUNTIME_ERROR),
+    (pr(), False, Outcome.PASSED),  # run mode: exit 0 is enough
+    (pr(exit_code=101), True, Outcome.FAILED),
+    (pr(exit_code=102), True, Outcome.RUNTIME_ERROR),
+    (pr(exit_code=103), True, Outcome.COMPILE_ERROR),
+    (pr(exit_code=-9, signal=9), True, Outcome.RUNTIME_ERROR),
+    (pr(exit_code=-9, timed_out=True), True, Outcome.TIMEOUT),
+    (pr(exit_code=-9, cpu_exceeded=True), True, Outcome.TIMEOUT),
+    (pr(exit_code=137, oom_killed=True), True, Outcome.MEMORY_EXCEEDED),
+    (pr(exit_code=102, stderr=STARTED + b"MemoryError\n"), True, Outcome.MEMORY_EXCEEDED),
+    (pr(exit_code=-9, output_exceeded=True), True, Outcome.OUTPUT_LIMIT_EXCEEDED),
+    (pr(exit_code=1, stderr=b"bwrap: setting up uid map: Permission denied", sandbox_failure="bwrap failed"), True,
+     Outcome.SANDBOX_ERROR),
+    (pr(exit_code=1, stderr=b"no harness"), True, Outcome.SANDBOX_ERROR),
+    # a candidate that fakes a sandbox failure after START is still the candidate's failure
+    (pr(exit_code=1, stderr=STARTED + b"bwrap: fake", sandbox_failure="bwrap failed"), True, Outcome.RUNTIME_ERROR),
+])
+def test_classify(result: ProcessResult, require_done: bool, outcome: Outcome):
+    assert protocol.classify(result, TOKEN, require_done=require_done)[0] is outcome
+
+
+def test_markers_are_stripped_from_stderr():
+    assert protocol.strip_markers(DONE, TOKEN) == b"some output\n"
+
+
+def test_stream_collector_keeps_head_and_tail_and_flags_the_hard_cap():
+    hits = []
+    c = StreamCollector(keep=10, hard=100, on_exceed=lambda: hits.append(1))
+    for _ in range(30):
+        c.feed(b"abcdefgh")
+    assert bytes(c.head) == b"abcdefghab" and c.truncated and c.exceeded and hits == [1]
+    assert c.tail.endswith(b"abcdefgh") and c.total == 240
+
+
+def test_java_package_clause_keeps_line_numbers_and_imports_follow_the_test():
+    src = "package old.pkg;\nimport java.util.*;\nimport static java.lang.Math.max;\nclass Solution {}\n"
+    placed = java.in_package(src, "c7")
+    assert placed.splitlines()[0].startswith("package c7; ") and "old.pkg" not in placed
+    assert len(placed.splitlines()) == len(src.splitlines())
+    test = java.in_package("public class Main {}\n", "c7", java.imports_of(src))
+    first = "package c7; import java.util.*; import static java.lang.Math.max; public class Main {}"
+    assert test.splitlines()[0] == first
+    assert java.public_type("final class A {}\npublic final class Main {") == "Main"
+    assert java.test_class(RunRequest(Language.JAVA, "x", "public class FooTest {}")) == "FooTest"
+
+
+def test_javac_errors_are_attributed_per_candidate():
+    out = ("/src/c0/Candidate.java:3: error: ';' expected\n    int x\n         ^\n"
+           "/tmp/ws/b/src/c12/Main.java:1: error: cannot find symbol\n  symbol: class Foo\n2 errors\n")
+    blamed = java._attribute(out)
+    assert set(blamed) == {"c0", "c12"}
+    assert blamed["c0"].startswith("Candidate.java:3: error: ';' expected")
+    assert blamed["c12"] == "Main.java:1: error: cannot find symbol\n  symbol: class Foo"
+
+
+def test_python_program_is_the_humaneval_concatenation():
+    req = RunRequest(Language.PYTHON, "def f():\n    return 1", "def check(c):\n    assert c() == 1", "f")
+    assert program_text(req) == "def f():\n    return 1\n\ndef check(c):\n    assert c() == 1\n\ncheck(f)\n"
+    assert program_text(req.evolve(mode=Mode.RUN)) == "def f():\n    return 1\n"
+
+
+def test_limits_defaults_and_hard_output_cap():
+    s = SandboxSettings.load(default_wall_time_ms=1234)
+    eff = Limits(memory_bytes=1 << 20).with_defaults(s.default_limits())
+    assert eff.wall_time_ms == 1234 and eff.memory_bytes == 1 << 20
+    assert s.output_hard_bytes(10) == 1 << 20 and s.output_hard_bytes(1 << 20) == 16 << 20
+
+
+def test_docker_maps_bind_targets_to_host_paths():
+    cmd = SandboxCommand(argv=["java", "-cp", "/classes:/launcher:/usr/share/java/x.jar", "/code/main.py", "/codex"],
+                         limits=Limits(), binds=[Bind(Path("/h/classes"), "/classes"), Bind(Path("/h/l"), "/launcher"),
+                                                 Bind(Path("/h/run"), "/code")])
+    assert _map_paths(cmd) == ["java", "-cp", "/h/classes:/h/l:/usr/share/java/x.jar", "/h/run/main.py", "/codex"]
