@@ -76,3 +76,21 @@ def test_pmd_failure_is_a_per_file_error_not_a_failed_batch(tmp_path) -> None:
     assert not java.analyzable and java.tool_errors and java.tool_errors[0][0] == "pmd"
     assert python.analyzable  # the rest of the batch still ran
     assert result.summary_all["java"].analyzable_rate == 0.0 and result.summary_all["java"].issues == 0
+
+
+def test_a_parser_crash_is_that_files_error(analyzer: Analyzer, monkeypatch) -> None:
+    from codeeval.analyzer import parsing
+
+    real = parsing.prepare
+
+    def flaky(language, text, wrap_methods=True):
+        if "factor" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(language, text, wrap_methods)
+
+    monkeypatch.setattr(parsing, "prepare", flaky)
+    result = analyzer.analyze(inputs(fixture_file("python/unused_variable.py"), fixture_file("python/clean.py")), [])
+    crashed, clean = result.files
+    assert not crashed.analyzable and crashed.tool_errors == [("parse", "RecursionError: maximum recursion depth "
+                                                                        "exceeded")]
+    assert clean.analyzable and result.summary_all["python"].analyzable_rate == 0.5

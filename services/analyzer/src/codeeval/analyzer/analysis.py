@@ -115,7 +115,12 @@ class Analyzer:
             python_jobs: dict[str, tuple[int, parsing.Prepared]] = {}
             java_jobs: dict[str, tuple[int, parsing.Prepared]] = {}
             for i, (f, report) in enumerate(zip(files, reports, strict=True)):
-                prepared = parsing.prepare(f.language, f.text, wrap_methods=wrap_java or f.language == "csharp")
+                try:
+                    prepared = parsing.prepare(f.language, f.text, wrap_methods=wrap_java or f.language == "csharp")
+                except Exception as exc:  # noqa: BLE001 - a parser crash is this file's error
+                    report.tool_errors.append(("parse", f"{type(exc).__name__}: {exc}"))
+                    report.parse_error = "parse check failed"
+                    continue
                 report.wrapped = prepared.wrapped
                 report.parse_error = prepared.parse_error
                 report.analyzable = not prepared.parse_error
