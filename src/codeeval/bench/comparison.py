@@ -57,7 +57,9 @@ def task_tests(task: str, ta: dict[str, Any], tb: dict[str, Any]) -> list[Paired
         pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
         if pairs:
             tests.append(paired_binary(task, "compile", [bool(a) for a, _ in pairs], [bool(b) for _, b in pairs]))
-    for metric in sorted(set(ta.get("metrics", {})) & set(tb.get("metrics", {}))):
+    judged = [f"judge_{c}" for c in ("content_adequacy", "conciseness", "fluency")
+              if "judge" in ta and "judge" in tb]
+    for metric in sorted(set(ta.get("metrics", {})) & set(tb.get("metrics", {}))) + judged:
         rows2 = [(ia[i]["metrics"][metric], ib[i]["metrics"][metric]) for i in common
                  if metric in ia[i].get("metrics", {}) and metric in ib[i].get("metrics", {})]
         if rows2:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from codeeval.api.generator.v1 import generator_pb2
+from codeeval.bench import judge, stages
 from codeeval.bench import receipt as receipts
-from codeeval.bench import stages
 from codeeval.bench.readers import read_items
 from codeeval.bench.results import build_results
 from codeeval.bench.services import Services
@@ -126,6 +126,8 @@ def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems],
     timed("execute", stages.execute, run, services, reporter)
     timed("analyze", stages.analyze, run, services, tasks, reporter)
     timed("score", stages.score, run, services, tasks, reporter)
+    if any(t.task.judge is not None for t in tasks):
+        timed("judge", judge.judge, run, services, tasks, reporter)
     _complete_receipt(run, services)
     results = build_results(run, tasks)
     results["timings"] = timings

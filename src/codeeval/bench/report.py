@@ -44,6 +44,11 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
             compiles = "-" if not comp else (f"{_f(comp['rate'], 2)} ({comp['compiled']}/{comp['checked']})"
                                              + (f", {comp['not_run']} not run" if comp["not_run"] else ""))
             metrics = "; ".join(f"{m} {_ci(s)}" for m, s in t.get("metrics", {}).items()) or "-"
+            if t.get("judge"):
+                j = t["judge"]
+                metrics += "; judge " + ", ".join(f"{c} {_ci(j[c])}" for c in ("content_adequacy", "conciseness",
+                                                                                "fluency"))
+                metrics += f" ({j['unparsable']}/{j['judgements']} unparsable)"
             leak = t.get("leakage")
             leakage = (f"{leak['verbatim']}/{leak['instances']} verbatim, overlap {_f(leak['mean_overlap'], 2)}"
                        if leak else "-")

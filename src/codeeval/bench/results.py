@@ -52,8 +52,32 @@ def _quality(records: list[dict[str, Any]], files: int) -> dict[str, Any]:
             "tool_errors": sum(len(r.get("tool_errors", [])) for r in records)}
 
 
+def judge_results(task: str, records: list[dict[str, Any]], instances: dict[str, dict[str, Any]]
+                  ) -> dict[str, Any] | None:
+    """Mean of the runs per sample, then mean over items (with CI); unparsable answers are counted."""
+    mine = [r for r in records if r["task"] == task]
+    if not mine:
+        return None
+    per_item: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in mine:
+        for c, v in (r["scores"] or {}).items():
+            per_item[r["item"]][c].append(float(v))
+    out: dict[str, Any] = {"judgements": len(mine), "unparsable": sum(r["scores"] is None for r in mine),
+                           "judge": sorted({r["judge"] for r in mine}),
+                           "rubric_sha256": sorted({r["rubric_sha256"] for r in mine})}
+    for c in ("content_adequacy", "conciseness", "fluency"):
+        vals = []
+        for item_id, by in per_item.items():
+            if by.get(c):
+                m = float(np.mean(by[c]))
+                instances.setdefault(item_id, {}).setdefault("metrics", {})[f"judge_{c}"] = m
+                vals.append(m)
+        out[c] = _mean_ci(vals)
+    return out
+
+
 def task_results(ti: TaskItems, gens: list[dict], exts: dict, execs: dict, analysis: dict,
-                 score: dict | None) -> dict[str, Any]:
+                 score: dict | None, judgements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     task = ti.task
     n = task.generation.n
     instances: dict[str, dict[str, Any]] = {}
@@ -120,6 +144,9 @@ def task_results(ti: TaskItems, gens: list[dict], exts: dict, execs: dict, analy
             out["metrics"][m] = {**_mean_ci(vals), "corpus": score["corpus"].get(m)}
         out["leakage"] = score.get("leakage")
         out["scorer_tools"] = score.get("tools", [])
+    judged = judge_results(task.name, judgements or [], instances)
+    if judged:
+        out["judge"] = judged
     mine = [g for g in gens if g["task"] == task.name]
     out["generation"] = {
         "prompt_tokens": sum(g["prompt_tokens"] for g in mine),
@@ -137,12 +164,13 @@ def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
     execs = {r["key"]: r for r in run.store("execute").records()}
     analysis = {r["key"]: r for r in run.store("analyze").records()}
     scores = {r["task"]: r for r in run.store("score").records()}
+    judgements = list(run.store("judge").records())
     receipt = run.read_json("receipt.json") if run.exists("receipt.json") else {}
     return {
         "schema": "codeeval.bench.results/v1",
         "variant": receipt.get("variant"),
         "suite": receipt.get("suite"),
         "receipt": receipt,
-        "tasks": {ti.task.name: task_results(ti, gens, exts, execs, analysis, scores.get(ti.task.name))
+        "tasks": {ti.task.name: task_results(ti, gens, exts, execs, analysis, scores.get(ti.task.name), judgements)
                   for ti in tasks},
     }

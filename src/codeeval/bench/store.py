@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-STAGES = ("generate", "extract", "execute", "analyze", "score")
+STAGES = ("generate", "extract", "execute", "analyze", "score", "judge")
 FILES = {
     "generate": "generations.jsonl",
     "extract": "extractions.jsonl",
@@ -22,6 +22,7 @@ FILES = {
     "execute": "executions.jsonl",
     "analyze": "analysis.jsonl",
     "score": "scores.jsonl",
+    "judge": "judgements.jsonl",
 }
 
 

@@ -51,6 +51,19 @@ class Generation(BaseModel):
     seed: int = Field(0, ge=0, description="sampling seed, recorded with every sample")
 
 
+class Judge(BaseModel):
+    """LLM-as-judge for summaries (the study's rubric; see codeeval.bench.judge)."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: int = Field(5, ge=1, le=20, description="judgements per summary, averaged (the study: 5)")
+    seed: int = Field(0, ge=0, description="seed of the first run; run r uses seed + r")
+    adapter: str = Field("", description="generator adapter to judge with; empty = the base model")
+    template: str | None = Field(None, description="chat template for the judge through the generator")
+    endpoint: str | None = Field(None, description="OpenAI-compatible base URL (e.g. http://host:8000/v1) instead")
+    model: str = Field("", description="model name at the endpoint")
+    max_tokens: int = Field(48, ge=8, le=512)
+
+
 class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="unique within the suite")
@@ -66,6 +79,7 @@ class Task(BaseModel):
     generation: Generation = Field(default_factory=Generation)
     metrics: list[str] = Field(default_factory=list)
     timeout_ms: int = Field(0, ge=0, description="sandbox wall limit per program; 0 = service default")
+    judge: Judge | None = Field(None, description="LLM-as-judge for summaries (optional)")
 
     @field_validator("metrics")
     @classmethod
@@ -83,6 +97,8 @@ class Task(BaseModel):
                 raise ValueError(f"metric pass@{k} needs generation.n >= {k} (n is {self.generation.n})")
         if self.kind == "translation" and self.source_language is None:
             raise ValueError("translation tasks need source_language")
+        if self.judge is not None and self.kind != "summarization":
+            raise ValueError("judge applies to summarization tasks only")
         if self.kind == "summarization" and self.pass_ks:
             raise ValueError("summarization tasks have no pass@k (nothing to execute)")
         return self
@@ -139,6 +155,8 @@ def _explain(exc: ValidationError, raw: dict[str, Any]) -> str:
                     parent = Task
                 elif part == "generation":
                     parent = Generation
+                elif part == "judge":
+                    parent = Judge
             key = str(loc[-1])
             lines.append(f"{where}: unknown key{did_you_mean(key, _field_names(parent))}")
         else:
