@@ -19,8 +19,8 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "codeeval-sandbox"
-#: Each service instance gets ``GROUP/pid-<pid>``; groups of dead instances are swept at start-up.
-INSTANCE = "pid-{pid}"
+#: Each backend instance gets ``GROUP/pid-<pid>-<random>``; groups of dead processes are swept at start-up.
+INSTANCE = "pid-{pid}-{nonce}"
 
 
 def _own_path(controller: str) -> str:
@@ -158,10 +158,10 @@ def detect() -> Cgroups | None:
 def _instance(top: Path) -> Path:
     """This process's group under ``top``, after sweeping the groups of instances that died."""
     for old in top.glob("pid-*"):
-        pid = old.name.removeprefix("pid-")
+        pid = old.name.split("-")[1]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             _remove_tree(old)
-    base = top / INSTANCE.format(pid=os.getpid())
+    base = top / INSTANCE.format(pid=os.getpid(), nonce=uuid.uuid4().hex[:8])
     base.mkdir(exist_ok=True)
     return base
 
