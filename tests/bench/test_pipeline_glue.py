@@ -5,7 +5,9 @@ the real services in test_e2e.py."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -51,6 +53,10 @@ def test_full_run_on_the_default_suite(fake_services, tmp_path):
     html = paths["html"].read_text()
     assert "<svg" in html and "pass@k per task" in html and "http" not in html.split("<body>")[1].split("xmlns")[0]
     assert "verbatim" in paths["md"].read_text()
+    svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+    assert len(svgs) >= 3
+    for svg in svgs:
+        ElementTree.fromstring(svg)  # well-formed, self-contained markup
 
 
 def test_identical_completions_are_executed_once(fake_services, tmp_path):
