@@ -89,3 +89,14 @@ def test_suite_hash_changes_with_content(tmp_path):
     a = load_suite(_write(tmp_path, {"name": "x", "version": "1", "tasks": [_task()]})).suite.sha256()
     b = load_suite(_write(tmp_path, {"name": "x", "version": "1", "tasks": [_task(limit=2)]})).suite.sha256()
     assert a != b
+
+
+def test_cli_suites_and_validate(tmp_path, capsys):
+    from codeeval.cli.main import main
+
+    assert main(["suites"]) == 0
+    assert "default" in capsys.readouterr().out
+    assert main(["suites", "validate"]) == 0
+    bad = _write(tmp_path, {"name": "x", "version": "1", "tasks": [_task(reader="humaneavl")]})
+    assert main(["suites", "validate", str(bad)]) == 2
+    assert "did you mean 'humaneval'" in capsys.readouterr().out

@@ -81,8 +81,8 @@ def _validate(args: argparse.Namespace) -> int:
         if problems:
             failed += 1
             console.print(f"[red]{name}: invalid[/]")
-            for p in problems:
-                console.print(f"  {p}", markup=False, highlight=False)
+            for line in (ln for p in problems for ln in p.splitlines()):
+                console.print(f"  {line}", markup=False, highlight=False)
         else:
             console.print(f"[green]{name}: ok[/]")
     return 2 if failed else 0
