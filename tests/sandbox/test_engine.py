@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from conftest import FIXTURES, bwrap_usable, settings
 
 from codeeval.kit.errors import InvalidArgument, ResourceExhausted
+from codeeval.sandbox.backends.base import Bind, SandboxCommand
+from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
 from codeeval.sandbox.engine import Engine
-from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest
+from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not installed")]
@@ -77,3 +81,31 @@ async def test_mixed_batch_concurrent_matches_one_by_one(small: Engine):
         assert verdicts.pop("fork_bomb") in {Outcome.RUNTIME_ERROR, Outcome.TIMEOUT, Outcome.MEMORY_EXCEEDED}
     assert concurrent == sequential
     assert sequential["passes"] is Outcome.PASSED and sequential["fails"] is Outcome.FAILED
+
+
+class FlakyBubblewrap(BubblewrapBackend):
+    """The real backend, made to fail for real (bwrap cannot bind a missing path) on chosen attempts."""
+
+    def __init__(self, failures: int, **kw) -> None:
+        super().__init__(**kw)
+        self.failures = failures
+
+    async def execute(self, cmd: SandboxCommand) -> ProcessResult:
+        if self.failures > 0:
+            self.failures -= 1
+            cmd = replace(cmd, binds=[*cmd.binds, Bind(Path("/nonexistent/codeeval"), "/broken")])
+        return await super().execute(cmd)
+
+
+@pytest.mark.parametrize(("failures", "outcome", "attempts"), [(1, Outcome.PASSED, 2), (5, Outcome.SANDBOX_ERROR, 3)])
+async def test_sandbox_errors_are_retried_then_reported(failures: int, outcome: Outcome, attempts: int):
+    s = settings(retries=2)
+    engine = Engine(s, FlakyBubblewrap(failures, slots=s.max_concurrency, uid_base=s.uid_base))
+    await engine.backend.start()
+    try:
+        res = await engine.execute(RunRequest(Language.PYTHON, "assert 1 + 1 == 2\n", limits=LIMITS))
+    finally:
+        await engine.stop()
+    assert (res.outcome, res.attempts) == (outcome, attempts)
+    if outcome is Outcome.SANDBOX_ERROR:
+        assert "bwrap" in res.detail
