@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from codeeval.sandbox.backends.base import Bind, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.cgroups import Cgroups
 from codeeval.sandbox.backends.docker import _map_paths
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
@@ -104,3 +105,20 @@ def test_docker_maps_bind_targets_to_host_paths():
                          limits=Limits(), binds=[Bind(Path("/h/classes"), "/classes"), Bind(Path("/h/l"), "/launcher"),
                                                  Bind(Path("/h/run"), "/code")])
     assert _map_paths(cmd) == ["java", "-cp", "/h/classes:/h/l:/usr/share/java/x.jar", "/h/run/main.py", "/codex"]
+
+
+def test_cgroup_v2_files_written_and_read(tmp_path: Path):
+    """cgroup v2 layout on a plain directory (this CI host is v1; the v1 path runs for real in every
+    sandbox test): limits land in memory.max / memory.swap.max / pids.max, stats come back."""
+    parent = tmp_path / "codeeval-sandbox"
+    parent.mkdir()
+    cg = Cgroups(2, {"memory": parent, "pids": parent, "cpuacct": parent})
+    run = cg.create(256 << 20, 32)
+    d = run.dirs["memory"]
+    assert (d / "memory.max").read_text() == str(256 << 20) and (d / "pids.max").read_text() == "32"
+    (d / "memory.peak").write_text("12345\n")
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    (d / "cpu.stat").write_text("usage_usec 42000\nuser_usec 40000\n")
+    stats = run.stats()
+    assert (stats.peak_memory_bytes, stats.cpu_time_ms, stats.oom_killed) == (12345, 42, True)
+    assert run.procs_files() == [str(d / "cgroup.procs")]
