@@ -73,3 +73,10 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     await asyncio.gather(*holders)
     await asyncio.gather(waiter, return_exceptions=True)
     assert gate.in_flight() == {}
+
+
+def test_trim_at_stop_cuts_at_the_earliest_stop() -> None:
+    from codeeval.generator.engine import trim_at_stop
+
+    assert trim_at_stop("abc<|im_end|>def\n\nHuman:", ("\n\nHuman:", "<|im_end|>")) == ("abc", True)
+    assert trim_at_stop("abc", ("x", "")) == ("abc", False)
