@@ -124,3 +124,14 @@ def test_first_sentence_and_docstring_removal() -> None:
     assert first_sentence("Do a thing. Then more.\n\nDetails.") == "Do a thing."
     assert remove_python_docstrings('def f():\n    """Doc."""\n    return 1\n') == "def f():\n    return 1"
     assert remove_python_docstrings("not python (") == "not python ("
+
+
+def test_hf_reader_without_hub_is_failed_precondition(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeeval.kit.errors import FailedPrecondition
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    spec = SourceSpec(reader="hf", hf_name="google/code_x_glue_ct_code_to_text", hf_config="python",
+                      fields={"code": "code"}, target="docstring", limit=1)
+    with pytest.raises(FailedPrecondition, match="hf_name: cannot load HF dataset"):
+        read(spec, "summarize-python")
