@@ -6,7 +6,8 @@ usage: python codeeval-healthcheck.py ADDRESS [SERVICE]   (SERVICE default: over
 Environment, as for every codeeval client: CODEEVAL_TLS_CA_FILE enables TLS,
 CODEEVAL_TLS_CERT_FILE/CODEEVAL_TLS_KEY_FILE add a client certificate (mTLS), and
 CODEEVAL_TLS_SERVER_NAME is the name to verify in the server certificate when ADDRESS is a
-loopback address (for example sandbox.codeeval.svc). The health service needs no bearer token.
+loopback address (for example sandbox.codeeval.svc); CODEEVAL_HEALTHCHECK_TIMEOUT is the RPC
+deadline in seconds (default 3). The health service needs no bearer token.
 Cost: one Python start-up and one RPC (~0.3 s CPU).
 """
 
@@ -42,7 +43,9 @@ def main(argv: list[str]) -> int:
     address, service = argv[1], argv[2] if len(argv) > 2 else ""
     channel = open_health_channel(address)
     try:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
+        timeout = float(os.environ.get("CODEEVAL_HEALTHCHECK_TIMEOUT", "3"))
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service),
+                                                          timeout=timeout)
     except grpc.RpcError as exc:
         print(f"{address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create codeeval's secrets: a random bearer token and a private CA with one certificate per
+# Create codeeval's secrets: a random bearer token and a private CA (EC P-256) with one certificate per
 # service (serverAuth + clientAuth, SANs <svc>, <svc>.codeeval, <svc>.codeeval.svc,
 # <svc>.codeeval.svc.cluster.local, localhost, 127.0.0.1), plus a client certificate for tools.
 #
@@ -19,7 +19,7 @@ cd "$OUT"
 [ -s token ] || { head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > token; echo >> token; }
 
 if [ ! -s ca.crt ]; then
-  openssl req -x509 -newkey rsa:3072 -nodes -days 825 -subj "/CN=codeeval CA" \
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 -subj "/CN=codeeval CA" \
     -keyout ca.key -out ca.crt 2>/dev/null
 fi
 sans="DNS:localhost,IP:127.0.0.1"
@@ -27,7 +27,7 @@ for s in "${SERVICES[@]}"; do
   sans="$sans,DNS:$s,DNS:$s.codeeval,DNS:$s.codeeval.svc,DNS:$s.codeeval.svc.cluster.local"
 done
 if [ ! -s tls.crt ]; then
-  openssl req -newkey rsa:3072 -nodes -subj "/CN=codeeval" -keyout tls.key -out tls.csr 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=codeeval" -keyout tls.key -out tls.csr 2>/dev/null
   openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -out tls.crt \
     -extfile <(printf "subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n" "$sans") 2>/dev/null
   rm -f tls.csr
