@@ -7,8 +7,8 @@
    (``--retrain`` forces a new one);
 4. benchmarks the base model and the adapter (hot-loaded into the running generator by
    LoadAdapter) on the default suite; the output folder is named after the codeeval commit and the
-   adapter hash, so a second run of the same code resumes it instead of redoing it (``--fresh``
-   starts over);
+   training job, so a second run of the same code with the same adapter resumes it instead of
+   redoing it (``--fresh`` starts over);
 5. prints the results, the base-vs-adapter comparison and the path of report.html.
 """
 
@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     started: list[LocalService] = []
     try:
         start_services(args.log_dir, args.start_timeout, started)
-        adapter, _ = train_adapter(args.retrain)
+        adapter, job = train_adapter(args.retrain)
         commit = codeeval_version()["git_commit"][:10] or "nocommit"
-        out = args.out_root / f"{commit}-{adapter.name}"
+        out = args.out_root / f"{commit}-job{job.id}"
         if args.fresh and out.exists():
             shutil.rmtree(out)
         config = pipeline.BenchConfig(suite=load_suite(args.suite), out=out,
