@@ -133,10 +133,13 @@ class DockerBackend:
 
     def _release(self, p: Profile, container: Any, healthy: bool) -> None:
         if healthy:
-            with contextlib.suppress(Exception):
+            try:
                 self._exec_simple(container, ["sh", "-c", CLEANUP])
                 container.reload()
-                healthy = container.status == "running"
+                # pid 1 (sleep) reaps nothing: a run that left any process, even a zombie, retires the container
+                healthy = container.status == "running" and len(container.top().get("Processes") or []) <= 1
+            except Exception:  # noqa: BLE001 - any doubt: replace the container
+                healthy = False
         with self._lock:
             pool = self._pool.setdefault(p, [])
             if healthy and len(pool) < self.pool_size:
