@@ -18,14 +18,7 @@ import numpy as np
 from codeeval.bench.stages import TaskItems
 from codeeval.bench.store import RunDir
 from codeeval.stats.compare import bootstrap_ci
-
-try:
-    from codeeval.stats.passk import pass_at_k
-except ImportError:  # the sandbox owns passk.py; until it lands, the same unbiased estimator
-    def pass_at_k(n: int, c: int, k: int) -> float:
-        if n - c < k:
-            return 1.0
-        return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+from codeeval.stats.passk import pass_at_k
 
 
 def _mean_ci(values: list[float], seed: int = 0) -> dict[str, Any]:
