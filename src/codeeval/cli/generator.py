@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from codeeval.kit.client import connect, describe_rpc_error
+from codeeval.cli._rpc import call_service
 
 _console = Console(stderr=True)
 
@@ -68,12 +68,7 @@ def _api() -> tuple[Any, Any]:
 
 
 def _call(fn: Any) -> int:
-    try:
-        with connect("generator") as channel:
-            return int(fn(channel) or 0)
-    except grpc.RpcError as exc:
-        _console.print(f"[red]error:[/] {escape(describe_rpc_error('generator', exc))}")
-        return 1
+    return call_service("generator", fn, _console)
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codeeval.kit.client import connect, describe_rpc_error, service_address
+from codeeval.cli._rpc import call_service
+from codeeval.kit.client import service_address
 
 _console = Console(stderr=True)
 
@@ -50,12 +51,7 @@ def _api() -> tuple[Any, Any]:
 
 
 def _call(fn: Any) -> int:
-    try:
-        with connect("trainer") as channel:
-            return int(fn(channel) or 0)
-    except grpc.RpcError as exc:
-        _console.print(f"[red]error:[/] {escape(describe_rpc_error('trainer', exc))}")
-        return 1
+    return call_service("trainer", fn, _console)
 
 
 def _state(job: Any) -> str:
