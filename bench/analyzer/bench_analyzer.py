@@ -28,6 +28,7 @@ from codeeval.analyzer import parsing, pylint_runner
 from codeeval.analyzer.analysis import Analyzer, Limits, RawFile, java_file_name, validate
 from codeeval.analyzer.pmd import STUDY_CATEGORIES, Pmd, ruleset_path
 from codeeval.analyzer.settings import AnalyzerSettings
+from codeeval.kit.paths import datasets_dir
 
 RESULTS = "codereval/experimental-results/GenerateResult{}/ChatGPT/HumanLabel_Input.jsonl_out.jsonl"
 
@@ -78,7 +79,7 @@ def baseline(files: list[RawFile], pmd: Pmd, categories: list[str], workdir: Pat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="files per language")
-    parser.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=datasets_dir())
     args = parser.parse_args()
     settings = AnalyzerSettings.load()
     pmd = Pmd(settings.pmd_home, settings.java_home)

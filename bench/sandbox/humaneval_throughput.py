@@ -20,11 +20,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from codeeval.kit.paths import datasets_dir
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
 
-DEFAULT_DATA = Path(os.environ.get("CODEEVAL_DATASETS", "/work/shared/datasets")) / "humaneval/HumanEval.jsonl.gz"
+DEFAULT_DATA = datasets_dir() / "humaneval/HumanEval.jsonl.gz"
 
 
 def program(p: dict[str, str]) -> str:

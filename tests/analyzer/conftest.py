@@ -10,9 +10,10 @@ from codeeval.analyzer.analysis import Analyzer, Limits, RawFile, validate
 from codeeval.analyzer.model import SourceInput
 from codeeval.analyzer.pmd import Pmd
 from codeeval.analyzer.settings import AnalyzerSettings
+from codeeval.kit.paths import datasets_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PAPER = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "paper_replication"
+PAPER = datasets_dir() / "paper_replication"
 
 
 def fixture_file(rel: str, passed: bool | None = None) -> RawFile:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
 from codeeval.bench.readers import read_items
+from codeeval.kit.paths import datasets_dir
 from codeeval.suites import load_suite
 from codeeval.suites.schema import Task
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = datasets_dir()
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not present")
 
 

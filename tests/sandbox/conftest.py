@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from codeeval.kit.paths import datasets_dir
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, RunRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HUMANEVAL = Path(os.environ.get("CODEEVAL_DATASETS", "/work/shared/datasets")) / "humaneval" / "HumanEval.jsonl.gz"
+HUMANEVAL = datasets_dir() / "humaneval" / "HumanEval.jsonl.gz"
 #: Limits of the conformance runs: short enough to keep the suite fast, long enough for a JVM.
 CONFORMANCE_LIMITS = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=384 << 20, output_bytes=16 << 10,
                             max_processes=48, max_file_bytes=8 << 20)

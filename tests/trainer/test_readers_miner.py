@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from codeeval.kit.errors import NotFound
+from codeeval.kit.paths import datasets_dir
 from codeeval.trainer.config import SourceSpec
 from codeeval.trainer.miner import first_sentence, mine, remove_python_docstrings
 from codeeval.trainer.readers import check_source, read
 
-SHARED = Path("/work/shared/datasets")
+SHARED = datasets_dir()
 
 
 def test_translation_pairs_lines_in_both_directions(mini_datasets: Path) -> None:

@@ -4,7 +4,7 @@
 resolves every name the suite uses (reader, task prompt, template) and checks that the data exist,
 reporting each problem with a did-you-mean hint. Relative data paths are resolved against the
 suite file's folder (shipped suites: ``data/``); ``${datasets}`` is the shared benchmark data
-(``$CODEEVAL_DATASETS_DIR``, default /work/shared/datasets).
+(:func:`codeeval.kit.paths.datasets_dir`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from codeeval.kit.paths import datasets_dir
 from codeeval.suites.schema import (
     KINDS,
     LANGUAGES,
@@ -28,7 +29,6 @@ from codeeval.suites.schema import (
 )
 
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_DATASETS_DIR = "/work/shared/datasets"
 
 __all__ = ["DATA_DIR", "KINDS", "LANGUAGES", "SCORE_METRICS", "Generation", "LoadedSuite", "Suite", "SuiteError",
            "Task", "list_suites", "load_suite", "resolve_path", "validate_suite"]
@@ -69,8 +69,7 @@ def load_suite(name_or_path: str | Path) -> LoadedSuite:
 
 
 def resolve_path(path: str, base_dir: Path) -> Path:
-    datasets = os.environ.get("CODEEVAL_DATASETS_DIR", DEFAULT_DATASETS_DIR)
-    expanded = os.path.expandvars(os.path.expanduser(path.replace("${datasets}", datasets)))
+    expanded = os.path.expandvars(os.path.expanduser(path.replace("${datasets}", str(datasets_dir()))))
     p = Path(expanded)
     return p if p.is_absolute() else base_dir / p
 

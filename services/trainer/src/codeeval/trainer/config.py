@@ -5,7 +5,7 @@ A config may ``extends:`` one config name or a list of them (merged in order); t
 deep-merged over them (mappings merge, lists and scalars replace). Network
 callers may only change the keys in :data:`OVERRIDABLE` (``StartTraining.overrides``); anything
 else is INVALID_ARGUMENT naming the key. Paths may use ``${datasets}`` (the shared benchmark data,
-``$CODEEVAL_DATASETS_DIR``) and ``${stdlib}`` (this interpreter's standard library, a source tree
+:func:`codeeval.kit.paths.datasets_dir`) and ``${stdlib}`` (this interpreter's standard library, a source tree
 the summarization miner can always read).
 """
 
@@ -23,8 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codeeval.kit.errors import InvalidArgument, NotFound
-
-DEFAULT_DATASETS_DIR = "/work/shared/datasets"
+from codeeval.kit.paths import datasets_dir as default_datasets_dir
 
 
 class _Strict(BaseModel):
@@ -216,7 +215,7 @@ def _set(data: dict[str, Any], key: str, value: str) -> None:
 
 def expand_path(path: str, datasets_dir: str | None = None) -> Path:
     """Expand ``${datasets}``, ``${stdlib}``, ``~`` and environment variables in a config path."""
-    ds = datasets_dir or os.environ.get("CODEEVAL_DATASETS_DIR", DEFAULT_DATASETS_DIR)
+    ds = datasets_dir or str(default_datasets_dir())
     path = path.replace("${datasets}", ds).replace("${stdlib}", sysconfig.get_paths()["stdlib"])
     return Path(os.path.expandvars(os.path.expanduser(path)))
 

@@ -22,5 +22,5 @@ class TrainerSettings(ServiceSettings):
     generator_addr: str | None = Field(None, description="Generator for rank checks and LoadAdapter; "
                                                          "default $CODEEVAL_GENERATOR_ADDR.")
     datasets_dir: Path | None = Field(None, description="Value of ${datasets} in configs; default "
-                                                        "$CODEEVAL_DATASETS_DIR or /work/shared/datasets.")
+                                                        "codeeval.kit.paths.datasets_dir().")
     poll_seconds: float = Field(0.25, gt=0, description="How often event logs are read for WatchJob and progress.")
