@@ -71,13 +71,19 @@ def train_adapter(retrain: bool) -> tuple[Path, Any]:
         console.print(f"training job {job.id}: {TRAIN_CONFIG}")
         final = None
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console) as progress:
+                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console,
+                      disable=not console.is_terminal) as progress:
             bar = progress.add_task("train", total=None, loss="-")
+            shown = 0
             for ev in stub.WatchJob(pb.WatchJobRequest(id=job.id)):
                 kind = ev.WhichOneof("event")
                 if kind == "progress":
-                    progress.update(bar, completed=ev.progress.step, total=ev.progress.total_steps,
-                                    loss=f"{ev.progress.loss:.3f}")
+                    p = ev.progress
+                    progress.update(bar, completed=p.step, total=p.total_steps, loss=f"{p.loss:.3f}")
+                    tenth = p.step * 10 // max(p.total_steps, 1)
+                    if not console.is_terminal and tenth > shown:
+                        shown = tenth
+                        console.print(f"train step {p.step}/{p.total_steps} loss {p.loss:.3f}", highlight=False)
                 elif kind == "job":
                     final = ev.job
         if final is None or final.state != pb.JOB_STATE_SUCCEEDED:
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from codeeval.bench import pipeline
     from codeeval.bench.receipt import codeeval_version
     from codeeval.bench.services import ServiceError, Services
-    from codeeval.cli.bench import RichReporter, _print_results
+    from codeeval.cli.bench import _print_results, progress_reporter
     from codeeval.models.default import prepare_default_model
     from codeeval.suites import load_suite
 
@@ -121,10 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out)
         config = pipeline.BenchConfig(suite=load_suite(args.suite), out=out,
                                       adapters=[("multitask-qlora", adapter)], argv=sys.argv)
-        with Services(wait_s=60.0, log_dir=args.log_dir) as services, Progress(
-                TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console) as progress:
-            results, paths = pipeline.run_bench(config, services, RichReporter(progress))
+        with Services(wait_s=60.0, log_dir=args.log_dir) as services, progress_reporter(console) as reporter:
+            results, paths = pipeline.run_bench(config, services, reporter)
         _print_results(results, json.loads(paths["comparison"].read_text())["comparisons"])
         print(f"report: {paths['html'].resolve()}")
         console.print(f"main job done in {time.monotonic() - t_start:.0f}s")

@@ -8,8 +8,11 @@ command again to resume); 130 interrupted (likewise resumable).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +92,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 class RichReporter:
-    """One progress bar per variant and stage."""
+    """One progress bar per variant and stage (on a terminal)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -101,6 +104,43 @@ class RichReporter:
     def stage(self, name: str, total: int, done: int = 0) -> Any:
         task = self.progress.add_task(f"{self.variant}: {name}", total=total, completed=done)
         return lambda n: self.progress.advance(task, n)
+
+
+class LineReporter:
+    """Progress as plain log lines (CI logs, redirected output): a line when a stage starts, at every
+    further tenth of its items and when it is done, each with the seconds since the stage began."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.variant = ""
+
+    def begin_variant(self, name: str) -> None:
+        self.variant = name
+
+    def stage(self, name: str, total: int, done: int = 0) -> Any:
+        label, start = f"{self.variant}: {name}", time.monotonic()
+        state = {"done": done, "shown": done * 10 // max(total, 1)}
+        self.console.print(f"{label} {done}/{total}" + (" (resumed)" if done else ""), highlight=False)
+
+        def advance(n: int) -> None:
+            state["done"] += n
+            tenth = state["done"] * 10 // max(total, 1)
+            if tenth > state["shown"]:
+                state["shown"] = tenth
+                self.console.print(f"{label} {state['done']}/{total} ({time.monotonic() - start:.0f}s)",
+                                   highlight=False)
+        return advance
+
+
+@contextlib.contextmanager
+def progress_reporter(console: Console) -> Iterator[RichReporter | LineReporter]:
+    """Bars on a terminal, log lines otherwise."""
+    if not console.is_terminal:
+        yield LineReporter(console)
+        return
+    with Progress(TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        yield RichReporter(progress)
 
 
 def _parse_adapters(values: list[str]) -> list[tuple[str, Path]]:
@@ -137,10 +177,9 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
     try:
-        with Services(wait_s=args.service_wait, log_dir=args.log_dir or args.out / "logs") as services, Progress(
-                TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console) as progress:
-            results, paths = pipeline.run_bench(config, services, RichReporter(progress))
+        with Services(wait_s=args.service_wait, log_dir=args.log_dir or args.out / "logs") as services, \
+                progress_reporter(console) as reporter:
+            results, paths = pipeline.run_bench(config, services, reporter)
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         console.print(f"everything finished so far is kept in {args.out}; run the same command again to resume "
