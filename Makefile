@@ -25,7 +25,9 @@ lint: venv  ## buf lint on the protos, stubs match the protos, ruff, mypy on the
 	cd proto && $$(bash ../scripts/install-buf.sh) lint
 	$(PY) tools/gen_proto.py --check
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy src/codeeval/kit src/codeeval/prompts
+	$(VENV)/bin/mypy src/codeeval/kit src/codeeval/prompts services/sandbox/src/codeeval/sandbox \
+		services/analyzer/src/codeeval/analyzer services/generator/src/codeeval/generator \
+		services/trainer/src/codeeval/trainer
 
 test: setup  ## the README's test command: lint + the fast suite
 	$(MAKE) lint

@@ -34,12 +34,18 @@ def _parser(language: str) -> Any:
     from tree_sitter import Language, Parser
 
     if language == "java":
-        import tree_sitter_java as grammar
+        import tree_sitter_java
+
+        grammar = tree_sitter_java.language()
     elif language == "csharp":
-        import tree_sitter_c_sharp as grammar
+        import tree_sitter_c_sharp
+
+        grammar = tree_sitter_c_sharp.language()
     else:
-        import tree_sitter_python as grammar
-    return Parser(Language(grammar.language()))
+        import tree_sitter_python
+
+        grammar = tree_sitter_python.language()
+    return Parser(Language(grammar))
 
 
 def grammar_version(language: str) -> str:

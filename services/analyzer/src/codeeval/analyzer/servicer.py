@@ -17,7 +17,8 @@ from codeeval.kit.errors import InvalidArgument
 
 _LANG_TO_PB = {"python": common_pb2.LANGUAGE_PYTHON, "java": common_pb2.LANGUAGE_JAVA,
                "csharp": common_pb2.LANGUAGE_CSHARP}
-_PB_TO_LANG = {v: k for k, v in _LANG_TO_PB.items()} | {common_pb2.LANGUAGE_UNSPECIFIED: ""}
+_PB_TO_LANG: dict[int, str] = {v: k for k, v in _LANG_TO_PB.items()}
+_PB_TO_LANG[common_pb2.LANGUAGE_UNSPECIFIED] = ""
 _SEVERITY = {"info": analyzer_pb2.SEVERITY_INFO, "convention": analyzer_pb2.SEVERITY_CONVENTION,
              "refactor": analyzer_pb2.SEVERITY_REFACTOR, "warning": analyzer_pb2.SEVERITY_WARNING,
              "error": analyzer_pb2.SEVERITY_ERROR}
@@ -50,7 +51,8 @@ def analyze_response(result: AnalysisResult) -> analyzer_pb2.AnalyzeResponse:
             path=r.path, language=_LANG_TO_PB[r.language], analyzable=r.analyzable, parse_error=r.parse_error,
             wrapped=r.wrapped, tool_errors=[analyzer_pb2.ToolError(tool=t, message=msg) for t, msg in r.tool_errors],
             findings=[analyzer_pb2.Finding(path=f.path, tool=f.tool, rule=f.rule, symbol=f.symbol,
-                                           category=f.category, severity=_SEVERITY.get(f.severity, 0),
+                                           category=f.category,
+                                           severity=_SEVERITY.get(f.severity, analyzer_pb2.SEVERITY_UNSPECIFIED),
                                            message=f.message, line=f.line, column=f.column) for f in r.findings],
             metrics=analyzer_pb2.FileMetrics(
                 loc=m.loc, nloc=m.nloc, token_count=m.token_count,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, Literal
 
 from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling, trim_at_stop
 
@@ -187,7 +187,7 @@ class TransformersEngine(Engine):
             ids = ids if end is None else ids[:end]
             text, stopped = trim_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), p.sampling.stop)
             completion_tokens = self.count_tokens(text) if stopped else len(ids)
-            finish = "stop" if stopped or end is not None else "length"
+            finish: Literal["stop", "length"] = "stop" if stopped or end is not None else "length"
             results.append(Completion(text=text, prompt_tokens=int(enc["attention_mask"][row].sum()),
                                       completion_tokens=completion_tokens, finish_reason=finish))
         return results

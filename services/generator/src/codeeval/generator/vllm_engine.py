@@ -16,7 +16,7 @@ import itertools
 import os
 import uuid
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling
 
@@ -78,8 +78,9 @@ class VllmEngine(Engine):
         # Largest rank vLLM supports that covers max_lora_rank (it preallocates for it).
         supported = [8, 16, 32, 64, 128, 256, 320, 512]
         rank = next((r for r in supported if r >= self.max_lora_rank), self.max_lora_rank)
-        args = AsyncEngineArgs(model=self.model_path, dtype=self.dtype, max_model_len=self.max_model_len,
-                               enable_lora=True, max_loras=self.max_loras, max_lora_rank=rank,
+        # vLLM types dtype and max_lora_rank as Literals; both are configuration values checked by vLLM itself.
+        args = AsyncEngineArgs(model=self.model_path, dtype=cast(Any, self.dtype), max_model_len=self.max_model_len,
+                               enable_lora=True, max_loras=self.max_loras, max_lora_rank=cast(Any, rank),
                                max_cpu_loras=max(self.max_cpu_loras, self.max_loras), max_num_seqs=self.max_num_seqs,
                                seed=self.seed, disable_log_stats=True)
         return AsyncLLM.from_engine_args(args)

@@ -148,8 +148,8 @@ class Engine:
             require(req.entry_point.replace("_", "a").replace(".", "a").isalnum(), f"{p}.entry_point",
                     "must be an identifier")
         maxima = s.max_limits()
-        for name, value in req.limits.as_dict().items():
-            check_max(f"{where}limits.{name}", value, getattr(maxima, name))
+        for limit, amount in req.limits.as_dict().items():
+            check_max(f"{where}limits.{limit}", amount, getattr(maxima, limit))
         if req.calibration is not None:
             c = req.calibration
             require(bool(c.reference_source.strip()), f"{where}calibration.reference_source", "must not be empty")
@@ -293,6 +293,6 @@ class Engine:
                 fallback = req.limits.wall_time_ms or self.settings.default_wall_time_ms
                 rec = CalibrationRecord(res.wall_time_ms, factor, floor, fallback, reference_failed=True)
             cache[key].set_result(rec)
-        rec = await cache[key]
-        assert rec is not None
-        return rec
+        cached = await cache[key]
+        assert cached is not None
+        return cached

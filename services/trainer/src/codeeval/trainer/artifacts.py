@@ -14,7 +14,7 @@ import resource
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -57,10 +57,12 @@ def save_model(model: torch.nn.Module, tokenizer: Any, out: Path, kind: str,
     """Adapter weights only for LoRA methods; the whole model and tokenizer for full fine-tuning.
     ``state_dict`` is the gathered full state of an FSDP-sharded model."""
     out.mkdir(parents=True, exist_ok=True)
+    # save_pretrained comes from transformers/PEFT; nn.Module's stubs only know tensors and submodules.
+    pretrained = cast(Any, model)
     if state_dict is not None:
-        model.save_pretrained(out, state_dict=state_dict)
+        pretrained.save_pretrained(out, state_dict=state_dict)
     else:
-        model.save_pretrained(out)
+        pretrained.save_pretrained(out)
     if kind == "full":
         tokenizer.save_pretrained(out)
 

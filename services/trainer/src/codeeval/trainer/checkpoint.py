@@ -12,7 +12,7 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -50,7 +50,8 @@ def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The unsharded state of an FSDP model (collective: every rank calls it; rank 0 gets the tensors)."""
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
-    return get_model_state_dict(model, options=_full_options())
+    # A full (unsharded) model state holds only tensors; the stubs allow any state value.
+    return cast(dict[str, torch.Tensor], get_model_state_dict(model, options=_full_options()))
 
 
 def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,

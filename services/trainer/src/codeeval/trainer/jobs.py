@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
@@ -182,7 +183,7 @@ class JobManager:
         await self._finish(job_id, proc.returncode or 0)
         self._wake.set()
 
-    def _absorb(self, job_id: str, events: list[dict[str, Any]]) -> None:
+    def _absorb(self, job_id: str, events: builtins.list[dict[str, Any]]) -> None:
         changes: dict[str, Any] = {}
         for ev in events:
             if ev["kind"] == "progress":

@@ -102,6 +102,7 @@ class Recipe:
 
             self.ddp_model = DistributedDataParallel(self.model)
         params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer: torch.optim.Optimizer
         if cfg.train.optimizer == "adamw_8bit":
             import bitsandbytes as bnb
 

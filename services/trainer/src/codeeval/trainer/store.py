@@ -6,6 +6,7 @@ short (one row), so the async manager calls them directly. Cost: O(1) per update
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -68,7 +69,7 @@ class JobStore:
             rows = self._db.execute(query, args).fetchall()
         return [(seq, json.loads(rec)) for seq, rec in rows]
 
-    def in_states(self, *states: str) -> list[dict[str, Any]]:
+    def in_states(self, *states: str) -> builtins.list[dict[str, Any]]:
         marks = ",".join("?" * len(states))
         with self._lock:
             rows = self._db.execute(f"SELECT record FROM jobs WHERE state IN ({marks}) ORDER BY seq", states).fetchall()
