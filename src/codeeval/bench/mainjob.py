@@ -4,7 +4,8 @@
 2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set);
 3. trains a multi-task QLoRA adapter with the trainer config ``smollm2-multitask-qlora-cpu``, or
    reuses the adapter of the newest succeeded job of that config whose folder still exists
-   (``--retrain`` forces a new one);
+   (``--retrain`` forces a new one); while it trains, the base model is benchmarked (the trainer and
+   the generator use one core each);
 4. benchmarks the base model and the adapter (hot-loaded into the running generator by
    LoadAdapter) on the default suite; the output folder is named after the codeeval commit and the
    training job, so a second run of the same code with the same adapter resumes it instead of
@@ -20,12 +21,12 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codeeval.kit.client import LocalService, address_env, open_channel, service_address
 
@@ -62,8 +63,8 @@ def _reusable_adapter(stub: Any, pb: Any) -> Any:
     return None
 
 
-def train_adapter(retrain: bool) -> tuple[Path, Any]:
-    """The adapter folder and its job (a new one, or the newest reusable one)."""
+def start_training(retrain: bool) -> tuple[Any, bool]:
+    """(job, reused): the newest reusable succeeded job of TRAIN_CONFIG, or a job started now."""
     from codeeval.api.trainer.v1 import trainer_pb2 as pb
     from codeeval.api.trainer.v1 import trainer_pb2_grpc
 
@@ -72,33 +73,36 @@ def train_adapter(retrain: bool) -> tuple[Path, Any]:
         job = None if retrain else _reusable_adapter(stub, pb)
         if job is not None:
             console.print(f"reusing adapter of job {job.id} ({job.artifact.path}); --retrain trains a new one")
-            return Path(job.artifact.path), job
+            return job, True
         job = stub.StartTraining(pb.StartTrainingRequest(config=TRAIN_CONFIG, name="main-job"), timeout=60).job
         console.print(f"training job {job.id}: {TRAIN_CONFIG}")
-        final = None
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console,
-                      disable=not console.is_terminal) as progress:
-            bar = progress.add_task("train", total=None, loss="-")
-            shown = 0
-            for ev in stub.WatchJob(pb.WatchJobRequest(id=job.id)):
-                kind = ev.WhichOneof("event")
-                if kind == "progress":
-                    p = ev.progress
-                    progress.update(bar, completed=p.step, total=p.total_steps, loss=f"{p.loss:.3f}")
-                    tenth = p.step * 10 // max(p.total_steps, 1)
-                    if not console.is_terminal and tenth > shown:
-                        shown = tenth
-                        console.print(f"train step {p.step}/{p.total_steps} loss {p.loss:.3f}", highlight=False)
-                elif kind == "job":
-                    final = ev.job
-        if final is None or final.state != pb.JOB_STATE_SUCCEEDED:
-            raise RuntimeError(f"training job {job.id} ended {pb.JobState.Name(final.state) if final else '?'}: "
-                               f"{final.error if final else 'no final state'}")
-        c = final.cost
-        console.print(f"adapter {final.artifact.path}: {c.wall_seconds:.0f}s, {c.trainable_parameters:,} trainable "
-                      f"parameters, peak {c.peak_memory_bytes / 2**20:.0f} MiB, {c.artifact_size_bytes:,} bytes")
-        return Path(final.artifact.path), final
+        return job, False
+
+
+def wait_for_adapter(job_id: str) -> Any:
+    """Follow the job to its end, a log line at every tenth of its steps; the succeeded job, else RuntimeError."""
+    from codeeval.api.trainer.v1 import trainer_pb2 as pb
+    from codeeval.api.trainer.v1 import trainer_pb2_grpc
+
+    final, shown = None, 0
+    with open_channel(os.environ[address_env("trainer")]) as channel:
+        for ev in trainer_pb2_grpc.TrainerServiceStub(channel).WatchJob(pb.WatchJobRequest(id=job_id)):
+            kind = ev.WhichOneof("event")
+            if kind == "progress":
+                p = ev.progress
+                tenth = p.step * 10 // max(p.total_steps, 1)
+                if tenth > shown:
+                    shown = tenth
+                    console.print(f"train step {p.step}/{p.total_steps} loss {p.loss:.3f}", highlight=False)
+            elif kind == "job":
+                final = ev.job
+    if final is None or final.state != pb.JOB_STATE_SUCCEEDED:
+        raise RuntimeError(f"training job {job_id} ended {pb.JobState.Name(final.state) if final else '?'}: "
+                           f"{final.error if final else 'no final state'}")
+    c = final.cost
+    console.print(f"adapter {final.artifact.path}: {c.wall_seconds:.0f}s, {c.trainable_parameters:,} trainable "
+                  f"parameters, peak {c.peak_memory_bytes / 2**20:.0f} MiB, {c.artifact_size_bytes:,} bytes")
+    return final
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,15 +130,24 @@ def main(argv: list[str] | None = None) -> int:
     started: list[LocalService] = []
     try:
         start_services(args.log_dir, args.start_timeout, started)
-        adapter, job = train_adapter(args.retrain)
+        job, reused = start_training(args.retrain)
         commit = codeeval_version()["git_commit"][:10] or "nocommit"
         out = args.out_root / f"{commit}-job{job.id}"
         if args.fresh and out.exists():
             shutil.rmtree(out)
-        config = pipeline.BenchConfig(suite=load_suite(args.suite), out=out,
-                                      adapters=[("multitask-qlora", adapter)], argv=sys.argv)
-        with Services(wait_s=60.0, log_dir=args.log_dir) as services, progress_reporter(console) as reporter:
-            results, paths = pipeline.run_bench(config, services, reporter)
+        suite = load_suite(args.suite)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="train-watch")
+        trained = pool.submit(lambda: job if reused else wait_for_adapter(job.id))
+        pool.shutdown(wait=False)
+        with Services(wait_s=60.0, log_dir=args.log_dir) as services:
+            if not reused:  # the trainer and the generator each use one core: bench the base model meanwhile
+                console.print("benchmarking the base model while the adapter trains")
+                with progress_reporter(console) as reporter:
+                    pipeline.run_bench(pipeline.BenchConfig(suite=suite, out=out, argv=sys.argv), services, reporter)
+            adapter = Path(trained.result().artifact.path)
+            config = pipeline.BenchConfig(suite=suite, out=out, adapters=[("multitask-qlora", adapter)], argv=sys.argv)
+            with progress_reporter(console) as reporter:  # the base model's stages are done: they are only reread
+                results, paths = pipeline.run_bench(config, services, reporter)
         _print_results(results, json.loads(paths["comparison"].read_text())["comparisons"])
         print(f"report: {paths['html'].resolve()}")
         console.print(f"main job done in {time.monotonic() - t_start:.0f}s")
