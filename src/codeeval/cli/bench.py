@@ -91,31 +91,30 @@ def _validate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-class RichReporter:
+class _VariantReporter:
+    variant = ""
+
+    def begin_variant(self, name: str) -> None:
+        self.variant = name
+
+
+class RichReporter(_VariantReporter):
     """One progress bar per variant and stage (on a terminal)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.variant = ""
-
-    def begin_variant(self, name: str) -> None:
-        self.variant = name
 
     def stage(self, name: str, total: int, done: int = 0) -> Any:
         task = self.progress.add_task(f"{self.variant}: {name}", total=total, completed=done)
         return lambda n: self.progress.advance(task, n)
 
 
-class LineReporter:
+class LineReporter(_VariantReporter):
     """Progress as plain log lines (CI logs, redirected output): a line when a stage starts, at every
     further tenth of its items and when it is done, each with the seconds since the stage began."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.variant = ""
-
-    def begin_variant(self, name: str) -> None:
-        self.variant = name
 
     def stage(self, name: str, total: int, done: int = 0) -> Any:
         label, start = f"{self.variant}: {name}", time.monotonic()
