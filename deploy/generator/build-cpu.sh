@@ -2,7 +2,8 @@
 # Build the CPU generator image (deploy/generator/Dockerfile.cpu) from a temporary build context:
 # the repository files the Dockerfile copies, plus local wheels (torch's CPU wheel) in
 # deploy/generator/wheels/ of that context when --wheels is given. Nothing is copied into the
-# repository; the context is removed afterwards.
+# repository; the context is removed afterwards, and so is the image TAG named before, if no
+# container uses it (each rebuild would otherwise leave GBs of untagged layers behind).
 #
 # usage: deploy/generator/build-cpu.sh [--tag NAME] [--base IMAGE] [--wheels DIR] [--torch-index URL]
 #                                      [-- DOCKER_BUILD_ARGS...]
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --wheels) WHEELS=$2; shift 2 ;;
     --torch-index) TORCH_INDEX=$2; TORCH_INDEX_SET=1; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -58,5 +59,12 @@ if [ -n "$WHEELS" ]; then
 fi
 [ "$TORCH_INDEX_SET" -eq 1 ] && ARGS+=(--build-arg "TORCH_INDEX=$TORCH_INDEX")
 
+OLD_ID=$(docker image inspect -f '{{.Id}}' "$TAG" 2>/dev/null || true)
 echo "building $TAG from $CONTEXT (wheels: ${WHEELS:-none}, torch index: $([ "$TORCH_INDEX_SET" -eq 1 ] && echo "${TORCH_INDEX:-none}" || echo default))" >&2
 docker "${ARGS[@]}" "${EXTRA[@]}" "$CONTEXT"
+# The image this tag named before (GBs, now untagged) goes unless a container still uses it; the
+# layers the new image shares with it (the dependencies) stay.
+NEW_ID=$(docker image inspect -f '{{.Id}}' "$TAG")
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
+  docker image rm "$OLD_ID" >/dev/null 2>&1 && echo "removed the previous $TAG ($OLD_ID)" >&2 || true
+fi

