@@ -10,7 +10,8 @@ syscalls bubblewrap uses to build its sandbox without any capability:
 - ``clone`` with namespace flags (CLONE_NEWUSER/NS/PID/NET/IPC/UTS/CGROUP): the new namespaces;
 - ``unshare``: bubblewrap's second mount namespace and --unshare-* after the user namespace exists;
 - ``mount``, ``umount2``, ``pivot_root``: assembling the new root inside that mount namespace;
-- ``sethostname``: ``--hostname`` in the run's own UTS namespace (the sandbox backend sets one).
+- ``sethostname``: ``--hostname`` in the run's own UTS namespace (the sandbox backend sets one);
+- ``chroot``: the unshare backend (gVisor pods) enters its jail from inside the run's user namespace.
 
 Everything else the default profile forbids stays forbidden (setns, bpf, keyctl, add_key,
 perf_event_open, open_by_handle_at, the module and reboot calls, the new mount API fsopen/fsmount/
@@ -30,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname"]
+BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname", "chroot"]
 PACKAGE = "golang-github-docker-docker-dev"
 MEMBER = "usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json"
 
@@ -52,7 +53,8 @@ def bwrap_profile(default: dict) -> dict:
         "action": "SCMP_ACT_ALLOW",
         "args": [],
         "comment": "codeeval sandbox: unprivileged bubblewrap (user, mount, pid, net, ipc, uts namespaces; "
-                   "bind mounts and pivot_root inside its own mount namespace; hostname of its own uts namespace)",
+                   "bind mounts and pivot_root inside its own mount namespace; hostname of its own uts namespace; "
+                   "the unshare backend's chroot inside its own user namespace)",
         "includes": {},
         "excludes": {},
     })

@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-TARGETS = ["overlays/dev", "overlays/prod", "overlays/prod-gvisor", "jobs"]
+TARGETS = ["overlays/dev", "overlays/prod", "overlays/prod-runc", "jobs"]
 
 
 def kubectl() -> str:

@@ -99,25 +99,33 @@ def test_services_are_headless_grpc_with_native_probes(target):
                 assert container[probe]["grpc"] == {"port": port}, (name, probe)
 
 
-@pytest.mark.parametrize("target", ["overlays/dev", "overlays/prod", "overlays/prod-gvisor"])
+@pytest.mark.parametrize("target", ["overlays/dev", "overlays/prod", "overlays/prod-runc"])
 def test_sandbox_isolation(target):
     docs = render(target)
     pod = by_kind(docs, "Deployment")["sandbox"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     deny = [p["spec"] for p in by_kind(docs, "NetworkPolicy").values()
             if p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == "sandbox"
             and "Egress" in p["spec"]["policyTypes"]]
     assert deny and all(not p.get("egress") for p in deny), "sandbox egress must be denied outright"
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
     assert tmp["emptyDir"]["medium"] == "Memory" and tmp["emptyDir"]["sizeLimit"]
-    assert {"name": "tmp", "mountPath": "/tmp"} in pod["containers"][0]["volumeMounts"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
     assert pod["securityContext"]["seccompProfile"]["localhostProfile"] == SANDBOX_PROFILE
     assert (DEPLOY / "seccomp" / SANDBOX_PROFILE.split("/")[-1]).is_file(), "the profile the pod names is shipped"
-    assert pod["hostUsers"] is False and pod["containers"][0]["securityContext"]["procMount"] == "Unmasked"
-    if target == "overlays/prod-gvisor":
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    if target == "overlays/prod":  # gVisor, and the backend that works under it (test_sandbox_gvisor.py)
         assert pod["runtimeClassName"] == "gvisor"
         assert by_kind(docs, "RuntimeClass")["gvisor"]["handler"] == "runsc"
-    else:  # bubblewrap does not run under the runsc measured here: gVisor is opt-in (deploy/README.md)
+        assert env["CODEEVAL_SANDBOX_BACKEND"] == "unshare" and env["CODEEVAL_SANDBOX_MAX_CONCURRENCY"] == "1"
+        jail_tmp = next(v for v in pod["volumes"] if v["name"] == "jail-tmp")
+        assert jail_tmp["emptyDir"]["medium"] == "Memory" and jail_tmp["emptyDir"]["sizeLimit"]
+        assert {"name": "jail-tmp", "mountPath": env["CODEEVAL_SANDBOX_JAIL_DIR"] + "/tmp"} in container["volumeMounts"]
+        assert "hostUsers" not in pod and "procMount" not in container["securityContext"]
+    else:  # runc: bubblewrap in a user-namespaced pod, which needs its fresh /proc
         assert "runtimeClassName" not in pod and "RuntimeClass" not in {d["kind"] for d in docs}
+        assert env.get("CODEEVAL_SANDBOX_BACKEND", "bubblewrap") == "bubblewrap"
+        assert pod["hostUsers"] is False and container["securityContext"]["procMount"] == "Unmasked"
 
 
 def test_prod_schedules_generator_and_trainer_on_gpus_and_shares_adapters():
@@ -178,7 +186,7 @@ def test_config_map_is_valid_yaml_with_one_section_per_service():
     assert set(config) == set(SERVICES)
 
 
-def test_seccomp_profile_adds_exactly_the_bwrap_syscalls():
+def test_seccomp_profile_adds_exactly_the_sandbox_syscalls():
     profile = json.loads((DEPLOY / "seccomp" / "sandbox-bwrap.json").read_text())
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
     unconditional = set()
@@ -186,7 +194,9 @@ def test_seccomp_profile_adds_exactly_the_bwrap_syscalls():
         if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args") and not rule.get("includes"):
             unconditional.update(rule["names"])
     added = profile["syscalls"][-1]
-    assert sorted(added["names"]) == sorted(["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname"])
+    # bubblewrap's namespaces, mounts and hostname; chroot for the unshare backend's jail (gVisor pods).
+    assert sorted(added["names"]) == sorted(["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname",
+                                             "chroot"])
     # Still forbidden without capabilities: entering other namespaces, BPF, keyrings, perf,
     # kernel modules, the new mount API, clone3 (libc falls back to clone).
     for name in ("setns", "bpf", "keyctl", "add_key", "perf_event_open", "init_module", "finit_module",

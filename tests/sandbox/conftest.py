@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, RunRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 HUMANEVAL = datasets_dir() / "humaneval" / "HumanEval.jsonl.gz"
 #: Limits of the conformance runs: short enough to keep the suite fast, long enough for a JVM.
 CONFORMANCE_LIMITS = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=384 << 20, output_bytes=16 << 10,
@@ -43,6 +46,29 @@ async def engine() -> AsyncIterator[Engine]:
         pytest.skip("bubblewrap not installed")
     os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"  # must never be visible in a sandbox
     eng = Engine(settings())
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+@pytest.fixture(scope="session")
+def jail() -> Iterator[Path]:
+    """The unshare backend's chroot, built by the script the sandbox image uses (hard links to /usr,
+    ~10 s). In /tmp and world-searchable: the per-slot uids must reach it."""
+    parent = Path(tempfile.mkdtemp(prefix="codeeval-jail-"))
+    parent.chmod(0o755)
+    out = subprocess.run(["sh", str(ROOT / "deploy" / "sandbox" / "make-jail.sh"), str(parent / "root")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"make-jail.sh failed: {out.stderr[-2000:]}"
+    yield parent / "root"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def unshare_engine(jail: Path) -> AsyncIterator[Engine]:
+    """The unshare backend (the one gVisor pods use) chrooted into ``jail``."""
+    os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"
+    eng = Engine(settings(backend="unshare", jail_dir=str(jail)))
     await eng.start()
     yield eng
     await eng.stop()

@@ -41,10 +41,10 @@ async def batch_results(engine: Engine, language: Language, port: int) -> dict[s
     return _results[key]
 
 
-@pytest.fixture(scope="session", params=["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)])
+@pytest.fixture(scope="session", params=["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
 def backend_engine(request: pytest.FixtureRequest) -> Engine:
     """Every available backend runs the same suite."""
-    name = "engine" if request.param == "bubblewrap" else "docker_engine"
+    name = {"bubblewrap": "engine", "unshare": "unshare_engine", "docker": "docker_engine"}[request.param]
     return request.getfixturevalue(name)
 
 
@@ -92,6 +92,8 @@ async def test_host_unchanged_and_service_healthy(backend_engine: Engine, host_l
         time.sleep(0.1)
     assert left == []
     assert list(engine.workspace.base.glob("*")) == [engine.workspace.base / "java-launcher"]
+    if engine.backend.name == "unshare":  # every run's copy and anything it left in the jail are gone
+        assert list(engine.backend.tmp.iterdir()) == []
     cg = getattr(engine.backend, "cgroups", None)
     if cg is not None:
         for parent in cg.parents.values():

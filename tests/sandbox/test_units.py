@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codeeval.sandbox.backends.base import Bind, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.base import StreamCollector, map_paths
 from codeeval.sandbox.backends.cgroups import Cgroups
-from codeeval.sandbox.backends.docker import _map_paths
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
 from codeeval.sandbox.runners import java, protocol
@@ -100,11 +99,11 @@ def test_limits_defaults_and_hard_output_cap():
     assert s.output_hard_bytes(10) == 1 << 20 and s.output_hard_bytes(1 << 20) == 16 << 20
 
 
-def test_docker_maps_bind_targets_to_host_paths():
-    cmd = SandboxCommand(argv=["java", "-cp", "/classes:/launcher:/usr/share/java/x.jar", "/code/main.py", "/codex"],
-                         limits=Limits(), binds=[Bind(Path("/h/classes"), "/classes"), Bind(Path("/h/l"), "/launcher"),
-                                                 Bind(Path("/h/run"), "/code")])
-    assert _map_paths(cmd) == ["java", "-cp", "/h/classes:/h/l:/usr/share/java/x.jar", "/h/run/main.py", "/codex"]
+def test_bind_targets_map_to_host_paths():
+    argv = ["java", "-cp", "/classes:/launcher:/usr/share/java/x.jar", "/code/main.py", "/codex"]
+    mapping = {"/classes": "/h/classes", "/launcher": "/h/l", "/code": "/h/run"}
+    assert map_paths(argv, mapping) == ["java", "-cp", "/h/classes:/h/l:/usr/share/java/x.jar", "/h/run/main.py",
+                                        "/codex"]
 
 
 def test_cgroup_v2_files_written_and_read(tmp_path: Path):

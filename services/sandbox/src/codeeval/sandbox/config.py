@@ -16,8 +16,9 @@ class SandboxSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CODEEVAL_SANDBOX_", extra="forbid", validate_default=True)
     section = "sandbox"
 
-    backend: Literal["bubblewrap", "docker"] = Field(
-        "bubblewrap", description="Isolation backend: bubblewrap (no daemon, fastest) or docker (Docker SDK).")
+    backend: Literal["bubblewrap", "docker", "unshare"] = Field(
+        "bubblewrap", description="Isolation backend: bubblewrap (no daemon, fastest), docker (Docker SDK) or "
+                                  "unshare (namespaces and a chroot jail, no mounts: for gVisor pods).")
     max_concurrency: int = Field(max(1, os.cpu_count() or 1), ge=1, le=256,
                                  description="Sandboxes running at once; one per core suits CPU-bound tests.")
     max_queue: int = Field(4096, ge=0,
@@ -49,6 +50,9 @@ class SandboxSettings(ServiceSettings):
     uid_base: int = Field(61000, ge=1000, description="First host uid of the sandbox slots (when run as root).")
     seccomp: bool = Field(True, description="Load the seccomp filter (needs Debian's python3-seccomp).")
     cgroups: bool = Field(True, description="Per-run memory/pids cgroups where the cgroup tree is writable.")
+
+    jail_dir: str = Field("/jail", description="unshare backend: the chroot holding the toolchains and a writable "
+                                               "tmp/ (deploy/sandbox/Dockerfile builds it).")
 
     docker_image: str = Field("codeeval/sandbox-runtime:bookworm", description="Execution image (docker backend).")
     docker_runtime: str = Field("", description="Docker runtime, e.g. runsc (gVisor, ptrace platform only).")

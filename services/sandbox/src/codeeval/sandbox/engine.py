@@ -62,6 +62,11 @@ def make_backend(settings: SandboxSettings) -> Backend:
 
         return DockerBackend(image=settings.docker_image, runtime=settings.docker_runtime,
                              pool_size=max(settings.docker_pool_size, 1), slots=settings.max_concurrency)
+    if settings.backend == "unshare":
+        from codeeval.sandbox.backends.unshare import UnshareBackend
+
+        return UnshareBackend(jail=settings.jail_dir, slots=settings.max_concurrency, uid_base=settings.uid_base,
+                              use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
     from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
 
     return BubblewrapBackend(slots=settings.max_concurrency, uid_base=settings.uid_base,

@@ -42,6 +42,20 @@ class SandboxCommand:
     limit_address_space: bool = True
 
 
+def map_paths(argv: list[str], mapping: dict[str, str]) -> list[str]:
+    """Rewrite sandbox paths (``mapping`` keys, also inside ``:``-separated lists such as a class
+    path) to where a backend without bind mounts makes those directories visible."""
+    ordered = sorted(mapping.items(), key=lambda kv: -len(kv[0]))
+
+    def one(part: str) -> str:
+        for target, host in ordered:
+            if part == target or part.startswith(target + "/"):
+                return host + part[len(target):]
+        return part
+
+    return [":".join(one(p) for p in arg.split(":")) for arg in argv]
+
+
 class Backend(Protocol):
     """An isolation backend. ``execute`` never raises for anything the program does; a failure of the
     sandbox itself is reported in ``ProcessResult.sandbox_failure``."""

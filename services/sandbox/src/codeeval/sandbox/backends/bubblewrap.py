@@ -40,6 +40,9 @@ class BubblewrapBackend:
     the service is root (one per concurrent run, so runs cannot signal or ptrace each other)."""
 
     name = "bubblewrap"
+    tool = "bwrap"
+    #: A run that exits 1 with stderr starting so could not be set up (a SANDBOX_ERROR, retried).
+    setup_error_prefix = SETUP_ERROR_PREFIX
 
     def __init__(self, *, slots: int = 4, uid_base: int = 61000, use_seccomp: bool = True,
                  use_cgroups: bool = True, bwrap: str = "bwrap") -> None:
@@ -68,8 +71,7 @@ class BubblewrapBackend:
 
     async def start(self) -> None:
         """Check bwrap exists, build the seccomp filter, find usable cgroups. Raises RuntimeError."""
-        if not Path(self.bwrap).exists():
-            raise RuntimeError(f"bubblewrap not found ({self.bwrap}); apt-get install bubblewrap")
+        await asyncio.to_thread(self._check)
         self._tmp = tempfile.TemporaryDirectory(prefix="codeeval-bwrap-")
         if self.use_seccomp:
             self.seccomp_path = await asyncio.to_thread(compile_filter, Path(self._tmp.name) / "filter.bpf")
@@ -79,6 +81,10 @@ class BubblewrapBackend:
         for i in range(self.slots):
             self._uids.put_nowait(self.uid_base + i)
 
+    def _check(self) -> None:
+        if not Path(self.bwrap).exists():
+            raise RuntimeError(f"bubblewrap not found ({self.bwrap}); apt-get install bubblewrap")
+
     async def stop(self) -> None:
         if self.cgroups is not None:
             self.cgroups.close()
@@ -86,10 +92,14 @@ class BubblewrapBackend:
             self._tmp.cleanup()
             self._tmp = None
 
+    def _drop_root(self, uid: int) -> list[str]:
+        """As root: become the slot's unprivileged host uid before anything else runs."""
+        if not self.is_root:
+            return []
+        return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
+
     def _argv(self, cmd: SandboxCommand, uid: int, seccomp_fd: int | None) -> list[str]:
-        argv: list[str] = []
-        if self.is_root:
-            argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
+        argv = self._drop_root(uid)
         argv += [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                  "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
         for d in RO_SYSTEM_DIRS:
@@ -141,7 +151,7 @@ class BubblewrapBackend:
         try:
             if self.cgroups is not None:
                 cg = await asyncio.to_thread(self.cgroups.create, lim.memory_bytes, lim.max_processes)
-            if self.seccomp_path is not None:
+            if self.seccomp_path is not None and self.tool == "bwrap":
                 seccomp_fd = os.open(self.seccomp_path, os.O_RDONLY)
             start = time.monotonic()
             prefix, env = self._limits_prefix(cmd, cg)
@@ -201,8 +211,9 @@ class BubblewrapBackend:
             peak_memory_bytes=stats.peak_memory_bytes,
         )
         result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50 and not timed_out
-        if code == 1 and err.head.startswith(SETUP_ERROR_PREFIX):
-            result.sandbox_failure = "bwrap could not set up the sandbox: " + err.head[:200].decode(errors="replace")
+        if code == 1 and err.head.startswith(self.setup_error_prefix):
+            detail = err.head[:200].decode(errors="replace")
+            result.sandbox_failure = f"{self.tool} could not set up the sandbox: {detail}"
         elif code == 125 and not err.head.startswith(b"\x1e"):
             result.sandbox_failure = "could not join the run's cgroups: " + err.head[:200].decode(errors="replace")
         return result

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector, map_paths
 from codeeval.sandbox.model import ProcessResult
 from codeeval.sandbox.runners.base import SUPPORT_DIR
 
@@ -178,7 +178,8 @@ class DockerBackend:
         ulimits = f"ulimit -t {cpu_s}; "
         if cmd.limit_address_space:
             ulimits += f"ulimit -v {lim.memory_bytes // 1024}; "
-        argv = ["sh", "-c", ulimits + 'exec "$@"', "sh", *_map_paths(cmd)]
+        mapped = map_paths(cmd.argv, {b.target: str(b.host) for b in cmd.binds})
+        argv = ["sh", "-c", ulimits + 'exec "$@"', "sh", *mapped]
         cg = _ContainerCgroup(container.id)
         cg.reset()
         api = self.client.api
@@ -191,8 +192,10 @@ class DockerBackend:
         def kill() -> None:
             if not killed.is_set():
                 killed.set()
+                # Detached: called from the reader of the run's own stream, which must keep draining
+                # (waiting for this exec while the daemon blocks on the unread stream hung a run).
                 with contextlib.suppress(Exception):
-                    self._exec_simple(container, ["kill", "-9", "-1"])
+                    container.exec_run(["kill", "-9", "-1"], user=USER, detach=True)
 
         out = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
         err = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
@@ -227,19 +230,6 @@ class DockerBackend:
             cpu_exceeded=sig in (24, 9) and stats[1] >= lim.cpu_time_ms - 50 and not timed_out,
             oom_killed=stats[2], wall_time_ms=wall_ms, cpu_time_ms=stats[1], peak_memory_bytes=stats[0],
         )
-
-
-def _map_paths(cmd: SandboxCommand) -> list[str]:
-    """Rewrite sandbox paths (bind targets) to where the container sees the host directories."""
-    mapping = sorted(((b.target, str(b.host)) for b in cmd.binds), key=lambda kv: -len(kv[0]))
-
-    def one(part: str) -> str:
-        for target, host in mapping:
-            if part == target or part.startswith(target + "/"):
-                return host + part[len(target):]
-        return part
-
-    return [":".join(one(p) for p in arg.split(":")) for arg in cmd.argv]
 
 
 def _demux(raw: socket.socket, out: StreamCollector, err: StreamCollector) -> None:

@@ -4,13 +4,16 @@ libseccomp's Python binding is importable only from Debian's ``/usr/bin/python3`
 also a script: ``/usr/bin/python3 seccomp_filter.py OUT`` writes the filter to OUT. The filter
 allows everything except syscalls a test program never needs and that widen the attack surface:
 namespaces and mounts, tracing other processes, kernel keyrings, BPF, perf, module loading,
-userfaultfd, io_uring, clock and host settings. Denied calls fail with EPERM (not a kill), so a
-program that probes them sees an ordinary error. Socket families are denied
+userfaultfd, io_uring, clock and host settings, and ``clone`` with any new-namespace flag (a nested
+user namespace would give back the capabilities a chroot jail relies on; ``clone3``, whose flags a
+filter cannot read, fails with ENOSYS so libc falls back to ``clone``). Denied calls fail with EPERM
+(not a kill), so a program that probes them sees an ordinary error. Socket families are denied
 too, except local, IP and netlink ones (the network namespace holds only its own loopback).
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +33,8 @@ DENIED = [
 #: Address families a test program may open: local, IPv4/IPv6 (only the sandbox's own loopback exists),
 #: netlink (interface listing). Everything else (packet, alg, vsock, bluetooth, ...) is denied.
 ALLOWED_FAMILIES = {1, 2, 10, 16}
+#: CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET.
+CLONE_NEW_FLAGS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000]
 MAX_FAMILY = 64
 
 
@@ -45,6 +50,10 @@ def build(out: Path) -> None:
             f.add_rule(seccomp.ERRNO(errno.EPERM), name)
         except (RuntimeError, ValueError):  # unknown on this architecture/libseccomp
             continue
+    for flag in CLONE_NEW_FLAGS:
+        f.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    with contextlib.suppress(RuntimeError, ValueError):
+        f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     for family in range(MAX_FAMILY):
         if family not in ALLOWED_FAMILIES:
             f.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.EQ, family))

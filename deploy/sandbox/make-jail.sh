@@ -1,0 +1,24 @@
+#!/bin/sh
+# Build the chroot jail of the sandbox's unshare backend at ROOT from this system's toolchains:
+# /usr as hard links (no extra space on the same filesystem; in an image, run it in the same layer
+# as the package installs), the /etc directories the toolchains read, the merged-/usr symlinks, and
+# an empty tmp/ (a mount point for a writable, size-capped volume in the pod). Nothing else of the
+# system (no /etc/passwd, no /proc, no /dev, none of the service's files) is in it.
+# Usage: make-jail.sh ROOT
+set -eu
+[ $# -eq 1 ] || { echo "usage: $0 ROOT" >&2; exit 2; }
+root=$1
+[ ! -e "$root/usr" ] || { echo "$root/usr exists already" >&2; exit 1; }
+mkdir -p "$root/etc" "$root/tmp"
+cp -al /usr "$root/usr"
+for d in /etc/alternatives /etc/java-17-openjdk /etc/mono /etc/ssl/certs; do
+  if [ -e "$d" ]; then
+    mkdir -p "$root$(dirname "$d")"
+    cp -a "$d" "$root$d"
+  fi
+done
+for link in bin sbin lib lib64 lib32 libx32; do
+  if [ -e "/usr/$link" ]; then ln -s "usr/$link" "$root/$link"; fi
+done
+chmod 0755 "$root" "$root/etc"
+chmod 0711 "$root/tmp"
