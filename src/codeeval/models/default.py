@@ -90,6 +90,7 @@ def prepare_default_model(cache_dir: str | os.PathLike[str] | None = None, force
     import). ``force`` converts again."""
     target = default_model_path(cache_dir)
     if not force and (target / MODEL_METADATA_FILE).exists():
+        _make_readable(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{DEFAULT_MODEL_NAME}.lock", "w") as lock:
@@ -99,13 +100,23 @@ def prepare_default_model(cache_dir: str | os.PathLike[str] | None = None, force
         staging = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL_NAME}-", dir=target.parent))
         try:
             _convert(source_gguf(), staging)
-            staging.chmod(0o755)
+            _make_readable(staging)
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _make_readable(folder: Path) -> None:
+    """World-readable folder and files: containers (uid 10001) mount the cache read-only, and
+    safetensors writes its file 0600."""
+    folder.chmod(folder.stat().st_mode | 0o755)
+    for p in folder.iterdir():
+        mode = p.stat().st_mode
+        if p.is_file() and mode & 0o044 != 0o044:
+            p.chmod(mode | 0o644)
 
 
 def _convert(gguf: Path, out: Path) -> dict[str, Any]:
