@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   bubblewrap          # sandbox: default isolation backend
   docker.io           # sandbox: docker backend (and deploy image builds)
+  docker-compose      # deploy tests: deploy/compose.yaml brought up for real
   runsc               # deploy tests: the sandbox image under gVisor (the prod sandbox pods' runtime)
   debootstrap         # registry-free base image for the sandbox's execution image
   python3-seccomp     # sandbox: builds the seccomp filter (Debian's python3 only)

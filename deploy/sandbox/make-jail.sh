@@ -21,4 +21,5 @@ for link in bin sbin lib lib64 lib32 libx32; do
   if [ -e "/usr/$link" ]; then ln -s "usr/$link" "$root/$link"; fi
 done
 chmod 0755 "$root" "$root/etc"
-chmod 0711 "$root/tmp"
+# tmp is a mount point in an image; docker's --tmpfs copies the mode up, and it must be writable.
+chmod 1777 "$root/tmp"

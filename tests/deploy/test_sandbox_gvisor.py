@@ -19,7 +19,6 @@ import pytest
 
 from deploy import dockerutil as du
 from deploy.conftest import DEPLOY, ROOT
-from deploy.test_images import wait_serving_inside
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 CLIENT = ROOT / "tests" / "deploy" / "fixtures" / "conformance-client.py"
@@ -28,7 +27,7 @@ FIXTURES = ROOT / "tests" / "sandbox" / "fixtures"
 # platform every task of a run is also a host thread: the pod's pids limit must stay well above
 # the runs' own RLIMIT_NPROC, or a fork bomb takes the whole pod down (deploy/README.md).
 GVISOR_POD = ["--runtime", "runsc", "--pids-limit", "4096", "--security-opt", f"seccomp={du.SECCOMP_PROFILE}",
-              "--tmpfs", "/jail/tmp:rw,exec,size=256m",
+              "--tmpfs", "/jail/tmp:rw,exec,mode=1777,size=256m",
               "-e", "CODEEVAL_SANDBOX_BACKEND=unshare", "-e", "CODEEVAL_SANDBOX_JAIL_DIR=/jail",
               "-e", "CODEEVAL_SANDBOX_MAX_CONCURRENCY=1"]
 
@@ -56,7 +55,7 @@ def sandbox_under_gvisor(tmp_path_factory):
 
 def test_conformance_suite_under_gvisor(sandbox_under_gvisor):
     name = sandbox_under_gvisor
-    assert wait_serving_inside(name, 50051).endswith("SERVING")
+    assert du.wait_serving_inside(name, 50051).endswith("SERVING")
     out = du.docker("exec", name, "python", "/conformance-client.py", "/fixtures", "/etc/codeeval/auth/token",
                     timeout=900)
     lines = [json.loads(line) for line in out.stdout.splitlines()]
@@ -71,4 +70,4 @@ def test_conformance_suite_under_gvisor(sandbox_under_gvisor):
     assert wrong == [], json.dumps(wrong, indent=1)
     assert tail == {"listener_connections": 0}
     assert du.docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
-    assert wait_serving_inside(name, 50051).endswith("SERVING")
+    assert du.wait_serving_inside(name, 50051).endswith("SERVING")
