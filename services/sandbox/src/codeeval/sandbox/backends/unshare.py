@@ -27,6 +27,7 @@ size-capped in-memory volume in the pod), not by ``work_dir_bytes``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -97,18 +98,19 @@ class UnshareBackend(BubblewrapBackend):
         uid = await self._uids.get()
         try:
             try:
-                self._stage(cmd, uid)
+                await asyncio.to_thread(self._stage, cmd, uid)
             except OSError as exc:
                 return ProcessResult(exit_code=-1, sandbox_failure=f"could not stage the run's files: {exc}")
             result = await self._execute(cmd, uid)
             try:
-                self._collect(cmd)
+                await asyncio.to_thread(self._collect, cmd)
             except OSError as exc:
                 result.sandbox_failure = result.sandbox_failure or f"could not collect the run's output: {exc}"
             return result
-        finally:
-            self._clean_tmp()
-            self._uids.put_nowait(uid)
+        finally:  # the jail is free again only once it is empty, even if this call is cancelled
+            clean = asyncio.ensure_future(asyncio.to_thread(self._clean_tmp))
+            clean.add_done_callback(lambda _: self._uids.put_nowait(uid))  # type: ignore[union-attr]
+            await asyncio.shield(clean)
 
     def _stage(self, cmd: SandboxCommand, uid: int) -> None:
         """The run's files in the (empty) jail tmp: the helpers and a copy of each bind."""
@@ -128,8 +130,11 @@ class UnshareBackend(BubblewrapBackend):
         """Copy output binds back (javac's classes) without following anything the run created."""
         for i, b in enumerate(cmd.binds):
             if b.writable:
+                out = self.tmp / STAGE / str(i)
+                if out.is_symlink() or not out.is_dir():  # the run replaced it: never follow out of the jail
+                    raise OSError(f"{b.target} is no longer a directory")
                 _empty(b.host)
-                shutil.copytree(self.tmp / STAGE / str(i), b.host, symlinks=True, dirs_exist_ok=True)
+                shutil.copytree(out, b.host, symlinks=True, dirs_exist_ok=True)
 
     def _clean_tmp(self) -> None:
         """Empty the jail's tmp (whatever the run left there, with whatever modes it set)."""

@@ -1,0 +1,52 @@
+"""The unshare backend's own bookkeeping, on the real backend and a real jail (conftest's ``jail``):
+a cancelled run still frees the jail, and an output directory the run swapped for a symlink is
+never copied back (the service would otherwise follow it outside the jail)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from codeeval.sandbox.backends.base import Bind, SandboxCommand
+from codeeval.sandbox.backends.unshare import UnshareBackend
+from codeeval.sandbox.model import Limits
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+LIMITS = Limits(wall_time_ms=20_000, cpu_time_ms=20_000, memory_bytes=256 << 20, output_bytes=4096,
+                max_processes=16, max_file_bytes=1 << 20)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def backend(jail: Path) -> AsyncIterator[UnshareBackend]:
+    b = UnshareBackend(jail=jail)
+    await b.start()
+    yield b
+    await b.stop()
+
+
+async def test_cancelled_run_frees_the_jail(backend: UnshareBackend):
+    slow = asyncio.create_task(backend.execute(SandboxCommand(argv=["sleep", "30"], limits=LIMITS)))
+    await asyncio.sleep(1.0)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    done = await asyncio.wait_for(backend.execute(SandboxCommand(argv=["sh", "-c", "ls -A /tmp; echo ok"],
+                                                                 limits=LIMITS)), 30)
+    assert done.exit_code == 0 and not done.sandbox_failure, done
+    assert done.stdout.split() == [b".codeeval", b"ok"]  # nothing of the cancelled run is left
+    assert list(backend.tmp.iterdir()) == []
+
+
+async def test_output_dir_swapped_for_a_symlink_is_not_collected(backend: UnshareBackend, tmp_path: Path):
+    out = tmp_path / "classes"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    swap = 'rm -rf "$1" && ln -s /usr/bin "$1"'  # $1: where the backend staged /out
+    res = await backend.execute(SandboxCommand(argv=["sh", "-c", swap, "sh", "/out"], limits=LIMITS,
+                                               binds=[Bind(out, "/out", writable=True)]))
+    assert res.sandbox_failure and "no longer a directory" in res.sandbox_failure, res
+    assert list(out.iterdir()) == []
