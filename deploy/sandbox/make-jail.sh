@@ -1,16 +1,28 @@
 #!/bin/sh
 # Build the chroot jail of the sandbox's unshare backend at ROOT from this system's toolchains:
-# /usr as hard links (no extra space on the same filesystem; in an image, run it in the same layer
-# as the package installs), the /etc directories the toolchains read, the merged-/usr symlinks, and
-# an empty tmp/ (a mount point for a writable, size-capped volume in the pod). Nothing else of the
-# system (no /etc/passwd, no /proc, no /dev, none of the service's files) is in it.
-# Usage: make-jail.sh ROOT
+# /usr, the /etc directories the toolchains read, the merged-/usr symlinks, and an empty tmp/ (a
+# mount point for a writable, size-capped volume in the pod). Nothing else of the system (no
+# /etc/passwd, no /proc, no /dev, none of the service's files) is in it.
+#   make-jail.sh ROOT          /usr as hard links: for images (run it in the same layer as the
+#                              package installs: no extra space). Not on a live host: every linked
+#                              file's link count goes up, and some tools refuse multiply-linked
+#                              files (NLTK's WordNet reader does).
+#   make-jail.sh --bind ROOT   /usr as a read-only bind mount (root only): for hosts and tests;
+#                              undo with `umount ROOT/usr` before deleting ROOT.
 set -eu
-[ $# -eq 1 ] || { echo "usage: $0 ROOT" >&2; exit 2; }
+mode=link
+if [ "${1:-}" = "--bind" ]; then mode=bind; shift; fi
+[ $# -eq 1 ] || { echo "usage: $0 [--bind] ROOT" >&2; exit 2; }
 root=$1
 [ ! -e "$root/usr" ] || { echo "$root/usr exists already" >&2; exit 1; }
 mkdir -p "$root/etc" "$root/tmp"
-cp -al /usr "$root/usr"
+if [ "$mode" = bind ]; then
+  mkdir "$root/usr"
+  mount --bind /usr "$root/usr"
+  mount -o remount,bind,ro "$root/usr"
+else
+  cp -al /usr "$root/usr"
+fi
 for d in /etc/alternatives /etc/java-17-openjdk /etc/mono /etc/ssl/certs; do
   if [ -e "$d" ]; then
     mkdir -p "$root$(dirname "$d")"

@@ -53,15 +53,23 @@ async def engine() -> AsyncIterator[Engine]:
 
 @pytest.fixture(scope="session")
 def jail() -> Iterator[Path]:
-    """The unshare backend's chroot, built by the script the sandbox image uses (hard links to /usr,
-    ~10 s). In /tmp and world-searchable: the per-slot uids must reach it."""
+    """The unshare backend's chroot, built by the script the sandbox image uses, with /usr as a
+    read-only bind mount (root only; hard links would raise the host's link counts). In /tmp and
+    world-searchable: the per-slot uids must reach it."""
+    if os.geteuid() != 0:
+        pytest.skip("the test jail bind-mounts /usr: root only")
     parent = Path(tempfile.mkdtemp(prefix="codeeval-jail-"))
     parent.chmod(0o755)
-    out = subprocess.run(["sh", str(ROOT / "deploy" / "sandbox" / "make-jail.sh"), str(parent / "root")],
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"make-jail.sh failed: {out.stderr[-2000:]}"
-    yield parent / "root"
-    shutil.rmtree(parent, ignore_errors=True)
+    root = parent / "root"
+    out = subprocess.run(["sh", str(ROOT / "deploy" / "sandbox" / "make-jail.sh"), "--bind", str(root)],
+                         capture_output=True, text=True, timeout=120)
+    try:
+        assert out.returncode == 0, f"make-jail.sh failed: {out.stderr[-2000:]}"
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root / "usr")], capture_output=True, timeout=60)
+        if not os.path.ismount(root / "usr"):
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
