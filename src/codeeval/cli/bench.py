@@ -1,4 +1,4 @@
-"""``codeeval bench``, ``codeeval compare``, ``codeeval suites`` and ``codeeval suites validate``.
+"""``codeeval bench`` and ``codeeval compare`` (``codeeval suites`` is in :mod:`codeeval.cli.suites`).
 
 Exit codes: 0 ok; 1 a significant regression with ``--fail-on-regression``; 2 bad input (suite,
 arguments, run folder); 3 a service failed (the run folder keeps everything done: run the same
@@ -46,49 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", type=Path, help="also write the comparison here")
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a metric drops significantly")
     p.set_defaults(func=_compare)
-
-    p = sub.add_parser("suites", help="list the shipped benchmark suites; `suites validate` checks suites")
-    ssub = p.add_subparsers(dest="suites_command", metavar="SUBCOMMAND")
-    v = ssub.add_parser("validate", help="validate suites (names, keys, readers, prompts, data) with did-you-mean")
-    v.add_argument("suites", nargs="*", metavar="SUITE", help="names or YAML paths; default: every shipped suite")
-    v.add_argument("--no-data", action="store_true", help="skip reading the datasets")
-    v.set_defaults(func=_validate)
-    p.set_defaults(func=_list_suites)
-
-
-def _list_suites(args: argparse.Namespace) -> int:
-    from codeeval.suites import SuiteError, list_suites, load_suite
-
-    table = Table("suite", "version", "tasks", "description")
-    for name in list_suites():
-        try:
-            s = load_suite(name).suite
-        except SuiteError as exc:
-            table.add_row(name, "-", "-", f"[red]invalid:[/] {exc}")
-            continue
-        table.add_row(name, s.version, ", ".join(t.name for t in s.tasks), s.description)
-    Console().print(table)
-    return 0
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from codeeval.suites import SuiteError, list_suites, load_suite, validate_suite
-
-    console = Console()
-    failed = 0
-    for name in args.suites or list(list_suites()):
-        try:
-            problems = validate_suite(load_suite(name), check_data=not args.no_data)
-        except SuiteError as exc:
-            problems = [str(exc)]
-        if problems:
-            failed += 1
-            console.print(f"[red]{name}: invalid[/]")
-            for line in (ln for p in problems for ln in p.splitlines()):
-                console.print(f"  {line}", markup=False, highlight=False)
-        else:
-            console.print(f"[green]{name}: ok[/]")
-    return 2 if failed else 0
 
 
 class _VariantReporter:
