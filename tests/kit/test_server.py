@@ -13,7 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.kit_fake import FULL_NAME, Gate, start
 
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
-from codeeval.kit.server import Runner
+from codeeval.kit.server import Runner, Service
+from codeeval.kit.settings import ServiceSettings
 
 
 def stub(runner: Runner, token: str | None = None):
@@ -234,3 +235,83 @@ def test_json_log_lines_carry_request_id():
     finally:
         logs.request_id.reset(token)
     assert line["request_id"] == "rid-7" and line["method"] == "/x/Y" and line["msg"] == "rpc"
+
+
+async def test_reflection_requires_the_token():
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    runner, _ = await start(auth_token="s3cret")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{runner.port}")
+    try:
+        stub_ = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        for md in ((), (("authorization", "Bearer nope"),)):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                [r async for r in stub_.ServerReflectionInfo(iter([request]), metadata=md)]
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        call = stub_.ServerReflectionInfo(iter([request]), metadata=(("authorization", "Bearer s3cret"),))
+        names = [s.name async for resp in call for s in resp.list_services_response.service]
+        assert FULL_NAME in names
+    finally:
+        await channel.close()
+        await runner.shutdown()
+
+
+async def test_auth_fails_closed_for_every_handler_kind():
+    """A generic service with one method of each kind: none of them runs without the token."""
+    ran: list[str] = []
+
+    async def uu(request, context):
+        ran.append("uu")
+        return request
+
+    async def us(request, context):
+        ran.append("us")
+        yield request
+
+    async def su(requests, context):
+        ran.append("su")
+        return b"".join([r async for r in requests])
+
+    async def ss(requests, context):
+        ran.append("ss")
+        async for r in requests:
+            yield r
+
+    ident = {"request_deserializer": None, "response_serializer": None}
+    generic = grpc.method_handlers_generic_handler("test.Kinds", {
+        "UU": grpc.unary_unary_rpc_method_handler(uu, **ident),
+        "US": grpc.unary_stream_rpc_method_handler(us, **ident),
+        "SU": grpc.stream_unary_rpc_method_handler(su, **ident),
+        "SS": grpc.stream_stream_rpc_method_handler(ss, **ident),
+    })
+    service = Service(name="sandbox", full_name=FULL_NAME,
+                      register=lambda server: server.add_generic_rpc_handlers((generic,)),
+                      readiness=Gate.__call__.__get__(type("Open", (), {"reason": None})()))
+    runner = Runner(service, ServiceSettings(health_recheck_seconds=0.05, auth_token="s3cret"))
+    await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{runner.port}")
+    calls = {
+        "UU": lambda md: channel.unary_unary("/test.Kinds/UU")(b"x", metadata=md),
+        "US": lambda md: _collect(channel.unary_stream("/test.Kinds/US")(b"x", metadata=md)),
+        "SU": lambda md: channel.stream_unary("/test.Kinds/SU")(iter([b"x"]), metadata=md),
+        "SS": lambda md: _collect(channel.stream_stream("/test.Kinds/SS")(iter([b"x"]), metadata=md)),
+    }
+    try:
+        for name, call in calls.items():
+            for md in ((), (("authorization", "Bearer nope"),)):
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await call(md)
+                assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+        assert ran == []
+        for name, call in calls.items():
+            out = await call((("authorization", "Bearer s3cret"),))
+            assert out in (b"x", [b"x"]), name
+        assert sorted(ran) == ["ss", "su", "us", "uu"]
+    finally:
+        await channel.close()
+        await runner.shutdown()
+
+
+async def _collect(call):
+    return [r async for r in call]

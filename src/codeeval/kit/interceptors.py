@@ -1,8 +1,10 @@
 """Server interceptors: request id + structured access log + metrics, domain-error mapping, and
 bearer-token auth.
 
-Each interceptor wraps the handler's behaviour function; unary and server-streaming methods are
-supported (every codeeval RPC is one of these).
+Each interceptor wraps the handler's behaviour function. Every codeeval RPC is unary or
+server-streaming; the bootstrap also serves gRPC reflection (stream-stream). Authentication fails
+closed for all four handler kinds: a method the interceptor cannot classify is refused, never
+passed through.
 """
 
 from __future__ import annotations
@@ -149,7 +151,9 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Requires ``authorization: Bearer <token>`` on every RPC except health checks."""
+    """Requires ``authorization: Bearer <token>`` on every RPC except health checks, whatever the
+    method's kind (unary or streaming request, unary or streaming response): a denied call gets
+    UNAUTHENTICATED before its handler runs. Cost: one constant-time comparison per call."""
 
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
@@ -164,13 +168,25 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        message = "missing bearer token" if not sent else "invalid bearer token"
+        return deny_handler(handler, "missing bearer token" if not sent else "invalid bearer token")
 
-        async def deny_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
-        async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-            yield  # pragma: no cover - makes this an async generator
+def deny_handler(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+    """A handler of ``handler``'s kind that aborts with UNAUTHENTICATED without calling it (an
+    unknown kind is refused as a unary call)."""
 
-        return _rewrap(handler, lambda _: deny_unary, lambda _: deny_stream)
+    async def deny_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        yield  # pragma: no cover - makes this an async generator
+
+    de, se = handler.request_deserializer, handler.response_serializer
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(deny_stream, de, se)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(deny_unary, de, se)
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(deny_stream, de, se)
+    return grpc.unary_unary_rpc_method_handler(deny_unary, de, se)
