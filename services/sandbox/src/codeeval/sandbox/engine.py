@@ -15,9 +15,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
-from codeeval.kit.errors import DeadlineExceeded, ResourceExhausted, check_max, require
+from codeeval.kit.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, check_max, require
 from codeeval.sandbox.backends.base import Backend, SandboxCommand
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import (
@@ -71,6 +70,58 @@ def make_backend(settings: SandboxSettings) -> Backend:
 
     return BubblewrapBackend(slots=settings.max_concurrency, uid_base=settings.uid_base,
                              use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
+
+
+#: Top-level names a runner writes itself in the run directory (an extra file may not take them).
+RESERVED_NAMES = ("main.py",)
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+
+
+def _validate_extra_paths(req: RunRequest, p: str) -> None:
+    """Each extra file's path is a plain relative POSIX path (``a/b.txt``): non-empty, UTF-8, no NUL,
+    no ``.``/``..``/empty segments, not absolute, components of at most 255 bytes and at most 1024
+    bytes in all, not a runner's own file, unique, and never both a file and a directory of another
+    (``a`` beside ``a/b``). Java sources share one directory per candidate, so their file names
+    must differ too. Raises InvalidArgument naming ``{p}.extra_files[i].path``."""
+    seen: dict[str, int] = {}
+    java_names: dict[str, int] = {}
+    for i, (path, _) in enumerate(req.extra_files):
+        field_ = f"{p}.extra_files[{i}].path"
+        require(bool(path), field_, "must not be empty")
+        require("\0" not in path, field_, "must not contain NUL bytes")
+        try:
+            size = len(path.encode())
+        except UnicodeEncodeError:
+            raise InvalidArgument("must be valid UTF-8", field=field_) from None
+        check_max(field_, size, MAX_PATH_BYTES, "bytes")
+        require(not path.startswith("/"), field_, f"{path!r} must be relative, not absolute")
+        parts = path.split("/")
+        for part in parts:
+            require(part not in ("", ".", ".."), field_,
+                    f"{path!r} must be a plain relative path (no empty, '.' or '..' segments)")
+            require(len(part.encode()) <= MAX_NAME_BYTES, field_,
+                    f"a path component of {len(part.encode())} bytes exceeds the maximum of {MAX_NAME_BYTES} bytes")
+        require(parts[0] not in RESERVED_NAMES, field_, f"{parts[0]!r} is the runner's own file")
+        if path in seen:
+            raise InvalidArgument(f"{path!r} duplicates extra_files[{seen[path]}].path", field=field_)
+        for k in range(1, len(parts)):
+            parent = "/".join(parts[:k])
+            if parent in seen:
+                raise InvalidArgument(f"{path!r} needs {parent!r} as a directory, but extra_files[{seen[parent]}] "
+                                      "is a file of that name", field=field_)
+        seen[path] = i
+        if req.language is Language.JAVA and parts[-1].endswith(".java"):
+            if parts[-1] in java_names:
+                raise InvalidArgument(f"Java sources are compiled from one directory: {parts[-1]!r} is also "
+                                      f"extra_files[{java_names[parts[-1]]}]", field=field_)
+            java_names[parts[-1]] = i
+    for path, i in seen.items():
+        prefix = path + "/"
+        clash = next((j for other, j in seen.items() if other.startswith(prefix)), None)
+        if clash is not None:
+            raise InvalidArgument(f"{path!r} is a file but extra_files[{clash}] needs it as a directory",
+                                  field=f"{p}.extra_files[{i}].path")
 
 
 class Engine:
@@ -144,11 +195,10 @@ class Engine:
             check_max(f"{p}.{name}", len(value.encode()), s.max_source_bytes, "bytes")
         check_max(f"{p}.stdin", len(req.stdin), s.max_source_bytes, "bytes")
         check_max(f"{p}.extra_files", len(req.extra_files), s.max_extra_files, "files")
-        for i, (path, text) in enumerate(req.extra_files):
-            pp = PurePosixPath(path)
-            require(bool(path) and not pp.is_absolute() and ".." not in pp.parts and pp.name not in ("main.py",),
-                    f"{p}.extra_files[{i}].path", "must be a relative path without '..'")
-            check_max(f"{p}.extra_files[{i}].content", len(text.encode()), s.max_source_bytes, "bytes")
+        _validate_extra_paths(req, p)
+        for i, (_, text) in enumerate(req.extra_files):
+            check_max(f"{p}.extra_files[{i}].content", len(text.encode()),
+                      s.max_source_bytes, "bytes")
         if req.entry_point:
             require(req.entry_point.replace("_", "a").replace(".", "a").isalnum(), f"{p}.entry_point",
                     "must be an identifier")
