@@ -139,6 +139,8 @@ class LocalService:
                "--port", str(self.port), "--ready-file", str(ready), *self.extra_args]
         if self.config:
             cmd += ["--config", self.config]
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "CODEEVAL_LOG_FORMAT": os.environ.get("CODEEVAL_LOG_FORMAT", "text")}
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
