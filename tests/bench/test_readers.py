@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from codeeval.bench.readers import read_items
+from codeeval.data import DataError
 from codeeval.kit.paths import datasets_dir
-from codeeval.suites import load_suite
+from codeeval.suites import load_suite, read_items
 from codeeval.suites.schema import Task
 
 DATASETS = datasets_dir()
@@ -69,7 +69,7 @@ def test_humaneval_x_java_reader(tmp_path):
 def test_reader_errors_name_the_file_and_field(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"task_id": "x"}) + "\n")
-    with pytest.raises(KeyError, match="has no field 'prompt'"):
+    with pytest.raises(DataError, match="has no field .prompt."):
         read_items(_task(path=str(path)), tmp_path)
     path.write_text("{not json\n")
     with pytest.raises(ValueError, match="bad.jsonl:1: not JSON"):

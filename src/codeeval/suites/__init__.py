@@ -4,18 +4,24 @@
 resolves every name the suite uses (reader, task prompt, template) and checks that the data exist,
 reporting each problem with a did-you-mean hint. Relative data paths are resolved against the
 suite file's folder (shipped suites: ``data/``); ``${datasets}`` is the shared benchmark data
-(:func:`codeeval.kit.paths.datasets_dir`).
+(:func:`codeeval.kit.paths.expand`).
+
+``task_source(task, base_dir)`` turns a task into a :class:`codeeval.data.Source` and
+``read_items(task, base_dir)`` reads its items through the :mod:`codeeval.data` registry (after
+``options.exclude_ids_file`` and ``limit``). Suites sit above the data layer: codeeval.data never
+imports this package.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from codeeval.kit.paths import datasets_dir
+from codeeval.data import READERS, Item, Source
+from codeeval.data import read_items as read_source
+from codeeval.kit.paths import expand
 from codeeval.suites.schema import (
     KINDS,
     LANGUAGES,
@@ -31,7 +37,7 @@ from codeeval.suites.schema import (
 DATA_DIR = Path(__file__).parent / "data"
 
 __all__ = ["DATA_DIR", "KINDS", "LANGUAGES", "SCORE_METRICS", "Generation", "LoadedSuite", "Suite", "SuiteError",
-           "Task", "list_suites", "load_suite", "resolve_path", "validate_suite"]
+           "Task", "list_suites", "load_suite", "read_items", "resolve_path", "task_source", "validate_suite"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,22 @@ def load_suite(name_or_path: str | Path) -> LoadedSuite:
 
 
 def resolve_path(path: str, base_dir: Path) -> Path:
-    expanded = os.path.expandvars(os.path.expanduser(path.replace("${datasets}", str(datasets_dir()))))
-    p = Path(expanded)
-    return p if p.is_absolute() else base_dir / p
+    """A suite's data path: ``${datasets}``, ``~`` and variables expanded, relative to ``base_dir``."""
+    return expand(path, base_dir)
+
+
+def task_source(task: Task, base_dir: Path) -> Source:
+    """The data-layer source of ``task``: its path and ``options.exclude_ids_file`` resolved."""
+    options = dict(task.options)
+    if options.get("exclude_ids_file"):
+        options["exclude_ids_file"] = resolve_path(str(options["exclude_ids_file"]), base_dir)
+    return Source(reader=task.reader, path=resolve_path(task.path, base_dir), language=task.language,
+                  source_language=task.source_language, options=options)
+
+
+def read_items(task: Task, base_dir: Path) -> list[Item]:
+    """The task's items, after ``options.exclude_ids_file`` and ``limit`` (codeeval.data errors)."""
+    return read_source(task_source(task, base_dir), task.limit)
 
 
 def validate_suite(loaded: LoadedSuite, *, check_data: bool = True) -> list[str]:
@@ -80,7 +99,6 @@ def validate_suite(loaded: LoadedSuite, *, check_data: bool = True) -> list[str]
     Cost: with ``check_data`` every task's reader runs once over its data (milliseconds for the
     shipped suites).
     """
-    from codeeval.bench.readers import READERS, read_items
     from codeeval.prompts import registry
 
     problems: list[str] = []

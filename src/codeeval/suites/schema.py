@@ -13,7 +13,6 @@ the generation parameters, and the metrics. ``kind`` decides the pipeline's stag
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -21,7 +20,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-LANGUAGES = ("python", "java", "csharp")
+from codeeval.kit.languages import NAMES as LANGUAGES
+from codeeval.kit.languages import LanguageName
+from codeeval.kit.names import did_you_mean
+
+__all__ = ["EXEC_METRICS", "KINDS", "LANGUAGES", "SCORE_METRICS", "Generation", "Judge", "Suite", "SuiteError",
+           "Task", "did_you_mean", "parse_suite"]
+
 KINDS = ("codegen", "translation", "summarization")
 #: Metrics computed by the analyzer's Score RPC (names as in analyzer.proto).
 SCORE_METRICS = ("codebleu", "bleu", "rouge_l", "chrf", "meteor", "exact_match")
@@ -34,21 +39,16 @@ class SuiteError(ValueError):
     """A suite that does not validate; the message names the file, the key and a suggestion."""
 
 
-def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
-
-
 class Generation(BaseModel):
     """Sampling parameters of a task, passed to the generator as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    n: int = Field(1, ge=1, le=200, description="samples per item (pass@k needs n >= k)")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy")
-    top_p: float = Field(0.0, ge=0.0, le=1.0, description="0 = 1.0")
-    max_tokens: int = Field(256, ge=1, le=8192, description="new tokens per sample")
+    n: int = Field(default=1, ge=1, le=200, description="samples per item (pass@k needs n >= k)")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 = greedy")
+    top_p: float = Field(default=0.0, ge=0.0, le=1.0, description="0 = 1.0")
+    max_tokens: int = Field(default=256, ge=1, le=8192, description="new tokens per sample")
     stop: list[str] = Field(default_factory=list, description="extra stop strings")
-    seed: int = Field(0, ge=0, description="sampling seed, recorded with every sample")
+    seed: int = Field(default=0, ge=0, description="sampling seed, recorded with every sample")
 
 
 class Judge(BaseModel):
@@ -68,11 +68,12 @@ class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="unique within the suite")
     kind: Literal["codegen", "translation", "summarization"]
-    language: Literal["python", "java", "csharp"] = Field(description="language of the answer (or of the code)")
-    source_language: Literal["python", "java", "csharp"] | None = Field(None, description="translation input")
-    reader: str = Field(description="dataset reader name (see codeeval.bench.readers)")
+    language: LanguageName = Field(description="language of the answer (or of the code)")
+    source_language: LanguageName | None = Field(None, description="translation input")
+    reader: str = Field(description="dataset reader name (see codeeval.data)")
     path: str = Field(description="data path; relative paths are inside the suite's data folder; ${datasets} ok")
-    options: dict[str, Any] = Field(default_factory=dict, description="reader options (e.g. direction)")
+    options: dict[str, Any] = Field(default_factory=dict, description="reader options (e.g. direction, "
+                                    "exclude_ids_file; paths may use ${datasets})")
     limit: int | None = Field(None, ge=1, description="first N items only")
     task_prompt: str = Field(description="registry task prompt (codeeval.prompts)")
     template: str | None = Field(None, description="chat template; None = the adapter's or model's own")
