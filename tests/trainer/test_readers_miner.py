@@ -50,10 +50,10 @@ def test_real_shared_formats() -> None:
     trans = read(SourceSpec(reader="codexglue_translation", path=str(SHARED / "codexglue_code_to_code_trans/test"
                                                                           ".java-cs.txt")), "t")
     assert len(trans) == 1000
-    paper = read(SourceSpec(reader="paper_replication",
+    paper = read(SourceSpec(reader="study_summarization",
                             path=str(SHARED / "paper_replication/cs_codereval_eval_dataset_py_v2.jsonl")), "s")
     assert len(paper) == 100
-    stripped = read(SourceSpec(reader="paper_replication", strip_docstring=True, language="python",
+    stripped = read(SourceSpec(reader="study_summarization", strip_docstring=True, language="python",
                                path=str(SHARED / "paper_replication/cs_codereval_eval_dataset_py_v2.jsonl")), "s")
     leaks_before = sum(r.target.lower() in r.fields["code"].lower() for r in paper)
     leaks_after = sum(r.target.lower() in r.fields["code"].lower() for r in stripped)

@@ -12,18 +12,16 @@ the summarization miner can always read).
 from __future__ import annotations
 
 import copy
-import difflib
-import os
-import sysconfig
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeeval.kit.errors import InvalidArgument, NotFound
-from codeeval.kit.paths import datasets_dir as default_datasets_dir
+from codeeval.kit.names import did_you_mean
+from codeeval.kit.paths import expand
 
 
 class _Strict(BaseModel):
@@ -62,7 +60,7 @@ class MethodSpec(_Strict):
 class SourceSpec(_Strict):
     """Where one task's examples come from; see :mod:`codeeval.trainer.readers`."""
 
-    reader: Literal["codexglue_translation", "concode", "paper_replication", "jsonl", "hf", "mined"]
+    reader: str = Field(description="A codeeval.data reader (or 'mined'); unknown names get a did-you-mean.")
     path: str = Field(default="", description="File, file prefix (translation) or source tree (mined).")
     direction: Literal["java-cs", "cs-java"] = "java-cs"
     language: Literal["python", "java"] = "python"
@@ -73,6 +71,15 @@ class SourceSpec(_Strict):
     split: str = "train"
     strip_docstring: bool = Field(default=False, description="Remove the docstring/Javadoc from the 'code' field.")
     limit: int | None = Field(default=None, ge=1, description="Read at most this many examples.")
+
+    @field_validator("reader")
+    @classmethod
+    def _known_reader(cls, name: str) -> str:
+        from codeeval.trainer.readers import reader_names
+
+        if name not in reader_names():
+            raise ValueError(f"unknown reader {name!r}{did_you_mean(name, reader_names())}")
+        return name
 
 
 class TaskSpec(_Strict):
@@ -170,10 +177,7 @@ def list_configs() -> list[str]:
 def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     path = configs_dir() / f"{name}.yaml"
     if not path.is_file():
-        known = list_configs()
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
-        raise NotFound(f"unknown training config {name!r}{hint}", field="config")
+        raise NotFound(f"unknown training config {name!r}{did_you_mean(name, list_configs())}", field="config")
     if name in seen:
         raise InvalidArgument(f"config {name!r} extends itself via {' -> '.join(seen)}", field="extends")
     data = yaml.safe_load(path.read_text()) or {}
@@ -217,9 +221,7 @@ def _set(data: dict[str, Any], key: str, value: str) -> None:
 
 def expand_path(path: str, datasets_dir: str | None = None) -> Path:
     """Expand ``${datasets}``, ``${stdlib}``, ``~`` and environment variables in a config path."""
-    ds = datasets_dir or str(default_datasets_dir())
-    path = path.replace("${datasets}", ds).replace("${stdlib}", sysconfig.get_paths()["stdlib"])
-    return Path(os.path.expandvars(os.path.expanduser(path)))
+    return expand(path, datasets=datasets_dir)
 
 
 def load_config(name: str, overrides: dict[str, str] | None = None) -> TrainConfig:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from codeeval.data import Example
 from codeeval.prompts import ChatTemplate, TaskPrompt
-from codeeval.trainer.readers import Example
 
 IGNORE = -100
 

@@ -1,71 +1,87 @@
-"""Dataset readers: each turns one :class:`SourceSpec` into examples of (task-prompt fields, target).
+"""Training examples from the :mod:`codeeval.data` registry: a :class:`SourceSpec` becomes a
+:class:`codeeval.data.Source`, its items become :class:`Example` records (``Example.from_item``), so a
+file reads the same here as in the bench.
 
-Formats:
-* ``codexglue_translation`` - CodeXGLUE code-to-code-trans: ``<path>.java`` and ``<path>.cs`` hold one
-  function per line, line i parallel to line i; ``direction`` picks source and target.
-* ``concode`` - CodeXGLUE text-to-code JSON lines (``nl``, ``code``); the class environment after
-  ``concode_field_sep`` is kept as context, separators become newlines.
-* ``paper_replication`` - the study's summarization JSONL (``id``, ``code``, ``reference_summary``).
-* ``jsonl`` - any JSON lines (``.gz`` too) with explicit ``fields`` and ``target`` keys.
-* ``hf`` - a Hugging Face dataset (needs the hub); same ``fields``/``target`` mapping.
-* ``mined`` - functions with docstrings mined from a local source tree, docstring removed from input.
+Every registered reader works (``codexglue_translation``, ``concode``, ``study_summarization``,
+``jsonl`` and ``hf`` with explicit ``fields``/``target``, the benchmarks...); this module registers
+``mined``: functions with docstrings mined from a local source tree (:mod:`codeeval.trainer.miner`),
+docstring removed from the input. ``strip_docstring`` removes docstrings/Javadoc from a ``code``
+field; examples with an empty field or target are skipped. Errors carry the config location
+(``data.tasks[<task>].source.<key>``): NotFound for missing data, InvalidArgument for a bad source,
+FailedPrecondition for data that do not read.
 
-Cost: one pass over the file; ``limit`` stops reading early.
+Cost: one pass over the source; ``limit`` stops reading early (translation files are read whole
+first, to check that they are parallel).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from codeeval.data import DataError, DataNotFound, Example, Item, Source, SourceError, check, iter_items, register
+from codeeval.data import reader_names as reader_names
+from codeeval.data import required_files as _required_files
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from codeeval.trainer.config import SourceSpec, expand_path
+from codeeval.kit.paths import expand
+
+if TYPE_CHECKING:
+    from codeeval.trainer.config import SourceSpec
+
+__all__ = ["Example", "check_source", "read", "reader_names", "required_paths", "strip_docstrings", "to_source"]
 
 
-@dataclass(frozen=True)
-class Example:
-    task: str
-    fields: dict[str, str]
-    target: str
+def to_source(spec: SourceSpec) -> Source:
+    """The data-layer source of a config's source spec (``${datasets}`` expanded)."""
+    options: dict[str, Any] = {"direction": spec.direction, "split": spec.split}
+    if spec.fields:
+        options["fields"] = dict(spec.fields)
+    if spec.target:
+        options["target"] = spec.target
+    if spec.hf_name:
+        options["hf_name"] = spec.hf_name
+    if spec.hf_config:
+        options["hf_config"] = spec.hf_config
+    return Source(reader=spec.reader, path=expand(spec.path) if spec.path else None, language=spec.language,
+                  options=options)
 
 
 def required_paths(spec: SourceSpec) -> list[Path]:
     """Local files/folders the source needs (checked before a job starts)."""
-    if spec.reader == "hf":
-        return []
-    base = expand_path(spec.path)
-    if spec.reader == "codexglue_translation":
-        return [Path(f"{base}.java"), Path(f"{base}.cs")]
-    return [base]
+    return _required_files(to_source(spec))
 
 
 def check_source(spec: SourceSpec, field: str) -> None:
-    """NotFound naming the path when a local source is missing; InvalidArgument for bad mappings."""
-    if spec.reader in ("jsonl", "hf") and (not spec.fields or not spec.target):
-        raise InvalidArgument(f"reader {spec.reader!r} needs explicit 'fields' and 'target'", field=field)
-    if spec.reader == "hf" and not spec.hf_name:
-        raise InvalidArgument("reader 'hf' needs hf_name", field=field)
-    for path in required_paths(spec):
-        if not path.exists():
-            raise NotFound(f"dataset path {path} does not exist", field=f"{field}.path")
+    """NotFound naming the path when a local source is missing; InvalidArgument for a bad source."""
+    try:
+        check(to_source(spec))
+    except DataNotFound as exc:
+        raise NotFound(f"dataset path {str(exc)}", field=f"{field}.{exc.key}") from None
+    except SourceError as exc:
+        raise InvalidArgument(str(exc), field=f"{field}.{exc.key}") from None
 
 
 def read(spec: SourceSpec, task: str) -> list[Example]:
-    check_source(spec, f"data.tasks[{task}].source")
-    rows = _READERS[spec.reader](spec, task)
+    """The task's examples: non-empty fields and target, docstrings stripped if asked, ``limit`` at most."""
+    field = f"data.tasks[{task}].source"
+    check_source(spec, field)
     out: list[Example] = []
-    for ex in rows:
-        if spec.strip_docstring and "code" in ex.fields:
-            ex = Example(ex.task, {**ex.fields, "code": strip_docstrings(ex.fields["code"], spec.language)}, ex.target)
-        if ex.target.strip() and all(v.strip() for v in ex.fields.values()):
-            out.append(ex)
-        if spec.limit is not None and len(out) >= spec.limit:
-            break
+    try:
+        for item in iter_items(to_source(spec)):
+            ex = Example.from_item(item, task)
+            if spec.strip_docstring and "code" in ex.fields:
+                ex = Example(task, {**ex.fields, "code": strip_docstrings(ex.fields["code"], spec.language)},
+                             ex.target)
+            if ex.target.strip() and all(v.strip() for v in ex.fields.values()):
+                out.append(ex)
+            if spec.limit is not None and len(out) >= spec.limit:
+                break
+    except DataNotFound as exc:
+        raise NotFound(str(exc), field=f"{field}.{exc.key}") from None
+    except DataError as exc:
+        raise FailedPrecondition(str(exc), field=f"{field}.{exc.key}") from None
     return out
 
 
@@ -79,76 +95,12 @@ def strip_docstrings(code: str, language: str) -> str:
     return remove_python_docstrings(code)
 
 
-def _lines(path: Path) -> Iterator[str]:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        yield from fh
-
-
-def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    for n, line in enumerate(_lines(path), 1):
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FailedPrecondition(f"{path}:{n}: not JSON ({exc.msg})", field="data") from None
-
-
-def _translation(spec: SourceSpec, task: str) -> Iterator[Example]:
-    base = expand_path(spec.path)
-    src_ext, tgt_ext = ("java", "cs") if spec.direction == "java-cs" else ("cs", "java")
-    for src, tgt in zip(_lines(Path(f"{base}.{src_ext}")), _lines(Path(f"{base}.{tgt_ext}")), strict=False):
-        yield Example(task, {"code": src.strip()}, tgt.strip())
-
-
-def _concode(spec: SourceSpec, task: str) -> Iterator[Example]:
-    for rec in _json_lines(expand_path(spec.path)):
-        nl = rec.get("nl", "").replace(" concode_field_sep ", "\n").replace(" concode_elem_sep ", "\n")
-        yield Example(task, {"description": nl.strip()}, rec.get("code", "").strip())
-
-
-def _paper(spec: SourceSpec, task: str) -> Iterator[Example]:
-    for rec in _json_lines(expand_path(spec.path)):
-        yield Example(task, {"code": rec["code"]}, rec["reference_summary"].strip())
-
-
-def _mapped(rec: dict[str, Any], spec: SourceSpec, task: str) -> Example:
-    missing = [k for k in [*spec.fields.values(), spec.target] if k not in rec]
-    if missing:
-        raise FailedPrecondition(f"record has no key {missing[0]!r} (keys: {', '.join(sorted(rec))})",
-                                 field=f"data.tasks[{task}].source.fields")
-    return Example(task, {f: str(rec[k]) for f, k in spec.fields.items()}, str(rec[spec.target]))
-
-
-def _jsonl(spec: SourceSpec, task: str) -> Iterator[Example]:
-    for rec in _json_lines(expand_path(spec.path)):
-        yield _mapped(rec, spec, task)
-
-
-def _hf(spec: SourceSpec, task: str) -> Iterator[Example]:
-    try:
-        import datasets
-
-        ds = datasets.load_dataset(spec.hf_name, spec.hf_config, split=spec.split, streaming=True)
-    except Exception as exc:  # noqa: BLE001 - no hub here is an expected condition
-        raise FailedPrecondition(f"cannot load HF dataset {spec.hf_name!r}: {type(exc).__name__}: {exc}"[:500],
-                                 field=f"data.tasks[{task}].source.hf_name") from None
-    for rec in ds:
-        yield _mapped(dict(rec), spec, task)
-
-
-def _mined(spec: SourceSpec, task: str) -> Iterator[Example]:
+@register("mined")
+def read_mined(source: Source) -> Iterator[Item]:
+    """Functions with docstrings mined from a local source tree (or file); the docstring is the reference."""
     from codeeval.trainer.miner import mine
 
-    for pair in mine(expand_path(spec.path), spec.language):
-        yield Example(task, {"code": pair.code}, pair.summary)
-
-
-_READERS = {
-    "codexglue_translation": _translation,
-    "concode": _concode,
-    "paper_replication": _paper,
-    "jsonl": _jsonl,
-    "hf": _hf,
-    "mined": _mined,
-}
+    assert source.path is not None
+    for i, pair in enumerate(mine(source.path, source.language)):
+        yield Item(id=f"{pair.path}:{pair.name}#{i}", fields={"code": pair.code}, reference=pair.summary,
+                   source=pair.code)

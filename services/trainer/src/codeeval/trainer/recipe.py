@@ -34,8 +34,8 @@ from codeeval.trainer.config import TrainConfig, expand_path, load_config
 from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
+from codeeval.trainer.outcomes import CANCELLED_EXIT, DONE_EXIT
 from codeeval.trainer.readers import Example, read
-from codeeval.trainer.worker import CANCELLED_EXIT
 
 
 def build_examples(cfg: TrainConfig) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(load_config(args.config, overrides), args.workdir)
     if int(os.environ.get("RANK", "0")) == 0:
         (args.workdir / "result.json").write_text(json.dumps(result, indent=1))
-    return CANCELLED_EXIT if result["outcome"] == "cancelled" else 0
+    return CANCELLED_EXIT if result["outcome"] == "cancelled" else DONE_EXIT
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from codeeval.trainer.outcomes import CANCELLED_EXIT, DONE_EXIT, FAILED_EXIT
+
+__all__ = ["CANCELLED_EXIT", "die_with_parent", "main"]
+
 PR_SET_PDEATHSIG = 1
-CANCELLED_EXIT = 3  # the recipe stopped on SIGTERM after a checkpoint
 
 
 def die_with_parent() -> None:
@@ -39,16 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         result = run(cfg, job_dir)
     except CodeevalError as exc:
         (job_dir / "error.json").write_text(json.dumps({"error": str(exc), "status": exc.status}))
-        return 1
+        return FAILED_EXIT
     except Exception as exc:  # noqa: BLE001 - recorded for the job; the traceback goes to the job log only
         traceback.print_exc()
         (job_dir / "error.json").write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:2000],
                                                          "status": "INTERNAL"}))
-        return 1
+        return FAILED_EXIT
     if result["outcome"] == "cancelled":
         return CANCELLED_EXIT
     (job_dir / "result.json").write_text(json.dumps(result, indent=1))
-    return 0
+    return DONE_EXIT
 
 
 if __name__ == "__main__":
