@@ -1,0 +1,29 @@
+"""Fixtures of the data-layer tests: MBPP files in both published shapes (``fixtures/``) and a real
+sandbox engine on the bubblewrap backend (skipped where bubblewrap is not installed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MBPP_ORIGINAL = FIXTURES / "mbpp.jsonl"
+MBPP_SANITIZED = FIXTURES / "sanitized-mbpp.json"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine() -> AsyncIterator[object]:
+    if shutil.which("bwrap") is None or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("bubblewrap not installed")
+    from codeeval.sandbox.config import SandboxSettings
+    from codeeval.sandbox.engine import Engine
+
+    eng = Engine(SandboxSettings.load(max_concurrency=2, default_wall_time_ms=10000))
+    await eng.start()
+    yield eng
+    await eng.stop()
