@@ -31,7 +31,7 @@ from codeeval.sandbox.model import (
 )
 from codeeval.sandbox.runners.csharp import CSharpRunner
 from codeeval.sandbox.runners.java import JavaRunner
-from codeeval.sandbox.runners.python import PythonRunner
+from codeeval.sandbox.runners.python import PythonRunner, validate_table
 from codeeval.sandbox.runners.workspace import Workspace
 
 log = logging.getLogger("codeeval.sandbox")
@@ -133,7 +133,8 @@ class Engine:
         self._admitted = 0
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
-            Language.PYTHON: PythonRunner(*args), Language.JAVA: JavaRunner(*args)}
+            Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=settings.uid_base),
+            Language.JAVA: JavaRunner(*args)}
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None
         self.started = False
@@ -161,6 +162,9 @@ class Engine:
         self.started = True
 
     async def stop(self) -> None:
+        python = self.runners[Language.PYTHON]
+        assert isinstance(python, PythonRunner)
+        await asyncio.to_thread(python.close)
         await self.backend.stop()
         self.workspace.close()
 
@@ -202,6 +206,8 @@ class Engine:
         if req.entry_point:
             require(req.entry_point.replace("_", "a").replace(".", "a").isalnum(), f"{p}.entry_point",
                     "must be an identifier")
+        require(req.table is None or req.language is Language.PYTHON, f"{p}.table", "only Python takes an input table")
+        validate_table(req, where, s.max_source_bytes)
         maxima = s.max_limits()
         for limit, amount in req.limits.as_dict().items():
             check_max(f"{where}limits.{limit}", amount, getattr(maxima, limit))

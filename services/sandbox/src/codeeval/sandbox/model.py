@@ -71,6 +71,19 @@ class CalibrationRecord:
 
 
 @dataclass(frozen=True)
+class TableTest:
+    """Python input/expected table (EvalPlus ``base_input``/``plus_input`` style): the judge computes
+    each expected output by calling ``entry_point`` of ``reference_source`` (trusted, run in the
+    judge) on the input, then compares the candidate's answer: floats with ``math.isclose``
+    (``abs_tol=atol``, ``rel_tol=1e-7``), containers item by item, anything else with ``==``.
+    Each input is a JSON array of the call's positional arguments."""
+
+    reference_source: str
+    inputs: tuple[str, ...]
+    atol: float = 0.0
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """One program to run. ``test`` and ``entry_point`` follow the language's convention (see the proto)."""
 
@@ -84,6 +97,7 @@ class RunRequest:
     limits: Limits = field(default_factory=Limits)
     calibration: Calibration | None = None
     id: str = ""
+    table: TableTest | None = None
 
     def evolve(self, **changes: object) -> RunRequest:
         return replace(self, **changes)  # type: ignore[arg-type]

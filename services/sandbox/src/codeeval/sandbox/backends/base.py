@@ -40,6 +40,9 @@ class SandboxCommand:
     work_dir_bytes: int = 64 << 20
     output_hard_bytes: int = 1 << 20
     limit_address_space: bool = True
+    #: Host fds the sandboxed process inherits at the same numbers (the Python judge's channel);
+    #: the caller keeps and closes them.
+    pass_fds: tuple[int, ...] = ()
 
 
 def map_paths(argv: list[str], mapping: dict[str, str]) -> list[str]:

@@ -158,7 +158,7 @@ class BubblewrapBackend:
             proc = await asyncio.create_subprocess_exec(
                 *prefix, *self._argv(cmd, uid, seccomp_fd), stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (), env=env,
+                pass_fds=((seccomp_fd,) if seccomp_fd is not None else ()) + cmd.pass_fds, env=env,
             )
         except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
             if cg is not None:

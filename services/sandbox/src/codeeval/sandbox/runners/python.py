@@ -1,28 +1,49 @@
-"""Python runner: HumanEval-style programs under Debian's python3 in isolated mode.
+"""Python runner: the judge decides test verdicts; MODE_RUN and MODE_COMPILE_ONLY run as programs.
 
-The program is ``source + test + check(entry_point)`` (the HumanEval concatenation), written to
-/code/main.py and run by the trusted harness (support/harness.py). One sandbox per run (~20 ms
-overhead under bubblewrap).
+- MODE_RUN_TESTS with test code, an entry point or an input table: *judged*. The candidate
+  source alone is imported in the sandbox by support/py_candidate.py (Debian's python3 -I), which
+  then answers calls over a socket passed in as an extra fd; the test code runs in a warm judge
+  process outside the sandbox (judge.py, support/py_judge.py) that calls the candidate through
+  proxies and decides the verdict from decoded values. Nothing the candidate prints, exits with
+  or writes on the channel can make it pass: only correct answers do.
+- MODE_RUN_TESTS without test code (a self-checking program), MODE_RUN and MODE_COMPILE_ONLY:
+  the program runs under support/harness.py as before. These are *not* test verdicts: a program
+  that carries its own asserts can skip them; PASSED means "it ran to the end" (exit 0 for
+  MODE_RUN, "it parsed" for MODE_COMPILE_ONLY).
+
+Costs: one sandbox per run (~20 ms under bubblewrap), plus one fork in the slot's judge and a
+Unix-socket round trip per call.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
+from codeeval.kit.errors import check_max, require
 from codeeval.sandbox.backends.base import Bind, SandboxCommand
-from codeeval.sandbox.model import Limits, Mode, RunRequest, RunResult
+from codeeval.sandbox.model import Limits, Mode, Outcome, ProcessResult, RunRequest, RunResult
 from codeeval.sandbox.runners import protocol
 from codeeval.sandbox.runners.base import CODE_DIR, SUPPORT_DIR, harnessed_result, write_extra_files
+from codeeval.sandbox.runners.judge import JUDGE_MEMORY_EXTRA, JudgePool
 from codeeval.sandbox.runners.workspace import Workspace, write_file
 
 PYTHON = "/usr/bin/python3"
 HARNESS = "/harness/harness.py"
+CANDIDATE = "/harness/py_candidate.py"
 _MODE_ARG = {Mode.RUN_TESTS: "tests", Mode.RUN: "run", Mode.COMPILE_ONLY: "compile"}
+#: How long the judge may take to report once the candidate's sandbox has ended.
+JUDGE_GRACE_S = 5.0
+MAX_TABLE_INPUTS = 10_000
+_VERDICTS = {"PASSED": Outcome.PASSED, "FAILED": Outcome.FAILED, "COMPILE_ERROR": Outcome.COMPILE_ERROR,
+             "RUNTIME_ERROR": Outcome.RUNTIME_ERROR, "MEMORY_EXCEEDED": Outcome.MEMORY_EXCEEDED,
+             "JUDGE_MEMORY": Outcome.MEMORY_EXCEEDED}
 
 
 def program_text(req: RunRequest) -> str:
-    """The HumanEval concatenation: candidate, tests, then ``check(entry_point)`` when one is named."""
+    """The HumanEval concatenation (self-checking programs only): candidate, tests, ``check(entry_point)``."""
     parts = [req.source]
     if req.mode is Mode.RUN_TESTS and req.test:
         parts.append(req.test)
@@ -31,32 +52,129 @@ def program_text(req: RunRequest) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def is_judged(req: RunRequest) -> bool:
+    return req.mode is Mode.RUN_TESTS and bool(req.test or req.entry_point or req.table)
+
+
+def validate_table(req: RunRequest, where: str, max_bytes: int) -> None:
+    """Raise InvalidArgument naming the field when ``req.table`` cannot be judged."""
+    if req.table is None:
+        return
+    t, p = req.table, f"{where}program.table"
+    require(req.mode is Mode.RUN_TESTS, f"{where}program.mode", "an input table needs MODE_RUN_TESTS")
+    require(bool(req.entry_point), f"{where}program.entry_point", "an input table needs the function's name")
+    require(not req.test, f"{where}program.test", "give either test code or an input table, not both")
+    require(bool(t.reference_source.strip()), f"{p}.reference_source", "must not be empty")
+    check_max(f"{p}.reference_source", len(t.reference_source.encode()), max_bytes, "bytes")
+    require(bool(t.inputs), f"{p}.inputs", "must hold at least one input")
+    check_max(f"{p}.inputs", len(t.inputs), MAX_TABLE_INPUTS, "inputs")
+    check_max(f"{p}.inputs", sum(len(i.encode()) for i in t.inputs), max_bytes, "bytes")
+    require(t.atol >= 0 and t.atol == t.atol, f"{p}.atol", "must be a number >= 0")
+    for i, raw in enumerate(t.inputs):
+        try:
+            args = json.loads(raw)
+        except ValueError as exc:
+            require(False, f"{p}.inputs[{i}]", f"must be a JSON array of arguments ({exc})")
+        require(type(args) is list, f"{p}.inputs[{i}]", "must be a JSON array of arguments")
+
+
+def judged_result(pr: ProcessResult, verdict: dict[str, object] | None, limits: Limits) -> RunResult:
+    """The outcome of a judged run: PASSED only on the judge's word with the sandbox inside its limits;
+    otherwise the sandbox's own observation (output, memory, time) first, then the judge's verdict."""
+    outcome, detail = _judged_outcome(pr, verdict)
+    return RunResult(
+        outcome=outcome, exit_code=pr.exit_code, signal=pr.signal, stdout=pr.stdout,
+        stderr=pr.stderr.replace(protocol.START, b"", 1), stdout_truncated=pr.stdout_truncated,
+        stderr_truncated=pr.stderr_truncated, wall_time_ms=pr.wall_time_ms, cpu_time_ms=pr.cpu_time_ms,
+        peak_memory_bytes=pr.peak_memory_bytes, detail=detail, effective_limits=limits,
+    )
+
+
+def _judged_outcome(pr: ProcessResult, verdict: dict[str, object] | None) -> tuple[Outcome, str]:
+    started = protocol.started(pr)
+    if pr.sandbox_failure and not started:
+        return Outcome.SANDBOX_ERROR, pr.sandbox_failure
+    if pr.output_exceeded:
+        return Outcome.OUTPUT_LIMIT_EXCEEDED, "output exceeded the hard cap; the run was stopped"
+    memory_text = any(m in pr.stderr_tail or m in pr.stderr for m in protocol.MEMORY_MARKERS)
+    if pr.oom_killed or (pr.exit_code != 0 and memory_text):
+        return Outcome.MEMORY_EXCEEDED, "memory limit reached"
+    if pr.timed_out:
+        return Outcome.TIMEOUT, "wall-time limit reached; the run was killed"
+    if pr.cpu_exceeded:
+        return Outcome.TIMEOUT, "CPU-time limit reached"
+    if not started:
+        return Outcome.SANDBOX_ERROR, f"the candidate worker never started (exit code {pr.exit_code})"
+    if verdict is None:
+        return Outcome.SANDBOX_ERROR, "the judge ended without a verdict"
+    kind, detail = str(verdict.get("verdict")), str(verdict.get("detail", ""))[:1000]
+    if kind == "GONE":
+        how = f"killed by signal {pr.signal}" if pr.signal else f"exit code {pr.exit_code}"
+        return Outcome.RUNTIME_ERROR, f"{detail} ({how})"
+    if kind in _VERDICTS:
+        return _VERDICTS[kind], detail
+    return Outcome.SANDBOX_ERROR, detail or f"unknown judge verdict {kind[:40]}"
+
+
 class PythonRunner:
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
-                 output_hard: Callable[[int], int]) -> None:
+                 output_hard: Callable[[int], int], *, judge_slots: int = 2, uid_base: int = 61000) -> None:
         self.execute = execute
         self.workspace = workspace
         self.work_dir_bytes = work_dir_bytes
         self.output_hard = output_hard
+        self.judges = JudgePool(judge_slots, uid_base, self.support_dir)
+
+    def support_dir(self) -> Path:
+        """Where the judge reads py_judge.py: the workspace's staged copy when there is one."""
+        trusted: dict[Path, Path] = getattr(self.workspace, "trusted", {})
+        return trusted.get(SUPPORT_DIR.resolve(), SUPPORT_DIR)
 
     def toolchain(self) -> list[tuple[str, str]]:
         out = subprocess.run([PYTHON, "--version"], capture_output=True, text=True, timeout=10)
         return [("python3", out.stdout.strip().removeprefix("Python "))]
 
+    def close(self) -> None:
+        self.judges.close()
+
     async def run(self, req: RunRequest, limits: Limits) -> RunResult:
+        result = await (self._judged(req, limits) if is_judged(req) else self._harnessed(req, limits))
+        if result.outcome is Outcome.COMPILE_ERROR:
+            result.compile_output = result.stderr.decode(errors="replace") or result.detail
+        return result
+
+    def _command(self, argv: list[str], run_dir: Path, limits: Limits, stdin: bytes,
+                 pass_fds: tuple[int, ...] = ()) -> SandboxCommand:
+        return SandboxCommand(
+            argv=argv, limits=limits, stdin=stdin, binds=[Bind(run_dir, CODE_DIR), Bind(SUPPORT_DIR, "/harness")],
+            work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
+            env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}, pass_fds=pass_fds,
+        )
+
+    async def _judged(self, req: RunRequest, limits: Limits) -> RunResult:
+        request: dict[str, object] = {
+            "kind": "table" if req.table else "check", "test": req.test, "entry_point": req.entry_point,
+            "memory_bytes": limits.memory_bytes + JUDGE_MEMORY_EXTRA, "cpu_s": -(-limits.cpu_time_ms // 1000) + 1,
+            "file_bytes": limits.max_file_bytes, "wall_s": limits.wall_time_ms / 1000 + JUDGE_GRACE_S,
+        }
+        if req.table is not None:
+            request.update(reference=req.table.reference_source, inputs=list(req.table.inputs), atol=req.table.atol)
+        async with self.judges.run(request) as run:
+            with self.workspace.run_dir() as run_dir:
+                write_file(run_dir / "main.py", req.source)
+                write_extra_files(run_dir, req.extra_files)
+                fd = run.candidate_fd
+                pr = await self.execute(self._command([PYTHON, "-I", "-B", CANDIDATE, str(fd), f"{CODE_DIR}/main.py"],
+                                                      run_dir, limits, req.stdin, (fd,)))
+            run.release_candidate()
+            verdict = await run.verdict(JUDGE_GRACE_S)
+        return judged_result(pr, verdict, limits)
+
+    async def _harnessed(self, req: RunRequest, limits: Limits) -> RunResult:
         token = protocol.new_token()
         with self.workspace.run_dir() as run_dir:
             write_file(run_dir / "main.py", program_text(req))
             write_extra_files(run_dir, req.extra_files)
-            cmd = SandboxCommand(
-                argv=[PYTHON, "-I", "-B", HARNESS, _MODE_ARG[req.mode], f"{CODE_DIR}/main.py"],
-                limits=limits, stdin=protocol.with_token(token, req.stdin),
-                binds=[Bind(run_dir, CODE_DIR), Bind(SUPPORT_DIR, "/harness")],
-                work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
-                env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
-            )
-            pr = await self.execute(cmd)
-        result = harnessed_result(pr, token, limits, require_done=req.mode is not Mode.RUN)
-        if result.outcome.name == "COMPILE_ERROR":
-            result.compile_output = result.stderr.decode(errors="replace")
-        return result
+            argv = [PYTHON, "-I", "-B", HARNESS, _MODE_ARG[req.mode], f"{CODE_DIR}/main.py"]
+            pr = await self.execute(self._command(argv, run_dir, limits, protocol.with_token(token, req.stdin)))
+        return harnessed_result(pr, token, limits, require_done=req.mode is not Mode.RUN)

@@ -1,0 +1,127 @@
+"""Runs INSIDE the candidate's sandbox (Debian's python3 -I): imports the candidate, then answers the
+judge's calls. Nothing it says is trusted: the judge decides every verdict from decoded values.
+
+usage: py_candidate.py FD PROGRAM     (FD: the judge channel, a connected socket)
+
+1. Compiles and imports PROGRAM as the module ``__main__`` (the candidate's prints go to its own
+   stdout/stderr, never to the channel), then sends a hello frame: ``{"functions": [names]}``
+   (the module's own top-level functions) or ``{"error": "syntax"|"exception", "type", "message"}``.
+2. Serves ``{"op": "call", "seq", "name", "args", "kwargs", "want_args"}`` with
+   ``{"seq", "value"}`` (plus ``"args"`` after the call when asked: mutated arguments come back),
+   ``{"seq", "raised": {"type", "message"}}`` or ``{"seq", "unencodable": detail}``.
+3. Exits 0 on ``{"op": "exit"}`` or when the channel ends.
+"""
+
+import contextlib
+import os
+import socket
+import sys
+import traceback
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import py_codec  # noqa: E402
+
+del sys.path[0]
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(sock: socket.socket) -> dict:
+    return py_codec.loads(_recv_exact(sock, py_codec.body_size(_recv_exact(sock, 4))))
+
+
+def _send(sock: socket.socket, message: dict) -> None:
+    sock.sendall(py_codec.dumps(message))
+
+
+def _load(path: str) -> tuple[types.ModuleType | None, dict]:
+    with open(path, encoding="utf-8") as fh:
+        source = fh.read()
+    try:
+        code = compile(source, path, "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        traceback.print_exc(limit=0)
+        return None, {"error": "syntax", "type": type(exc).__name__, "message": str(exc)[:500]}
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module
+    sys.argv = [path]
+    try:
+        exec(code, module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - reported to the judge, which decides
+        traceback.print_exc()
+        return None, {"error": "exception", "type": type(exc).__name__, "message": _text(exc)}
+    names = [k for k, v in list(module.__dict__.items())
+             if type(v) is types.FunctionType and v.__module__ == "__main__" and type(k) is str]
+    return module, {"functions": names}
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:500]
+    except BaseException:  # noqa: BLE001 - a candidate exception whose __str__ fails
+        return "(unprintable)"
+
+
+def _call(module: types.ModuleType, request: dict) -> dict:
+    seq = request.get("seq")
+    try:
+        fn = module.__dict__[request["name"]]
+        args = py_codec.decode(request["args"])
+        kwargs = py_codec.decode(request["kwargs"])
+    except (KeyError, py_codec.CodecError) as exc:
+        return {"seq": seq, "raised": {"type": "NameError", "message": f"cannot call: {exc}"}}
+    try:
+        value = fn(*args, **kwargs)  # type: ignore[operator]
+    except BaseException as exc:  # noqa: BLE001 - the candidate's exception, reported by name
+        return {"seq": seq, "raised": {"type": type(exc).__name__, "message": _text(exc)}}
+    try:
+        reply = {"seq": seq, "value": py_codec.encode(value)}
+        if request.get("want_args"):
+            reply["args"] = py_codec.encode(args)
+            reply["kwargs"] = py_codec.encode(kwargs)
+    except py_codec.CodecError as exc:
+        return {"seq": seq, "unencodable": str(exc)}
+    except BaseException as exc:  # noqa: BLE001 - a value whose iteration raised
+        return {"seq": seq, "unencodable": f"encoding the result raised {type(exc).__name__}"}
+    return reply
+
+
+START = b"\x1eCODEEVAL-START\n"
+
+
+def main() -> None:
+    os.write(2, START)  # the sandbox works (tells a sandbox failure from a candidate that died early)
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    module, hello = _load(sys.argv[2])
+    _send(sock, hello)
+    while module is not None:
+        try:
+            request = _recv(sock)
+        except (EOFError, OSError, py_codec.CodecError):
+            break
+        if request.get("op") != "call":
+            break
+        reply = _call(module, request)
+        try:
+            _send(sock, reply)
+        except py_codec.CodecError as exc:
+            _send(sock, {"seq": reply.get("seq"), "unencodable": str(exc)})
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # the candidate may have closed or replaced it
+            stream.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
