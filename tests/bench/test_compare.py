@@ -9,8 +9,6 @@ import pytest
 
 from codeeval.stats.compare import (
     bootstrap_ci,
-    cliffs_delta,
-    cliffs_magnitude,
     holm,
     mcnemar_exact,
     paired_binary,
@@ -34,15 +32,6 @@ def test_wilcoxon_identical_and_shifted():
     assert wilcoxon_signed_rank(a, b) == pytest.approx(2 / 2**8)  # all 8 differences positive: exact p
     with pytest.raises(ValueError, match="differ in length"):
         wilcoxon_signed_rank([1.0], [1.0, 2.0])
-
-
-def test_cliffs_delta_matches_the_definition():
-    rng = np.random.default_rng(1)
-    a, b = rng.normal(size=30), rng.normal(0.5, size=25)
-    brute = sum(int(y > x) - int(y < x) for x in a for y in b) / (len(a) * len(b))
-    assert cliffs_delta(a, b) == pytest.approx(brute)
-    assert cliffs_delta([1, 2], [3, 4]) == 1.0 and cliffs_delta([3, 4], [1, 2]) == -1.0
-    assert cliffs_magnitude(0.1) == "negligible" and cliffs_magnitude(-0.5) == "large"
 
 
 def test_bootstrap_ci_contains_the_mean_and_is_deterministic():

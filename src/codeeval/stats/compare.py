@@ -3,19 +3,23 @@
 - pass/fail per item (greedy or one sample): exact McNemar on the discordant pairs;
 - continuous per-item values (metrics, pass fractions with n > 1): Wilcoxon signed-rank (zero
   differences dropped, Pratt would keep them; scipy's ``wilcoxon`` with ``zero_method="wilcox"``),
-  with Cliff's delta as the effect size;
-- a percentile bootstrap CI of the mean paired difference for every metric;
+  with the matched-pairs rank-biserial correlation as the effect size (the paired effect that goes
+  with the signed-rank test; an unpaired Cliff's delta would ignore the pairing);
+- a BCa bootstrap CI (``scipy.stats.bootstrap``) of the mean paired difference for every metric;
 - Holm's step-down correction over all tests of one comparison.
 
-All functions are pure and deterministic for a given seed. Cost: bootstrap O(resamples * n).
+All functions are pure and deterministic for a given seed. Cost: bootstrap O(resamples * n) plus an
+O(n^2) jackknife for the BCa acceleration.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 
@@ -27,7 +31,7 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     return float(min(1.0, stats.binomtest(min(a_only, b_only), n, 0.5).pvalue))
 
 
-def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
+def wilcoxon_signed_rank(a: ArrayLike, b: ArrayLike) -> float:
     """Two-sided Wilcoxon signed-rank p-value of the paired differences b - a; 1.0 when all are zero."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape:
@@ -38,37 +42,50 @@ def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
     return float(stats.wilcoxon(x, y, zero_method="wilcox").pvalue)
 
 
-def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cliff's delta of b over a: P(b > a) - P(b < a) over all pairs, in [-1, 1]. O(n log n)."""
-    x, y = np.sort(np.asarray(a, dtype=float)), np.asarray(b, dtype=float)
-    if x.size == 0 or y.size == 0:
+def rank_biserial(a: ArrayLike, b: ArrayLike) -> float:
+    """Matched-pairs rank-biserial correlation of b over a, in [-1, 1] (King & Minium; Kerby 2014).
+
+    ``(T+ - T-) / (T+ + T-)`` where T+ and T- are the sums of the ranks of |b - a| over the positive
+    and the negative differences; zero differences are dropped, as in :func:`wilcoxon_signed_rank`.
+    0.0 when every difference is zero. O(n log n).
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"paired samples differ in length: {x.size} vs {y.size}")
+    d = y - x
+    d = d[d != 0]
+    if d.size == 0:
         return 0.0
-    greater = np.searchsorted(x, y, side="left").sum()
-    less = (x.size - np.searchsorted(x, y, side="right")).sum()
-    return float((greater - less) / (x.size * y.size))
+    ranks = stats.rankdata(np.abs(d))
+    plus, minus = float(ranks[d > 0].sum()), float(ranks[d < 0].sum())
+    return (plus - minus) / (plus + minus)
 
 
-def cliffs_magnitude(delta: float) -> str:
-    """Romano et al.'s thresholds: negligible < 0.147 <= small < 0.33 <= medium < 0.474 <= large."""
-    d = abs(delta)
-    return "negligible" if d < 0.147 else "small" if d < 0.33 else "medium" if d < 0.474 else "large"
-
-
-def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, resamples: int = 2000,
+def bootstrap_ci(values: ArrayLike, *, confidence: float = 0.95, resamples: int = 2000,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``values`` (paired differences, or per-item scores)."""
+    """Two-sided BCa bootstrap CI of the mean of ``values`` (paired differences, or per-item scores).
+
+    ``scipy.stats.bootstrap(method="BCa")``; a constant sample gives its value twice, an empty one
+    NaNs, and a sample whose BCa correction is undefined (a bootstrap distribution on one side of the
+    mean, which happens with two or three distinct values) falls back to the percentile interval.
+    """
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         return (float("nan"), float("nan"))
     if v.size == 1 or np.all(v == v[0]):
         return (float(v[0]), float(v[0]))
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
-    return (float(lo), float(hi))
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap((v,), np.mean, confidence_level=confidence, n_resamples=resamples,
+                                  method=method, vectorized=True, rng=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if np.isfinite(lo) and np.isfinite(hi):
+            return (lo, hi)
+    return (float(v.min()), float(v.max()))
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
+def holm(pvalues: ArrayLike) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the input order (monotone, capped at 1)."""
     p = np.asarray(pvalues, dtype=float)
     m = p.size
@@ -95,7 +112,7 @@ class PairedTest:
     ci_low: float
     ci_high: float
     p_value: float
-    effect: float | None = None  # Cliff's delta (wilcoxon) or the discordant counts' balance (mcnemar)
+    effect: float | None = None  # rank-biserial r (wilcoxon) or the discordant counts' balance (mcnemar)
     p_adjusted: float = 1.0
 
     def significant(self, alpha: float) -> bool:
@@ -105,7 +122,7 @@ class PairedTest:
         return self.significant(alpha) and self.diff < 0
 
 
-def paired_binary(task: str, metric: str, a: Sequence[bool], b: Sequence[bool], *, seed: int = 0) -> PairedTest:
+def paired_binary(task: str, metric: str, a: ArrayLike, b: ArrayLike, *, seed: int = 0) -> PairedTest:
     x, y = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
     a_only, b_only = int((x & ~y).sum()), int((~x & y).sum())
     d = y.astype(float) - x.astype(float)
@@ -116,18 +133,16 @@ def paired_binary(task: str, metric: str, a: Sequence[bool], b: Sequence[bool], 
                       float(d.mean()) if n else 0.0, lo, hi, mcnemar_exact(a_only, b_only), effect)
 
 
-def paired_continuous(task: str, metric: str, a: Sequence[float], b: Sequence[float], *,
+def paired_continuous(task: str, metric: str, a: ArrayLike, b: ArrayLike, *,
                       seed: int = 0) -> PairedTest:
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     d = y - x
     lo, hi = bootstrap_ci(d, seed=seed)
     n = int(x.size)
     return PairedTest(task, metric, "wilcoxon", n, float(x.mean()) if n else 0.0, float(y.mean()) if n else 0.0,
-                      float(d.mean()) if n else 0.0, lo, hi, wilcoxon_signed_rank(x, y), cliffs_delta(x, y))
+                      float(d.mean()) if n else 0.0, lo, hi, wilcoxon_signed_rank(x, y), rank_biserial(x, y))
 
 
 def with_holm(tests: Sequence[PairedTest]) -> list[PairedTest]:
-    from dataclasses import replace
-
     adjusted = holm([t.p_value for t in tests])
     return [replace(t, p_adjusted=p) for t, p in zip(tests, adjusted, strict=True)]

@@ -1,0 +1,106 @@
+"""Detectable drops of the gate against brute-force simulations of the gate itself (fixed seeds)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from codeeval.stats.gate import MIN_BOOTSTRAP_ITEMS, gate_continuous, paired_proportion_bounds
+from codeeval.stats.power import (
+    MetricSpec,
+    Spread,
+    can_fire_binary,
+    detectable_drop_binary,
+    detectable_drop_continuous,
+    never_fire,
+    plan,
+    power_binary,
+    spreads_from_results,
+)
+
+
+@pytest.mark.parametrize(("n", "discordance", "alpha"), [(60, 0.3, 0.05), (164, 0.5, 0.01), (164, 0.1, 0.05)])
+def test_binary_detectable_drop_has_80_percent_power_by_simulation(n, discordance, alpha):
+    drop = detectable_drop_binary(n, margin=0.02, alpha=alpha, discordance=discordance)
+    assert 0.02 < drop < 1
+    p_lost = max((discordance + drop) / 2, drop)
+    rng = np.random.default_rng(17)
+    draws = rng.multinomial(n, [p_lost, p_lost - drop, 1 - 2 * p_lost + drop], size=6000)
+    _, high = paired_proportion_bounds(draws[:, 0], draws[:, 1], n, alpha)
+    assert (high < -0.02).mean() == pytest.approx(0.80, abs=0.03)
+    # and a smaller drop is caught less often
+    assert power_binary(n, drop * 0.7, discordance=discordance, margin=0.02, alpha=alpha) < 0.75
+
+
+def test_continuous_detectable_drop_has_80_percent_power_by_simulation():
+    n, sd = 60, 0.2
+    drop = detectable_drop_continuous(n, margin=0.02, alpha=0.05, sd=sd)
+    rng = np.random.default_rng(23)
+    fired = [gate_continuous("t", "m", np.zeros(n), rng.normal(-drop, sd, size=n), resamples=999,
+                             seed=s).high < -0.02 for s in range(300)]
+    assert np.mean(fired) == pytest.approx(0.80, abs=0.08)
+
+
+def test_more_items_and_less_discordance_detect_smaller_drops():
+    worst = detectable_drop_binary(164, margin=0.02, alpha=0.05)
+    assert detectable_drop_binary(500, margin=0.02, alpha=0.05) < worst
+    assert detectable_drop_binary(164, margin=0.02, alpha=0.05, discordance=0.1) < worst
+    assert detectable_drop_binary(164, margin=0.02, alpha=0.005) > worst
+
+
+def test_a_small_task_can_never_fire_under_many_gated_metrics():
+    # the default suite's 8-item task under about 20 gated metrics: losing all 8 items is not enough
+    assert not can_fire_binary(8, margin=0.02, alpha=0.05 / 20)
+    assert detectable_drop_binary(4, margin=0.02, alpha=0.05 / 10) == math.inf
+    assert can_fire_binary(8, margin=0.02, alpha=0.05)
+    assert detectable_drop_continuous(MIN_BOOTSTRAP_ITEMS - 1, margin=0.02, alpha=0.05) == math.inf
+
+
+def test_plan_marks_gating_and_counts_only_gating_metrics_in_bonferroni():
+    specs = [MetricSpec("big", "pass@1", "binary", 1000, 0.02), MetricSpec("tiny", "pass@1", "binary", 4, 0.02),
+             MetricSpec("mid", "codebleu", "continuous", 40, 0.02)]
+    rows = {r.task: r for r in plan(specs, alpha=0.05, target=0.10)}
+    assert rows["big"].gating and not rows["tiny"].gating and not rows["mid"].gating
+    # only "big" gates, so it is computed at the unadjusted level
+    assert rows["big"].confidence == pytest.approx(0.95)
+    assert rows["big"].detectable_drop == pytest.approx(detectable_drop_binary(1000, margin=0.02, alpha=0.05))
+    warnings = never_fire(plan([MetricSpec("tiny", "pass@1", "binary", 4, 0.02)] * 10))
+    assert warnings and "can never fire" in warnings[0]
+    # a baseline with little discordance makes the mid-size task gate
+    spreads = {("mid", "codebleu"): Spread(sd=0.05, mean=0.5, source="measured")}
+    assert {r.task: r.gating for r in plan(specs, spreads)}["mid"]
+
+
+def _results(task: str, passed: list[bool], bleu: list[float]) -> dict:
+    return {"tasks": {task: {"instances": {f"i{k}": {"n": 1, "c": int(p), "passed": [p], "compiled": [True],
+                                                    "metrics": {"bleu": b}}
+                                           for k, (p, b) in enumerate(zip(passed, bleu, strict=True))}}}}
+
+
+def test_spreads_from_one_baseline_and_from_two_variants():
+    a = _results("t", [True] * 3 + [False] * 7, [0.1 * k for k in range(10)])
+    one = spreads_from_results([a])
+    assert one[("t", "pass@1")].discordance == pytest.approx(2 * 0.3 * 0.7)
+    assert one[("t", "pass@1")].mean == pytest.approx(0.3)
+    assert one[("t", "bleu")].sd == pytest.approx(np.std([0.1 * k for k in range(10)], ddof=1) * math.sqrt(2))
+    b = _results("t", [True] * 2 + [False] * 7 + [True], [0.1 * k + 0.05 for k in range(10)])
+    two = spreads_from_results([a, b])
+    assert two[("t", "pass@1")].discordance == pytest.approx(0.2)
+    assert two[("t", "bleu")].sd == pytest.approx(0.0, abs=1e-12)
+    assert "measured" in two[("t", "pass@1")].source
+
+
+def test_exact_power_equals_a_brute_force_enumeration_of_every_table():
+    n, alpha, margin, drop, psi = 30, 0.05, 0.02, 0.2, 0.3
+    p_lost = max((psi + drop) / 2, drop)
+    p = [p_lost, p_lost - drop, 1 - 2 * p_lost + drop]
+    lost, gained = (g.ravel() for g in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
+    ok = lost + gained <= n
+    lost, gained = lost[ok], gained[ok]
+    fires = paired_proportion_bounds(lost, gained, n, alpha)[1] < -margin
+    counts = np.stack([lost, gained, n - lost - gained], axis=1)[fires]
+    total = float(np.exp(stats.multinomial.logpmf(counts, n, p)).sum())
+    assert power_binary(n, drop, discordance=psi, margin=margin, alpha=alpha) == pytest.approx(total, rel=1e-9)
