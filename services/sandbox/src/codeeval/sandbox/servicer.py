@@ -8,12 +8,12 @@ import grpc
 
 from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
+from codeeval.kit import languages
 from codeeval.kit.errors import InvalidArgument, decode_utf8
 from codeeval.sandbox.engine import Engine
-from codeeval.sandbox.model import Calibration, Language, Limits, Mode, RunRequest, RunResult
+from codeeval.sandbox.model import Calibration, Language, Limits, Mode, RunRequest, RunResult, TableTest
 
-_LANG_IN = {common_pb2.LANGUAGE_PYTHON: Language.PYTHON, common_pb2.LANGUAGE_JAVA: Language.JAVA,
-            common_pb2.LANGUAGE_CSHARP: Language.CSHARP}
+_LANG_IN = {lang.proto: Language(lang.name) for lang in languages.LANGUAGES.values()}
 _LANG_OUT = {v: k for k, v in _LANG_IN.items()}
 _MODE_IN = {sandbox_pb2.MODE_UNSPECIFIED: Mode.RUN_TESTS, sandbox_pb2.MODE_RUN_TESTS: Mode.RUN_TESTS,
             sandbox_pb2.MODE_COMPILE_ONLY: Mode.COMPILE_ONLY, sandbox_pb2.MODE_RUN: Mode.RUN}
@@ -41,12 +41,17 @@ def request_from_pb(m: sandbox_pb2.ExecuteRequest, where: str = "") -> RunReques
     if m.HasField("calibration"):
         calibration = Calibration(decode_utf8(f"{where}calibration.reference_source", m.calibration.reference_source),
                                   m.calibration.factor, m.calibration.floor_ms)
+    table = None
+    if p.HasField("table"):
+        table = TableTest(decode_utf8(f"{where}program.table.reference_source", p.table.reference_source),
+                          tuple(p.table.inputs), p.table.atol)
     extra = tuple((f.path, decode_utf8(f"{where}program.extra_files[{i}].content", f.content))
                   for i, f in enumerate(p.extra_files))
     return RunRequest(
         language=_LANG_IN[p.language], source=decode_utf8(f"{where}program.source", p.source),
         test=decode_utf8(f"{where}program.test", p.test), entry_point=p.entry_point, mode=_MODE_IN[p.mode],
         stdin=p.stdin, extra_files=extra, limits=limits_from_pb(m.limits), calibration=calibration, id=m.id,
+        table=table,
     )
 
 

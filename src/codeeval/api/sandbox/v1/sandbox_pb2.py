@@ -25,41 +25,43 @@ _sym_db = _symbol_database.Default()
 from codeeval.api.common.v1 import common_pb2 as codeeval_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!codeeval/sandbox/v1/sandbox.proto\x12\x13\x63odeeval.sandbox.v1\x1a\x1f\x63odeeval/common/v1/common.proto\"\x8e\x01\n\x06Limits\x12\x14\n\x0cwall_time_ms\x18\x01 \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x14\n\x0coutput_bytes\x18\x04 \x01(\x04\x12\x15\n\rmax_processes\x18\x05 \x01(\r\x12\x16\n\x0emax_file_bytes\x18\x06 \x01(\x04\"M\n\x0fTimeCalibration\x12\x18\n\x10reference_source\x18\x01 \x01(\x0c\x12\x0e\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01\x12\x10\n\x08\x66loor_ms\x18\x03 \x01(\r\"\x80\x01\n\x11\x43\x61librationRecord\x12\x19\n\x11reference_wall_ms\x18\x01 \x01(\r\x12\x0e\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01\x12\x10\n\x08\x66loor_ms\x18\x03 \x01(\r\x12\x14\n\x0cwall_time_ms\x18\x04 \x01(\r\x12\x18\n\x10reference_failed\x18\x05 \x01(\x08\"\xd9\x01\n\x07Program\x12.\n\x08language\x18\x01 \x01(\x0e\x32\x1c.codeeval.common.v1.Language\x12\x0e\n\x06source\x18\x02 \x01(\x0c\x12\x0c\n\x04test\x18\x03 \x01(\x0c\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\x12\'\n\x04mode\x18\x05 \x01(\x0e\x32\x19.codeeval.sandbox.v1.Mode\x12\r\n\x05stdin\x18\x06 \x01(\x0c\x12\x33\n\x0b\x65xtra_files\x18\x07 \x03(\x0b\x32\x1e.codeeval.common.v1.SourceFile\"\xb3\x01\n\x0e\x45xecuteRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x07program\x18\x02 \x01(\x0b\x32\x1c.codeeval.sandbox.v1.Program\x12+\n\x06limits\x18\x03 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12\x39\n\x0b\x63\x61libration\x18\x04 \x01(\x0b\x32$.codeeval.sandbox.v1.TimeCalibration\"\xc8\x03\n\x0f\x45xecutionResult\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x07outcome\x18\x02 \x01(\x0e\x32\x1c.codeeval.sandbox.v1.Outcome\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x0e\n\x06signal\x18\x04 \x01(\x05\x12\x0e\n\x06stdout\x18\x05 \x01(\x0c\x12\x0e\n\x06stderr\x18\x06 \x01(\x0c\x12\x18\n\x10stdout_truncated\x18\x07 \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x08 \x01(\x08\x12\x14\n\x0cwall_time_ms\x18\t \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\n \x01(\r\x12\x19\n\x11peak_memory_bytes\x18\x0b \x01(\x04\x12\x16\n\x0e\x63ompile_output\x18\x0c \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\r \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\r\x12\x35\n\x10\x65\x66\x66\x65\x63tive_limits\x18\x0f \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12;\n\x0b\x63\x61libration\x18\x10 \x01(\x0b\x32&.codeeval.sandbox.v1.CalibrationRecord\x12\x0f\n\x07\x62\x61\x63kend\x18\x11 \x01(\t\"G\n\x0f\x45xecuteResponse\x12\x34\n\x06result\x18\x01 \x01(\x0b\x32$.codeeval.sandbox.v1.ExecutionResult\"L\n\x13\x45xecuteBatchRequest\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.codeeval.sandbox.v1.ExecuteRequest\"[\n\x14\x45xecuteBatchResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\x34\n\x06result\x18\x02 \x01(\x0b\x32$.codeeval.sandbox.v1.ExecutionResult\"\x18\n\x16GetCapabilitiesRequest\"\xab\x01\n\x0fLanguageSupport\x12.\n\x08language\x18\x01 \x01(\x0e\x32\x1c.codeeval.common.v1.Language\x12/\n\ttoolchain\x18\x02 \x03(\x0b\x32\x1c.codeeval.common.v1.ToolInfo\x12(\n\x05modes\x18\x03 \x03(\x0e\x32\x19.codeeval.sandbox.v1.Mode\x12\r\n\x05notes\x18\x04 \x01(\t\"\xc0\x02\n\x17GetCapabilitiesResponse\x12\x37\n\tlanguages\x18\x01 \x03(\x0b\x32$.codeeval.sandbox.v1.LanguageSupport\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x17\n\x0f\x62\x61\x63kend_version\x18\x03 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_limits\x18\x04 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12/\n\nmax_limits\x18\x05 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12\x17\n\x0fmax_concurrency\x18\x06 \x01(\r\x12\x11\n\tmax_queue\x18\x07 \x01(\r\x12\x16\n\x0emax_batch_size\x18\x08 \x01(\r\x12\x18\n\x10max_source_bytes\x18\t \x01(\x04*U\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eMODE_RUN_TESTS\x10\x01\x12\x15\n\x11MODE_COMPILE_ONLY\x10\x02\x12\x0c\n\x08MODE_RUN\x10\x03*\xf0\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n\x0eOUTCOME_PASSED\x10\x01\x12\x12\n\x0eOUTCOME_FAILED\x10\x02\x12\x19\n\x15OUTCOME_COMPILE_ERROR\x10\x03\x12\x19\n\x15OUTCOME_RUNTIME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x1b\n\x17OUTCOME_MEMORY_EXCEEDED\x10\x06\x12!\n\x1dOUTCOME_OUTPUT_LIMIT_EXCEEDED\x10\x07\x12\x19\n\x15OUTCOME_SANDBOX_ERROR\x10\x08\x32\xbb\x02\n\x0eSandboxService\x12T\n\x07\x45xecute\x12#.codeeval.sandbox.v1.ExecuteRequest\x1a$.codeeval.sandbox.v1.ExecuteResponse\x12\x65\n\x0c\x45xecuteBatch\x12(.codeeval.sandbox.v1.ExecuteBatchRequest\x1a).codeeval.sandbox.v1.ExecuteBatchResponse0\x01\x12l\n\x0fGetCapabilities\x12+.codeeval.sandbox.v1.GetCapabilitiesRequest\x1a,.codeeval.sandbox.v1.GetCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!codeeval/sandbox/v1/sandbox.proto\x12\x13\x63odeeval.sandbox.v1\x1a\x1f\x63odeeval/common/v1/common.proto\"\x8e\x01\n\x06Limits\x12\x14\n\x0cwall_time_ms\x18\x01 \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x14\n\x0coutput_bytes\x18\x04 \x01(\x04\x12\x15\n\rmax_processes\x18\x05 \x01(\r\x12\x16\n\x0emax_file_bytes\x18\x06 \x01(\x04\"M\n\x0fTimeCalibration\x12\x18\n\x10reference_source\x18\x01 \x01(\x0c\x12\x0e\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01\x12\x10\n\x08\x66loor_ms\x18\x03 \x01(\r\"\x80\x01\n\x11\x43\x61librationRecord\x12\x19\n\x11reference_wall_ms\x18\x01 \x01(\r\x12\x0e\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01\x12\x10\n\x08\x66loor_ms\x18\x03 \x01(\r\x12\x14\n\x0cwall_time_ms\x18\x04 \x01(\r\x12\x18\n\x10reference_failed\x18\x05 \x01(\x08\"C\n\tTableTest\x12\x18\n\x10reference_source\x18\x01 \x01(\x0c\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x0c\n\x04\x61tol\x18\x03 \x01(\x01\"\x88\x02\n\x07Program\x12.\n\x08language\x18\x01 \x01(\x0e\x32\x1c.codeeval.common.v1.Language\x12\x0e\n\x06source\x18\x02 \x01(\x0c\x12\x0c\n\x04test\x18\x03 \x01(\x0c\x12\x13\n\x0b\x65ntry_point\x18\x04 \x01(\t\x12\'\n\x04mode\x18\x05 \x01(\x0e\x32\x19.codeeval.sandbox.v1.Mode\x12\r\n\x05stdin\x18\x06 \x01(\x0c\x12\x33\n\x0b\x65xtra_files\x18\x07 \x03(\x0b\x32\x1e.codeeval.common.v1.SourceFile\x12-\n\x05table\x18\x08 \x01(\x0b\x32\x1e.codeeval.sandbox.v1.TableTest\"\xb3\x01\n\x0e\x45xecuteRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x07program\x18\x02 \x01(\x0b\x32\x1c.codeeval.sandbox.v1.Program\x12+\n\x06limits\x18\x03 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12\x39\n\x0b\x63\x61libration\x18\x04 \x01(\x0b\x32$.codeeval.sandbox.v1.TimeCalibration\"\xc8\x03\n\x0f\x45xecutionResult\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x07outcome\x18\x02 \x01(\x0e\x32\x1c.codeeval.sandbox.v1.Outcome\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x0e\n\x06signal\x18\x04 \x01(\x05\x12\x0e\n\x06stdout\x18\x05 \x01(\x0c\x12\x0e\n\x06stderr\x18\x06 \x01(\x0c\x12\x18\n\x10stdout_truncated\x18\x07 \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x08 \x01(\x08\x12\x14\n\x0cwall_time_ms\x18\t \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\n \x01(\r\x12\x19\n\x11peak_memory_bytes\x18\x0b \x01(\x04\x12\x16\n\x0e\x63ompile_output\x18\x0c \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\r \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\r\x12\x35\n\x10\x65\x66\x66\x65\x63tive_limits\x18\x0f \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12;\n\x0b\x63\x61libration\x18\x10 \x01(\x0b\x32&.codeeval.sandbox.v1.CalibrationRecord\x12\x0f\n\x07\x62\x61\x63kend\x18\x11 \x01(\t\"G\n\x0f\x45xecuteResponse\x12\x34\n\x06result\x18\x01 \x01(\x0b\x32$.codeeval.sandbox.v1.ExecutionResult\"L\n\x13\x45xecuteBatchRequest\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.codeeval.sandbox.v1.ExecuteRequest\"[\n\x14\x45xecuteBatchResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\x34\n\x06result\x18\x02 \x01(\x0b\x32$.codeeval.sandbox.v1.ExecutionResult\"\x18\n\x16GetCapabilitiesRequest\"\xab\x01\n\x0fLanguageSupport\x12.\n\x08language\x18\x01 \x01(\x0e\x32\x1c.codeeval.common.v1.Language\x12/\n\ttoolchain\x18\x02 \x03(\x0b\x32\x1c.codeeval.common.v1.ToolInfo\x12(\n\x05modes\x18\x03 \x03(\x0e\x32\x19.codeeval.sandbox.v1.Mode\x12\r\n\x05notes\x18\x04 \x01(\t\"\xc0\x02\n\x17GetCapabilitiesResponse\x12\x37\n\tlanguages\x18\x01 \x03(\x0b\x32$.codeeval.sandbox.v1.LanguageSupport\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x17\n\x0f\x62\x61\x63kend_version\x18\x03 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_limits\x18\x04 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12/\n\nmax_limits\x18\x05 \x01(\x0b\x32\x1b.codeeval.sandbox.v1.Limits\x12\x17\n\x0fmax_concurrency\x18\x06 \x01(\r\x12\x11\n\tmax_queue\x18\x07 \x01(\r\x12\x16\n\x0emax_batch_size\x18\x08 \x01(\r\x12\x18\n\x10max_source_bytes\x18\t \x01(\x04*U\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eMODE_RUN_TESTS\x10\x01\x12\x15\n\x11MODE_COMPILE_ONLY\x10\x02\x12\x0c\n\x08MODE_RUN\x10\x03*\xf0\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n\x0eOUTCOME_PASSED\x10\x01\x12\x12\n\x0eOUTCOME_FAILED\x10\x02\x12\x19\n\x15OUTCOME_COMPILE_ERROR\x10\x03\x12\x19\n\x15OUTCOME_RUNTIME_ERROR\x10\x04\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x05\x12\x1b\n\x17OUTCOME_MEMORY_EXCEEDED\x10\x06\x12!\n\x1dOUTCOME_OUTPUT_LIMIT_EXCEEDED\x10\x07\x12\x19\n\x15OUTCOME_SANDBOX_ERROR\x10\x08\x32\xbb\x02\n\x0eSandboxService\x12T\n\x07\x45xecute\x12#.codeeval.sandbox.v1.ExecuteRequest\x1a$.codeeval.sandbox.v1.ExecuteResponse\x12\x65\n\x0c\x45xecuteBatch\x12(.codeeval.sandbox.v1.ExecuteBatchRequest\x1a).codeeval.sandbox.v1.ExecuteBatchResponse0\x01\x12l\n\x0fGetCapabilities\x12+.codeeval.sandbox.v1.GetCapabilitiesRequest\x1a,.codeeval.sandbox.v1.GetCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'codeeval.sandbox.v1.sandbox_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODE']._serialized_start=2074
-  _globals['_MODE']._serialized_end=2159
-  _globals['_OUTCOME']._serialized_start=2162
-  _globals['_OUTCOME']._serialized_end=2402
+  _globals['_MODE']._serialized_start=2190
+  _globals['_MODE']._serialized_end=2275
+  _globals['_OUTCOME']._serialized_start=2278
+  _globals['_OUTCOME']._serialized_end=2518
   _globals['_LIMITS']._serialized_start=92
   _globals['_LIMITS']._serialized_end=234
   _globals['_TIMECALIBRATION']._serialized_start=236
   _globals['_TIMECALIBRATION']._serialized_end=313
   _globals['_CALIBRATIONRECORD']._serialized_start=316
   _globals['_CALIBRATIONRECORD']._serialized_end=444
-  _globals['_PROGRAM']._serialized_start=447
-  _globals['_PROGRAM']._serialized_end=664
-  _globals['_EXECUTEREQUEST']._serialized_start=667
-  _globals['_EXECUTEREQUEST']._serialized_end=846
-  _globals['_EXECUTIONRESULT']._serialized_start=849
-  _globals['_EXECUTIONRESULT']._serialized_end=1305
-  _globals['_EXECUTERESPONSE']._serialized_start=1307
-  _globals['_EXECUTERESPONSE']._serialized_end=1378
-  _globals['_EXECUTEBATCHREQUEST']._serialized_start=1380
-  _globals['_EXECUTEBATCHREQUEST']._serialized_end=1456
-  _globals['_EXECUTEBATCHRESPONSE']._serialized_start=1458
-  _globals['_EXECUTEBATCHRESPONSE']._serialized_end=1549
-  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1551
-  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1575
-  _globals['_LANGUAGESUPPORT']._serialized_start=1578
-  _globals['_LANGUAGESUPPORT']._serialized_end=1749
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1752
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=2072
-  _globals['_SANDBOXSERVICE']._serialized_start=2405
-  _globals['_SANDBOXSERVICE']._serialized_end=2720
+  _globals['_TABLETEST']._serialized_start=446
+  _globals['_TABLETEST']._serialized_end=513
+  _globals['_PROGRAM']._serialized_start=516
+  _globals['_PROGRAM']._serialized_end=780
+  _globals['_EXECUTEREQUEST']._serialized_start=783
+  _globals['_EXECUTEREQUEST']._serialized_end=962
+  _globals['_EXECUTIONRESULT']._serialized_start=965
+  _globals['_EXECUTIONRESULT']._serialized_end=1421
+  _globals['_EXECUTERESPONSE']._serialized_start=1423
+  _globals['_EXECUTERESPONSE']._serialized_end=1494
+  _globals['_EXECUTEBATCHREQUEST']._serialized_start=1496
+  _globals['_EXECUTEBATCHREQUEST']._serialized_end=1572
+  _globals['_EXECUTEBATCHRESPONSE']._serialized_start=1574
+  _globals['_EXECUTEBATCHRESPONSE']._serialized_end=1665
+  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1667
+  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1691
+  _globals['_LANGUAGESUPPORT']._serialized_start=1694
+  _globals['_LANGUAGESUPPORT']._serialized_end=1865
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1868
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=2188
+  _globals['_SANDBOXSERVICE']._serialized_start=2521
+  _globals['_SANDBOXSERVICE']._serialized_end=2836
 # @@protoc_insertion_point(module_scope)

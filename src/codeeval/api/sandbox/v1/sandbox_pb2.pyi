@@ -80,8 +80,18 @@ class CalibrationRecord(_message.Message):
     reference_failed: bool
     def __init__(self, reference_wall_ms: _Optional[int] = ..., factor: _Optional[float] = ..., floor_ms: _Optional[int] = ..., wall_time_ms: _Optional[int] = ..., reference_failed: _Optional[bool] = ...) -> None: ...
 
+class TableTest(_message.Message):
+    __slots__ = ("reference_source", "inputs", "atol")
+    REFERENCE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ATOL_FIELD_NUMBER: _ClassVar[int]
+    reference_source: bytes
+    inputs: _containers.RepeatedScalarFieldContainer[str]
+    atol: float
+    def __init__(self, reference_source: _Optional[bytes] = ..., inputs: _Optional[_Iterable[str]] = ..., atol: _Optional[float] = ...) -> None: ...
+
 class Program(_message.Message):
-    __slots__ = ("language", "source", "test", "entry_point", "mode", "stdin", "extra_files")
+    __slots__ = ("language", "source", "test", "entry_point", "mode", "stdin", "extra_files", "table")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TEST_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +99,7 @@ class Program(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FILES_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
     language: _common_pb2.Language
     source: bytes
     test: bytes
@@ -96,7 +107,8 @@ class Program(_message.Message):
     mode: Mode
     stdin: bytes
     extra_files: _containers.RepeatedCompositeFieldContainer[_common_pb2.SourceFile]
-    def __init__(self, language: _Optional[_Union[_common_pb2.Language, str]] = ..., source: _Optional[bytes] = ..., test: _Optional[bytes] = ..., entry_point: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., stdin: _Optional[bytes] = ..., extra_files: _Optional[_Iterable[_Union[_common_pb2.SourceFile, _Mapping]]] = ...) -> None: ...
+    table: TableTest
+    def __init__(self, language: _Optional[_Union[_common_pb2.Language, str]] = ..., source: _Optional[bytes] = ..., test: _Optional[bytes] = ..., entry_point: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., stdin: _Optional[bytes] = ..., extra_files: _Optional[_Iterable[_Union[_common_pb2.SourceFile, _Mapping]]] = ..., table: _Optional[_Union[TableTest, _Mapping]] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
     __slots__ = ("id", "program", "limits", "calibration")

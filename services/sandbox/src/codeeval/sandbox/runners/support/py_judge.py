@@ -358,6 +358,8 @@ def run_one(cand_fd: int, ctl_fd: int) -> None:
         _limit(request)
         run = table_run if request.get("kind") == "table" else check_run
         verdict = run(request, channel)
+    except ChannelFailure as exc:  # before the candidate's hello: never a judge error
+        verdict = _failure_verdict(channel.failure or exc)
     except MemoryError:
         verdict = {"verdict": "JUDGE_MEMORY", "detail": "the test code ran out of memory in the judge"}
     except BaseException as exc:  # noqa: BLE001 - reported, never raised into the server
