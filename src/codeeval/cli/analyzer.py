@@ -16,8 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-LANGUAGES = {"python": 1, "java": 2, "csharp": 3}
-EXTENSIONS = {".py", ".java", ".cs"}
+from codeeval.kit import languages
+
+#: language name -> ``codeeval.common.v1.Language`` label (message constructors take labels).
+LANGUAGES = {lang.name: lang.proto_name for lang in languages.LANGUAGES.values()}
+EXTENSIONS = {lang.suffix for lang in languages.LANGUAGES.values()}
 STUDY_METRICS = ("codebleu", "bleu", "rouge_l", "chrf", "meteor", "exact_match")
 _console = Console(stderr=True)
 
@@ -115,7 +118,7 @@ def _analyze(args: argparse.Namespace) -> int:
         return 2
     passed = set(args.passed.read_text().split()) if args.passed else None
     request = analyzer_pb2.AnalyzeRequest(java_categories=args.java_category,
-                                          language=LANGUAGES.get(args.language or "", 0))
+                                          language=LANGUAGES.get(args.language or "", "LANGUAGE_UNSPECIFIED"))
     if args.no_wrap:
         request.wrap_java_methods = False
     for f in files:
@@ -163,7 +166,7 @@ def _score(args: argparse.Namespace) -> int:
     hyps, refs = read_texts(args.hyp), read_texts(args.ref)
     sources = read_texts(args.source) if args.source else []
     request = analyzer_pb2.ScoreRequest(hypotheses=hyps, references=refs, sources=sources, metrics=args.metric,
-                                        language=LANGUAGES.get(args.language, 0))
+                                        language=LANGUAGES.get(args.language, "LANGUAGE_UNSPECIFIED"))
     with _console.status(f"scoring {len(hyps)} instances"):
         response = _call("Score", request)
     if response is None:

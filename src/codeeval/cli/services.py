@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from codeeval.kit.client import LocalService, address_env
+from codeeval.kit.names import did_you_mean
 from codeeval.kit.server import SERVICES
 
 
@@ -45,7 +46,7 @@ def _up(args: argparse.Namespace) -> int:
     names = args.services or list(SERVICES)
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
-        console.print(f"[red]error:[/] unknown service {unknown[0]!r}; choose from {', '.join(SERVICES)}")
+        console.print(f"[red]error:[/] unknown service {unknown[0]!r}{did_you_mean(unknown[0], SERVICES)}")
         return 2
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started: list[LocalService] = []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from codeeval.kit.errors import InvalidArgument, NotFound
+from codeeval.kit.names import did_you_mean
 
 Message = Mapping[str, str]
 ROLES = ("system", "user", "assistant")
@@ -143,9 +143,7 @@ TASK_PROMPTS: dict[str, TaskPrompt] = {
 def _lookup(kind: str, name: str, table: Mapping[str, object]) -> object:
     if name in table:
         return table[name]
-    close = difflib.get_close_matches(name, list(table), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(table))}"
-    raise NotFound(f"unknown {kind} {name!r}{hint}", field=kind)
+    raise NotFound(f"unknown {kind} {name!r}{did_you_mean(name, table)}", field=kind)
 
 
 def get_template(name: str) -> ChatTemplate:

@@ -9,8 +9,7 @@ from importlib.metadata import version
 import lizard
 
 from codeeval.analyzer.model import FileMetrics, FunctionMetrics, ToolInfo
-
-_SUFFIX = {"python": ".py", "java": ".java", "csharp": ".cs"}
+from codeeval.kit import languages
 
 
 def tools() -> list[ToolInfo]:
@@ -23,7 +22,7 @@ def measure(language: str, text: str) -> FileMetrics:
 
     Raises whatever lizard/radon raise; the caller turns that into a per-file tool error.
     """
-    info = lizard.analyze_file.analyze_source_code(f"file{_SUFFIX[language]}", text)
+    info = lizard.analyze_file.analyze_source_code(f"file{languages.get(language).suffix}", text)
     functions = []
     for fn in info.function_list:
         functions.append(FunctionMetrics(

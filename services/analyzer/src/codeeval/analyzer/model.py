@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LANGUAGES = ("python", "java", "csharp")
-EXTENSIONS = {".py": "python", ".java": "java", ".cs": "csharp"}
+from codeeval.kit import languages
+
+LANGUAGES = languages.NAMES
+EXTENSIONS = {lang.suffix: lang.name for lang in languages.LANGUAGES.values()}
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from codeeval.analyzer.model import LANGUAGES, AnalysisResult, Summary, ToolInfo
 from codeeval.analyzer.pmd import CATEGORIES
 from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
+from codeeval.kit import languages
 from codeeval.kit.errors import InvalidArgument
 
-_LANG_TO_PB = {"python": common_pb2.LANGUAGE_PYTHON, "java": common_pb2.LANGUAGE_JAVA,
-               "csharp": common_pb2.LANGUAGE_CSHARP}
+_LANG_TO_PB = {lang.name: common_pb2.Language.Value(lang.proto_name) for lang in languages.LANGUAGES.values()}
 _PB_TO_LANG: dict[int, str] = {v: k for k, v in _LANG_TO_PB.items()}
 _PB_TO_LANG[common_pb2.LANGUAGE_UNSPECIFIED] = ""
 _SEVERITY = {"info": analyzer_pb2.SEVERITY_INFO, "convention": analyzer_pb2.SEVERITY_CONVENTION,

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from codeeval.kit import languages
+
 MIN_SUMMARY_WORDS = 3
 MAX_CODE_CHARS = 4000
 
@@ -125,7 +127,8 @@ def _java_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
 
 def mine(root: Path, language: str) -> Iterator[MinedPair]:
     """Yield pairs from every ``.py`` (python) or ``.java`` (java) file under ``root``."""
-    suffix, pairs = {"python": (".py", _python_pairs), "java": (".java", _java_pairs)}[language]
+    pairs = {"python": _python_pairs, "java": _java_pairs}[language]
+    suffix = languages.get(language).suffix
     files = [root] if root.is_file() else sorted(root.rglob(f"*{suffix}"))
     for path in files:
         yield from pairs(path, root if root.is_dir() else root.parent)
