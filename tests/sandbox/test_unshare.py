@@ -1,10 +1,12 @@
 """The unshare backend's own bookkeeping, on the real backend and a real jail (conftest's ``jail``):
-a cancelled run still frees the jail, and an output directory the run swapped for a symlink is
-never copied back (the service would otherwise follow it outside the jail)."""
+a cancelled run still frees the jail, a run can neither swap its output directory for a symlink
+(the service would otherwise follow it outside the jail) nor change, move or delete the copies of
+its read-only inputs (a class it has yet to load, say)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,12 +43,30 @@ async def test_cancelled_run_frees_the_jail(backend: UnshareBackend):
     assert list(backend.tmp.iterdir()) == []
 
 
-async def test_output_dir_swapped_for_a_symlink_is_not_collected(backend: UnshareBackend, tmp_path: Path):
+async def test_output_dir_cannot_be_swapped_for_a_symlink(backend: UnshareBackend, tmp_path: Path):
     out = tmp_path / "classes"
     out.mkdir(mode=0o777)
     out.chmod(0o777)
     swap = 'rm -rf "$1" && ln -s /usr/bin "$1"'  # $1: where the backend staged /out
     res = await backend.execute(SandboxCommand(argv=["sh", "-c", swap, "sh", "/out"], limits=LIMITS,
                                                binds=[Bind(out, "/out", writable=True)]))
-    assert res.sandbox_failure and "no longer a directory" in res.sandbox_failure, res
+    assert res.exit_code != 0 and b"Permission denied" in res.stderr, res
+    assert not res.sandbox_failure, res
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="read-only copies are root's only when the service is root")
+async def test_read_only_inputs_cannot_be_changed_moved_or_deleted(backend: UnshareBackend, tmp_path: Path):
+    src = tmp_path / "launcher"
+    src.mkdir(mode=0o777)
+    src.chmod(0o777)  # even a world-writable source dir is copied read-only
+    (src / "Trusted.class").write_text("trusted\n")
+    attack = "\n".join([
+        'echo evil > "$1/Trusted.class"', 'echo evil > "$1/New.class"', 'chmod 777 "$1" "$1/Trusted.class"',
+        'rm -f "$1/Trusted.class"', 'mv "$1" /tmp/moved', 'mv /tmp/.codeeval /tmp/moved', 'rm -rf /tmp/.codeeval',
+        'mkdir -p /tmp/x && echo ok-tmp-writable > /tmp/x/f && cat /tmp/x/f', 'cat "$1/Trusted.class"', 'ls "$1"'])
+    res = await backend.execute(SandboxCommand(argv=["sh", "-c", attack, "sh", "/launcher"], limits=LIMITS,
+                                               binds=[Bind(src, "/launcher")]))
+    assert not res.sandbox_failure, res
+    assert res.stdout.split() == [b"ok-tmp-writable", b"trusted", b"Trusted.class"], res
+    assert res.stderr.count(b"Permission denied") + res.stderr.count(b"Operation not permitted") >= 7, res.stderr

@@ -42,6 +42,9 @@ class SandboxSettings(ServiceSettings):
     max_max_file_bytes: int = Field(1 << 30, gt=0, description="Maximum file-size limit.")
     output_hard_factor: int = Field(16, ge=1, description="A run whose stream passes factor x output_bytes "
                                                           "(at least 1 MiB) is stopped: OUTPUT_LIMIT_EXCEEDED.")
+    workspace_dir: str = Field("", description="Parent of the per-process workspace (run files, staged trusted "
+                                               "files); empty: the system temp dir. Every directory above it "
+                                               "must be searchable by the sandbox uids.")
     work_dir_bytes: int = Field(64 << 20, gt=0, description="Size of the tmpfs work dir of each run.")
 
     calibration_factor: float = Field(5.0, gt=0, description="Default wall limit = factor x the reference's time.")

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from codeeval.kit.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, check_max, require
 from codeeval.sandbox.backends.base import Backend, SandboxCommand
@@ -29,6 +30,7 @@ from codeeval.sandbox.model import (
     RunRequest,
     RunResult,
 )
+from codeeval.sandbox.runners.base import INSTALLATION, TRUSTED_DIRS
 from codeeval.sandbox.runners.csharp import CSharpRunner
 from codeeval.sandbox.runners.java import JavaRunner
 from codeeval.sandbox.runners.python import PythonRunner, validate_table
@@ -128,7 +130,7 @@ class Engine:
     def __init__(self, settings: SandboxSettings, backend: Backend | None = None) -> None:
         self.settings = settings
         self.backend = backend or make_backend(settings)
-        self.workspace = Workspace()
+        self.workspace = Workspace(Path(settings.workspace_dir) if settings.workspace_dir else None)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._admitted = 0
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
@@ -142,10 +144,16 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the backend, compile the launchers, record toolchains. Raises if the backend cannot work."""
+        """Stage the trusted files, start the backend, compile the launchers, record toolchains.
+        Raises RuntimeError (with the reason) if runs could not work."""
+        await asyncio.to_thread(self.workspace.check_reachable)
+        await asyncio.to_thread(self._stage_trusted)
         bind_workspace = getattr(self.backend, "bind_workspace", None)
         if bind_workspace is not None:
             bind_workspace(self.workspace.base)
+        bind_trusted = getattr(self.backend, "bind_trusted", None)
+        if bind_trusted is not None:
+            bind_trusted(self.workspace.trusted_base)
         await self.backend.start()
         java = self.runners[Language.JAVA]
         assert isinstance(java, JavaRunner)
@@ -160,6 +168,11 @@ class Engine:
             await warm(Profile(d.memory_bytes, d.max_processes, d.max_file_bytes, self.settings.work_dir_bytes, False))
         self.capabilities = await asyncio.to_thread(self._describe)
         self.started = True
+
+    def _stage_trusted(self) -> None:
+        """Copy the trusted files where every run uid can read and none can write them (once)."""
+        if not self.workspace.trusted:
+            self.workspace.stage_trusted(TRUSTED_DIRS)
 
     async def stop(self) -> None:
         python = self.runners[Language.PYTHON]
@@ -222,6 +235,12 @@ class Engine:
     # -- execution -------------------------------------------------------------------------------
 
     async def _sandbox(self, cmd: SandboxCommand) -> ProcessResult:
+        """Run ``cmd`` in a free slot, its binds of installation directories served from the staged copies."""
+        try:
+            self._stage_trusted()
+            cmd.binds = self.workspace.resolve_binds(cmd.binds, INSTALLATION)
+        except (PermissionError, ValueError) as exc:
+            return ProcessResult(exit_code=-1, sandbox_failure=f"refused bind: {exc}")
         async with self._slots:
             return await self.backend.execute(cmd)
 

@@ -7,9 +7,9 @@ all capabilities dropped, no-new-privileges, pids/memory(+swap)/cpu limits, user
 and fsize ulimits; optionally the ``runsc`` runtime (gVisor, ptrace platform only: never kvm on
 this machine kind). The image is built locally by deploy/sandbox-runtime/build.sh (no registry).
 
-Files reach a run through two host directories mounted at their own paths: the service's
-workspace (read-only in run containers; writable only in compile containers, which run javac with
-``-proc:none`` and so never the candidate's code) and the runners' support directory. Containers
+Files reach a run through the service's workspace, mounted at its own path (read-only in run
+containers; writable only in compile containers, which run javac with ``-proc:none`` and so never
+the candidate's code), and the staged trusted files (read-only, root's). Containers
 are pooled per limits profile; per-run CPU and address-space limits are set with ``ulimit`` in the
 exec. Peak memory, CPU time and OOM kills come from the container's v1 cgroup when the host
 exposes it.
@@ -29,7 +29,6 @@ from typing import Any
 
 from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector, map_paths
 from codeeval.sandbox.model import ProcessResult
-from codeeval.sandbox.runners.base import SUPPORT_DIR
 
 USER = "65534:65534"
 LABEL = "codeeval.sandbox"
@@ -57,6 +56,7 @@ class DockerBackend:
         self.pool_size = pool_size
         self.slots = slots
         self.workspace_dir = workspace_dir
+        self.trusted_dir: Path | None = None
         self.client: Any = None
         self._pool: dict[Profile, list[Any]] = {}
         self._lock = threading.Lock()
@@ -73,6 +73,10 @@ class DockerBackend:
     def bind_workspace(self, path: Path) -> None:
         """The host directory holding every run's files (the engine's workspace)."""
         self.workspace_dir = path
+
+    def bind_trusted(self, path: Path) -> None:
+        """The host directory holding the staged trusted files (mounted read-only in every container)."""
+        self.trusted_dir = path
 
     async def start(self) -> None:
         import docker
@@ -115,7 +119,8 @@ class DockerBackend:
             ulimits=[Ulimit(name="fsize", soft=p.max_file_bytes, hard=p.max_file_bytes), Ulimit(name="core", soft=0,
                                                                                                   hard=0)],
             volumes={str(self.workspace_dir): {"bind": str(self.workspace_dir), "mode": mode},
-                     str(SUPPORT_DIR): {"bind": str(SUPPORT_DIR), "mode": "ro"}},
+                     **({str(self.trusted_dir): {"bind": str(self.trusted_dir), "mode": "ro"}}
+                        if self.trusted_dir else {})},
             environment={"HOME": WORK_DIR, "LANG": "C.UTF-8"}, labels={LABEL: "1"}, hostname="sandbox",
         )
         if not self.runtime:

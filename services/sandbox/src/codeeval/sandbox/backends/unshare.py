@@ -113,7 +113,15 @@ class UnshareBackend(BubblewrapBackend):
             await asyncio.shield(clean)
 
     def _stage(self, cmd: SandboxCommand, uid: int) -> None:
-        """The run's files in the (empty) jail tmp: the helpers and a copy of each bind."""
+        """The run's files in the (empty) jail tmp: the helpers and a copy of each bind.
+
+        As root: ``tmp`` is root's, group the run's gid, mode 1770 (the run creates files there but,
+        by the sticky bit, cannot rename or delete ``.codeeval``); ``.codeeval``, the helpers and the
+        copies of read-only binds are root's, dirs 0755 and files 0644, so the run can read them and
+        cannot change them (a class it has yet to load, say); only copies of writable binds are the
+        run's. Not root (a pod: the run has the service's uid), the copies are the service's files and
+        only their modes say read-only (see the README's residual risks).
+        """
         stage = self.tmp / STAGE
         stage.mkdir(mode=0o755)
         shutil.copyfile(sandbox_init.__file__, stage / "init.py")
@@ -121,10 +129,20 @@ class UnshareBackend(BubblewrapBackend):
             shutil.copyfile(self.seccomp_path, stage / "filter.bpf")
         for i, b in enumerate(cmd.binds):
             shutil.copytree(b.host, stage / str(i), symlinks=True)
+        for p in [stage, *stage.rglob("*")]:
+            if not p.is_symlink():
+                p.chmod(0o755 if p.is_dir() or p.stat().st_mode & stat.S_IXUSR else 0o644)
+        for i, b in enumerate(cmd.binds):
+            if b.writable:
+                out = stage / str(i)
+                for p in [out, *out.rglob("*")]:
+                    if self.is_root:
+                        os.lchown(p, uid, uid)
+                    if p.is_dir() and not p.is_symlink():
+                        p.chmod(0o755)
         if self.is_root:
-            for p in [self.tmp, *self.tmp.rglob("*")]:
-                os.lchown(p, uid, uid)
-            self.tmp.chmod(0o700)
+            os.chown(self.tmp, 0, uid)
+            self.tmp.chmod(0o1770)
 
     def _collect(self, cmd: SandboxCommand) -> None:
         """Copy output binds back (javac's classes) without following anything the run created."""

@@ -8,7 +8,14 @@ from codeeval.sandbox.model import Limits, ProcessResult, RunResult
 from codeeval.sandbox.runners import protocol
 from codeeval.sandbox.runners.workspace import write_file
 
-SUPPORT_DIR = Path(__file__).parent / "support"
+#: The service's installation (the ``codeeval.sandbox`` package): runs never see it directly.
+INSTALLATION = Path(__file__).resolve().parents[1]
+#: The trusted harness and launcher sources, as installed. Runners bind this path; the engine
+#: serves every such bind from the staged copy (``Workspace.stage_trusted``), which run uids can
+#: read and cannot write, wherever the installation lives.
+SUPPORT_DIR = INSTALLATION / "runners" / "support"
+#: Installation directories a run may read (staged at start-up).
+TRUSTED_DIRS = (SUPPORT_DIR,)
 CODE_DIR = "/code"
 
 
