@@ -95,7 +95,7 @@ class Parser(argparse.ArgumentParser):
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         choices = action.choices
         if choices is not None and value not in choices:
-            from codeeval.suites.schema import did_you_mean
+            from codeeval.kit.names import did_you_mean
 
             known = [str(c) for c in choices]
             raise argparse.ArgumentError(action, f"invalid choice: {value!r}{did_you_mean(str(value), known)}")
