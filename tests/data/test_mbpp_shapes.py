@@ -58,3 +58,24 @@ async def test_every_reference_passes_in_the_real_sandbox(engine):
     outcomes = {reqs[i].id: res.outcome async for i, res in engine.execute_batch(reqs)}
     assert outcomes.pop("no-import") is not Outcome.PASSED
     assert outcomes == {r.id: Outcome.PASSED for r in reqs[:-1]}
+
+
+def test_benchmark_files_are_told_apart_by_their_records(tmp_path: Path):
+    from codeeval.data import SourceError, benchmark_source, write_records
+
+    assert benchmark_source(MBPP_ORIGINAL) == Source("mbpp", MBPP_ORIGINAL, "python")
+    assert benchmark_source(MBPP_SANITIZED).reader == "mbpp"
+    he = tmp_path / "HumanEval.jsonl.gz"
+    write_records(he, [{"task_id": "HumanEval/0", "prompt": "def f():\n", "canonical_solution": "    return 1\n",
+                        "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f"}])
+    assert benchmark_source(he) == Source("humaneval", he, "python")
+    hx = tmp_path / "humaneval_java.jsonl"
+    write_records(hx, [{"task_id": "Java/0", "prompt": "class Solution {\n", "declaration": "class Solution {\n",
+                        "canonical_solution": "}", "test": "public class Main {}"}])
+    assert benchmark_source(hx) == Source("humaneval_x", hx, "java")
+    write_records(hx, [{"task_id": "CPP/0", "prompt": "", "declaration": "", "test": ""}])
+    with pytest.raises(SourceError, match="HumanEval-X cpp tasks are not supported"):
+        benchmark_source(hx)
+    write_records(hx, [{"id": 1, "code": "x"}])
+    with pytest.raises(SourceError, match=r"or MBPP file \(first record's keys: code, id\)"):
+        benchmark_source(hx)

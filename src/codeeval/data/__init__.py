@@ -11,7 +11,9 @@ Contract (it imports only :mod:`codeeval.kit`, never suites, bench, cli, stats o
   did-you-mean, missing files a :class:`DataNotFound` naming them, malformed data a
   :class:`DataError` naming file and record (both are :mod:`codeeval.kit.errors` exceptions and
   ``OSError``/``ValueError``), ``options.exclude_ids_file`` drops ids, a repeated id is an error;
-- :func:`read_records` / :func:`write_records` are the one JSONL (``.gz``, JSON array) helper.
+- :func:`read_records` / :func:`write_records` are the one JSONL (``.gz``, JSON array) helper;
+- :func:`benchmark_source` tells an executable benchmark file's format (HumanEval, HumanEval-X,
+  MBPP original or sanitized) from its first record, for ``codeeval exec``.
 
 Readers: ``humaneval``, ``humaneval_x``, ``mbpp`` (original and sanitized), ``codereval_prompts``,
 ``codeeval_yaml`` (:mod:`codeeval.data.benchmarks`); ``codexglue_translation``, ``concode``,
@@ -22,6 +24,7 @@ Readers: ``humaneval``, ``humaneval_x``, ``mbpp`` (original and sanitized), ``co
 from __future__ import annotations
 
 from codeeval.data import benchmarks, corpora  # noqa: F401 - registers the built-in readers
+from codeeval.data.benchmarks import benchmark_source
 from codeeval.data.errors import DataError, DataNotFound, SourceError
 from codeeval.data.jsonl import iter_lines, read_records, write_records
 from codeeval.data.records import Example, Item, Source
@@ -37,6 +40,6 @@ from codeeval.data.registry import (
     required_files,
 )
 
-__all__ = ["READERS", "DataError", "DataNotFound", "Example", "Item", "Reader", "Source", "SourceError", "check",
-           "get_reader", "iter_items", "iter_lines", "read_items", "read_records", "reader_names", "register",
-           "required_files", "write_records"]
+__all__ = ["READERS", "DataError", "DataNotFound", "Example", "Item", "Reader", "Source", "SourceError",
+           "benchmark_source", "check", "get_reader", "iter_items", "iter_lines", "read_items", "read_records",
+           "reader_names", "register", "required_files", "write_records"]

@@ -11,6 +11,8 @@
 - ``codereval_prompts``: CoderEval-Input4Models JSONL (prompts only: its tests are not public);
 - ``codeeval_yaml``: the project's own items, a YAML list of mappings.
 
+:func:`benchmark_source` tells HumanEval, HumanEval-X and MBPP files apart (``codeeval exec``).
+
 Cost: one pass over the file (the YAML reader loads it whole).
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from codeeval.data.errors import DataError, DataNotFound
+from codeeval.data.errors import DataError, DataNotFound, SourceError
 from codeeval.data.jsonl import read_records
 from codeeval.data.records import Item, Source
 from codeeval.data.registry import register
@@ -145,3 +147,26 @@ def read_codeeval_yaml(source: Source) -> Iterator[Item]:
                    test=str(rec.get("test", "")), entry_point=str(rec.get("entry_point", "")),
                    prompt_code=str(rec.get("prompt_code", rec.get("prompt", ""))),
                    function=str(rec.get("function", "")), source=str(rec.get("code", "")))
+
+
+def benchmark_source(path: Path) -> Source:
+    """The source of an executable benchmark file as published, told from its first record (what
+    ``codeeval exec --problems`` takes): MBPP original or sanitized (``test_list``), HumanEval-X
+    (``declaration``; the language from the ``Python/`` or ``Java/`` task ids), HumanEval (``prompt``,
+    ``test``, ``entry_point``). SourceError naming the keys it found otherwise. Cost: reads one
+    record (a JSON array file is parsed whole)."""
+    first = next(iter(read_records(path)), None)
+    if first is None:
+        raise DataError(f"{path}: no records")
+    if "test_list" in first:
+        return Source("mbpp", path, "python")
+    if "declaration" in first:
+        prefix = str(first.get("task_id", "")).split("/")[0].lower()
+        if prefix not in ("python", "java"):
+            raise SourceError(f"{path}: HumanEval-X {prefix or '?'} tasks are not supported (python and java are)",
+                              key="path")
+        return Source("humaneval_x", path, prefix)
+    if {"prompt", "test", "entry_point"} <= first.keys():
+        return Source("humaneval", path, "python")
+    raise SourceError(f"{path}: not a HumanEval, HumanEval-X or MBPP file (first record's keys: "
+                      f"{', '.join(sorted(first))})", key="path")
