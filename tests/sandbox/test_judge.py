@@ -1,0 +1,166 @@
+"""The Python judge in the real sandbox (bubblewrap): task shapes it must keep passing (HumanEval
+names from the prompt, a candidate function named ``check``, MBPP-shaped module-level asserts with
+``test_imports``, mutated arguments, exceptions the test expects), the failures it must report
+(unencodable answers even when the test swallows them), input/expected tables, and the judge's
+own confinement (another uid, no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+
+import pytest
+from conftest import FIXTURES
+
+from codeeval.api.common.v1 import common_pb2
+from codeeval.api.sandbox.v1 import sandbox_pb2
+from codeeval.kit.errors import InvalidArgument
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest, TableTest
+from codeeval.sandbox.runners.judge import JUDGE_UID_OFFSET
+from codeeval.sandbox.servicer import request_from_pb
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+LIMITS = Limits(wall_time_ms=10000)
+MBPP = [json.loads(line) for line in (FIXTURES / "python" / "mbpp_shaped.jsonl").read_text().splitlines()]
+
+
+def mbpp_request(rec: dict, broken: bool = False) -> RunRequest:
+    """Sanitized MBPP shape: code as the source, test_imports then test_list at module level."""
+    code = rec["code"]
+    if broken:  # every function of the reference answers None
+        code += "".join(f"\ndef {name}(*a, **k):\n    return None\n" for name in re.findall(r"^def (\w+)", code, re.M))
+    test = "\n".join(rec["test_imports"] + rec["test_list"]) + "\n"
+    return RunRequest(Language.PYTHON, code, test, limits=LIMITS, id=f"{rec['task_id']}/{'broken' if broken else 'ref'}")
+
+
+async def outcomes(engine: Engine, reqs: list[RunRequest]) -> dict[str, tuple[Outcome, str]]:
+    return {reqs[i].id: (res.outcome, res.detail) async for i, res in engine.execute_batch(reqs)}
+
+
+async def test_mbpp_shaped_references_pass_and_broken_variants_fail(engine: Engine):
+    reqs = [mbpp_request(r) for r in MBPP] + [mbpp_request(r, broken=True) for r in MBPP]
+    got = await outcomes(engine, reqs)
+    for r in MBPP:
+        assert got[f"{r['task_id']}/ref"][0] is Outcome.PASSED, (r["task_id"], got[f"{r['task_id']}/ref"])
+        assert got[f"{r['task_id']}/broken"][0] in (Outcome.FAILED, Outcome.RUNTIME_ERROR), got[f"{r['task_id']}/broken"]
+
+
+async def test_candidate_function_named_check_with_a_humaneval_check(engine: Engine):
+    """MBPP task 56's function is ``check``; the test's own ``check(candidate)`` shadows it."""
+    source = MBPP[0]["code"]
+    test = "def check(candidate):\n    assert candidate(73) is True\n    assert candidate(70) is False\n"
+    res = await engine.execute(RunRequest(Language.PYTHON, source, test, "check", limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, res.detail
+
+
+async def test_test_uses_prompt_functions_and_sees_candidate_prints(engine: Engine):
+    """HumanEval/38 shape: the test calls ``encode_cyclic`` from the prompt; prints stay in stdout."""
+    source = ("def encode(s):\n    return s[1:] + s[:1]\n\n"
+              "def decode(s):\n    print('decoding', s)\n    return s[-1:] + s[:-1]\n")
+    test = ("import random\n\ndef check(candidate):\n    for _ in range(20):\n"
+            "        s = ''.join(random.choice('abc') for _ in range(5))\n"
+            "        assert candidate(encode(s)) == s\n")
+    res = await engine.execute(RunRequest(Language.PYTHON, source, test, "decode", limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, res.detail
+    assert res.stdout.count(b"decoding") == 20
+
+
+async def test_exact_types_reach_the_test(engine: Engine):
+    source = "def f():\n    return (True, 1, 1.0, [1], {'a': {1, 2}}, b'x', None, 2**100)\n"
+    test = ("def check(candidate):\n    r = candidate()\n"
+            "    assert [type(x) for x in r] == [bool, int, float, list, dict, bytes, type(None), int]\n"
+            "    assert type(r) is tuple and r[4]['a'] == {1, 2}\n")
+    res = await engine.execute(RunRequest(Language.PYTHON, source, test, "f", limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, res.detail
+
+
+async def test_failures_the_test_cannot_swallow_and_exceptions_it_can_expect(engine: Engine):
+    swallow = "def check(candidate):\n    try:\n        candidate()\n    except BaseException:\n        pass\n"
+    expect = ("def check(candidate):\n    try:\n        candidate()\n    except ValueError as e:\n"
+              "        assert 'bad' in str(e)\n    else:\n        raise AssertionError('no error')\n")
+    reqs = [
+        RunRequest(Language.PYTHON, "def f():\n    return iter([])\n", swallow, "f", limits=LIMITS, id="gen"),
+        RunRequest(Language.PYTHON, "import os\ndef f():\n    os._exit(0)\n", swallow, "f", limits=LIMITS, id="exit"),
+        RunRequest(Language.PYTHON, "def f():\n    raise ValueError('bad')\n", expect, "f", limits=LIMITS, id="raise"),
+        RunRequest(Language.PYTHON, "def g():\n    return 1\n", "def check(c):\n    pass\n", "f", limits=LIMITS,
+                   id="missing"),
+        RunRequest(Language.PYTHON, "def f():\n    return 1\n", "def check(c:\n", "f", limits=LIMITS, id="bad-test"),
+        RunRequest(Language.PYTHON, "def f(x):\n    return x\n", "def check(c):\n    c(lambda: 1)\n", "f",
+                   limits=LIMITS, id="lambda-arg"),
+    ]
+    got = await outcomes(engine, reqs)
+    assert got["gen"][0] is Outcome.FAILED and "list_iterator" in got["gen"][1]
+    assert got["exit"][0] is Outcome.RUNTIME_ERROR
+    assert got["raise"][0] is Outcome.PASSED, got["raise"]
+    assert got["missing"] == (Outcome.RUNTIME_ERROR, "the candidate defines no function f()")
+    assert got["bad-test"][0] is Outcome.COMPILE_ERROR and "test code" in got["bad-test"][1]
+    assert got["lambda-arg"][0] is Outcome.RUNTIME_ERROR and "cannot carry" in got["lambda-arg"][1]
+
+
+TABLE_REF = "def mean(xs, w=1.0):\n    return sum(xs) / len(xs) * w\n"
+TABLE_INPUTS = ("[[1, 2, 3]]", "[[0.1, 0.2], 2.0]", "[[1e9, 1]]")
+
+
+async def test_input_table_expected_from_the_reference_with_atol(engine: Engine):
+    def req(source: str, atol: float = 0.0, rid: str = "") -> RunRequest:
+        return RunRequest(Language.PYTHON, source, entry_point="mean", limits=LIMITS, id=rid,
+                          table=TableTest(TABLE_REF, TABLE_INPUTS, atol))
+
+    reqs = [
+        req("def mean(xs, w=1.0):\n    return w * sum(xs) / len(xs)\n", rid="same"),
+        req("def mean(xs, w=1.0):\n    return w * sum(xs) / len(xs) + 1e-4\n", rid="close-no-atol"),
+        req("def mean(xs, w=1.0):\n    return w * sum(xs) / len(xs) + 1e-4\n", atol=1e-3, rid="close-atol"),
+        req("def mean(xs, w=1.0):\n    return sum(xs)\n", atol=1e-3, rid="wrong"),
+        req("def mean(xs, w=1.0):\n    return [sum(xs) / len(xs) * w]\n", rid="wrong-type"),
+        RunRequest(Language.PYTHON, "def mean(xs):\n    return 0\n", entry_point="mean", limits=LIMITS, id="bad-ref",
+                   table=TableTest("def mean(xs):\n    return 1 / 0\n", ("[[1]]",))),
+    ]
+    got = await outcomes(engine, reqs)
+    assert got["same"][0] is Outcome.PASSED and got["close-atol"][0] is Outcome.PASSED, got
+    assert got["close-no-atol"][0] is Outcome.FAILED and "input #0" in got["close-no-atol"][1]
+    assert got["wrong"][0] is Outcome.FAILED and got["wrong-type"][0] is Outcome.FAILED
+    assert got["bad-ref"][0] is Outcome.SANDBOX_ERROR and "reference solution failed" in got["bad-ref"][1]
+
+
+@pytest.mark.parametrize("table, mode, test, field", [
+    (TableTest(TABLE_REF, ("[1]", "{}")), Mode.RUN_TESTS, "", "program.table.inputs[1]"),
+    (TableTest(TABLE_REF, ("not json",)), Mode.RUN_TESTS, "", "program.table.inputs[0]"),
+    (TableTest(TABLE_REF, ()), Mode.RUN_TESTS, "", "program.table.inputs"),
+    (TableTest("  ", ("[1]",)), Mode.RUN_TESTS, "", "program.table.reference_source"),
+    (TableTest(TABLE_REF, ("[1]",), atol=-1), Mode.RUN_TESTS, "", "program.table.atol"),
+    (TableTest(TABLE_REF, ("[1]",)), Mode.RUN, "", "program.mode"),
+    (TableTest(TABLE_REF, ("[1]",)), Mode.RUN_TESTS, "assert 1", "program.test"),
+])
+async def test_bad_tables_are_invalid_argument_naming_the_field(engine: Engine, table, mode, test, field):
+    with pytest.raises(InvalidArgument) as err:
+        await engine.execute(RunRequest(Language.PYTHON, "x = 1", test, "mean", mode=mode, table=table))
+    assert err.value.field == field
+
+
+async def test_table_from_the_proto():
+    m = sandbox_pb2.ExecuteRequest(program=sandbox_pb2.Program(
+        language=common_pb2.LANGUAGE_PYTHON, source=b"x", entry_point="mean",
+        table=sandbox_pb2.TableTest(reference_source=TABLE_REF.encode(), inputs=list(TABLE_INPUTS), atol=0.5)))
+    assert request_from_pb(m).table == TableTest(TABLE_REF, TABLE_INPUTS, 0.5)
+    plain = sandbox_pb2.Program(language=common_pb2.LANGUAGE_PYTHON, source=b"x")
+    assert request_from_pb(sandbox_pb2.ExecuteRequest(program=plain)).table is None
+
+
+async def test_judge_runs_as_another_uid_without_network(engine: Engine, host_listener: socket.socket):
+    """The test code (the judge) is not the service's uid when root, has no network, sees no candidate."""
+    port = host_listener.getsockname()[1]
+    test = ("import os, socket\n\ndef check(candidate):\n    uid = candidate()\n"
+            "    assert os.getuid() != uid, (os.getuid(), uid)\n"
+            f"    assert {os.geteuid()} != 0 or os.getuid() >= {engine.settings.uid_base + JUDGE_UID_OFFSET}\n"
+            "    try:\n"
+            f"        socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    except OSError:\n        pass\n    else:\n        raise AssertionError('network reachable')\n"
+            "    assert os.getpid() < 100, os.getpid()\n")
+    res = await engine.execute(RunRequest(Language.PYTHON, "import os\ndef f():\n    return os.getuid()\n",
+                                          test, "f", limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, res.detail
+    with pytest.raises(BlockingIOError):
+        host_listener.accept()
