@@ -33,7 +33,8 @@ def mbpp_request(rec: dict, broken: bool = False) -> RunRequest:
     if broken:  # every function of the reference answers None
         code += "".join(f"\ndef {name}(*a, **k):\n    return None\n" for name in re.findall(r"^def (\w+)", code, re.M))
     test = "\n".join(rec["test_imports"] + rec["test_list"]) + "\n"
-    return RunRequest(Language.PYTHON, code, test, limits=LIMITS, id=f"{rec['task_id']}/{'broken' if broken else 'ref'}")
+    kind = "broken" if broken else "ref"
+    return RunRequest(Language.PYTHON, code, test, limits=LIMITS, id=f"{rec['task_id']}/{kind}")
 
 
 async def outcomes(engine: Engine, reqs: list[RunRequest]) -> dict[str, tuple[Outcome, str]]:
@@ -44,8 +45,9 @@ async def test_mbpp_shaped_references_pass_and_broken_variants_fail(engine: Engi
     reqs = [mbpp_request(r) for r in MBPP] + [mbpp_request(r, broken=True) for r in MBPP]
     got = await outcomes(engine, reqs)
     for r in MBPP:
-        assert got[f"{r['task_id']}/ref"][0] is Outcome.PASSED, (r["task_id"], got[f"{r['task_id']}/ref"])
-        assert got[f"{r['task_id']}/broken"][0] in (Outcome.FAILED, Outcome.RUNTIME_ERROR), got[f"{r['task_id']}/broken"]
+        ref, broken = got[f"{r['task_id']}/ref"], got[f"{r['task_id']}/broken"]
+        assert ref[0] is Outcome.PASSED, (r["task_id"], ref)
+        assert broken[0] in (Outcome.FAILED, Outcome.RUNTIME_ERROR), (r["task_id"], broken)
 
 
 async def test_candidate_function_named_check_with_a_humaneval_check(engine: Engine):

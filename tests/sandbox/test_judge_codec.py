@@ -58,8 +58,13 @@ def test_builtin_subclasses_become_plain_builtins_without_their_overrides():
     assert [type(b) for b in back] == [int, str, tuple, dict, dict]
 
 
+def _generator():
+    yield 1
+
+
 @pytest.mark.parametrize("value, named", [
-    ((x for x in []), "generator"), (object(), "object"), (len, "builtin_function_or_method"),
+    (iter(range(0)), "range_iterator"), (_generator(), "generator"), (object(), "object"),
+    (len, "builtin_function_or_method"),
     (range(3), "range"), ([1, {2: map(str, [])}], "map"),
 ])
 def test_values_that_are_not_data_are_refused_with_their_type(value, named):
@@ -69,7 +74,7 @@ def test_values_that_are_not_data_are_refused_with_their_type(value, named):
 
 def test_class_spoofing_does_not_fool_the_encoder():
     class Spoof:
-        @property
+        @property  # type: ignore[misc]
         def __class__(self):
             return int
 
