@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import re
 
+from codeeval.kit import languages
+
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S)
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</s>|<s>|<eos>")
-ALIASES = {
-    "python": {"python", "py", "python3"},
-    "java": {"java"},
-    "csharp": {"csharp", "cs", "c#", "c-sharp"},
-}
+ALIASES = {lang.name: set(lang.fences) for lang in languages.LANGUAGES.values()}
 _CODE_START = {
     "python": re.compile(r"^(?:def |async def |class |import |from \S+ import |@\w|[A-Za-z_]\w* ?=)"),
     "java": re.compile(r"^(?:import |package |public |private |protected |static |final |class |@\w|"

@@ -25,10 +25,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from codeeval.kit import languages
 from codeeval.stats.passk import TaskCounts, estimate, omitted_ks
 
 _console = Console(stderr=True)
-PYTHON, JAVA = 1, 2
+PYTHON, JAVA = languages.PYTHON.proto, languages.JAVA.proto
 CHUNK = 256
 
 
