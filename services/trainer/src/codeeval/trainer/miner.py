@@ -1,5 +1,6 @@
 """Code-to-summary miner: (function without its docstring, first sentence of the docstring) pairs
-from a local Python or Java source tree, so teams can build summarization data from their own code.
+from a local Python or Java source tree, or a zip of one (the JDK's own ``lib/src.zip``, which
+Debian's ``openjdk-17-source`` installs), so teams can build summarization data from their own code.
 
 The docstring (Python) or Javadoc (Java) is removed from the input, so the reference never leaks
 into the input (the study's Python summarization set kept it in 99 of 100 inputs). Files are
@@ -17,6 +18,7 @@ import json
 import re
 import sys
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,11 +45,10 @@ def first_sentence(doc: str) -> str:
     return para[: match.start()] if match else para
 
 
-def _python_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
+def _python_pairs(source: str, rel: str) -> Iterator[MinedPair]:
     try:
-        source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
-    except (SyntaxError, UnicodeDecodeError, ValueError):
+    except (SyntaxError, ValueError):
         return
     lines = source.splitlines(keepends=True)
     for node in ast.walk(tree):
@@ -64,7 +65,7 @@ def _python_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
         kept = lines[start: doc_node.lineno - 1] + lines[doc_node.end_lineno or doc_node.lineno: node.end_lineno]
         code = textwrap.dedent("".join(kept)).rstrip()
         if len(code) <= MAX_CODE_CHARS:
-            yield MinedPair(str(path.relative_to(root)), node.name, code, summary)
+            yield MinedPair(rel, node.name, code, summary)
 
 
 def remove_python_docstrings(code: str) -> str:
@@ -102,11 +103,7 @@ def _javadoc_text(doc: str) -> str:
     return re.sub(r"<[^>]+>", "", text).strip()
 
 
-def _java_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return
+def _java_pairs(source: str, rel: str) -> Iterator[MinedPair]:
     for m in _JAVADOC_METHOD.finditer(source):
         depth, i = 0, m.end() - 1
         while i < len(source):
@@ -122,16 +119,35 @@ def _java_pairs(path: Path, root: Path) -> Iterator[MinedPair]:
         indent = " " * (len(source[line_start:sig_start].expandtabs(4)))
         code = textwrap.dedent(indent + m.group("sig").strip() + " " + source[m.end() - 1: i + 1]).strip()
         if len(summary.split()) >= MIN_SUMMARY_WORDS and len(code) <= MAX_CODE_CHARS:
-            yield MinedPair(str(path.relative_to(root)), m.group("name"), code, summary)
+            yield MinedPair(rel, m.group("name"), code, summary)
+
+
+def _sources(root: Path, suffix: str) -> Iterator[tuple[str, str]]:
+    """(relative path, text) of every ``suffix`` file under ``root`` (a folder, a zip or one file),
+    in sorted order; files that are not UTF-8 are skipped."""
+    if root.is_file() and zipfile.is_zipfile(root):
+        with zipfile.ZipFile(root) as zf:
+            for name in sorted(n for n in zf.namelist() if n.endswith(suffix)):
+                try:
+                    yield name, zf.read(name).decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+        return
+    base = root.parent if root.is_file() else root
+    for path in [root] if root.is_file() else sorted(root.rglob(f"*{suffix}")):
+        try:
+            yield str(path.relative_to(base)), path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
 
 
 def mine(root: Path, language: str) -> Iterator[MinedPair]:
-    """Yield pairs from every ``.py`` (python) or ``.java`` (java) file under ``root``."""
+    """Yield pairs from every ``.py`` (python) or ``.java`` (java) file under ``root``: a folder, a
+    zip of sources (members in name order, read one at a time) or a single file."""
     pairs = {"python": _python_pairs, "java": _java_pairs}[language]
     suffix = languages.get(language).suffix
-    files = [root] if root.is_file() else sorted(root.rglob(f"*{suffix}"))
-    for path in files:
-        yield from pairs(path, root if root.is_dir() else root.parent)
+    for rel, source in _sources(root, suffix):
+        yield from pairs(source, rel)
 
 
 def main(argv: list[str] | None = None) -> int:

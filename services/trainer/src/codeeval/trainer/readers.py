@@ -44,7 +44,9 @@ def to_source(spec: SourceSpec) -> Source:
         options["hf_name"] = spec.hf_name
     if spec.hf_config:
         options["hf_config"] = spec.hf_config
-    return Source(reader=spec.reader, path=expand(spec.path) if spec.path else None, language=spec.language,
+    # A relative path is relative to the shipped configs folder (the project's own data: configs/data/).
+    path = expand(spec.path, base_dir=Path(__file__).parent / "configs") if spec.path else None
+    return Source(reader=spec.reader, path=path, language=spec.language,
                   options=options)
 
 
