@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The README's first command on a newcomer's machine: a clean Debian 12 container with what a cloud
+# image has (python3, git, make, CA certificates), built without any registry (deploy/base/build-base.sh
+# --kind fresh), a fresh `git clone` of this checkout's HEAD into root's 0700 home, no shared/ beside
+# it, pip seeing only PyPI, a default 64 MiB /dev/shm. Runs `make main` twice (fresh, then the rerun)
+# and, with --with-test, `make test`; prints the wall time of every stage and every output line's
+# offset. Exits non-zero when a stage fails. Costs ~15-25 min and ~10 GB of disk (image + container).
+#
+# usage: scripts/ci-fresh-machine.sh [--with-test] [--keep] [--log FILE]
+#   --with-test  also run `make test` in the container after the two `make main` runs
+#   --keep       leave the container (named codeeval-fresh-<pid>) for inspection
+#   --log FILE   the full transcript (default: a mktemp file, printed at the end)
+# Needs root, debootstrap and a running Docker engine (bash scripts/start-dockerd.sh). Only committed
+# files travel: commit first. The container gets the capabilities bubblewrap needs for the sandbox
+# (a user namespace, mounts); nothing else of the host is shared with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WITH_TEST=0
+KEEP=0
+LOG=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-test) WITH_TEST=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    --log) LOG=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+LOG=${LOG:-$(mktemp "${TMPDIR:-/tmp}/codeeval-fresh.XXXXXX.log")}
+IMAGE=codeeval/fresh:bookworm
+NAME=codeeval-fresh-$$
+REPO=$(pwd)
+T0=$(date +%s)
+TIMES=()
+
+cleanup() { [ "$KEEP" -eq 1 ] || docker rm -f "$NAME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# stage NAME CMD...: run CMD, prefix each output line with the seconds since the start, record its wall time.
+stage() {
+  local name=$1; shift
+  local t=$(date +%s) rc=0
+  echo "== $name ==" | tee -a "$LOG"
+  "$@" 2>&1 | while IFS= read -r line; do printf '[%5ds] %s\n' $(( $(date +%s) - T0 )) "$line"; done | tee -a "$LOG" \
+    || rc=$?
+  local took=$(( $(date +%s) - t ))
+  TIMES+=("$(printf '%-28s %5ds  %s' "$name" "$took" "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)")")")
+  echo "== $name: ${took}s, exit $rc ==" | tee -a "$LOG"
+  return "$rc"
+}
+summary() {
+  echo "== stage times (total $(( $(date +%s) - T0 ))s; transcript $LOG) =="
+  printf '%s\n' "${TIMES[@]}"
+}
+
+in_container() { docker exec -w /root/main "$NAME" bash -lc "$*"; }
+
+run_all() {
+  stage "image (debootstrap)" bash deploy/base/build-base.sh --kind fresh --tag "$IMAGE" || return
+  stage "container + clone" bash -c "
+    docker run -d --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
+      --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
+      -v '$REPO/.git:/src.git:ro' '$IMAGE' sleep infinity >/dev/null
+    docker exec '$NAME' bash -c 'chmod 700 /root && git clone -q /src.git /root/main && cd /root/main &&
+      stat -c \"home %a %U\" /root && git log --oneline -1 && ls /root'" || return
+  stage "make main (fresh)" in_container make main || return
+  stage "make main (again)" in_container make main || return
+  if [ "$WITH_TEST" -eq 1 ]; then stage "make test" in_container make test || return; fi
+}
+
+rc=0
+run_all || rc=$?
+summary | tee -a "$LOG"
+exit "$rc"
