@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import json
 import multiprocessing
 import os
@@ -25,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from codeeval.data import read_records
 from codeeval.kit.paths import datasets_dir
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.engine import Engine
@@ -98,8 +98,7 @@ def main() -> None:
         built.chmod(0o755)
         subprocess.run(["sh", str(MAKE_JAIL), "--bind", str(built / "root")], check=True)  # root only
         args.jail = built / "root"
-    with gzip.open(args.data, "rt") as fh:
-        problems = [json.loads(line) for line in fh if line.strip()]
+    problems = list(read_records(args.data))
     base_s, base_ok = baseline(problems, args.workers)
     try:
         ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers, args.backend, args.jail))

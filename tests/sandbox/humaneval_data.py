@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2
+from codeeval.data import read_records
 
 
 def load(path: Path) -> list[dict[str, str]]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return list(read_records(path))
 
 
 def broken_completion(problem: dict[str, str]) -> str:
