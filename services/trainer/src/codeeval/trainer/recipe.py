@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from codeeval.data import Example
 from codeeval.prompts import get_task_prompt, get_template, prompt_sha256
 from codeeval.trainer import artifacts, checkpoint, modeling
 from codeeval.trainer.config import TrainConfig, expand_path, load_config
@@ -35,7 +36,7 @@ from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
 from codeeval.trainer.outcomes import CANCELLED_EXIT, DONE_EXIT
-from codeeval.trainer.readers import Example, read
+from codeeval.trainer.readers import read
 
 
 def build_examples(cfg: TrainConfig) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
