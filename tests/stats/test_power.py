@@ -60,18 +60,25 @@ def test_a_small_task_can_never_fire_under_many_gated_metrics():
 
 
 def test_plan_marks_gating_and_counts_only_gating_metrics_in_bonferroni():
-    specs = [MetricSpec("big", "pass@1", "binary", 1000, 0.02), MetricSpec("tiny", "pass@1", "binary", 4, 0.02),
-             MetricSpec("mid", "codebleu", "continuous", 40, 0.02)]
+    specs = [MetricSpec("big", "pass@1", "binary", 800, 0.02), MetricSpec("big2", "pass@1", "binary", 800, 0.02),
+             MetricSpec("tiny", "pass@1", "binary", 4, 0.02), MetricSpec("mid", "codebleu", "continuous", 40, 0.02)]
     rows = {r.task: r for r in plan(specs, alpha=0.05, target=0.10)}
-    assert rows["big"].gating and not rows["tiny"].gating and not rows["mid"].gating
-    # only "big" gates, so it is computed at the unadjusted level
-    assert rows["big"].confidence == pytest.approx(0.95)
-    assert rows["big"].detectable_drop == pytest.approx(detectable_drop_binary(1000, margin=0.02, alpha=0.05))
-    warnings = never_fire(plan([MetricSpec("tiny", "pass@1", "binary", 4, 0.02)] * 10))
-    assert warnings and "can never fire" in warnings[0]
-    # a baseline with little discordance makes the mid-size task gate
+    assert rows["big"].gating and rows["big2"].gating and not rows["tiny"].gating and not rows["mid"].gating
+    # two metrics gate: each at 0.05 / 2; the others cannot gate even unadjusted and take no share of alpha
+    assert rows["big"].confidence == pytest.approx(0.975) and rows["tiny"].confidence == pytest.approx(0.95)
+    assert rows["big"].detectable_drop == pytest.approx(detectable_drop_binary(800, margin=0.02, alpha=0.025))
+    # a baseline with little spread makes the mid-size task gate, and the adjustment counts it
     spreads = {("mid", "codebleu"): Spread(sd=0.05, mean=0.5, source="measured")}
-    assert {r.task: r.gating for r in plan(specs, spreads)}["mid"]
+    with_mid = {r.task: r for r in plan(specs, spreads)}
+    assert with_mid["mid"].gating and with_mid["big"].confidence == pytest.approx(1 - 0.05 / 3)
+
+
+def test_never_fire_warns_for_metrics_no_outcome_can_fail():
+    rows = plan([MetricSpec("few", "codebleu", "continuous", MIN_BOOTSTRAP_ITEMS - 1, 0.02),
+                 MetricSpec("one", "pass@1", "binary", 1, 0.02), MetricSpec("ok", "pass@1", "binary", 50, 0.02)])
+    warnings = never_fire(rows)
+    assert len(warnings) == 2 and all("can never fire" in w for w in warnings)
+    assert "few codebleu" in warnings[0] and "one pass@1" in warnings[1]
 
 
 def _results(task: str, passed: list[bool], bleu: list[float]) -> dict:

@@ -18,10 +18,8 @@ happens with probability :data:`POWER` (80%) at the Bonferroni-adjusted confiden
   :data:`~codeeval.stats.gate.MIN_BOOTSTRAP_ITEMS` items: the metric can never fire.
 
 A metric *gates* when its detectable drop is at most the target (10 points on a 0-1 metric, the
-drop a team most wants to catch). Bonferroni counts the gating metrics only: :func:`plan` computes
-every metric at ``alpha / m`` for the ``m`` metrics with a margin and keeps those that gate; the
-``k`` kept are reported at ``alpha / k`` (they gate a fortiori), the others as they were judged, at
-``alpha / m``. A metric that cannot gate is reported, never silently gated. Pure: no I/O.
+drop a team most wants to catch). Bonferroni counts the gating metrics only (:func:`plan`), and a
+metric that cannot gate is reported as such, never silently gated. Pure: no I/O.
 Cost: O(n^2) per pass/fail metric per bisection step (a 164-item task: milliseconds).
 """
 
@@ -44,6 +42,8 @@ POWER = 0.80
 TARGET_DROP = 0.10
 WORST_DISCORDANCE = 0.5
 WORST_SD = math.sqrt(0.5)
+#: The metrics gated when the team names none: each task's headline metrics, with the default margin.
+DEFAULT_GATED = ("pass@1", "compile", "codebleu", "chrf")
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,22 @@ def detectable_drop_continuous(n: int, *, margin: float, alpha: float, sd: float
     return drop if drop <= max_drop else math.inf
 
 
+def metric_kind(metric: str, samples: int) -> str:
+    """"binary" for per-item pass/fail (pass@1 with one sample per item, compile), else "continuous"."""
+    return "binary" if metric == "compile" or (metric == "pass@1" and samples == 1) else "continuous"
+
+
+def gated_metrics(metrics: Iterable[str], margins: Mapping[str, float], *,
+                  default_margin: float) -> dict[str, float]:
+    """The metrics of a task that the gate decides on, with their margins.
+
+    ``margins`` (from ``--max-drop``) name metrics and margins; without any, the task's
+    :data:`DEFAULT_GATED` metrics get ``default_margin``. ``pass@1`` stands for the task's pass metric.
+    """
+    chosen = margins or dict.fromkeys(DEFAULT_GATED, default_margin)
+    return {m: chosen[m] for m in metrics if m in chosen}
+
+
 def _row(spec: MetricSpec, spread: Spread | None, alpha: float, target: float) -> PowerRow:
     spread = spread or Spread()
     max_drop = spread.mean if spread.mean is not None else 1.0
@@ -165,15 +181,27 @@ def _row(spec: MetricSpec, spread: Spread | None, alpha: float, target: float) -
 
 def plan(specs: Sequence[MetricSpec], spreads: Mapping[tuple[str, str], Spread] | None = None, *,
          alpha: float = DEFAULT_ALPHA, target: float = TARGET_DROP) -> list[PowerRow]:
-    """Power rows for every metric with a margin, marked gating or not (see the module docstring)."""
-    if not specs:
-        return []
+    """Power rows for every metric with a margin, marked gating or not (see the module docstring).
+
+    1. every metric at ``alpha`` (no adjustment): one that cannot detect ``target`` even so is not
+       gating, and takes no share of ``alpha`` (it is reported at ``alpha``, its best case);
+    2. the ``c`` candidates left at ``alpha / c``: those that still detect ``target`` gate;
+    3. the ``k`` gating metrics are reported at ``alpha / k`` (they gate a fortiori), the other
+       candidates at ``alpha / c``, where they were judged.
+    """
     spreads = spreads or {}
-    first = [_row(s, spreads.get((s.task, s.metric)), alpha / len(specs), target) for s in specs]
-    keep = {(r.task, r.metric) for r in first if r.gating}
-    k = max(1, len(keep))
-    return [_row(s, spreads.get((s.task, s.metric)), alpha / k, target) if (s.task, s.metric) in keep else r
-            for s, r in zip(specs, first, strict=True)]
+
+    def rows_at(level: float, chosen: Sequence[MetricSpec]) -> list[PowerRow]:
+        return [_row(s, spreads.get((s.task, s.metric)), level, target) for s in chosen]
+
+    first = rows_at(alpha, specs)
+    candidates = [s for s, r in zip(specs, first, strict=True) if r.gating]
+    judged = dict(zip(((s.task, s.metric) for s in candidates), rows_at(alpha / max(1, len(candidates)), candidates),
+                      strict=True))
+    gating = [s for s in candidates if judged[(s.task, s.metric)].gating]
+    final = dict(zip(((s.task, s.metric) for s in gating), rows_at(alpha / max(1, len(gating)), gating), strict=True))
+    return [final.get((s.task, s.metric)) or judged.get((s.task, s.metric)) or r for s, r in zip(specs, first,
+                                                                                                  strict=True)]
 
 
 def never_fire(rows: Iterable[PowerRow]) -> list[str]:
