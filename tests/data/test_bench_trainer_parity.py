@@ -11,7 +11,8 @@ from conftest import MBPP_ORIGINAL, MBPP_SANITIZED
 
 from codeeval.data import DataError, Example, Item
 from codeeval.kit.errors import FailedPrecondition
-from codeeval.suites import read_items
+from codeeval.kit.paths import datasets_dir
+from codeeval.suites import load_suite, read_items
 from codeeval.suites.schema import Task
 from codeeval.trainer.config import SourceSpec
 from codeeval.trainer.readers import read
@@ -94,3 +95,19 @@ def test_unknown_reader_names_get_did_you_mean_in_suites_and_trainer(tmp_path: P
                                       "source": {"reader": "concod", "path": "x"}}]}})
     with pytest.raises(ValueError, match="did you mean 'mbpp'"):
         read_items(_task("mbp", MBPP_ORIGINAL), tmp_path)
+
+
+SHARED = datasets_dir()
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets not present")
+def test_shipped_study_suite_and_trainer_read_the_shared_files_alike():
+    loaded = load_suite("study")
+    for task_name, spec in (
+        ("codexglue-java-cs", SourceSpec(reader="codexglue_translation",
+                                         path="${datasets}/codexglue_code_to_code_trans/test.java-cs.txt")),
+        ("study-summarize-python", SourceSpec(reader="study_summarization",
+                                              path="${datasets}/paper_replication/cs_codereval_eval_dataset_py_v2.jsonl")),
+    ):
+        items = read_items(loaded.suite.task(task_name), loaded.base_dir)
+        assert read(spec, task_name) == [Example.from_item(it, task_name) for it in items]
