@@ -27,10 +27,9 @@ import yaml
 from bench_fakes import FENCE, FakeGenerator
 
 from codeeval.api.generator.v1 import generator_pb2_grpc
-from codeeval.bench.readers import read_items
 from codeeval.bench.store import JsonlStore, sample_key
 from codeeval.kit.client import LocalService, address_env
-from codeeval.suites import load_suite
+from codeeval.suites import load_suite, read_items
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(2400)]
 CLI = [sys.executable, "-m", "codeeval.cli"]

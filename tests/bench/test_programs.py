@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from codeeval.bench.programs import build_program, java_source, python_source
-from codeeval.bench.readers import Item, read_items
-from codeeval.suites import load_suite
+from codeeval.data import Item
+from codeeval.suites import load_suite, read_items
 
 
 def _python_program_passes(spec) -> bool:
