@@ -14,7 +14,7 @@
 #
 # Example (no registry, no download.pytorch.org; PyPI reachable):
 #   bash deploy/base/build-base.sh
-#   bash deploy/generator/build-cpu.sh --base codeeval/base:bookworm --wheels /opt/wheels
+#   bash deploy/generator/build-cpu.sh --base codeeval/base:bookworm --wheels DIR_WITH_THE_TORCH_CPU_WHEEL
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
