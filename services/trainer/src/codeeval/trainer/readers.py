@@ -84,6 +84,8 @@ def read(spec: SourceSpec, task: str) -> list[Example]:
         raise NotFound(str(exc), field=f"{field}.{exc.key}") from None
     except DataError as exc:
         raise FailedPrecondition(str(exc), field=f"{field}.{exc.key}") from None
+    except SourceError as exc:
+        raise InvalidArgument(str(exc), field=f"{field}.{exc.key}") from None
     return out
 
 
