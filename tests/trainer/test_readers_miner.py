@@ -136,3 +136,12 @@ def test_hf_reader_without_hub_is_failed_precondition(monkeypatch: pytest.Monkey
                       fields={"code": "code"}, target="docstring", limit=1)
     with pytest.raises(FailedPrecondition, match="hf_name: cannot load HF dataset"):
         read(spec, "summarize-python")
+
+
+def test_mined_reader_through_the_registry(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(PY_SRC)
+    (tmp_path / "b.py").write_text(PY_SRC)  # the same names again: ids stay unique
+    rows = read(SourceSpec(reader="mined", path=str(tmp_path), language="python"), "summarize")
+    assert [r.target for r in rows] == ["Add two numbers and return the sum.",
+                                        "Return the absolute form of the given path."] * 2
+    assert rows[0].fields == {"code": "@decorator\ndef add(a, b):\n    return a + b"} and rows[0].task == "summarize"
