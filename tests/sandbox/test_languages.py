@@ -34,9 +34,9 @@ async def test_compile_only_python_and_java(engine: Engine):
 
 
 async def test_java_compile_errors_are_attributed_within_a_batch(engine: Engine):
-    good = "class Solution { int f() { return 1; } }"
+    good = "class Solution { public int f() { return 1; } }"
     test = "public class Main { public static void main(String[] a) { assert new Solution().f() == 1; } }"
-    bad_return, bad_syntax = "class Solution { int f() { return; } }", "class Solution { void f( }"
+    bad_return, bad_syntax = "class Solution { public int f() { return; } }", "class Solution { void f( }"
     reqs = [RunRequest(Language.JAVA, good, test), RunRequest(Language.JAVA, bad_return, test),
             RunRequest(Language.JAVA, good, test), RunRequest(Language.JAVA, bad_syntax, test)]
     results = {}
@@ -44,12 +44,12 @@ async def test_java_compile_errors_are_attributed_within_a_batch(engine: Engine)
         results[i] = res
     assert [results[i].outcome for i in range(4)] == [Outcome.PASSED, Outcome.COMPILE_ERROR, Outcome.PASSED,
                                                       Outcome.COMPILE_ERROR]
-    assert "missing return value" in results[1].compile_output and "Candidate.java:1" in results[1].compile_output
+    assert "missing return value" in results[1].compile_output and "Solution.java:1" in results[1].compile_output
     assert "missing return value" not in results[3].compile_output
 
 
 async def test_java_asserts_are_enabled_and_junit5_runs(engine: Engine):
-    sol = "class Solution { int f() { return 2; } }"
+    sol = "class Solution { public int f() { return 2; } }"
     plain = "public class Main { public static void main(String[] a) { assert new Solution().f() == 1; } }"
     junit = ("import org.junit.jupiter.api.Test;\nimport static org.junit.jupiter.api.Assertions.assertEquals;\n"
              "public class SolutionTest {\n  @Test void two() { assertEquals(2, new Solution().f()); }\n"

@@ -1,8 +1,14 @@
 """Java runner: batch compilation in one javac call, then one sandboxed JVM per candidate.
 
-Each candidate of a batch gets its own package ``c<i>`` (the package clause is prepended on the
-first line, so javac's line numbers still match the candidate's text) and its own directory
-``src/c<i>/``, so a compile error maps back to its candidate by path. Cost: one javac start-up
+Each candidate of a batch gets its own package ``c<i>`` and its test another, ``t<i>``, that sees the
+candidate only through single-type imports (java_source.py; the package clause and imports go on the
+first line, so javac's line numbers still match the texts); sources sit in ``src/c<i>/`` and
+``src/t<i>/``, so a compile error maps back to its candidate by path. At run time sample i's class
+path holds only ``c<i>`` and ``t<i>``. The judge (support/CodeevalLauncher.java, JudgePolicy.java) is
+a named module compiled once per service start into a directory runs can read but not write; the JVM
+resolves java.se and the judge only (no jdk.unsupported: no ``sun.misc.Unsafe``), and the judge's
+policy refuses the candidate exiting, processes, native libraries, class loaders, links, /proc and
+writes to code (see the README's threat model). Cost: one javac start-up
 (~0.3 s) for the batch plus ~0.1 s of JVM start per candidate, against ~0.55 s per candidate
 compiled alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the rest
 are compiled again together (javac writes no classes once any unit fails); when javac fails without
@@ -12,30 +18,40 @@ attributable errors (a crash, a timeout) every candidate is compiled on its own.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from codeeval.sandbox.backends.base import Bind, SandboxCommand
 from codeeval.sandbox.model import Limits, Mode, Outcome, ProcessResult, RunRequest, RunResult
-from codeeval.sandbox.runners import protocol
+from codeeval.sandbox.runners import java_source, protocol
 from codeeval.sandbox.runners.base import SUPPORT_DIR, harnessed_result
+from codeeval.sandbox.runners.java_source import JavaIndex
 from codeeval.sandbox.runners.workspace import Workspace, make_writable_dir, write_file
 
-JUNIT_JAR = "/usr/share/java/junit-platform-console-standalone.jar"
+JUNIT_DIR = "/usr/share/java"
+JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
 JVM_FLAGS = ["-ea", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
-             "-XX:CICompilerCount=1", "-Xss8m"]
+             "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=96m",
+             "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow", "--add-modules", "java.se"]
+JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java")
+LAUNCHER = "/launcher"
+JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
+#: The code locations the judge's policy trusts (everything else is the candidate's or the test's).
+TRUSTED_ROOTS = f"{LAUNCHER}/judge:{LAUNCHER}/junit:{JUNIT_DIR}"
+#: The JDK's deprecation notice for System.setSecurityManager, printed before any candidate code runs.
+_SM_BANNER = re.compile(rb"(?:WARNING: [^\n]*(?:terminally deprecated|setSecurityManager|JudgePolicy)[^\n]*\n){1,4}")
 _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|strictfp)\s+)*"
                           r"(?:class|interface|enum|record|@interface)\s+([A-Za-z_$][\w$]*)", re.M)
-_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;", re.M)
-_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;", re.M)
-#: javac's diagnostics start with the file's path; only its ``src/c<i>/`` tail is fixed (the backend
+#: javac's diagnostics start with the file's path; only its ``src/[ct]<i>/`` tail is fixed (the backend
 #: decides where /src is mounted).
-_ERROR_LINE = re.compile(r"^(?:\S*/)?src/(c\d+)/[^:\n]+:\d+: error:")
-_UNIT_PATH = re.compile(r"^(?:\S*/)?src/(c\d+)/")
+_ERROR_LINE = re.compile(r"^(?:\S*/)?src/[ct](\d+)/[^:\n]+:\d+: error:")
+_UNIT_PATH = re.compile(r"^(?:\S*/)?src/[ct](\d+)/")
 #: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
 COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=2 << 30, output_bytes=1 << 20,
                         max_processes=256, max_file_bytes=64 << 20)
@@ -51,27 +67,17 @@ def test_class(req: RunRequest) -> str:
     return req.entry_point or public_type(req.test) or "Main"
 
 
-def in_package(text: str, package: str, imports: str = "") -> str:
-    """``text`` moved into ``package`` (with extra ``imports``) without shifting its line numbers."""
-    text = _PACKAGE.sub(lambda m: " " * len(m.group(0)), text)
-    return f"package {package}; {imports}{text}"
-
-
-def imports_of(text: str) -> str:
-    """The candidate's import statements on one line: HumanEval-X tests rely on the prompt's imports."""
-    return " ".join(m.group(0).strip() for m in _IMPORT.finditer(text)) + " "
-
-
 @dataclass
 class _Unit:
     index: int
     req: RunRequest
     package: str
     files: list[Path]
+    main_class: str
 
 
 class JavaRunner:
-    """Needs the launcher classes (support/*.java), compiled once by :meth:`prepare`."""
+    """Needs the judge (support/*.java) compiled and the JDK indexed once, by :meth:`prepare`."""
 
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
                  output_hard: Callable[[int], int]) -> None:
@@ -80,6 +86,7 @@ class JavaRunner:
         self.work_dir_bytes = work_dir_bytes
         self.output_hard = output_hard
         self.launcher_dir = workspace.base / "java-launcher"
+        self.index = JavaIndex({}, {})
 
     def toolchain(self) -> list[tuple[str, str]]:
         javac = subprocess.run(["javac", "-version"], capture_output=True, text=True, timeout=30)
@@ -89,14 +96,28 @@ class JavaRunner:
                 ("java", java.stderr.splitlines()[0] if java.stderr else ""), ("junit", junit)]
 
     def prepare(self) -> None:
-        """Compile the trusted launcher on the host (our code, not the candidate's)."""
-        make_writable_dir(self.launcher_dir)
-        sources = [str(p) for p in sorted(SUPPORT_DIR.glob("*.java"))]
-        subprocess.run(["javac", "-d", str(self.launcher_dir), "-cp", JUNIT_JAR, *sources], check=True,
-                       capture_output=True, timeout=120)
-        for p in self.launcher_dir.iterdir():
-            p.chmod(0o644)
+        """Compile the trusted judge on the host (our code, not the candidate's) into a directory that
+        runs can read and not write, and index the JDK's and JUnit's types (~3 s, once)."""
+        judge, junit, tools = (self.launcher_dir / d for d in ("judge", "junit", "tools"))
+        for d in (judge, junit, tools):
+            d.mkdir(parents=True, exist_ok=True)
         self.launcher_dir.chmod(0o755)
+        javac = ["javac", "-Xlint:-removal", "-nowarn", "-encoding", "UTF-8"]
+        subprocess.run([*javac, "-d", str(judge), *(str(SUPPORT_DIR / f) for f in JUDGE_SOURCES)], check=True,
+                       capture_output=True, timeout=120)
+        subprocess.run([*javac, "-d", str(junit), "-cp", JUNIT_JAR, str(SUPPORT_DIR / "JUnitRun.java")], check=True,
+                       capture_output=True, timeout=120)
+        subprocess.run([*javac, "-d", str(tools), str(SUPPORT_DIR / "JdkIndex.java")], check=True,
+                       capture_output=True, timeout=120)
+        out = subprocess.run(["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
+                              "-cp", str(tools), "JdkIndex"], check=True, capture_output=True, text=True, timeout=120)
+        shutil.rmtree(tools)
+        self.index = build_index(out.stdout.split(), junit_type_names())
+        for root, dirs, files in os.walk(self.launcher_dir):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
 
     async def run(self, req: RunRequest, limits: Limits) -> RunResult:
         async for _, result in self.run_batch([req], [limits]):
@@ -118,7 +139,8 @@ class JavaRunner:
                     yield u.index, RunResult(outcome=Outcome.PASSED, detail="compiled",
                                              effective_limits=limits[u.index])
                 else:
-                    pending.append(asyncio.create_task(self._run_unit(classes, u, limits[u.index])))
+                    own = _own_classes(batch_dir, classes, u.index)
+                    pending.append(asyncio.create_task(self._run_unit(own, u, limits[u.index])))
             try:
                 for task in asyncio.as_completed(pending):
                     yield await task
@@ -127,21 +149,26 @@ class JavaRunner:
                     task.cancel()
 
     def _write_unit(self, batch_dir: Path, index: int, req: RunRequest) -> _Unit:
-        package = f"c{index}"
-        src = batch_dir / "src" / package
-        files = [write_file(src / f"{public_type(req.source) or 'Candidate'}.java", in_package(req.source, package))]
-        if req.mode is Mode.RUN_TESTS and req.test:
+        package, test_package = f"c{index}", f"t{index}"
+        src = batch_dir / "src"
+        with_test = req.mode is Mode.RUN_TESTS and bool(req.test)
+        units = java_source.rewrite(req.source, req.test if with_test else "", package, test_package, self.index)
+        files = [write_file(src / package / units.candidate_file, units.candidate)]
+        main_class = f"{package}.{test_class(req)}"
+        if with_test:
             name = public_type(req.test) or test_class(req)
-            files.append(write_file(src / f"{name}.java", in_package(req.test, package, imports_of(req.source))))
+            files.append(write_file(src / test_package / f"{name}.java", units.test))
+            main_class = f"{test_package}.{test_class(req)}"
         for rel, text in req.extra_files:
             if rel.endswith(".java"):
-                files.append(write_file(src / Path(rel).name, in_package(text, package)))
-        return _Unit(index, req, package, files)
+                extra = f"package {package}; " + java_source.strip_package(text)
+                files.append(write_file(src / package / Path(rel).name, extra))
+        return _Unit(index, req, package, files, main_class)
 
     async def _javac(self, batch_dir: Path, units: list[_Unit], classes: Path) -> ProcessResult:
         paths = [f"/src/{f.relative_to(batch_dir / 'src')}" for u in units for f in u.files]
         cmd = SandboxCommand(
-            argv=["javac", "-J-Xmx1g", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1",
+            argv=["javac", "-J-Xmx1g", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
                   "-XDshould-stop.ifError=FLOW", "-proc:none", "-nowarn", "-encoding", "UTF-8", "-Xmaxerrs", "100000",
                   "-cp", JUNIT_JAR, "-d", "/classes", *paths],
             limits=COMPILE_LIMITS, binds=[Bind(batch_dir / "src", "/src"), Bind(classes, "/classes", writable=True)],
@@ -167,11 +194,11 @@ class JavaRunner:
             if not blamed:
                 break
             for u in todo:
-                if u.package in blamed:
-                    failed[u.index] = (pr, blamed[u.package])
-            todo = [u for u in todo if u.package not in blamed]
+                if u.index in blamed:
+                    failed[u.index] = (pr, blamed[u.index])
+            todo = [u for u in todo if u.index not in blamed]
         _clear(classes)
-        for u in todo:  # no attributable errors: each candidate on its own, into its own package dir
+        for u in todo:  # no attributable errors: each candidate on its own, into its own package dirs
             pr = await self._javac(batch_dir, [u], classes)
             if pr.exit_code != 0 or pr.sandbox_failure:
                 failed[u.index] = (pr, pr.stderr.decode(errors="replace"))
@@ -179,18 +206,77 @@ class JavaRunner:
 
     async def _run_unit(self, classes: Path, unit: _Unit, limits: Limits) -> tuple[int, RunResult]:
         token = protocol.new_token()
-        heap_mb = max(32, limits.memory_bytes * 3 // 4 >> 20)
         cmd = SandboxCommand(
-            argv=["java", *JVM_FLAGS, f"-Xmx{heap_mb}m", "-XX:MaxMetaspaceSize=128m",
-                  "-cp", f"/classes:/launcher:{JUNIT_JAR}", "CodeevalLauncher",
-                  f"{unit.package}.{test_class(unit.req)}"],
+            argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge",
+                  "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}", "-m", JUDGE_MAIN,
+                  unit.main_class, TRUSTED_ROOTS],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
-            binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, "/launcher")],
+            binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
             limit_address_space=False,
         )
         pr = await self.execute(cmd)
-        return unit.index, harnessed_result(pr, token, limits, require_done=unit.req.mode is not Mode.RUN)
+        result = harnessed_result(pr, token, limits, require_done=unit.req.mode is not Mode.RUN)
+        result.stderr = _SM_BANNER.sub(b"", result.stderr, count=1)
+        return unit.index, result
+
+
+def memory_flags(memory_bytes: int) -> list[str]:
+    """JVM memory bounds from the run's limit (they hold without cgroups): heap 1/2 of it, direct
+    buffers 1/16 (at least 8 MiB); with metaspace 96 MiB and code cache 32 MiB (JVM_FLAGS) and the
+    JVM's own ~40 MiB, a program that fills every pool stays near the limit. Thread stacks: -Xss8m
+    each, their number bounded by the backend's process limit."""
+    mib = memory_bytes >> 20
+    return [f"-Xmx{max(32, mib // 2)}m", f"-XX:MaxDirectMemorySize={max(8, mib // 16)}m"]
+
+
+def build_index(jdk_types: list[str], junit: dict[str, set[str]]) -> JavaIndex:
+    """The index of java_source from ``JdkIndex``'s "package.Type" lines and JUnit's type names."""
+    public: dict[str, set[str]] = {}
+    for qualified in jdk_types:
+        pkg, _, name = qualified.rpartition(".")
+        public.setdefault(pkg, set()).add(name)
+    names = {pkg: set(v) for pkg, v in public.items()}
+    for pkg, v in junit.items():
+        names.setdefault(pkg, set()).update(v)
+    return JavaIndex({k: frozenset(v) for k, v in public.items()}, {k: frozenset(v) for k, v in names.items()})
+
+
+def junit_type_names() -> dict[str, set[str]]:
+    """package -> top-level type names of the JUnit jars (the console jar and its Class-Path)."""
+    out: dict[str, set[str]] = {}
+    seen: set[str] = set()
+    todo = [JUNIT_JAR]
+    while todo:
+        jar = todo.pop()
+        if jar in seen or not os.path.exists(jar):
+            continue
+        seen.add(jar)
+        with zipfile.ZipFile(jar) as z:
+            for n in z.namelist():
+                if n.endswith(".class") and "$" not in n and "-" not in n:
+                    pkg, _, cls = n[:-6].rpartition("/")
+                    out.setdefault(pkg.replace("/", "."), set()).add(cls)
+            try:
+                manifest = z.read("META-INF/MANIFEST.MF").decode(errors="replace")
+            except KeyError:
+                continue
+        m = re.search(r"^Class-Path:((?:.*\n(?: .*\n)*))", manifest.replace("\r\n", "\n"), re.M)
+        if m:
+            todo += [p if p.startswith("/") else f"{JUNIT_DIR}/{p}" for p in m.group(1).replace("\n ", "").split()]
+    return out
+
+
+def _own_classes(batch_dir: Path, classes: Path, index: int) -> Path:
+    """A directory with only sample ``index``'s packages (moved out of the batch's class dir)."""
+    own = batch_dir / "units" / str(index)
+    own.mkdir(parents=True)
+    own.chmod(0o755)
+    (batch_dir / "units").chmod(0o755)
+    for pkg in (f"c{index}", f"t{index}"):
+        if (classes / pkg).exists():
+            os.rename(classes / pkg, own / pkg)
+    return own
 
 
 def _clear(classes: Path) -> None:
@@ -199,17 +285,17 @@ def _clear(classes: Path) -> None:
     make_writable_dir(classes)
 
 
-def _attribute(javac_output: str) -> dict[str, str]:
-    """Diagnostics per candidate package, from javac's ``/src/c<i>/File.java:LINE: error:`` lines."""
-    blocks: dict[str, list[str]] = {}
-    current: str | None = None
+def _attribute(javac_output: str) -> dict[int, str]:
+    """Diagnostics per candidate, from javac's ``/src/[ct]<i>/File.java:LINE: error:`` lines."""
+    blocks: dict[int, list[str]] = {}
+    current: int | None = None
     for line in javac_output.splitlines():
         m = _ERROR_LINE.match(line)
         if m:
-            current = m.group(1)
+            current = int(m.group(1))
         elif _UNIT_PATH.match(line):
             current = None
-        if current and not re.match(r"^\d+ errors?$", line):
+        if current is not None and not re.match(r"^\d+ errors?$", line):
             blocks.setdefault(current, []).append(_UNIT_PATH.sub("", line))
     return {k: "\n".join(v) for k, v in blocks.items()}
 

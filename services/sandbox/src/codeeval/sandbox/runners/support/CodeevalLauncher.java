@@ -1,8 +1,13 @@
-// Runs INSIDE the sandbox: the trusted wrapper around a Java candidate's test class.
-// usage: java ... CodeevalLauncher CLASS   (CLASS: the test class, with a main or JUnit 5 tests)
-// Same protocol as harness.py: first stdin line = completion token; START before the tests run,
-// DONE + token only after they all passed. Exit codes: 101 a test failed (AssertionError or a JUnit
-// failure), 102 any other uncaught throwable, 104 the test class has neither main nor tests.
+// Runs INSIDE the sandbox: the trusted judge around a Java candidate's test class.
+// usage: java ... -m codeeval.judge/codeeval.judge.CodeevalLauncher TESTCLASS TRUSTED_ROOTS
+// TESTCLASS has a main or JUnit 5 tests; TRUSTED_ROOTS (':'-separated) are the only code locations
+// granted more than the candidate (the judge module, the JUnit runner, the JUnit jars).
+// Protocol (runners/protocol.py): the first stdin line is the run's token, read byte by byte before any
+// other code runs and kept only in this frame's locals; START before the tests, DONE + token only
+// after they all passed. Exit codes: 101 a test failed (AssertionError or a JUnit failure), 102 any
+// other uncaught throwable, 104 the test class has neither main nor tests.
+package codeeval.judge;
+
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
@@ -10,9 +15,12 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 
 public final class CodeevalLauncher {
+    private CodeevalLauncher() {}
+
     public static void main(String[] args) throws IOException {
         FileInputStream in = new FileInputStream(FileDescriptor.in);
         StringBuilder token = new StringBuilder();
@@ -21,37 +29,55 @@ public final class CodeevalLauncher {
             token.append((char) c);
         }
         PrintStream channel = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        JudgePolicy.install(args.length > 1 ? args[1] : "");
         channel.print("\u001eCODEEVAL-START\n");
         channel.flush();
-        int code;
-        try {
-            Class<?> tests = Class.forName(args[0]);
-            Method main = null;
-            try {
-                main = tests.getMethod("main", String[].class);
-            } catch (NoSuchMethodException e) {
-                main = null;
-            }
-            if (main != null) {
-                main.invoke(null, (Object) new String[0]);
-                code = 0;
-            } else {
-                code = JUnitRun.run(tests);
-            }
-        } catch (InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            cause.printStackTrace();
-            code = cause instanceof AssertionError ? 101 : 102;
-        } catch (Throwable t) {
-            t.printStackTrace();
-            code = t instanceof AssertionError ? 101 : 102;
-        }
+        int code = runTests(args[0]);
         System.out.flush();
         System.err.flush();
         if (code == 0) {
             channel.print("\n\u001eCODEEVAL-DONE " + token + "\n");
-            channel.flush();
         }
+        channel.flush();
         Runtime.getRuntime().halt(code);
+    }
+
+    private static int runTests(String name) {
+        try {
+            Class<?> tests = Class.forName(name, true, ClassLoader.getSystemClassLoader());
+            Method main = mainOf(tests);
+            if (main != null) {
+                main.invoke(null, (Object) new String[0]);
+                return 0;
+            }
+            Class<?> junit = Class.forName("codeeval.junit.JUnitRun", true, ClassLoader.getSystemClassLoader());
+            Object code = junit.getMethod("run", Class.class).invoke(null, tests);
+            return code instanceof Integer ? (Integer) code : 102;
+        } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            report(cause);
+            return cause instanceof AssertionError ? 101 : 102;
+        } catch (Throwable t) {
+            report(t);
+            return t instanceof AssertionError ? 101 : 102;
+        }
+    }
+
+    private static Method mainOf(Class<?> tests) {
+        try {
+            Method m = tests.getMethod("main", String[].class);
+            return Modifier.isStatic(m.getModifiers()) ? m : null;
+        } catch (NoSuchMethodException e) {
+            return null;
+        }
+    }
+
+    /** The stack trace; a candidate's exception may throw from its own toString: never let it escape. */
+    private static void report(Throwable t) {
+        try {
+            t.printStackTrace();
+        } catch (Throwable ignored) {
+            System.err.println("uncaught " + t.getClass().getName());
+        }
     }
 }

@@ -1,4 +1,8 @@
-// Runs the JUnit 5 tests of one class in this JVM (junit-platform-console-standalone on the class path).
+// Runs INSIDE the sandbox, on the class path beside the tests (JUnit is not a module here): runs the
+// JUnit 5 tests of one class in this JVM and returns the judge's exit code. A test passes only as a
+// success: an aborted test (a failed assumption, which a candidate can throw) is not one.
+package codeeval.junit;
+
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import java.io.PrintWriter;
@@ -9,10 +13,10 @@ import org.junit.platform.launcher.core.LauncherFactory;
 import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
-final class JUnitRun {
+public final class JUnitRun {
     private JUnitRun() {}
 
-    static int run(Class<?> tests) {
+    public static int run(Class<?> tests) {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectClass(tests)).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
@@ -24,6 +28,11 @@ final class JUnitRun {
         }
         if (summary.getTotalFailureCount() > 0) {
             summary.printFailuresTo(new PrintWriter(System.err, true), 20);
+            return 101;
+        }
+        if (summary.getTestsAbortedCount() > 0 || summary.getTestsSucceededCount() == 0) {
+            System.err.println(summary.getTestsAbortedCount() + " test(s) aborted, "
+                               + summary.getTestsSucceededCount() + " succeeded");
             return 101;
         }
         return 0;

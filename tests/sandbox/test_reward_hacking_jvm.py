@@ -1,0 +1,181 @@
+"""Reward hacking against the Java and C# judges: every case in fixtures/reward_hacking/<language>/
+answers wrongly and tries to forge a pass; each must end in its expected failure outcome, on every
+backend available (bubblewrap, unshare, docker with its marker). Also: the own HumanEval-X-shaped
+Java tasks (every import form and JDK type such tests use) pass with their reference solutions and
+fail with their broken ones, the memory cases end as MEMORY_EXCEEDED with cgroups off (as in pods),
+and the source rewriting that keeps candidate types out of the test's namespace (unit tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from conftest import CONFORMANCE_LIMITS, FIXTURES, bwrap_usable, expected_outcomes, settings
+
+from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.model import Language, Limits, RunRequest, RunResult
+from codeeval.sandbox.runners import java_source
+from codeeval.sandbox.runners.java_source import JavaIndex
+
+ASYNC = pytest.mark.asyncio(loop_scope="session")
+CASES = FIXTURES / "reward_hacking"
+TASK = json.loads((FIXTURES / "humaneval_x_java.jsonl").read_text().splitlines()[0])  # Java/0: add(x, y)
+CORRECT_JAVA = TASK["prompt"] + TASK["canonical_solution"]
+JUNIT_TEST = ("import org.junit.jupiter.api.Test;\nimport static org.junit.jupiter.api.Assertions.assertEquals;\n"
+              "public class SolutionTest {\n  @Test void adds() { assertEquals(5, new Solution().add(2, 3)); }\n}\n")
+#: Limits of these runs: a JVM start under a loaded machine, memory as in the conformance suite.
+LIMITS = Limits(wall_time_ms=20_000, cpu_time_ms=20_000, memory_bytes=CONFORMANCE_LIMITS.memory_bytes,
+                output_bytes=64 << 10, max_processes=64, max_file_bytes=8 << 20)
+#: Words a case prints only when its attack worked.
+SUCCESS_WORDS = (b"OVERWROTE", b"FOUND", b"GOT ")
+_results: dict[tuple[str, str], dict[str, RunResult]] = {}
+
+
+def cases(language: str) -> list[Path]:
+    suffix = {"java": ".java", "csharp": ".cs"}[language]
+    return sorted((CASES / language).glob(f"*{suffix}"))
+
+
+def java_request(path: Path) -> RunRequest:
+    text = path.read_text()
+    test = JUNIT_TEST if "// test: junit" in text else TASK["test"]
+    return RunRequest(Language.JAVA, text, test, limits=LIMITS, id=path.stem)
+
+
+async def batch(engine: Engine, reqs: list[RunRequest]) -> list[RunResult]:
+    got = {i: res async for i, res in engine.execute_batch(reqs)}
+    return [got[i] for i in range(len(reqs))]
+
+
+async def java_results(engine: Engine) -> dict[str, RunResult]:
+    """All Java cases as one batch (so each runs beside other samples), after a correct control."""
+    key = (engine.backend.name, "java")
+    if key not in _results:
+        files = cases("java")
+        reqs = [RunRequest(Language.JAVA, CORRECT_JAVA, TASK["test"], limits=LIMITS, id="correct"),
+                *(java_request(p) for p in files)]
+        results = await batch(engine, reqs)
+        _results[key] = {r.id: res for r, res in zip(reqs, results, strict=True)}
+    return _results[key]
+
+
+@pytest.fixture(scope="session", params=["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
+def backend_engine(request: pytest.FixtureRequest) -> Engine:
+    name = {"bubblewrap": "engine", "unshare": "unshare_engine", "docker": "docker_engine"}[request.param]
+    return request.getfixturevalue(name)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def no_cgroups_engine() -> AsyncIterator[Engine]:
+    """bubblewrap with cgroups off: memory is bounded only by the runtimes' flags and rlimits."""
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    eng = Engine(settings(cgroups=False))
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+def _assert_case(path: Path, res: RunResult) -> None:
+    want = expected_outcomes(path)
+    assert res.outcome.name in want, f"{path.name}: {res.outcome.name} ({res.detail}) not in {want}; " \
+                                     f"stdout={res.stdout[-800:]!r} stderr={res.stderr[-1500:]!r} {res.compile_output[-1500:]}"
+    for word in SUCCESS_WORDS:
+        assert word not in res.stdout, f"{path.name}: the attack reported success: {res.stdout[-800:]!r}"
+
+
+@ASYNC
+@pytest.mark.slow
+@pytest.mark.parametrize("path", cases("java"), ids=lambda p: p.stem)
+async def test_java_reward_hacking_fails(backend_engine: Engine, path: Path):
+    results = await java_results(backend_engine)
+    assert results["correct"].outcome.name == "PASSED", results["correct"]
+    _assert_case(path, results[path.stem])
+
+
+@ASYNC
+@pytest.mark.slow
+async def test_java_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
+    """A direct-buffer flood is MEMORY_EXCEEDED and Unsafe is not even there, with no cgroup."""
+    paths = [CASES / "java" / "DirectBufferOverLimit.java", CASES / "java" / "UnsafeReflective.java",
+             CASES / "java" / "UnsafeDirect.java"]
+    for path, res in zip(paths, await batch(no_cgroups_engine, [java_request(p) for p in paths]), strict=True):
+        _assert_case(path, res)
+    assert b"sun.misc.Unsafe" in (await batch(no_cgroups_engine, [java_request(paths[1])]))[0].stderr
+
+
+def _humaneval_x(name: str, samples: str | None) -> list[RunRequest]:
+    tasks = {t["task_id"]: t for t in map(json.loads, (FIXTURES / name).read_text().splitlines()) if t}
+    if samples is None:
+        return [RunRequest(Language.JAVA, t["prompt"] + t["canonical_solution"], t["test"], limits=LIMITS, id=k)
+                for k, t in tasks.items()]
+    rows = [json.loads(line) for line in (FIXTURES / samples).read_text().splitlines() if line.strip()]
+    return [RunRequest(Language.JAVA, tasks[r["task_id"]]["prompt"] + r["completion"], tasks[r["task_id"]]["test"],
+                       limits=LIMITS, id=r["task_id"]) for r in rows]
+
+
+@ASYNC
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["humaneval_x_java", "humaneval_x_java_imports"])
+async def test_humaneval_x_java_references_pass_and_broken_fail(backend_engine: Engine, name: str):
+    good = _humaneval_x(f"{name}.jsonl", None)
+    bad = _humaneval_x(f"{name}.jsonl", f"{name}_broken.jsonl")
+    results = await batch(backend_engine, good + bad)
+    for req, res in zip(good, results[:len(good)], strict=True):
+        assert res.outcome.name == "PASSED", f"{req.id}: {res.outcome.name} {res.detail} {res.compile_output} " \
+                                             f"{res.stderr[-2000:]!r}"
+    for req, res in zip(bad, results[len(good):], strict=True):
+        assert res.outcome.name in {"FAILED", "RUNTIME_ERROR", "COMPILE_ERROR"}, f"{req.id}: {res.outcome.name}"
+    assert len(bad) == len(good)
+
+
+# Unit tests of the source rewriting (no JVM): a tiny index stands in for the JDK's.
+INDEX = JavaIndex(
+    public={"java.lang": frozenset({"String", "Integer", "Math", "Object", "AssertionError"}),
+            "java.util": frozenset({"Arrays", "List", "ArrayList", "Map"}),
+            "java.util.stream": frozenset({"Collectors", "Stream"})},
+    names={"java.lang": frozenset({"String", "Integer", "Math", "Object", "AssertionError"}),
+           "java.util": frozenset({"Arrays", "List", "ArrayList", "Map"}),
+           "java.util.stream": frozenset({"Collectors", "Stream"}),
+           "org.junit.jupiter.api": frozenset({"Test", "Assertions"})})
+HX_TEST = ("public class Main {\n  public static void main(String[] a) {\n    Solution s = new Solution();\n"
+           "    List<Boolean> c = Arrays.asList(s.add(2, 3) == 5);\n"
+           "    if (c.contains(false)) { throw new AssertionError(); }\n  }\n}\n")
+
+
+def test_candidate_types_never_hide_the_tests_imports():
+    cand = ("import java.util.*;\nclass Arrays { }\nclass Math { }\nclass Solution { public int add(int x, int y) "
+            "{ return x - y; } }\n")
+    units = java_source.rewrite(cand, HX_TEST, "c0", "t0", INDEX)
+    first = units.test.splitlines()[0]
+    assert units.exposed == ("Solution",)
+    assert "import java.util.Arrays;" in first and "import java.util.List;" in first
+    assert "import c0.Solution;" in first and "c0.Arrays" not in first and "c0.Math" not in first
+    assert "import java.util.*" not in units.test
+    assert units.candidate.startswith("package c0; ") and "public class Solution" in units.candidate
+    assert units.candidate_file == "Solution.java"
+
+
+def test_rewriting_keeps_line_numbers_and_other_imports():
+    test = ("import java.util.*;\nimport org.junit.jupiter.api.*;\nimport static org.junit.jupiter.api.Assertions.*;\n"
+            "// Arrays in a comment, \"Map\" in a string\npublic class T { @Test void t() { List<Integer> x; } }\n")
+    cand = "class Test { }\nclass Assertions { }\npublic class Solution { }\n"
+    units = java_source.rewrite(cand, test, "c3", "t3", INDEX)
+    assert len(units.test.splitlines()) == len(test.splitlines())
+    first = units.test.splitlines()[0]
+    assert "import org.junit.jupiter.api.*;" in first and "import static org.junit.jupiter.api.Assertions.*;" in first
+    assert "import java.util.List;" in first and "java.util.Arrays" not in first and "java.util.Map" not in first
+    assert units.exposed == ()  # Test and Assertions come from JUnit, Solution is not named
+    assert units.candidate_file == "Solution.java"
+
+
+def test_candidate_package_clause_is_replaced_in_place():
+    cand = "package evil.t0;\nimport java.util.List;\nclass Solution { }\n"
+    units = java_source.rewrite(cand, "public class Main { Solution s; List<String> l; }", "c1", "t1", INDEX)
+    assert units.candidate.startswith("package c1; ") and "evil" not in units.candidate
+    assert units.candidate.count("\n") == cand.count("\n")
+    assert "import java.util.List;" in units.test.splitlines()[0]
+
