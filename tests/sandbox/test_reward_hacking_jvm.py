@@ -81,8 +81,9 @@ async def no_cgroups_engine() -> AsyncIterator[Engine]:
 
 def _assert_case(path: Path, res: RunResult) -> None:
     want = expected_outcomes(path)
-    assert res.outcome.name in want, f"{path.name}: {res.outcome.name} ({res.detail}) not in {want}; " \
-                                     f"stdout={res.stdout[-800:]!r} stderr={res.stderr[-1500:]!r} {res.compile_output[-1500:]}"
+    assert res.outcome.name in want, (f"{path.name}: {res.outcome.name} ({res.detail}) not in {want}; "
+                                      f"stdout={res.stdout[-800:]!r} stderr={res.stderr[-1500:]!r} "
+                                      f"{res.compile_output[-1500:]}")
     for word in SUCCESS_WORDS:
         assert word not in res.stdout, f"{path.name}: the attack reported success: {res.stdout[-800:]!r}"
 
