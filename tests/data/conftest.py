@@ -1,19 +1,14 @@
-"""Fixtures of the data-layer tests: MBPP files in both published shapes (``fixtures/``) and a real
-sandbox engine on the bubblewrap backend (skipped where bubblewrap is not installed)."""
+"""Fixtures of the data-layer tests: a real sandbox engine on the bubblewrap backend (skipped where
+bubblewrap is not installed). The fixture files are named in ``data_fixtures.py``."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
-FIXTURES = Path(__file__).parent / "fixtures"
-MBPP_ORIGINAL = FIXTURES / "mbpp.jsonl"
-MBPP_SANITIZED = FIXTURES / "sanitized-mbpp.json"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MBPP_ORIGINAL, MBPP_SANITIZED
+from data_fixtures import MBPP_ORIGINAL, MBPP_SANITIZED
 
 from codeeval.data import DataError, Example, Item
 from codeeval.kit.errors import FailedPrecondition

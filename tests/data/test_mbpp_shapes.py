@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MBPP_ORIGINAL, MBPP_SANITIZED
+from data_fixtures import MBPP_ORIGINAL, MBPP_SANITIZED
 
 from codeeval.data import DataError, Item, Source, read_items
 
