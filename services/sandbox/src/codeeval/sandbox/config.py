@@ -50,7 +50,12 @@ class SandboxSettings(ServiceSettings):
     calibration_factor: float = Field(5.0, gt=0, description="Default wall limit = factor x the reference's time.")
     calibration_floor_ms: int = Field(2_000, gt=0, description="Default lower bound of a calibrated wall limit.")
 
-    uid_base: int = Field(61000, ge=1000, description="First host uid of the sandbox slots (when run as root).")
+    uid_base: int = Field(61000, ge=1000, description="First host uid of the sandbox slots (when run as root). "
+                                                      "Each instance on a host claims its own block of 2000 uids "
+                                                      "from here (a lock file per block in uid_lock_dir).")
+    uid_blocks: int = Field(16, ge=1, le=1000, description="uid blocks instances on one host may claim.")
+    uid_lock_dir: str = Field("/run/codeeval-sandbox", description="Where instances claim uid blocks (root only); "
+                                                                 "must be shared by every instance on the host.")
     seccomp: bool = Field(True, description="Load the seccomp filter (needs Debian's python3-seccomp).")
     cgroups: bool = Field(True, description="Per-run memory/pids cgroups where the cgroup tree is writable.")
 

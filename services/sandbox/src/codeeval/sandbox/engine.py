@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeeval.kit.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, check_max, require
+from codeeval.sandbox.backends import uids
 from codeeval.sandbox.backends.base import Backend, SandboxCommand
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import (
@@ -57,7 +59,9 @@ class Capabilities:
     languages: list[LanguageInfo] = field(default_factory=list)
 
 
-def make_backend(settings: SandboxSettings) -> Backend:
+def make_backend(settings: SandboxSettings, uid_base: int | None = None) -> Backend:
+    """The configured backend; ``uid_base``: the first slot uid of this instance's claimed block."""
+    uid_base = settings.uid_base if uid_base is None else uid_base
     if settings.backend == "docker":
         from codeeval.sandbox.backends.docker import DockerBackend
 
@@ -66,11 +70,11 @@ def make_backend(settings: SandboxSettings) -> Backend:
     if settings.backend == "unshare":
         from codeeval.sandbox.backends.unshare import UnshareBackend
 
-        return UnshareBackend(jail=settings.jail_dir, slots=settings.max_concurrency, uid_base=settings.uid_base,
+        return UnshareBackend(jail=settings.jail_dir, slots=settings.max_concurrency, uid_base=uid_base,
                               use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
     from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
 
-    return BubblewrapBackend(slots=settings.max_concurrency, uid_base=settings.uid_base,
+    return BubblewrapBackend(slots=settings.max_concurrency, uid_base=uid_base,
                              use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
 
 
@@ -129,13 +133,17 @@ def _validate_extra_paths(req: RunRequest, p: str) -> None:
 class Engine:
     def __init__(self, settings: SandboxSettings, backend: Backend | None = None) -> None:
         self.settings = settings
-        self.backend = backend or make_backend(settings)
+        #: This instance's slot uids (root only): a block no other instance on the host holds.
+        self.uids = (uids.claim(settings.uid_base, settings.max_concurrency, Path(settings.uid_lock_dir),
+                                settings.uid_blocks) if os.geteuid() == 0
+                     else uids.UidBlock(settings.uid_base, None, None))
+        self.backend = backend or make_backend(settings, self.uids.base)
         self.workspace = Workspace(Path(settings.workspace_dir) if settings.workspace_dir else None)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._admitted = 0
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
-            Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=settings.uid_base),
+            Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base),
             Language.JAVA: JavaRunner(*args)}
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None
@@ -180,6 +188,7 @@ class Engine:
         await asyncio.to_thread(python.close)
         await self.backend.stop()
         self.workspace.close()
+        self.uids.release()
 
     def _describe(self) -> Capabilities:
         details = self.backend.describe()

@@ -6,10 +6,13 @@ What one run gets (see SANDBOX.md for why each piece is there):
 - every namespace unshared (user, pid, net with only a down loopback, ipc, uts, cgroup), nested user
   namespaces disabled, all capabilities dropped, a new session, die-with-parent;
 - read-only binds of /usr and the few /etc directories the toolchains need (never /etc as a whole),
-  a size-capped tmpfs at /tmp as the work dir, the run's own files read-only at their targets;
+  a size-capped tmpfs at /tmp as the work dir, the run's own files read-only at their targets, a
+  read-only /dev whose /dev/shm is its own tmpfs capped at the memory limit;
 - a seccomp filter (``seccomp_filter``), rlimits via ``prlimit`` (cpu, fsize, nofile, core, address
   space; nproc when there are no cgroups) and, where
-  the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2).
+  the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2); without
+  cgroups (a pod) a watchdog (``memwatch``) kills a run whose processes and /dev/shm together reach
+  the memory limit (MEMORY_EXCEEDED).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from codeeval.sandbox.backends import cgroups
 from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.memwatch import MemoryWatch
 from codeeval.sandbox.backends.seccomp_filter import compile_filter
 from codeeval.sandbox.model import ProcessResult
 
@@ -43,6 +47,8 @@ class BubblewrapBackend:
     tool = "bwrap"
     #: A run that exits 1 with stderr starting so could not be set up (a SANDBOX_ERROR, retried).
     setup_error_prefix = SETUP_ERROR_PREFIX
+    #: Runs get their own /dev/shm tmpfs (capped at the memory limit: its pages are memory).
+    has_shm = True
 
     def __init__(self, *, slots: int = 4, uid_base: int = 61000, use_seccomp: bool = True,
                  use_cgroups: bool = True, bwrap: str = "bwrap") -> None:
@@ -107,10 +113,11 @@ class BubblewrapBackend:
                 argv += ["--ro-bind", d, d]
         for link, target in SYMLINKS.items():
             argv += ["--symlink", target, link]
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(cmd.work_dir_bytes), "--tmpfs", WORK_DIR]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(cmd.limits.memory_bytes), "--tmpfs", "/dev/shm",
+                 "--size", str(cmd.work_dir_bytes), "--tmpfs", WORK_DIR]
         for b in cmd.binds:
             argv += ["--bind" if b.writable else "--ro-bind", str(b.host), b.target]
-        argv += ["--remount-ro", "/", "--chdir", WORK_DIR]
+        argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR]
         for k, v in {**BASE_ENV, **cmd.env}.items():
             argv += ["--setenv", k, v]
         if seccomp_fd is not None:
@@ -176,6 +183,9 @@ class BubblewrapBackend:
 
         out = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
         err = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
+        watch = None if cg is not None else MemoryWatch(proc.pid, lim.memory_bytes, kill,
+                                                        shm_bytes=lim.memory_bytes if self.has_shm else 0)
+        watcher = asyncio.create_task(watch.run()) if watch is not None else None
         assert proc.stdout and proc.stderr and proc.stdin
         readers = [asyncio.create_task(out.drain(proc.stdout)), asyncio.create_task(err.drain(proc.stderr))]
         writer = asyncio.create_task(_feed(proc.stdin, cmd.stdin))
@@ -194,6 +204,9 @@ class BubblewrapBackend:
             wall_ms = int((time.monotonic() - start) * 1000)
             if cg is not None:
                 cg.kill_all()
+            if watcher is not None and watch is not None:
+                watcher.cancel()
+                watch.finish()
             _, pending = await asyncio.wait([*readers, writer], timeout=2)
             for task in pending:
                 task.cancel()
@@ -201,6 +214,8 @@ class BubblewrapBackend:
         if cg is not None:
             stats = cg.stats()
             await asyncio.to_thread(cg.destroy)
+        elif watch is not None:
+            stats = cgroups.RunStats(peak_memory_bytes=watch.peak, oom_killed=watch.exceeded)
         code = proc.returncode if proc.returncode is not None else -1
         sig = -code if code < 0 else (code - 128 if code > 128 and code - 128 < 65 else 0)
         result = ProcessResult(

@@ -54,6 +54,7 @@ class UnshareBackend(BubblewrapBackend):
     name = "unshare"
     tool = "unshare"
     setup_error_prefix = (b"unshare: ", b"setpriv: ", b"sandbox_init: ")  # type: ignore[assignment]
+    has_shm = False  # the jail has no /dev
 
     def __init__(self, *, jail: str | Path, slots: int = 1, uid_base: int = 61000, use_seccomp: bool = True,
                  use_cgroups: bool = True, unshare: str = "unshare") -> None:

@@ -1,0 +1,118 @@
+"""A run's memory bound where there are no cgroups (a pod): a watchdog on the run's processes.
+
+Every ``interval`` seconds it sums the private resident memory (``statm`` resident - shared) of
+every process below the run's root process, plus what the run's own ``/dev/shm`` tmpfs holds, and
+kills the run (``kill``) once the sum reaches the limit. Shared file pages (the interpreter, the
+JDK) are not counted; tmpfs pages are counted once, through the tmpfs. The watchdog keeps a
+descriptor of the run's ``/dev/shm`` open, so :meth:`MemoryWatch.finish` still sees what it held
+after the run ended (a run that filled it and exited at once is still over the limit).
+
+Cost: per sample one ``children`` read per thread and one ``statm`` read per process (well under a
+millisecond for a run of a few processes); memory can overshoot the limit by what the run
+allocates in one interval (RLIMIT_AS bounds single processes that allow it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PROC = Path("/proc")
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it (empty when ``root`` is gone)."""
+    seen: list[int] = []
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            tids = os.listdir(PROC / str(pid) / "task")
+        except OSError:
+            continue
+        seen.append(pid)
+        for tid in tids:
+            with contextlib.suppress(OSError, ValueError):
+                stack.extend(int(c) for c in (PROC / str(pid) / "task" / tid / "children").read_text().split())
+    return seen
+
+
+def private_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` not shared with files or tmpfs (0 when it is gone)."""
+    try:
+        fields = (PROC / str(pid) / "statm").read_text().split()
+        return max(0, int(fields[1]) - int(fields[2])) * PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class MemoryWatch:
+    """Watches the process tree under ``root`` against ``limit`` bytes; ``shm_bytes`` is the size of
+    the run's own /dev/shm tmpfs (0: the run has none)."""
+
+    def __init__(self, root: int, limit: int, kill: Callable[[], None], *, shm_bytes: int = 0,
+                 interval: float = 0.05) -> None:
+        self.root, self.limit, self.kill, self.shm_bytes, self.interval = root, limit, kill, shm_bytes, interval
+        self.peak = 0
+        self.exceeded = False
+        self._rss = 0
+        self._shm_fd: int | None = None
+        self._host_shm = _dev_of("/dev/shm")
+
+    async def run(self) -> None:
+        """Sample until cancelled (or until the limit is reached: the run is then killed)."""
+        while not self.exceeded:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def sample(self) -> int:
+        pids = descendants(self.root)
+        if self.shm_bytes and self._shm_fd is None:
+            self._open_shm(pids)
+        self._rss = sum(private_rss(p) for p in pids)
+        return self._account(self._rss + self._shm_used())
+
+    def finish(self) -> None:
+        """Account what the run's /dev/shm held at the end, then let it go."""
+        if self._shm_fd is not None:
+            self._account(self._rss + self._shm_used())
+            os.close(self._shm_fd)
+            self._shm_fd = None
+
+    def _account(self, total: int) -> int:
+        self.peak = max(self.peak, total)
+        if total >= self.limit and not self.exceeded:
+            self.exceeded = True
+            self.kill()
+        return total
+
+    def _open_shm(self, pids: list[int]) -> None:
+        """Hold the run's /dev/shm: a tmpfs of ``shm_bytes`` other than the host's, seen through
+        the root of a process inside the sandbox."""
+        for pid in reversed(pids):
+            try:
+                fd = os.open(PROC / str(pid) / "root" / "dev" / "shm", os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue
+            st, vfs = os.fstat(fd), os.fstatvfs(fd)
+            if st.st_dev != self._host_shm and abs(vfs.f_blocks * vfs.f_frsize - self.shm_bytes) < 2 * PAGE:
+                self._shm_fd = fd
+                return
+            os.close(fd)
+
+    def _shm_used(self) -> int:
+        if self._shm_fd is None:
+            return 0
+        vfs = os.fstatvfs(self._shm_fd)
+        return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+
+
+def _dev_of(path: str) -> int:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return -1
