@@ -45,7 +45,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 VPY=$VENV/bin/python
-[ -x "$VPY" ] || VPY=$PYTHON   # dry run before the venv exists: ask the interpreter's own pip
+if [ ! -x "$VPY" ]; then   # a dry run before the venv exists: ask a throw-away venv's pip (PEP 668 guards Debian's own)
+  SCRATCH=$(mktemp -d); trap 'rm -rf "$SCRATCH"' EXIT
+  "$PYTHON" -m venv "$SCRATCH/venv"; VPY=$SCRATCH/venv/bin/python
+fi
 PIP=("$VPY" -m pip install -q --disable-pip-version-check)
 quiet() { "$@" 2>&1 | grep -v "is ignored" || true; }   # keeps pip's own errors, drops its constraint chatter
 

