@@ -44,6 +44,8 @@ def test_a_record_of_neither_shape_names_the_fields(tmp_path: Path):
         _items(path)
 
 
+@pytest.mark.slow  # the engine's start compiles the Java launcher (~10 s on a loaded 2-core machine)
+@pytest.mark.integration
 @pytest.mark.asyncio(loop_scope="module")
 async def test_every_reference_passes_in_the_real_sandbox(engine):
     from codeeval.sandbox.model import Language, Outcome, RunRequest
