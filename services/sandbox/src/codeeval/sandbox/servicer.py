@@ -13,7 +13,7 @@ from codeeval.kit.errors import InvalidArgument, decode_utf8
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Calibration, Language, Limits, Mode, RunRequest, RunResult, TableTest
 
-_LANG_IN = {lang.proto: Language(lang.name) for lang in languages.LANGUAGES.values()}
+_LANG_IN = {common_pb2.Language.Value(lang.proto_name): Language(lang.name) for lang in languages.LANGUAGES.values()}
 _LANG_OUT = {v: k for k, v in _LANG_IN.items()}
 _MODE_IN = {sandbox_pb2.MODE_UNSPECIFIED: Mode.RUN_TESTS, sandbox_pb2.MODE_RUN_TESTS: Mode.RUN_TESTS,
             sandbox_pb2.MODE_COMPILE_ONLY: Mode.COMPILE_ONLY, sandbox_pb2.MODE_RUN: Mode.RUN}
