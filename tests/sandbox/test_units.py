@@ -4,6 +4,8 @@ these are covered by test_conformance / test_languages / test_service."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,25 +67,18 @@ def test_stream_collector_keeps_head_and_tail_and_flags_the_hard_cap():
     assert c.tail.endswith(b"abcdefgh") and c.total == 240
 
 
-def test_java_package_clause_keeps_line_numbers_and_imports_follow_the_test():
-    src = "package old.pkg;\nimport java.util.*;\nimport static java.lang.Math.max;\nclass Solution {}\n"
-    placed = java.in_package(src, "c7")
-    assert placed.splitlines()[0].startswith("package c7; ") and "old.pkg" not in placed
-    assert len(placed.splitlines()) == len(src.splitlines())
-    test = java.in_package("public class Main {}\n", "c7", java.imports_of(src))
-    first = "package c7; import java.util.*; import static java.lang.Math.max; public class Main {}"
-    assert test.splitlines()[0] == first
+def test_java_test_class_is_the_entry_point_or_the_public_type():
     assert java.public_type("final class A {}\npublic final class Main {") == "Main"
     assert java.test_class(RunRequest(Language.JAVA, "x", "public class FooTest {}")) == "FooTest"
 
 
 def test_javac_errors_are_attributed_per_candidate():
     out = ("/src/c0/Candidate.java:3: error: ';' expected\n    int x\n         ^\n"
-           "/tmp/ws/b/src/c12/Main.java:1: error: cannot find symbol\n  symbol: class Foo\n2 errors\n")
+           "/tmp/ws/b/src/t12/Main.java:1: error: cannot find symbol\n  symbol: class Foo\n2 errors\n")
     blamed = java._attribute(out)
-    assert set(blamed) == {"c0", "c12"}
-    assert blamed["c0"].startswith("Candidate.java:3: error: ';' expected")
-    assert blamed["c12"] == "Main.java:1: error: cannot find symbol\n  symbol: class Foo"
+    assert set(blamed) == {0, 12}
+    assert blamed[0].startswith("Candidate.java:3: error: ';' expected")
+    assert blamed[12] == "Main.java:1: error: cannot find symbol\n  symbol: class Foo"
 
 
 def test_python_program_is_the_humaneval_concatenation():
@@ -121,3 +116,25 @@ def test_cgroup_v2_files_written_and_read(tmp_path: Path):
     stats = run.stats()
     assert (stats.peak_memory_bytes, stats.cpu_time_ms, stats.oom_killed) == (12345, 42, True)
     assert run.procs_files() == [str(d / "cgroup.procs")]
+
+
+def test_disk_watch_counts_a_tmpfs_by_statvfs_and_a_plain_dir_by_walking(tmp_path: Path):
+    from codeeval.sandbox.backends.memwatch import DiskWatch
+
+    killed: list[bool] = []
+    plain = DiskWatch(tmp_path, 1 << 20, lambda: killed.append(True))
+    assert not plain._mount
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f").write_bytes(b"x" * (600 << 10))
+    assert plain.sample() >= 600 << 10 and not killed
+    (tmp_path / "g").write_bytes(b"x" * (600 << 10))
+    assert plain.sample() > 1 << 20 and killed == [True] and plain.exceeded
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm tmpfs here")
+    watch = DiskWatch(shm, 1 << 30, lambda: None)
+    assert watch._mount  # /dev/shm is a tmpfs mount point: statvfs, minus what it held at the start
+    with tempfile.NamedTemporaryFile(dir=shm) as fh:
+        fh.write(b"x" * (2 << 20))
+        fh.flush()
+        assert watch.sample() >= 2 << 20

@@ -70,3 +70,21 @@ async def test_read_only_inputs_cannot_be_changed_moved_or_deleted(backend: Unsh
     assert not res.sandbox_failure, res
     assert res.stdout.split() == [b"ok-tmp-writable", b"trusted", b"Trusted.class"], res
     assert res.stderr.count(b"Permission denied") + res.stderr.count(b"Operation not permitted") >= 7, res.stderr
+
+
+FILL_BYTES = ("block = b'x' * 3_000_000\n"
+              "for i in range(10**6):\n    open(f'/tmp/f{i}', 'wb').write(block)\n")
+FILL_ENTRIES = ("import os\nos.mkdir('/tmp/d')\n"
+                "for i in range(10**6):\n    open(f'/tmp/d/{i}', 'w').close()\n")
+
+
+@pytest.mark.parametrize("argv", [["python3", "-c", FILL_BYTES], ["python3", "-c", FILL_ENTRIES]],
+                         ids=["bytes", "entries"])
+async def test_work_dir_is_bounded_per_run(backend: UnshareBackend, argv: list[str]):
+    """Many files each under RLIMIT_FSIZE (or a flood of empty ones) still stop at work_dir_bytes."""
+    limits = Limits(wall_time_ms=60_000, cpu_time_ms=60_000, memory_bytes=256 << 20, output_bytes=4096,
+                    max_processes=16, max_file_bytes=4 << 20)
+    res = await backend.execute(SandboxCommand(argv=argv, limits=limits, work_dir_bytes=16 << 20))
+    assert not res.timed_out and not res.sandbox_failure, res
+    assert b"[sandbox] the work dir held more than its 16777216 bytes" in res.stderr, res.stderr[-300:]
+    assert list(backend.tmp.iterdir()) == []  # and it is emptied after the run

@@ -24,11 +24,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from codeeval.sandbox.backends import cgroups
 from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector
-from codeeval.sandbox.backends.memwatch import MemoryWatch
+from codeeval.sandbox.backends.memwatch import MemoryWatch, Watch
 from codeeval.sandbox.backends.seccomp_filter import compile_filter
 from codeeval.sandbox.model import ProcessResult
 
@@ -143,6 +144,14 @@ class BubblewrapBackend:
         env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_PROCS": " ".join(cg.procs_files() if cg else [])}
         return ["/bin/sh", "-c", join, "sh", "prlimit", *rl, "--"], env
 
+    def _watches(self, cmd: SandboxCommand, pid: int, kill: Callable[[], None],
+                 cg: cgroups.RunCgroup | None) -> list[Watch]:
+        """Watchdogs of one run (started with it, told the result): memory when there are no cgroups."""
+        if cg is not None:
+            return []
+        return [MemoryWatch(pid, cmd.limits.memory_bytes, kill,
+                            shm_bytes=cmd.limits.memory_bytes if self.has_shm else 0)]
+
     async def execute(self, cmd: SandboxCommand) -> ProcessResult:
         assert self._uids is not None, "start() first"
         uid = await self._uids.get()
@@ -183,9 +192,8 @@ class BubblewrapBackend:
 
         out = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
         err = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, kill)
-        watch = None if cg is not None else MemoryWatch(proc.pid, lim.memory_bytes, kill,
-                                                        shm_bytes=lim.memory_bytes if self.has_shm else 0)
-        watcher = asyncio.create_task(watch.run()) if watch is not None else None
+        watches = self._watches(cmd, proc.pid, kill, cg)
+        watchers = [asyncio.create_task(w.run()) for w in watches]
         assert proc.stdout and proc.stderr and proc.stdin
         readers = [asyncio.create_task(out.drain(proc.stdout)), asyncio.create_task(err.drain(proc.stderr))]
         writer = asyncio.create_task(_feed(proc.stdin, cmd.stdin))
@@ -204,9 +212,10 @@ class BubblewrapBackend:
             wall_ms = int((time.monotonic() - start) * 1000)
             if cg is not None:
                 cg.kill_all()
-            if watcher is not None and watch is not None:
+            for watcher in watchers:
                 watcher.cancel()
-                watch.finish()
+            for w in watches:
+                w.finish()
             _, pending = await asyncio.wait([*readers, writer], timeout=2)
             for task in pending:
                 task.cancel()
@@ -214,8 +223,6 @@ class BubblewrapBackend:
         if cg is not None:
             stats = cg.stats()
             await asyncio.to_thread(cg.destroy)
-        elif watch is not None:
-            stats = cgroups.RunStats(peak_memory_bytes=watch.peak, oom_killed=watch.exceeded)
         code = proc.returncode if proc.returncode is not None else -1
         sig = -code if code < 0 else (code - 128 if code > 128 and code - 128 < 65 else 0)
         result = ProcessResult(
@@ -226,6 +233,8 @@ class BubblewrapBackend:
             peak_memory_bytes=stats.peak_memory_bytes,
         )
         result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50 and not timed_out
+        for w in watches:
+            w.annotate(result)
         if code == 1 and err.head.startswith(self.setup_error_prefix):
             detail = err.head[:200].decode(errors="replace")
             result.sandbox_failure = f"{self.tool} could not set up the sandbox: {detail}"

@@ -1,4 +1,7 @@
-"""A run's memory bound where there are no cgroups (a pod): a watchdog on the run's processes.
+"""Watchdogs of one run: its memory where there are no cgroups (a pod), and (unshare backend) its
+work dir's size where no size-capped tmpfs holds it.
+
+Memory: a watchdog on the run's processes.
 
 Every ``interval`` seconds it sums the private resident memory (``statm`` resident - shared) of
 every process below the run's root process, plus what the run's own ``/dev/shm`` tmpfs holds, and
@@ -10,6 +13,10 @@ after the run ended (a run that filled it and exited at once is still over the l
 Cost: per sample one ``children`` read per thread and one ``statm`` read per process (well under a
 millisecond for a run of a few processes); memory can overshoot the limit by what the run
 allocates in one interval (RLIMIT_AS bounds single processes that allow it).
+
+Work dir: :class:`DiskWatch` sums what the directory allocates (statvfs when it is a tmpfs of its
+own, as a pod's memory-backed emptyDir is; else a walk, which also counts entries) and kills the
+run past the limit; RLIMIT_FSIZE bounds each file in between samples.
 """
 
 from __future__ import annotations
@@ -17,11 +24,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
+
+from codeeval.sandbox.model import ProcessResult
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PROC = Path("/proc")
+
+
+class Watch(Protocol):
+    """A watchdog: :meth:`run` samples until cancelled, :meth:`finish` after the run ended,
+    :meth:`annotate` records what it saw in the run's result."""
+
+    exceeded: bool
+
+    async def run(self) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def annotate(self, result: ProcessResult) -> None: ...
 
 
 def descendants(root: int) -> list[int]:
@@ -83,6 +107,10 @@ class MemoryWatch:
             os.close(self._shm_fd)
             self._shm_fd = None
 
+    def annotate(self, result: ProcessResult) -> None:
+        result.oom_killed = result.oom_killed or self.exceeded
+        result.peak_memory_bytes = max(result.peak_memory_bytes, self.peak)
+
     def _account(self, total: int) -> int:
         self.peak = max(self.peak, total)
         if total >= self.limit and not self.exceeded:
@@ -116,3 +144,83 @@ def _dev_of(path: str) -> int:
         return os.stat(path).st_dev
     except OSError:
         return -1
+
+
+class DiskWatch:
+    """Watches the bytes (and entries) ``path`` holds against ``limit``; kills the run past it.
+    What ``path`` held when the watch began (``staged`` bytes, for a walk) is not counted."""
+
+    #: Entries a walk counts before it stops: a run holding more is over its bound too.
+    MAX_ENTRIES = 20_000
+
+    def __init__(self, path: Path, limit: int, kill: Callable[[], None], *, staged: int = 0,
+                 interval: float = 0.1) -> None:
+        self.path, self.limit, self.kill, self.interval, self.staged = path, limit, kill, interval, staged
+        self.exceeded = False
+        self.peak = 0
+        self._mount = _is_tmpfs_mount(path)
+        self._baseline = self._statvfs_used() if self._mount else 0
+
+    async def run(self) -> None:
+        while not self.exceeded:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(self.interval)
+
+    def sample(self) -> int:
+        used = self._statvfs_used() - self._baseline if self._mount else self._walk() - self.staged
+        self.peak = max(self.peak, used)
+        if used > self.limit and not self.exceeded:
+            self.exceeded = True
+            self.kill()
+        return used
+
+    def finish(self) -> None:
+        self.sample()
+
+    def annotate(self, result: ProcessResult) -> None:
+        if self.exceeded:
+            note = (f"\n[sandbox] the work dir held more than its {self.limit} bytes (or "
+                    f"{self.MAX_ENTRIES} entries); the run was stopped\n").encode()
+            result.stderr += note
+            result.stderr_tail = (result.stderr_tail + note)[-512:]
+
+    def _statvfs_used(self) -> int:
+        vfs = os.statvfs(self.path)
+        return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+
+    def _walk(self) -> int:
+        """Allocated bytes under ``path`` (never following links); past MAX_ENTRIES, over the limit."""
+        total, entries, stack = 0, 0, [str(self.path)]
+        while stack:
+            try:
+                it = os.scandir(stack.pop())
+            except OSError:
+                continue
+            with it:
+                for entry in it:
+                    entries += 1
+                    if entries > self.MAX_ENTRIES:
+                        return self.limit + self.staged + 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(entry.path)
+        return total
+
+
+def _is_tmpfs_mount(path: Path) -> bool:
+    """Whether ``path`` is itself the mount point of a tmpfs (its statvfs then counts only it)."""
+    target = os.path.realpath(path)
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    for line in reversed(lines):  # the last mount on a point is the visible one
+        fields = line.split(" - ")
+        left = fields[0].split()
+        if len(fields) == 2 and len(left) > 4 and left[4].encode().decode("unicode_escape") == target:
+            return fields[1].split()[0] == "tmpfs"
+    return False

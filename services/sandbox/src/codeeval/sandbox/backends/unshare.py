@@ -21,8 +21,10 @@ namespace are refused. User, pid, network, ipc and uts namespaces and chroot do 
   would give back the capability to leave the chroot), loaded by ``sandbox_init`` just before the
   candidate; rlimits as in the bubblewrap backend; cgroups only where writable (never in a pod).
 
-The work dir's size is bounded by RLIMIT_FSIZE per file and by the size of the jail's tmp (a
-size-capped in-memory volume in the pod), not by ``work_dir_bytes``.
+The work dir is bounded by ``work_dir_bytes`` per run: a watchdog (``memwatch.DiskWatch``) sums
+what the jail's tmp holds (statvfs when it is a volume of its own, as the pod's size-capped
+emptyDir is; else a walk) and stops the run past the limit, RLIMIT_FSIZE bounding each file in
+between samples.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from codeeval.sandbox.backends import sandbox_init
+from codeeval.sandbox.backends import cgroups, sandbox_init
 from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, map_paths
 from codeeval.sandbox.backends.bubblewrap import BASE_ENV, BubblewrapBackend
+from codeeval.sandbox.backends.memwatch import DiskWatch, Watch
 from codeeval.sandbox.model import ProcessResult
 
 #: Every run is this uid/gid inside its user namespace.
@@ -63,6 +67,7 @@ class UnshareBackend(BubblewrapBackend):
         self.jail = Path(jail)
         self.tmp = self.jail / "tmp"
         self.library_path = ""
+        self._staged_bytes = 0
 
     def version(self) -> str:
         out = subprocess.run([self.unshare, "--version"], capture_output=True, text=True, timeout=10)
@@ -113,6 +118,13 @@ class UnshareBackend(BubblewrapBackend):
             clean.add_done_callback(lambda _: self._uids.put_nowait(uid))  # type: ignore[union-attr]
             await asyncio.shield(clean)
 
+    def _watches(self, cmd: SandboxCommand, pid: int, kill: Callable[[], None],
+                 cg: cgroups.RunCgroup | None) -> list[Watch]:
+        """The memory watchdog (without cgroups) and the work dir's: the jail's tmp holds at most
+        ``work_dir_bytes`` beyond what was staged in it."""
+        return [*super()._watches(cmd, pid, kill, cg),
+                DiskWatch(self.tmp, cmd.work_dir_bytes, kill, staged=self._staged_bytes)]
+
     def _stage(self, cmd: SandboxCommand, uid: int) -> None:
         """The run's files in the (empty) jail tmp: the helpers and a copy of each bind.
 
@@ -144,6 +156,7 @@ class UnshareBackend(BubblewrapBackend):
         if self.is_root:
             os.chown(self.tmp, 0, uid)
             self.tmp.chmod(0o1770)
+        self._staged_bytes = sum(p.lstat().st_blocks * 512 for p in [stage, *stage.rglob("*")])
 
     def _collect(self, cmd: SandboxCommand) -> None:
         """Copy output binds back (javac's classes) without following anything the run created."""
