@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,8 @@ STARTED = protocol.START + b"some output\n"
 DONE = STARTED + protocol.DONE + TOKEN + b"\n"
 
 
-def pr(**kw) -> ProcessResult:
-    base = {"exit_code": 0, "stderr": STARTED}
+def pr(**kw: Any) -> ProcessResult:
+    base: dict[str, Any] = {"exit_code": 0, "stderr": STARTED}
     base.update(kw)
     if "stderr_tail" not in kw:
         base["stderr_tail"] = base["stderr"][-512:]
