@@ -86,7 +86,7 @@ async def test_host_unchanged_and_service_healthy(backend_engine: Engine, host_l
         return
     settings = engine.settings
     for _ in range(50):
-        left = leftover_sandbox_processes(settings.uid_base, settings.max_concurrency)
+        left = leftover_sandbox_processes(engine.uids.base, settings.max_concurrency)
         if not left:
             break
         time.sleep(0.1)
