@@ -106,10 +106,9 @@ class JudgeServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def open(self, request: dict[str, object]) -> JudgeRun:
-        """Hand the server one run. Raises OSError when the server is gone."""
-        from codeeval.sandbox.runners.support import py_codec
-
+    def open(self) -> JudgeRun:
+        """Hand the server one run (a 1-byte message with two fds: never blocks in practice).
+        Raises OSError when the server is gone."""
         if not self.alive():
             self.stop()
             self.start()
@@ -126,7 +125,6 @@ class JudgeServer:
         finally:
             cand_judge.close()
             ctl_judge.close()
-        ctl_host.sendall(py_codec.dumps(request))  # read by the judge child as soon as it starts
         ctl_host.setblocking(False)
         return JudgeRun(cand_host.detach(), ctl_host)
 
@@ -160,14 +158,18 @@ class JudgePool:
             self._free = asyncio.Queue()
             for s in self._servers:
                 self._free.put_nowait(s)
+        from codeeval.sandbox.runners.support import py_codec
+
         server = await self._free.get()
         run: JudgeRun | None = None
         try:
             try:
-                run = await asyncio.to_thread(server.open, request)
+                run = server.open()
             except OSError:  # the server died since its last run: one fresh start
                 await asyncio.to_thread(server.stop)
-                run = await asyncio.to_thread(server.open, request)
+                run = server.open()
+            # read by the judge's child as soon as it starts
+            await asyncio.get_running_loop().sock_sendall(run.control, py_codec.dumps(request))
             yield run
         finally:
             if run is not None:

@@ -3,6 +3,9 @@ judge's calls. Nothing it says is trusted: the judge decides every verdict from 
 
 usage: py_candidate.py FD PROGRAM     (FD: the judge channel, a connected socket)
 
+The service runs it (and py_codec) as .pyc files compiled once per service start, and it imports
+as little as it can: every run pays for its start-up.
+
 1. Compiles and imports PROGRAM as the module ``__main__`` (the candidate's prints go to its own
    stdout/stderr, never to the channel), then sends a hello frame: ``{"functions": [names]}``
    (the module's own top-level functions) or ``{"error": "syntax"|"exception", "type", "message"}``.
@@ -12,12 +15,9 @@ usage: py_candidate.py FD PROGRAM     (FD: the judge channel, a connected socket
 3. Exits 0 on ``{"op": "exit"}`` or when the channel ends.
 """
 
-import contextlib
 import os
-import socket
 import sys
-import traceback
-import types
+import types  # already loaded by site at start-up
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import py_codec  # noqa: E402
@@ -25,22 +25,30 @@ import py_codec  # noqa: E402
 del sys.path[0]
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(fd: int, n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError
         buf += chunk
     return bytes(buf)
 
 
-def _recv(sock: socket.socket) -> dict:
-    return py_codec.loads(_recv_exact(sock, py_codec.body_size(_recv_exact(sock, 4))))
+def _recv(fd: int) -> dict:
+    return py_codec.loads(_recv_exact(fd, py_codec.body_size(_recv_exact(fd, 4))))
 
 
-def _send(sock: socket.socket, message: dict) -> None:
-    sock.sendall(py_codec.dumps(message))
+def _send(fd: int, message: dict) -> None:
+    data = memoryview(py_codec.dumps(message))
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _print_exc(limit: int | None = None) -> None:
+    import traceback
+
+    traceback.print_exc(limit=limit)
 
 
 def _load(path: str) -> tuple[types.ModuleType | None, dict]:
@@ -49,7 +57,7 @@ def _load(path: str) -> tuple[types.ModuleType | None, dict]:
     try:
         code = compile(source, path, "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        traceback.print_exc(limit=0)
+        _print_exc(limit=0)
         return None, {"error": "syntax", "type": type(exc).__name__, "message": str(exc)[:500]}
     module = types.ModuleType("__main__")
     module.__file__ = path
@@ -59,7 +67,7 @@ def _load(path: str) -> tuple[types.ModuleType | None, dict]:
     try:
         exec(code, module.__dict__)
     except BaseException as exc:  # noqa: BLE001 - reported to the judge, which decides
-        traceback.print_exc()
+        _print_exc()
         return None, {"error": "exception", "type": type(exc).__name__, "message": _text(exc)}
     names = [k for k, v in list(module.__dict__.items())
              if type(v) is types.FunctionType and v.__module__ == "__main__" and type(k) is str]
@@ -102,24 +110,26 @@ START = b"\x1eCODEEVAL-START\n"
 
 def main() -> None:
     os.write(2, START)  # the sandbox works (tells a sandbox failure from a candidate that died early)
-    sock = socket.socket(fileno=int(sys.argv[1]))
+    fd = int(sys.argv[1])
     module, hello = _load(sys.argv[2])
-    _send(sock, hello)
+    _send(fd, hello)
     while module is not None:
         try:
-            request = _recv(sock)
+            request = _recv(fd)
         except (EOFError, OSError, py_codec.CodecError):
             break
         if request.get("op") != "call":
             break
         reply = _call(module, request)
         try:
-            _send(sock, reply)
+            _send(fd, reply)
         except py_codec.CodecError as exc:
-            _send(sock, {"seq": reply.get("seq"), "unencodable": str(exc)})
+            _send(fd, {"seq": reply.get("seq"), "unencodable": str(exc)})
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):  # the candidate may have closed or replaced it
+        try:  # noqa: SIM105 - contextlib would be one more import in every run
             stream.flush()
+        except BaseException:  # noqa: BLE001,S110 - the candidate may have closed or replaced it
+            pass
     os._exit(0)
 
 

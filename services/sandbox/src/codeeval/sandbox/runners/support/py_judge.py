@@ -237,17 +237,17 @@ def _hello(channel: Channel) -> tuple[list[str] | None, dict]:
 
 
 def check_run(request: dict, channel: Channel) -> dict:
+    test = request.get("test") or ""
+    try:  # while the candidate starts
+        code = compile(test, "<test>", "exec")
+    except (SyntaxError, ValueError) as exc:
+        return {"verdict": "COMPILE_ERROR", "detail": f"the test code does not compile: {exc}"}
     names, bad = _hello(channel)
     if names is None:
         return bad
     entry = request.get("entry_point") or ""
     if entry and entry not in names:
         return {"verdict": "RUNTIME_ERROR", "detail": f"the candidate defines no function {entry}()"}
-    test = request.get("test") or ""
-    try:
-        code = compile(test, "<test>", "exec")
-    except (SyntaxError, ValueError) as exc:
-        return {"verdict": "COMPILE_ERROR", "detail": f"the test code does not compile: {exc}"}
     ns: dict = {"__name__": "__main__", "__builtins__": builtins}
     ns.update({n: Proxy(channel, n) for n in names})
     sources = {"<test>": test}
