@@ -16,6 +16,7 @@ from codeeval.stats.power import (
     detectable_drop_binary,
     detectable_drop_continuous,
     never_fire,
+    paired_values,
     plan,
     power_binary,
     spreads_from_results,
@@ -111,3 +112,21 @@ def test_exact_power_equals_a_brute_force_enumeration_of_every_table():
     counts = np.stack([lost, gained, n - lost - gained], axis=1)[fires]
     total = float(np.exp(stats.multinomial.logpmf(counts, n, p)).sum())
     assert power_binary(n, drop, discordance=psi, margin=margin, alpha=alpha) == pytest.approx(total, rel=1e-9)
+
+
+def test_paired_values_feed_the_gate_from_two_results_files():
+    from codeeval.stats.gate import GateInput, Verdict, overall, run_gate
+
+    base = _results("t", [True] * 40 + [False] * 20, [0.5] * 60)
+    cand = _results("t", [False] * 20 + [True] * 20 + [False] * 20, [0.5] * 60)
+    del cand["tasks"]["t"]["instances"]["i59"]  # only the items both runs have are paired
+    pairs = paired_values(base, cand)
+    a, b = pairs[("t", "pass@1")]
+    assert len(a) == len(b) == 59 and sum(a) == 40 and sum(b) == 20
+    results = run_gate([GateInput("t", "pass@1", "binary", 0.02, a, b),
+                        GateInput("t", "bleu", "continuous", 0.02, *pairs[("t", "bleu")])])
+    assert results[0].verdict is Verdict.REGRESSION and results[0].confidence == pytest.approx(0.975)
+    assert results[1].verdict is Verdict.NO_REGRESSION  # identical scores on 59 items
+    assert overall(results) is Verdict.REGRESSION
+    with pytest.raises(ValueError, match="kind must be"):
+        run_gate([GateInput("t", "m", "ordinal", 0.02, [1.0], [1.0])])

@@ -192,6 +192,38 @@ def _check_pair(metric: str, x: NDArray[np.generic], y: NDArray[np.generic], mar
         raise ValueError(f"{metric}: margin must be in [0, 1), got {margin}")
 
 
+@dataclass(frozen=True)
+class GateInput:
+    """One gated metric: per-item values of the baseline and the candidate over the same items, in order."""
+
+    task: str
+    metric: str
+    kind: str  # "binary" or "continuous" (see codeeval.stats.power.metric_kind)
+    margin: float
+    baseline: Sequence[float]
+    candidate: Sequence[float]
+
+
+def run_gate(inputs: Sequence[GateInput], *, alpha: float = DEFAULT_ALPHA, seed: int = 0) -> list[GateResult]:
+    """Every input gated at ``alpha / len(inputs)`` (Bonferroni over the gated metrics), in input order.
+
+    Give only the metrics that gate (:func:`codeeval.stats.power.plan`): a metric that cannot
+    detect the drop a team cares about would only take a share of ``alpha``.
+    """
+    m = max(1, len(inputs))
+    out = []
+    for g in inputs:
+        if g.kind == "binary":
+            out.append(gate_binary(g.task, g.metric, [bool(v) for v in g.baseline], [bool(v) for v in g.candidate],
+                                   margin=g.margin, alpha=alpha, gated_metrics=m))
+        elif g.kind == "continuous":
+            out.append(gate_continuous(g.task, g.metric, g.baseline, g.candidate, margin=g.margin, alpha=alpha,
+                                       gated_metrics=m, seed=seed))
+        else:
+            raise ValueError(f"{g.task} {g.metric}: kind must be 'binary' or 'continuous', got {g.kind!r}")
+    return out
+
+
 def overall(results: Iterable[GateResult]) -> Verdict:
     """The gate's verdict: any regression, else any inconclusive, else improved if any improved.
 

@@ -237,6 +237,23 @@ def spreads_from_results(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, s
     return out
 
 
+def paired_values(baseline: Mapping[str, Any], candidate: Mapping[str, Any]
+                  ) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    """Per (task, metric) of two results.json dicts: the values of the items both have, in item order.
+
+    ``pass@1`` is the per-item pass fraction (0/1 with one sample), ``compile`` 0/1, the reference
+    metrics their per-item scores; what :class:`codeeval.stats.gate.GateInput` takes.
+    """
+    out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for task in sorted(set(baseline.get("tasks", {})) & set(candidate.get("tasks", {}))):
+        a = _item_values(baseline["tasks"][task].get("instances", {}))
+        b = _item_values(candidate["tasks"][task].get("instances", {}))
+        for metric in sorted(set(a) & set(b)):
+            items = sorted(set(a[metric]) & set(b[metric]))
+            out[(task, metric)] = ([a[metric][i] for i in items], [b[metric][i] for i in items])
+    return out
+
+
 def _item_values(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for item, inst in instances.items():

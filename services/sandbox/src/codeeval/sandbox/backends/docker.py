@@ -158,6 +158,9 @@ class DockerBackend:
     # -- one run ---------------------------------------------------------------------------------
 
     async def execute(self, cmd: SandboxCommand) -> ProcessResult:
+        if cmd.pass_fds:  # an exec cannot hand host fds (the Python judge's channel) to a container
+            return ProcessResult(exit_code=-1, sandbox_failure="the docker backend cannot pass the Python judge's "
+                                 "channel into a container: run Python tests on bubblewrap or unshare")
         return await asyncio.to_thread(self._execute, cmd)
 
     def _execute(self, cmd: SandboxCommand) -> ProcessResult:
