@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from codeeval.stats.compare import bootstrap_ci, paired_continuous, rank_biserial
+from codeeval.stats.compare import bootstrap_ci, paired_binary, paired_continuous, rank_biserial
 
 
 def test_rank_biserial_matches_the_wilcoxon_statistic():
@@ -56,3 +56,10 @@ def test_bca_is_scipys_bca_and_corrects_skew():
     # right-skewed data: BCa moves the interval to the right of the percentile one
     assert lo > pct.low and hi > pct.high
     assert hi - v.mean() > v.mean() - lo
+
+
+def test_paired_binary_effect_is_the_balance_of_the_discordant_pairs():
+    a = [True] * 6 + [False] * 4 + [True] * 10
+    b = [False] * 6 + [True] * 4 + [True] * 10  # 6 lost, 4 gained, 10 unchanged
+    assert paired_binary("t", "pass@1", a, b).effect == pytest.approx((4 - 6) / 10)
+    assert paired_binary("t", "pass@1", a, a).effect == 0.0

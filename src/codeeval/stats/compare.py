@@ -112,7 +112,7 @@ class PairedTest:
     ci_low: float
     ci_high: float
     p_value: float
-    effect: float | None = None  # rank-biserial r (wilcoxon) or the discordant counts' balance (mcnemar)
+    effect: float | None = None  # matched-pairs rank-biserial r (for pass/fail: the discordant pairs' balance)
     p_adjusted: float = 1.0
 
     def significant(self, alpha: float) -> bool:
@@ -128,7 +128,7 @@ def paired_binary(task: str, metric: str, a: ArrayLike, b: ArrayLike, *, seed: i
     d = y.astype(float) - x.astype(float)
     lo, hi = bootstrap_ci(d, seed=seed)
     n = int(x.size)
-    effect = (b_only - a_only) / n if n else 0.0
+    effect = rank_biserial(x.astype(float), y.astype(float))  # (b_only - a_only) / (a_only + b_only)
     return PairedTest(task, metric, "mcnemar", n, float(x.mean()) if n else 0.0, float(y.mean()) if n else 0.0,
                       float(d.mean()) if n else 0.0, lo, hi, mcnemar_exact(a_only, b_only), effect)
 
