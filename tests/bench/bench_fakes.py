@@ -2,8 +2,9 @@
 error reporting). Every faked path is also covered against the real services in test_e2e.py.
 
 The fake generator answers each prompt with the item's reference in a fence (``good``) or with
-prose (``bad``); the fake sandbox passes every program without the word FAIL; the fake analyzer
-reports one convention finding per file and scores 1.0 for an exact match.
+prose (``bad``); the fake sandbox passes every program without the word FAIL (and answers SANDBOX_ERROR for one
+with the word INFRA); the fake analyzer reports one convention finding per file, summarises them,
+scores 1.0 for an exact match and reports verbatim leakage.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class FakeSandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     def ExecuteBatch(self, request, context):
         for i, req in enumerate(request.requests):
             self.programs += 1
-            outcome = sandbox_pb2.OUTCOME_FAILED if b"FAIL" in req.program.source else sandbox_pb2.OUTCOME_PASSED
+            outcome = (sandbox_pb2.OUTCOME_SANDBOX_ERROR if b"INFRA" in req.program.source
+                       else sandbox_pb2.OUTCOME_FAILED if b"FAIL" in req.program.source else sandbox_pb2.OUTCOME_PASSED)
             yield sandbox_pb2.ExecuteBatchResponse(index=i, result=sandbox_pb2.ExecutionResult(
                 id=req.id, outcome=outcome, backend="fake"))
 
@@ -93,14 +95,22 @@ class FakeAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
     files: int = 0
 
     def Analyze(self, request, context):
-        reports = []
+        reports, nloc = [], 0
         for f in request.files:
             self.files += 1
             lines = f.file.content.decode().count("\n") or 1
+            nloc += lines
             reports.append(analyzer_pb2.FileReport(
                 path=f.file.path, analyzable=True, metrics=analyzer_pb2.FileMetrics(nloc=lines),
                 findings=[analyzer_pb2.Finding(path=f.file.path, tool="fake", category="convention")]))
-        return analyzer_pb2.AnalyzeResponse(files=reports)
+        resp = analyzer_pb2.AnalyzeResponse(files=reports)
+        n = len(reports)
+        lang = {common_pb2.LANGUAGE_PYTHON: "python", common_pb2.LANGUAGE_JAVA: "java",
+                common_pb2.LANGUAGE_CSHARP: "csharp"}[request.files[0].file.language] if n else "python"
+        resp.summary_all[lang].CopyFrom(analyzer_pb2.Summary(
+            files=n, analyzable_files=n, analyzable_rate=1.0, issues=n, nloc=nloc, issues_per_kloc=n * 1000 / nloc,
+            categories=[analyzer_pb2.CategoryCount(tool="fake", category="convention", count=n)]))
+        return resp
 
     def Score(self, request, context):
         instances = []
@@ -110,7 +120,10 @@ class FakeAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
             instances.append(analyzer_pb2.InstanceScore(
                 index=i, metrics=[analyzer_pb2.MetricValue(name=m, value=value) for m in request.metrics],
                 reference_verbatim_in_source=bool(src) and r in src))
-        return analyzer_pb2.ScoreResponse(instances=instances)
+        verbatim = sum(i.reference_verbatim_in_source for i in instances)
+        leakage = analyzer_pb2.LeakageReport(instances=len(instances), verbatim=verbatim,
+                                             verbatim_rate=verbatim / len(instances) if instances else 0.0)
+        return analyzer_pb2.ScoreResponse(instances=instances, leakage=leakage)
 
     def GetCapabilities(self, request, context):
         return analyzer_pb2.GetCapabilitiesResponse(tools=[common_pb2.ToolInfo(name="fake", version="1")])

@@ -2,8 +2,8 @@
 it gave, captured before the typed-records refactor (issue 14) with the real sandbox and analyzer.
 
 ``golden_samples()`` makes the samples (deterministic from the suite's items): per code item, in
-turn, prose without code (NO_CODE), the reference (PASSED), the reference with a stray closing
-token (COMPILE_ERROR); per summary item, in turn, a wrong sentence and the reference's first
+turn, a prose answer (taken as code: COMPILE_ERROR), the reference (PASSED), the reference with a
+stray closing token (COMPILE_ERROR); per summary item, in turn, a wrong sentence and the reference's first
 sentence. ``per_item_records(out)`` is what must not change: per task the outcomes, compile counts,
 pass@k means, metric means and leakage, and per item n, c, passed, compiled and the metric values;
 per sample the execution outcome and the analysis counts.
@@ -28,6 +28,7 @@ SAMPLES = FIXTURES / "golden_samples.jsonl"
 RECORDS = FIXTURES / "golden_records.json"
 FENCE = {"python": "python", "java": "java", "csharp": "csharp"}
 BREAK = {"python": ")\n", "java": "}\n", "csharp": "}\n"}
+PROSE = "I cannot write that.\n"
 
 
 def golden_samples() -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def golden_samples() -> list[dict[str, Any]]:
                 out.append({"task": task.name, "task_id": item.id, "completion": text})
                 continue
             reference = item.reference.rstrip() + "\n"
-            code = ["", reference, reference + BREAK[task.language]][i % 3]
+            code = [PROSE, reference, reference + BREAK[task.language]][i % 3]
             out.append({"task": task.name, "task_id": item.id, "solution": code})
     return out
 
@@ -53,10 +54,10 @@ def generator_answers(samples: list[dict[str, Any]]) -> dict[str, str]:
         task = suite[s["task"]]
         if "completion" in s:
             text = s["completion"]
-        elif s["solution"].strip():
-            text = f"Here it is:\n```{FENCE[task.language]}\n{s['solution']}```\n"
+        elif s["solution"] == PROSE:
+            text = PROSE.strip()
         else:
-            text = "I cannot write that."
+            text = f"Here it is:\n```{FENCE[task.language]}\n{s['solution']}```\n"
         answers[f"{s['task']}/{s['task_id']}"] = text
     return answers
 
@@ -86,7 +87,9 @@ def per_item_records(run: Path) -> dict[str, Any]:
         })
     extractions = list(JsonlStore(run / "extractions.jsonl").records())
     executions = {r["key"]: r for r in JsonlStore(run / "executions.jsonl").records()}
-    analyses = {r["key"]: r for r in JsonlStore(run / "analysis.jsonl").records()}
+    analyses = {}
+    for r in JsonlStore(run / "analysis.jsonl").records():  # one record per task, its files by program key
+        analyses.update({f["key"]: f for f in r["files"]} if "files" in r else {r["key"]: r})
     samples = {}
     for e in sorted(extractions, key=lambda r: (r["task"], r["item"], r["sample"])):
         ex, an = executions.get(e["key"]), analyses.get(e["key"])

@@ -39,3 +39,12 @@ def test_generated_answers_give_the_golden_records(tmp_path: Path, monkeypatch: 
     finally:
         server.stop(0)
     assert per_item_records(tmp_path / "out" / "base") == json.loads(RECORDS.read_text())
+
+
+def test_samples_file_gives_the_golden_records_without_a_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for svc in ("sandbox", "analyzer"):
+        monkeypatch.delenv(f"CODEEVAL_{svc.upper()}_ADDR", raising=False)
+    monkeypatch.setenv("CODEEVAL_GENERATOR_ADDR", "127.0.0.1:1")  # never contacted: nothing listens there
+    samples = RECORDS.parent / "golden_samples.jsonl"
+    assert main(["bench", "--samples", str(samples), "--out", str(tmp_path / "out")]) == 0
+    assert per_item_records(tmp_path / "out" / "base") == json.loads(RECORDS.read_text())

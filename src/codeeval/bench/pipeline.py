@@ -5,13 +5,18 @@ Layout of ``out``: one run directory per variant (``base``, then each adapter by
 ``comparison.json`` (each adapter against the base, and against ``--baseline``), ``report.md`` and a
 self-contained ``report.html``. Re-running the same command resumes: finished samples, programs,
 analyses and scores are read back, not redone. A run directory made with another suite, limit,
-model or adapter is refused rather than mixed.
+model, adapter or samples file is refused rather than mixed.
+
+With ``samples`` (a human-eval / EvalPlus JSONL file), the samples are read from the file instead of
+generated: the generator is never contacted and only the base variant is run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +24,12 @@ from typing import Any
 from codeeval.api.generator.v1 import generator_pb2
 from codeeval.bench import judge, stages
 from codeeval.bench import receipt as receipts
-from codeeval.bench.readers import read_items
 from codeeval.bench.results import build_results
 from codeeval.bench.services import Services
 from codeeval.bench.stages import NullReporter, Reporter, TaskItems
 from codeeval.bench.store import RunDir
-from codeeval.suites import LoadedSuite
+from codeeval.records import Sample
+from codeeval.suites import LoadedSuite, read_items
 
 BASE = "base"
 
@@ -43,6 +48,7 @@ class BenchConfig:
     tasks: list[str] | None = None
     limit: int | None = None
     baseline: Path | None = None
+    samples: Path | None = None
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
     def variants(self) -> list[tuple[str, Path | None]]:
@@ -60,7 +66,7 @@ def load_tasks(config: BenchConfig) -> list[TaskItems]:
     return out
 
 
-def _check_model(requested: str | None, caps: Any) -> None:
+def _check_model(requested: str | None, caps: generator_pb2.GetCapabilitiesResponse) -> None:
     if requested in (None, "", "default"):
         return
     served = caps.base_model
@@ -71,17 +77,19 @@ def _check_model(requested: str | None, caps: Any) -> None:
 
 def prepare_run(config: BenchConfig, services: Services, variant: str, adapter: Path | None) -> tuple[RunDir, str]:
     """Create or reopen the variant's run directory with its receipt; returns (run, adapter name)."""
-    gen_caps = services.capabilities("generator")
-    _check_model(config.model, gen_caps)
     adapter_meta = None
+    if config.samples is not None:
+        generator = _samples_info(config.samples)
+    else:
+        gen_caps = services.generator.capabilities()
+        _check_model(config.model, gen_caps)
+        generator = receipts.generator_info(gen_caps)
     if adapter is not None:
         if not adapter.exists():
             raise BenchError(f"--adapter {variant}={adapter}: no such folder")
-        info = services.call("generator", lambda s: s.LoadAdapter(generator_pb2.LoadAdapterRequest(
-            name=variant, path=str(adapter.resolve()), replace=True), timeout=600)).adapter
-        adapter_meta = receipts.adapter_info(info)
+        adapter_meta = receipts.adapter_info(services.generator.load_adapter(variant, str(adapter.resolve())))
     new = receipts.build_receipt(variant=variant, loaded=config.suite, model=config.model,
-                                 generator=receipts.generator_info(gen_caps), adapter=adapter_meta,
+                                 generator=generator, adapter=adapter_meta,
                                  sandbox=None, analyzer=None, limit=config.limit, argv=config.argv)
     run = RunDir(config.out / variant)
     run.path.mkdir(parents=True, exist_ok=True)
@@ -98,30 +106,40 @@ def prepare_run(config: BenchConfig, services: Services, variant: str, adapter: 
     return run, variant if adapter is not None else ""
 
 
+def _samples_info(path: Path) -> dict[str, Any]:
+    """The receipt's model section for a samples file: its sha256 stands for the model's, so a run
+    folder made from another samples file is refused rather than mixed."""
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"engine": "samples file", "base_model": str(path), "base_model_sha256": f"samples:{sha}"}
+
+
 def _complete_receipt(run: RunDir, services: Services) -> None:
     """Add the toolchains of the services this run used (contacted lazily, so a service that is down
     fails the stage that needs it, after the stages before it are saved)."""
     receipt = run.read_json("receipt.json")
     used = services.contacted()
     if "sandbox" in used:
-        receipt["sandbox"] = receipts.sandbox_info(services.capabilities("sandbox"))
+        receipt["sandbox"] = receipts.sandbox_info(services.sandbox.capabilities())
     if "analyzer" in used:
-        receipt["analyzer"] = receipts.analyzer_info(services.capabilities("analyzer"))
+        receipt["analyzer"] = receipts.analyzer_info(services.analyzer.capabilities())
     run.write_json("receipt.json", receipt)
 
 
 def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems], variant: str,
-                adapter: Path | None, reporter: Reporter) -> dict[str, Any]:
+                adapter: Path | None, reporter: Reporter, samples: list[Sample] | None = None) -> dict[str, Any]:
     run, adapter_name = prepare_run(config, services, variant, adapter)
     timings: dict[str, float] = run.read_json("timings.json") if run.exists("timings.json") else {}
 
-    def timed(name: str, fn: Any, *args: Any) -> None:
+    def timed(name: str, fn: Callable[..., None], *args: Any) -> None:
         t0 = time.monotonic()
         fn(*args)
         timings[name] = round(timings.get(name, 0.0) + time.monotonic() - t0, 3)
         run.write_json("timings.json", timings)
 
-    timed("generate", stages.generate, run, services, tasks, adapter_name, reporter)
+    if samples is not None:
+        timed("samples", stages.load_samples, run, samples, tasks, reporter)
+    else:
+        timed("generate", stages.generate, run, services, tasks, adapter_name, reporter)
     timed("extract", stages.extract, run, tasks, reporter)
     timed("execute", stages.execute, run, services, reporter)
     timed("analyze", stages.analyze, run, services, tasks, reporter)
@@ -144,11 +162,16 @@ def run_bench(config: BenchConfig, services: Services, reporter: Reporter | None
     tasks = load_tasks(config)
     if not config.variants():
         raise BenchError("nothing to run: --skip-base needs at least one --adapter")
+    samples = None
+    if config.samples is not None:
+        if config.adapters or not config.include_base:
+            raise BenchError("--samples scores the samples of one model: drop --adapter and --skip-base")
+        samples = stages.read_samples(config.samples, tasks, strict=not (config.limit or config.tasks))
     config.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for variant, adapter in config.variants():
         begin = getattr(reporter, "begin_variant", None)
         if begin is not None:
             begin(variant)
-        results[variant] = run_variant(config, services, tasks, variant, adapter, reporter)
+        results[variant] = run_variant(config, services, tasks, variant, adapter, reporter, samples)
     return results, write_reports(config.out, results, baseline=config.baseline)

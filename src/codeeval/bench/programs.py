@@ -8,18 +8,16 @@
 - C#: a bare method is put in ``public class Solution`` with the common usings.
 - Translation items without tests are compiled only (MODE_COMPILE_ONLY); with tests, executed.
 
-A program's key is the sha256 of everything the sandbox sees, so identical programs (identical
-completions of the same item) are executed once.
+A program (:class:`codeeval.records.Program`) is keyed by the sha256 of everything the sandbox
+sees, so identical programs (identical completions of the same item) are executed once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import asdict, dataclass
 
-from codeeval.bench.readers import Item
+from codeeval.data import Item
+from codeeval.records import Mode, Program
 from codeeval.suites.schema import Task
 
 _TYPE_DECL = re.compile(r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|sealed|partial)\s+)*"
@@ -27,21 +25,6 @@ _TYPE_DECL = re.compile(r"^\s*(?:(?:public|private|protected|internal|static|fin
 _IMPORT = re.compile(r"^\s*(?:import\s+[\w.*]+\s*;|from\s+\S+\s+import\s+.+|import\s+[\w., ]+)\s*$", re.M)
 _CLASS_OPEN = re.compile(r"^(.*?\bclass\s+\w+[^{]*\{)", re.S)
 CSHARP_USINGS = "using System;\nusing System.Collections.Generic;\nusing System.Linq;\nusing System.Text;\n\n"
-
-
-@dataclass(frozen=True)
-class ProgramSpec:
-    """What the sandbox gets; ``mode`` is run_tests, compile_only or none (nothing to execute)."""
-
-    language: str
-    source: str
-    test: str
-    entry_point: str
-    mode: str
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
 def _imports(code: str) -> str:
@@ -82,11 +65,12 @@ def csharp_source(item: Item, code: str) -> str:
     return f"{CSHARP_USINGS}public class Solution\n{{\n{code.rstrip()}\n}}\n"
 
 
-def build_program(task: Task, item: Item, code: str) -> ProgramSpec:
-    """The program for one extracted answer; mode ``none`` for summarization or empty answers."""
+def build_program(task: Task, item: Item, code: str) -> Program:
+    """The program for one extracted answer (with the task's wall limit); mode ``none`` for
+    summarization or empty answers."""
     if task.kind == "summarization" or not code.strip():
-        return ProgramSpec(task.language, code, "", "", "none")
+        return Program(task.language, code, "", "", Mode.NONE, task.timeout_ms)
     source = {"python": python_source, "java": java_source, "csharp": csharp_source}[task.language](item, code)
     if item.test:
-        return ProgramSpec(task.language, source, item.test, item.entry_point, "run_tests")
-    return ProgramSpec(task.language, source, "", "", "compile_only")
+        return Program(task.language, source, item.test, item.entry_point, Mode.RUN_TESTS, task.timeout_ms)
+    return Program(task.language, source, "", "", Mode.COMPILE_ONLY, task.timeout_ms)

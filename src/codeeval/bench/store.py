@@ -3,7 +3,9 @@
 A record is written with one ``write`` of a whole line and flushed at once, so a crash or Ctrl-C
 loses at most the record being written; a torn last line (no newline) is ignored on reading and
 overwritten by the next append. A stage knows what is done by the keys already in its file, so a
-resumed stage neither redoes nor duplicates work.
+resumed stage neither redoes nor duplicates work. :class:`RunDir` reads each stage file back as
+its typed records (:mod:`codeeval.records`); records of an older layout that a stage can no longer
+read (analysis.jsonl before it held one record per task) are skipped, so that stage redoes them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from codeeval.records import Execution, Extraction, Program, Sample, SampleKey, TaskAnalysis, TaskScore
 
 STAGES = ("generate", "extract", "execute", "analyze", "score", "judge")
 FILES = {
@@ -24,6 +28,10 @@ FILES = {
     "score": "scores.jsonl",
     "judge": "judgements.jsonl",
 }
+
+
+class JsonRecord(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class JsonlStore:
@@ -55,12 +63,13 @@ class JsonlStore:
         if data and not data.endswith(b"\n"):
             self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
-    def append(self, records: Iterable[dict[str, Any]]) -> int:
+    def append(self, records: Iterable[dict[str, Any] | JsonRecord]) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
         n = 0
         with self.path.open("ab") as fh:
             for rec in records:
+                rec = rec if isinstance(rec, dict) else rec.to_json()
                 fh.write((json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n").encode())
                 fh.flush()
                 n += 1
@@ -90,6 +99,25 @@ class RunDir:
     def exists(self, name: str) -> bool:
         return (self.path / name).exists()
 
+    def samples(self) -> list[Sample]:
+        return [Sample.from_json(r) for r in self.store("generate").records()]
 
-def sample_key(rec: dict[str, Any]) -> tuple[str, str, int]:
+    def extractions(self) -> list[Extraction]:
+        return [Extraction.from_json(r) for r in self.store("extract").records()]
+
+    def programs(self) -> dict[str, Program]:
+        return {r["key"]: Program.from_json(r) for r in self.store("programs").records()}
+
+    def executions(self) -> dict[str, Execution]:
+        """By program key; a later record of a key (a retried SANDBOX_ERROR) replaces the earlier."""
+        return {r["key"]: Execution.from_json(r) for r in self.store("execute").records()}
+
+    def analyses(self) -> dict[str, TaskAnalysis]:
+        return {r["task"]: TaskAnalysis.from_json(r) for r in self.store("analyze").records() if "task" in r}
+
+    def scores(self) -> dict[str, TaskScore]:
+        return {r["task"]: TaskScore.from_json(r) for r in self.store("score").records()}
+
+
+def sample_key(rec: dict[str, Any]) -> SampleKey:
     return (rec["task"], rec["item"], int(rec["sample"]))

