@@ -143,12 +143,14 @@ def _baseline_runs(path: Path) -> list[dict[str, Any]]:
 
 def _print_power(args: argparse.Namespace, rows: list[Any], gating: int) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=200)
+    # "never": no outcome gives REGRESSION; "out of reach": no drop the metric can have is caught 80% of the time
     table = Table("task", "items", "metric", "max drop", "detectable drop (80% power)", "at confidence", "gate",
                   "assumption", title=f"{args.suite}: {gating} of {len(rows)} metrics can detect a "
                                       f"{args.target_drop:g} drop at {args.confidence:g} confidence (one-sided, "
                                       "Bonferroni over the gating metrics)")
     for r in rows:
-        drop = "never" if not r.can_fire else "> range" if math.isinf(r.detectable_drop) else f"{r.detectable_drop:.3f}"
+        drop = ("never" if not r.can_fire else "out of reach" if math.isinf(r.detectable_drop)
+                else f"{r.detectable_drop:.3f}")
         table.add_row(r.task, str(r.items), r.metric, f"{r.margin:g}", drop, f"{r.confidence:.4f}",
                       "gating" if r.gating else "not gating", r.assumption, style=None if r.gating else "dim")
     console.print(table)
