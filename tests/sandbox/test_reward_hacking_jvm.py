@@ -8,6 +8,7 @@ and the source rewriting that keeps candidate types out of the test's namespace 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from conftest import CONFORMANCE_LIMITS, FIXTURES, bwrap_usable, expected_outcom
 
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, RunRequest, RunResult
-from codeeval.sandbox.runners import java_source
+from codeeval.sandbox.runners import csharp_source, java_source
 from codeeval.sandbox.runners.java_source import JavaIndex
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
@@ -37,6 +38,20 @@ _results: dict[tuple[str, str], dict[str, RunResult]] = {}
 def cases(language: str) -> list[Path]:
     suffix = {"java": ".java", "csharp": ".cs"}[language]
     return sorted((CASES / language).glob(f"*{suffix}"))
+
+
+CS_TEST = (CASES / "csharp" / "Tests.cs.txt").read_text()
+CORRECT_CS = "public class Calc { public static int Add(int a, int b) { return a + b; } }\n"
+needs_mono = pytest.mark.skipif(shutil.which("mcs") is None, reason="mono-mcs not installed")
+
+
+def csharp_request(path: Path) -> RunRequest:
+    text = path.read_text()
+    entry = "Tests"
+    for line in text.splitlines():
+        if line.startswith("// entry:"):
+            entry = line.split(":", 1)[1].strip()
+    return RunRequest(Language.CSHARP, text, CS_TEST, entry_point=entry, limits=LIMITS, id=path.stem)
 
 
 def java_request(path: Path) -> RunRequest:
@@ -93,7 +108,7 @@ def _assert_case(path: Path, res: RunResult) -> None:
 @pytest.mark.parametrize("path", cases("java"), ids=lambda p: p.stem)
 async def test_java_reward_hacking_fails(backend_engine: Engine, path: Path):
     results = await java_results(backend_engine)
-    assert results["correct"].outcome.name == "PASSED", results["correct"]
+    assert results["correct"].outcome.name == "PASSED", (results["correct"].compile_output, results["correct"].stderr)
     _assert_case(path, results[path.stem])
 
 
@@ -106,6 +121,37 @@ async def test_java_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
     for path, res in zip(paths, await batch(no_cgroups_engine, [java_request(p) for p in paths]), strict=True):
         _assert_case(path, res)
     assert b"sun.misc.Unsafe" in (await batch(no_cgroups_engine, [java_request(paths[1])]))[0].stderr
+
+
+async def csharp_results(engine: Engine) -> dict[str, RunResult]:
+    key = (engine.backend.name, "csharp")
+    if key not in _results:
+        reqs = [RunRequest(Language.CSHARP, CORRECT_CS, CS_TEST, entry_point="Tests", limits=LIMITS, id="correct"),
+                *(csharp_request(p) for p in cases("csharp"))]
+        results = await batch(engine, reqs)
+        _results[key] = {r.id: res for r, res in zip(reqs, results, strict=True)}
+    return _results[key]
+
+
+@ASYNC
+@pytest.mark.slow
+@needs_mono
+@pytest.mark.parametrize("path", cases("csharp"), ids=lambda p: p.stem)
+async def test_csharp_reward_hacking_fails(backend_engine: Engine, path: Path):
+    if backend_engine.backend.name == "unshare":
+        pytest.skip("mono needs /proc, which the unshare backend's jail does not mount")
+    results = await csharp_results(backend_engine)
+    assert results["correct"].outcome.name == "PASSED", (results["correct"].compile_output, results["correct"].stderr)
+    _assert_case(path, results[path.stem])
+
+
+@ASYNC
+@pytest.mark.slow
+@needs_mono
+async def test_csharp_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
+    path = CASES / "csharp" / "MemoryBomb.cs"
+    [res] = await batch(no_cgroups_engine, [csharp_request(path)])
+    _assert_case(path, res)
 
 
 def _humaneval_x(name: str, samples: str | None) -> list[RunRequest]:
@@ -131,6 +177,17 @@ async def test_humaneval_x_java_references_pass_and_broken_fail(backend_engine: 
     for req, res in zip(bad, results[len(good):], strict=True):
         assert res.outcome.name in {"FAILED", "RUNTIME_ERROR", "COMPILE_ERROR"}, f"{req.id}: {res.outcome.name}"
     assert len(bad) == len(good)
+
+
+def test_csharp_test_asserts_become_the_judges_and_namespaces_separate():
+    test = ('using System.Diagnostics;\nclass Tests { static void Main() {\n  Debug.Assert(Calc.Add(1, 1) == 2);\n'
+            '  System.Diagnostics.Trace.Assert(true, "Debug.Assert( in a string");\n  Debug.Fail("x");\n} }\n')
+    out = csharp_source.test_text(test)
+    assert out.count("global::CodeevalJudge.Check.Assert(") == 2 and "global::CodeevalJudge.Check.Fail(" in out
+    assert '"Debug.Assert( in a string"' in out and out.count("\n") == test.count("\n") + 2
+    assert out.startswith("namespace CodeevalTests { using CodeevalCandidate; ")
+    assert csharp_source.candidate_text("class A { }").startswith("namespace CodeevalCandidate { class A { }")
+    assert csharp_source.entry_type("Tests") == "CodeevalTests.Tests" and csharp_source.entry_type("") == ""
 
 
 # Unit tests of the source rewriting (no JVM): a tiny index stands in for the JDK's.
