@@ -20,6 +20,7 @@ from codeeval.kit.errors import InvalidArgument
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest, TableTest
 from codeeval.sandbox.runners.judge import JUDGE_UID_OFFSET
+from codeeval.sandbox.runners.python import PythonRunner
 from codeeval.sandbox.servicer import request_from_pb
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -166,3 +167,23 @@ async def test_judge_runs_as_another_uid_without_network(engine: Engine, host_li
     assert res.outcome is Outcome.PASSED, res.detail
     with pytest.raises(BlockingIOError):
         host_listener.accept()
+
+
+async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Engine):
+    """The docker backend's mode (a Unix socket in the read-only run dir, the worker copied beside
+    it), run here on bubblewrap: verdicts are the same, and a candidate that dies before it
+    connects is a runtime error, not a wait or a sandbox error."""
+    runner = engine.runners[Language.PYTHON]
+    assert isinstance(runner, PythonRunner)
+    test = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
+    reqs = [RunRequest(Language.PYTHON, "def add(a, b):\n    return a + b\n", test, "add", limits=LIMITS, id="ok"),
+            RunRequest(Language.PYTHON, "def add(a, b):\n    return a - b\n", test, "add", limits=LIMITS, id="wrong"),
+            RunRequest(Language.PYTHON, "import os\nos._exit(0)\n", test, "add", limits=LIMITS, id="exit")]
+    assert runner.channel_by_path is False
+    runner.channel_by_path = True
+    try:
+        got = await outcomes(engine, reqs)
+    finally:
+        runner.channel_by_path = False
+    assert {k: v[0] for k, v in got.items()} == {"ok": Outcome.PASSED, "wrong": Outcome.FAILED,
+                                                  "exit": Outcome.RUNTIME_ERROR}, got

@@ -143,7 +143,8 @@ class Engine:
         self._admitted = 0
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
-            Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base),
+            Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base,
+                                          channel_by_path=not getattr(self.backend, "passes_fds", True)),
             Language.JAVA: JavaRunner(*args)}
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None

@@ -106,27 +106,34 @@ class JudgeServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def open(self) -> JudgeRun:
-        """Hand the server one run (a 1-byte message with two fds: never blocks in practice).
+    def open(self, listener: socket.socket | None = None) -> JudgeRun:
+        """Hand the server one run (a 1-byte message with two fds: never blocks in practice): the
+        judge's end of a new socketpair, or ``listener`` (a listening Unix socket the candidate
+        connects to, for backends that cannot pass an fd; the caller keeps and closes its copy).
         Raises OSError when the server is gone."""
         if not self.alive():
             self.stop()
             self.start()
         assert self.sock is not None
-        cand_host, cand_judge = socket.socketpair()
+        cand_host: socket.socket | None = None
+        if listener is None:
+            cand_host, cand_judge = socket.socketpair()
+        else:
+            cand_judge = listener.dup()
         ctl_host, ctl_judge = socket.socketpair()
         try:
             fds = array.array("i", [cand_judge.fileno(), ctl_judge.fileno()])
             self.sock.sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
         except OSError:
-            for s in (cand_host, ctl_host):
-                s.close()
+            ctl_host.close()
+            if cand_host is not None:
+                cand_host.close()
             raise
         finally:
             cand_judge.close()
             ctl_judge.close()
         ctl_host.setblocking(False)
-        return JudgeRun(cand_host.detach(), ctl_host)
+        return JudgeRun(cand_host.detach() if cand_host is not None else -1, ctl_host)
 
     def stop(self) -> None:
         if self.sock is not None:
@@ -152,8 +159,10 @@ class JudgePool:
         self._servers = [JudgeServer(uid_base + JUDGE_UID_OFFSET + i if root else None, support) for i in range(size)]
 
     @contextlib.asynccontextmanager
-    async def run(self, request: dict[str, object]) -> AsyncIterator[JudgeRun]:
-        """A judge for one run, holding ``request``; the server is free again when the block ends."""
+    async def run(self, request: dict[str, object], listener: socket.socket | None = None
+                  ) -> AsyncIterator[JudgeRun]:
+        """A judge for one run, holding ``request`` (``listener``: see ``JudgeServer.open``); the
+        server is free again when the block ends."""
         if self._free is None:
             self._free = asyncio.Queue()
             for s in self._servers:
@@ -164,10 +173,10 @@ class JudgePool:
         run: JudgeRun | None = None
         try:
             try:
-                run = server.open()
+                run = server.open(listener)
             except OSError:  # the server died since its last run: one fresh start
                 await asyncio.to_thread(server.stop)
-                run = server.open()
+                run = server.open(listener)
             # read by the judge's child as soon as it starts
             await asyncio.get_running_loop().sock_sendall(run.control, py_codec.dumps(request))
             yield run

@@ -18,9 +18,11 @@ Unix-socket round trip per call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -40,6 +42,10 @@ HARNESS = "/harness/harness.py"
 #: Where a judged run finds the candidate worker (py_candidate and py_codec, compiled).
 WORKER = "/worker"
 WORKER_FILES = ("py_candidate", "py_codec")
+#: Backends that cannot pass an fd (docker): the channel is a Unix socket in the run dir (read-only
+#: binds do not stop a connect) and the worker's .pyc files are copied there.
+SOCKET = "judge.sock"
+WORKER_COPY = ".worker"
 _COMPILE = "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)"
 _MODE_ARG = {Mode.RUN_TESTS: "tests", Mode.RUN: "run", Mode.COMPILE_ONLY: "compile"}
 #: How long the judge may take to report once the candidate's sandbox has ended.
@@ -126,7 +132,8 @@ def _judged_outcome(pr: ProcessResult, verdict: dict[str, object] | None) -> tup
 
 class PythonRunner:
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
-                 output_hard: Callable[[int], int], *, judge_slots: int = 2, uid_base: int = 61000) -> None:
+                 output_hard: Callable[[int], int], *, judge_slots: int = 2, uid_base: int = 61000,
+                 channel_by_path: bool = False) -> None:
         self.execute = execute
         self.workspace = workspace
         self.work_dir_bytes = work_dir_bytes
@@ -134,6 +141,8 @@ class PythonRunner:
         self.judges = JudgePool(judge_slots, uid_base, self.support_dir)
         self._worker: Path | None = None
         self._worker_lock = threading.Lock()
+        #: the backend cannot pass an fd into the sandbox (see SOCKET)
+        self.channel_by_path = channel_by_path
 
     def support_dir(self) -> Path:
         """Where the judge reads py_judge.py: the workspace's staged copy when there is one."""
@@ -188,17 +197,29 @@ class PythonRunner:
         if req.table is not None:
             request.update(reference=req.table.reference_source, inputs=list(req.table.inputs), atol=req.table.atol)
         worker = self._worker if self._worker is not None else await asyncio.to_thread(self.worker_dir)
-        async with self.judges.run(request) as run:
-            with self.workspace.run_dir() as run_dir:
-                write_file(run_dir / "main.py", req.source)
-                write_extra_files(run_dir, req.extra_files)
-                fd = run.candidate_fd
-                argv = [PYTHON, "-I", "-B", f"{WORKER}/py_candidate.pyc", str(fd), f"{CODE_DIR}/main.py"]
-                cmd = self._command(argv, run_dir, limits, req.stdin, (fd,))
-                cmd.binds.append(Bind(worker, WORKER))
-                pr = await self.execute(cmd)
-            run.release_candidate()
-            verdict = await run.verdict(JUDGE_GRACE_S)
+        with self.workspace.run_dir() as run_dir:
+            write_file(run_dir / "main.py", req.source)
+            write_extra_files(run_dir, req.extra_files)
+            listener = _listen(run_dir, worker) if self.channel_by_path else None
+            try:
+                async with self.judges.run(request, listener) as run:
+                    fds: tuple[int, ...] = ()
+                    if listener is None:
+                        channel, fds, worker_at = str(run.candidate_fd), (run.candidate_fd,), WORKER
+                    else:
+                        channel, fds, worker_at = f"unix:{CODE_DIR}/{SOCKET}", (), f"{CODE_DIR}/{WORKER_COPY}"
+                    argv = [PYTHON, "-I", "-B", f"{worker_at}/py_candidate.pyc", channel, f"{CODE_DIR}/main.py"]
+                    cmd = self._command(argv, run_dir, limits, req.stdin, fds)
+                    if listener is None:
+                        cmd.binds.append(Bind(worker, WORKER))
+                    pr = await self.execute(cmd)
+                    run.release_candidate()
+                    if listener is not None:
+                        _knock(run_dir / SOCKET)
+                    verdict = await run.verdict(JUDGE_GRACE_S)
+            finally:
+                if listener is not None:
+                    listener.close()
         return judged_result(pr, verdict, limits)
 
     async def _harnessed(self, req: RunRequest, limits: Limits) -> RunResult:
@@ -209,3 +230,30 @@ class PythonRunner:
             argv = [PYTHON, "-I", "-B", HARNESS, _MODE_ARG[req.mode], f"{CODE_DIR}/main.py"]
             pr = await self.execute(self._command(argv, run_dir, limits, protocol.with_token(token, req.stdin)))
         return harnessed_result(pr, token, limits, require_done=req.mode is not Mode.RUN)
+
+
+def _listen(run_dir: Path, worker: Path) -> socket.socket:
+    """A listening socket at ``run_dir/SOCKET`` that any run uid may connect to, and the worker's
+    .pyc files beside it (the path-channel mode)."""
+    (run_dir / WORKER_COPY).mkdir(mode=0o755)
+    for name in WORKER_FILES:
+        shutil.copyfile(worker / f"{name}.pyc", run_dir / WORKER_COPY / f"{name}.pyc")
+        os.chmod(run_dir / WORKER_COPY / f"{name}.pyc", 0o644)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(run_dir / SOCKET))
+        os.chmod(run_dir / SOCKET, 0o666)
+        sock.listen(1)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _knock(path: Path) -> None:
+    """Connect once and hang up: a judge still waiting for the candidate sees an ended channel."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    with contextlib.suppress(OSError):
+        sock.connect(str(path))
+    sock.close()

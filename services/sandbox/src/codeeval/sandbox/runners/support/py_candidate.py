@@ -1,7 +1,10 @@
 """Runs INSIDE the candidate's sandbox (Debian's python3 -I): imports the candidate, then answers the
 judge's calls. Nothing it says is trusted: the judge decides every verdict from decoded values.
 
-usage: py_candidate.py FD PROGRAM     (FD: the judge channel, a connected socket)
+usage: py_candidate.py CHANNEL PROGRAM
+  CHANNEL: the fd of a connected socket to the judge, or ``unix:PATH`` (a socket to connect to,
+  for backends that cannot pass an fd). Nothing is written to stderr before the channel works,
+  so a channel that cannot be opened is a sandbox failure, not the candidate's.
 
 The service runs it (and py_codec) as .pyc files compiled once per service start, and it imports
 as little as it can: every run pays for its start-up.
@@ -108,9 +111,19 @@ def _call(module: types.ModuleType, request: dict) -> dict:
 START = b"\x1eCODEEVAL-START\n"
 
 
+def _channel(spec: str) -> int:
+    if not spec.startswith("unix:"):
+        return int(spec)
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(spec[5:])
+    return sock.detach()
+
+
 def main() -> None:
+    fd = _channel(sys.argv[1])
     os.write(2, START)  # the sandbox works (tells a sandbox failure from a candidate that died early)
-    fd = int(sys.argv[1])
     module, hello = _load(sys.argv[2])
     _send(fd, hello)
     while module is not None:

@@ -342,6 +342,23 @@ def _limit(request: dict) -> None:
         signal.setitimer(signal.ITIMER_REAL, wall)
 
 
+def _accept(channel: Channel, timeout: float) -> None:
+    """A listening channel (backends that cannot pass an fd): take the first connection. The
+    service connects once itself after the sandbox ended, so a candidate that never connected
+    shows as an ended channel, not a wait."""
+    if not channel.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        return
+    channel.sock.settimeout(timeout)
+    try:
+        conn, _ = channel.sock.accept()
+    except OSError:
+        raise channel.fail("GONE", "the candidate never connected to the judge") from None
+    finally:
+        channel.sock.close()
+    conn.settimeout(None)
+    channel.sock = conn
+
+
 def run_one(cand_fd: int, ctl_fd: int) -> None:
     """The forked child: one run, then exit. Its verdict goes to the control socket."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -356,6 +373,7 @@ def run_one(cand_fd: int, ctl_fd: int) -> None:
     verdict: dict
     try:
         _limit(request)
+        _accept(channel, float(request.get("wall_s") or 60))
         run = table_run if request.get("kind") == "table" else check_run
         verdict = run(request, channel)
     except ChannelFailure as exc:  # before the candidate's hello: never a judge error
