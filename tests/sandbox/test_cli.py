@@ -9,51 +9,65 @@ import humaneval_data
 import pytest
 from conftest import FIXTURES, HUMANEVAL, bwrap_usable
 
+from codeeval.bench.stages import read_samples
 from codeeval.cli.main import main
-from codeeval.cli.sandbox import JAVA, PYTHON, load_problems, load_samples, parse_problem, summarize
+from codeeval.cli.sandbox import detect_format, load_problems, summarize
+from codeeval.data import DataError
 
 HE = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "canonical_solution": "    return x\n",
       "test": "def check(c):\n    assert c(1) == 1\n", "entry_point": "f"}
 
 
-def test_humaneval_and_humaneval_x_python_records():
-    p = parse_problem(HE)
-    assert (p.language, p.entry_point, p.reference) == (PYTHON, "f", "def f(x):\n    return x\n")
-    x = parse_problem({**HE, "task_id": "Python/0", "test": HE["test"] + "\ncheck(f)\n", "declaration": ""})
-    assert x.entry_point == ""  # HumanEval-X calls check itself
+def _write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_humaneval_and_humaneval_x_python_records(tmp_path: Path):
+    assert detect_format(HE) == ("humaneval", "python")
+    x = {**HE, "task_id": "Python/0", "test": HE["test"] + "\ncheck(f)\n", "declaration": ""}
+    assert detect_format(x) == ("humaneval_x", "python")
+    ti = load_problems(_write(tmp_path / "he.jsonl", [HE]))
+    item = ti.items[0]
+    assert (ti.task.language, item.entry_point, item.reference) == ("python", "f", "def f(x):\n    return x\n")
+    assert load_problems(_write(tmp_path / "x.jsonl", [x])).items[0].entry_point == ""  # HumanEval-X calls check
 
 
 def test_humaneval_x_java_and_mbpp_records():
-    problems = load_problems(FIXTURES / "humaneval_x_java.jsonl")
-    assert len(problems) == 6 and all(p.language == JAVA for p in problems.values())
-    assert problems["Java/0"].reference.startswith("import java.util.*;")
-    mbpp = parse_problem({"task_id": 11, "text": "t", "code": "def g():\n    return 2\n",
-                          "test_list": ["assert g() == 2"], "test_setup_code": "", "challenge_test_list": []})
-    assert (mbpp.task_id, mbpp.language, mbpp.test.strip(), mbpp.entry_point) == ("11", PYTHON, "assert g() == 2", "")
-    with pytest.raises(ValueError, match="not a HumanEval"):
-        parse_problem({"task_id": "x", "question": "?"})
+    ti = load_problems(FIXTURES / "humaneval_x_java.jsonl")
+    assert len(ti.items) == 6 and ti.task.language == "java"
+    assert ti.item("Java/0").reference.startswith("import java.util.*;")
+    mbpp = {"task_id": 11, "text": "t", "code": "def g():\n    return 2\n", "test_list": ["assert g() == 2"],
+            "test_setup_code": "", "challenge_test_list": []}
+    assert detect_format(mbpp) == ("mbpp", "python")
+    with pytest.raises(DataError, match="not a HumanEval"):
+        detect_format({"task_id": "x", "question": "?"})
 
 
 def test_samples_completion_or_solution(tmp_path: Path):
-    problems = {"HumanEval/0": parse_problem(HE)}
-    path = tmp_path / "s.jsonl"
-    path.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return 2\n"}) + "\n"
-                    + json.dumps({"task_id": "HumanEval/0", "solution": "def f(x):\n    return x\n"}) + "\n")
-    a, b = load_samples(path, problems)
-    assert (a.index, a.program) == (0, "def f(x):\n    return 2\n")
-    assert (b.index, b.program) == (1, "def f(x):\n    return x\n")
-    path.write_text(json.dumps({"task_id": "nope", "completion": ""}) + "\n")
-    with pytest.raises(ValueError, match="not in the problems file"):
-        load_samples(path, problems)
+    ti = load_problems(_write(tmp_path / "he.jsonl", [HE]))
+    path = _write(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": "    return 2\n"},
+                                         {"task_id": "HumanEval/0", "solution": "def f(x):\n    return x\n"}])
+    a, b = read_samples(path, [ti])
+    assert (a.sample, a.form, a.text) == (0, "completion", "    return 2\n")
+    assert (b.sample, b.form, b.text) == (1, "solution", "def f(x):\n    return x\n")
+    _write(path, [{"task_id": "nope", "completion": ""}])
+    with pytest.raises(DataError, match="record 1: task_id 'nope' is not an item"):
+        read_samples(path, [ti])
+    _write(path, [{"task_id": "HumanEval/0", "answer": ""}])
+    with pytest.raises(DataError, match="needs 'completion' or 'solution'"):
+        read_samples(path, [ti])
 
 
-def test_summary_never_scores_sandbox_errors():
+def test_summary_never_scores_infrastructure_errors():
     results = [{"task_id": "a", "status": "PASSED"}, {"task_id": "a", "status": "SANDBOX_ERROR"},
-               {"task_id": "b", "status": "FAILED"}, {"task_id": "b", "status": "PASSED"}]
+               {"task_id": "b", "status": "FAILED"}, {"task_id": "b", "status": "PASSED"},
+               {"task_id": "c", "status": "NOT_RUN"}]
     s = summarize(results, [1, 2], resamples=100, seed=0)
-    assert s["infra_errors"] == 1
+    assert s["infra_errors"] == 2 and s["tasks"] == 3 and s["tasks_scored"] == 2
     assert s["pass_at_k"]["pass@1"]["value"] == pytest.approx((1.0 + 0.5) / 2)
     assert s["omitted_k"] == [2]  # task a has only one scored sample
+    assert s["status_counts"] == {"PASSED": 2, "SANDBOX_ERROR": 1, "FAILED": 1, "NOT_RUN": 1}
 
 
 @pytest.mark.integration

@@ -141,7 +141,7 @@ def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems],
     else:
         timed("generate", stages.generate, run, services, tasks, adapter_name, reporter)
     timed("extract", stages.extract, run, tasks, reporter)
-    timed("execute", stages.execute, run, services, reporter)
+    timed("execute", stages.execute, run, services.sandbox, reporter)
     timed("analyze", stages.analyze, run, services, tasks, reporter)
     timed("score", stages.score, run, services, tasks, reporter)
     if any(t.task.judge is not None for t in tasks):

@@ -24,7 +24,7 @@ from codeeval.bench.extract import extract_code, extract_summary
 from codeeval.bench.programs import build_program
 from codeeval.bench.services import Services
 from codeeval.bench.store import RunDir
-from codeeval.clients import PromptToGenerate, Sampling, SourceToAnalyze
+from codeeval.clients import PromptToGenerate, SandboxClient, Sampling, SourceToAnalyze
 from codeeval.data import DataError, Item, read_records
 from codeeval.prompts import registry
 from codeeval.records import (
@@ -215,9 +215,14 @@ def extract(run: RunDir, tasks: Iterable[TaskItems], reporter: Reporter) -> None
         advance(1)
 
 
-def execute(run: RunDir, services: Services, reporter: Reporter) -> None:
+def execute(run: RunDir, sandbox: SandboxClient, reporter: Reporter, *, wall_ms: int | None = None,
+            calibrate_on: dict[str, str] | None = None) -> None:
     """Run every distinct program not yet executed (a SANDBOX_ERROR is retried on resume); a
-    language/mode the sandbox cannot run is recorded as NOT_RUN, never as a model failure."""
+    language/mode the sandbox cannot run is recorded as NOT_RUN, never as a model failure.
+
+    ``wall_ms`` overrides the programs' own wall limits (0: the sandbox's default);
+    ``calibrate_on`` maps a program key to the reference program its wall limit is calibrated on.
+    """
     programs = run.programs()
     needed = sorted({e.key for e in run.extractions() if e.key})
     store = run.store("execute")
@@ -226,7 +231,7 @@ def execute(run: RunDir, services: Services, reporter: Reporter) -> None:
     advance = reporter.stage("execute", len(needed), len(needed) - len(todo))
     if not todo:
         return
-    supported = services.sandbox.supported()
+    supported = sandbox.supported()
     runnable = []
     for key in todo:
         p = programs[key]
@@ -236,13 +241,16 @@ def execute(run: RunDir, services: Services, reporter: Reporter) -> None:
         store.append([Execution(key=key, outcome=Outcome.NOT_RUN,
                                 detail=f"the sandbox cannot {p.mode.value.replace('_', ' ')} {p.language}")])
         advance(1)
-    for chunk in chunks(runnable, services.sandbox.batch_size(MAX_BATCH)):
+    calibrate_on = calibrate_on or {}
+    for chunk in chunks(runnable, sandbox.batch_size(MAX_BATCH)):
 
         def on_result(index: int, execution: Execution) -> None:
             store.append([execution])
             advance(1)
 
-        services.sandbox.execute_batch([programs[k].to_request() for k in chunk], list(chunk), on_result)
+        requests = [programs[k].to_request(calibrate=k in calibrate_on, reference=calibrate_on.get(k, ""),
+                                           wall_time_ms=wall_ms) for k in chunk]
+        sandbox.execute_batch(requests, list(chunk), on_result)
 
 
 def analyze(run: RunDir, services: Services, tasks: Iterable[TaskItems], reporter: Reporter) -> None:

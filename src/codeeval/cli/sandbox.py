@@ -1,55 +1,44 @@
 """``codeeval exec``: run model samples (or the reference solutions) against benchmark tests in the
 sandbox service and score pass@k with bootstrap confidence intervals.
 
-Problems are read as published: HumanEval (.jsonl / .jsonl.gz), HumanEval-X Python and Java, MBPP
-(.json / .jsonl). Samples are JSONL with ``task_id`` and either ``completion`` (appended to the
-prompt) or ``solution`` (a whole program). Writes ``DIR/results.jsonl`` (one line per sample) and
-``DIR/summary.json`` (pass@k with CI, counts per status, backend and toolchain versions, inputs'
-sha256). Talks to ``CODEEVAL_SANDBOX_ADDR`` or starts a local sandbox service for the command.
+It is a bench run restricted to the execute stage, over given samples (the way bigcode's harness
+loads generations): the problems file is read by the :mod:`codeeval.data` reader of its format
+(HumanEval, HumanEval-X Python and Java, MBPP original and sanitized; .json / .jsonl / .gz), the
+samples file by :func:`codeeval.bench.stages.read_samples` (``task_id`` and ``completion``,
+appended to the prompt, or ``solution``, a whole program), programs are assembled, deduplicated and
+executed by the bench's stages, and pass@k comes from the one aggregation,
+:func:`codeeval.stats.passk.aggregate` (sandbox errors and programs the sandbox cannot run are
+infrastructure: left out of n and c, counted and shown).
+
+Writes ``DIR/results.jsonl`` (one line per sample), ``DIR/summary.json`` (pass@k with CI, counts per
+status, backend and toolchain versions, inputs' sha256) and the stage files under ``DIR/run/``.
+Talks to ``CODEEVAL_SANDBOX_ADDR`` or starts a local sandbox service for the command.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import re
-import sys
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
-from codeeval.kit import languages
-from codeeval.stats.passk import TaskCounts, estimate, omitted_ks
+from codeeval.bench.stages import NullReporter, Reporter, TaskItems
+from codeeval.bench.store import RunDir
+from codeeval.data import DataError, Item, Source, read_items, read_records
+from codeeval.records import Execution, Extraction, Outcome, Sample
+from codeeval.stats.passk import Verdict, aggregate
+from codeeval.suites.schema import Task
 
 _console = Console(stderr=True)
-PYTHON, JAVA = languages.PYTHON.proto, languages.JAVA.proto
-CHUNK = 256
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One benchmark task normalised to what the sandbox needs."""
-
-    task_id: str
-    language: int
-    prompt: str
-    test: str
-    entry_point: str
-    reference: str  # a whole reference program (prompt + canonical body, or MBPP's code)
-
-
-@dataclass(frozen=True)
-class Sample:
-    task_id: str
-    index: int
-    program: str
+#: Problem formats: reader name and language, detected from the first record.
+FORMATS = ("humaneval", "humaneval_x python", "humaneval_x java", "mbpp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,101 +56,107 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_exec)
 
 
-# -- reading problems and samples ---------------------------------------------------------------------
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        text = fh.read()
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        return list(json.loads(text))
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
+# -- problems and samples ------------------------------------------------------------------------------
 
 def _calls_check(test: str, entry_point: str) -> bool:
     return re.search(rf"^check\(\s*{re.escape(entry_point)}\s*\)", test, re.M) is not None
 
 
-def parse_problem(rec: dict[str, Any]) -> Problem:
-    """HumanEval / HumanEval-X (Python, Java) / MBPP record -> Problem. Raises ValueError if unknown."""
+def detect_format(rec: dict[str, Any]) -> tuple[str, str]:
+    """(reader, language) of a problems file from its first record; DataError when unknown."""
     task_id = str(rec.get("task_id"))
-    if "test_list" in rec:  # MBPP
-        test = "\n".join([rec.get("test_setup_code") or "", *rec["test_list"]]) + "\n"
-        return Problem(task_id, PYTHON, "", test, "", rec.get("code", ""))
+    if "test_list" in rec:
+        return "mbpp", "python"
     if "prompt" in rec and "test" in rec:
-        java = task_id.lower().startswith("java/") or re.search(r"^\s*(public\s+)?class\s+\w+", rec["prompt"], re.M)
-        reference = rec["prompt"] + rec.get("canonical_solution", "")
-        if java:
-            return Problem(task_id, JAVA, rec["prompt"], rec["test"], "", reference)
-        entry = rec.get("entry_point", "")
+        if task_id.lower().startswith("java/") or re.search(r"^\s*(public\s+)?class\s+\w+", rec["prompt"], re.M):
+            return "humaneval_x", "java"
         # HumanEval-X Python tests call check(...) themselves; HumanEval's do not.
-        return Problem(task_id, PYTHON, rec["prompt"], rec["test"], "" if _calls_check(rec["test"], entry) else entry,
-                       reference)
-    raise ValueError(f"task {task_id}: not a HumanEval, HumanEval-X or MBPP record (keys: {sorted(rec)})")
+        if _calls_check(rec["test"], rec.get("entry_point", "")) or "entry_point" not in rec:
+            return "humaneval_x", "python"
+        return "humaneval", "python"
+    raise DataError(f"task {task_id}: not a HumanEval, HumanEval-X or MBPP record (keys: {sorted(rec)})")
 
 
-def load_problems(path: Path) -> dict[str, Problem]:
-    problems = [parse_problem(r) for r in _read_records(path)]
-    return {p.task_id: p for p in problems}
+def load_problems(path: Path, wall_ms: int = 0) -> TaskItems:
+    """The problems file as one codegen task and its items (read by the format's data reader)."""
+    first = next(iter(read_records(path)), None)
+    if first is None:
+        raise DataError(f"{path}: no problems")
+    reader, language = detect_format(first)
+    items = read_items(Source(reader=reader, path=path, language=language))
+    task = Task.model_validate({"name": "exec", "kind": "codegen", "language": language, "reader": reader,
+                                "path": str(path), "task_prompt": f"codegen-{language}", "metrics": ["pass@1"],
+                                "timeout_ms": wall_ms})
+    return TaskItems(task, items)
 
 
-def load_samples(path: Path, problems: dict[str, Problem]) -> list[Sample]:
-    out: list[Sample] = []
-    seen: Counter[str] = Counter()
-    for n, rec in enumerate(_read_records(path), 1):
-        task_id = str(rec.get("task_id"))
-        if task_id not in problems:
-            raise ValueError(f"{path}:{n}: task_id {task_id!r} is not in the problems file")
-        if "solution" in rec:
-            program = rec["solution"]
-        elif "completion" in rec:
-            program = problems[task_id].prompt + rec["completion"]
-        else:
-            raise ValueError(f"{path}:{n}: needs 'completion' or 'solution'")
-        out.append(Sample(task_id, seen[task_id], program))
-        seen[task_id] += 1
-    return out
-
-
-def canonical_samples(problems: dict[str, Problem]) -> list[Sample]:
-    return [Sample(p.task_id, 0, p.reference) for p in problems.values()]
+def canonical_samples(ti: TaskItems) -> list[Sample]:
+    """One sample per problem: its reference solution, as a whole program."""
+    return [Sample(task=ti.task.name, item=it.id, sample=0, text=it.reference, origin="samples", form="solution")
+            for it in ti.items]
 
 
 # -- running -------------------------------------------------------------------------------------------
 
-def build_request(problem: Problem, sample: Sample, wall_ms: int, calibrate: bool):  # type: ignore[no-untyped-def]
-    from codeeval.api.sandbox.v1 import sandbox_pb2
+def run_exec(ti: TaskItems, samples: list[Sample], out: Path, *, wall_ms: int = 0, calibrate: bool = False,
+             log_dir: Path | None = None, reporter: Reporter | None = None
+             ) -> tuple[list[tuple[Extraction, Execution | None]], Any]:
+    """The bench's samples, extract and execute stages over ``samples`` in a fresh ``out/run``;
+    returns ((extraction, execution) per sample in order, the sandbox's capabilities)."""
+    from codeeval.bench import stages
+    from codeeval.bench.programs import build_program
+    from codeeval.clients import SandboxClient
 
-    req = sandbox_pb2.ExecuteRequest(
-        id=f"{sample.task_id}#{sample.index}",
-        program=sandbox_pb2.Program(language=problem.language, source=sample.program.encode(),
-                                    test=problem.test.encode(), entry_point=problem.entry_point),
-        limits=sandbox_pb2.Limits(wall_time_ms=wall_ms),
-    )
-    if calibrate and problem.reference:
-        req.calibration.CopyFrom(sandbox_pb2.TimeCalibration(reference_source=problem.reference.encode()))
-    return req
+    reporter = reporter or NullReporter()
+    if (out / "run").exists():
+        shutil.rmtree(out / "run")
+    run = RunDir(out / "run")
+    run.path.mkdir(parents=True)
+    stages.load_samples(run, samples, [ti], reporter)
+    stages.extract(run, [ti], reporter)
+    calibrate_on: dict[str, str] = {}
+    if calibrate:
+        for e in run.extractions():
+            item: Item = ti.item(e.item)
+            if e.key and item.reference:
+                calibrate_on[e.key] = build_program(ti.task, item, item.reference).source
+    with SandboxClient(log_dir=log_dir, wait_s=30.0) as sandbox:
+        stages.execute(run, sandbox, reporter, wall_ms=wall_ms, calibrate_on=calibrate_on)
+        caps = sandbox.capabilities()
+    executions = run.executions()
+    rows = sorted(((e, executions.get(e.key) if e.key else None) for e in run.extractions()),
+                  key=lambda r: (r[0].item, r[0].sample))
+    return rows, caps
+
+
+def result_line(e: Extraction, ex: Execution | None) -> dict[str, Any]:
+    """One line of results.jsonl (the fields exec has always written)."""
+    outcome = ex.outcome if ex is not None else Outcome.NO_CODE
+    return {
+        "task_id": e.item, "sample": e.sample, "status": outcome.name, "passed": outcome is Outcome.PASSED,
+        "exit_code": ex.exit_code if ex else 0, "wall_time_ms": ex.wall_time_ms if ex else 0,
+        "cpu_time_ms": ex.cpu_time_ms if ex else 0, "peak_memory_bytes": ex.peak_memory_bytes if ex else 0,
+        "attempts": ex.attempts if ex else 0, "detail": ex.detail if ex else "the sample has no code",
+        "wall_limit_ms": ex.wall_limit_ms if ex else 0,
+        "calibration": ({"reference_wall_ms": ex.calibration.reference_wall_ms,
+                         "reference_failed": ex.calibration.reference_failed}
+                        if ex is not None and ex.calibration is not None else None),
+        "stderr_tail": ex.stderr[-500:] if ex else "", "compile_output": ex.compile_output if ex else "",
+    }
 
 
 def summarize(results: list[dict[str, Any]], ks: list[int], resamples: int, seed: int) -> dict[str, Any]:
-    """pass@k over tasks; SANDBOX_ERROR samples are infra errors, never scored as failures."""
-    per_task: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    """pass@k over tasks by the one aggregation; infrastructure errors are never scored as failures."""
+    verdicts = []
     for r in results:
-        t = per_task[r["task_id"]]
-        if r["status"] == "SANDBOX_ERROR":
-            t[2] += 1
-        else:
-            t[0] += 1
-            t[1] += r["status"] == "PASSED"
-    tasks = [TaskCounts(k, n, c, infra) for k, (n, c, infra) in per_task.items() if n > 0]
-    scores = estimate(tasks, ks, resamples=resamples, seed=seed)
+        outcome = Outcome[r["status"]]
+        verdicts.append(Verdict(r["task_id"], None if outcome.infrastructure else outcome is Outcome.PASSED,
+                                r["status"]))
+    agg = aggregate(verdicts, ks, resamples=resamples, seed=seed)
     return {
-        "pass_at_k": {f"pass@{k}": v.as_dict() for k, v in scores.items()},
-        "omitted_k": omitted_ks(tasks, ks),
-        "tasks": len(per_task), "tasks_scored": len(tasks),
-        "samples": len(results), "infra_errors": sum(t[2] for t in per_task.values()),
-        "status_counts": dict(Counter(r["status"] for r in results)),
+        "pass_at_k": {f"pass@{k}": v.as_dict() for k, v in agg.scores.items()},
+        "omitted_k": agg.omitted_k, "tasks": agg.task_ids, "tasks_scored": agg.tasks_scored,
+        "samples": agg.samples, "infra_errors": agg.infra_errors, "status_counts": agg.status_counts,
     }
 
 
@@ -170,63 +165,40 @@ def _sha256(path: Path) -> str:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    import grpc
-
-    from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
-    from codeeval.kit.client import connect, describe_rpc_error
+    from codeeval.bench import stages
+    from codeeval.cli.bench import progress_reporter
+    from codeeval.clients import ServiceError
 
     if args.samples is None and not args.canonical:
         _console.print("[red]error:[/] give --samples FILE or --canonical")
         return 2
     try:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
-        problems = load_problems(args.problems)
-        samples = canonical_samples(problems) if args.canonical else load_samples(args.samples, problems)
+        if not ks or min(ks) < 1:
+            raise ValueError(f"--k {args.k!r}: give k values >= 1")
+        ti = load_problems(args.problems, args.wall_ms)
+        samples = canonical_samples(ti) if args.canonical else stages.read_samples(args.samples, [ti])
     except (OSError, ValueError) as exc:
-        _console.print(f"[red]error:[/] {exc}")
+        _console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    results: list[dict[str, Any]] = []
     try:
-        with connect("sandbox", log_dir=args.out) as channel:
-            stub = sandbox_pb2_grpc.SandboxServiceStub(channel)
-            caps = stub.GetCapabilities(sandbox_pb2.GetCapabilitiesRequest(), timeout=60)
-            chunk = max(1, min(CHUNK, caps.max_batch_size))
-            with Progress(TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=_console) as progress:
-                bar = progress.add_task("exec", total=len(samples))
-                for start in range(0, len(samples), chunk):
-                    part = samples[start:start + chunk]
-                    reqs = [build_request(problems[s.task_id], s, args.wall_ms, args.calibrate) for s in part]
-                    for item in stub.ExecuteBatch(sandbox_pb2.ExecuteBatchRequest(requests=reqs), timeout=3600):
-                        s, r = part[item.index], item.result
-                        results.append({
-                            "task_id": s.task_id, "sample": s.index, "status": sandbox_pb2.Outcome.Name(r.outcome)
-                            .removeprefix("OUTCOME_"), "passed": r.outcome == sandbox_pb2.OUTCOME_PASSED,
-                            "exit_code": r.exit_code, "wall_time_ms": r.wall_time_ms, "cpu_time_ms": r.cpu_time_ms,
-                            "peak_memory_bytes": r.peak_memory_bytes, "attempts": r.attempts, "detail": r.detail,
-                            "wall_limit_ms": r.effective_limits.wall_time_ms,
-                            "calibration": {"reference_wall_ms": r.calibration.reference_wall_ms,
-                                            "reference_failed": r.calibration.reference_failed}
-                            if r.HasField("calibration") else None,
-                            "stderr_tail": r.stderr[-500:].decode(errors="replace"),
-                            "compile_output": r.compile_output[:2000],
-                        })
-                        progress.advance(bar)
-    except grpc.RpcError as exc:
-        _console.print(f"[red]error:[/] {describe_rpc_error('sandbox', exc)}")
+        with progress_reporter(_console) as reporter:
+            rows, caps = run_exec(ti, samples, args.out, wall_ms=args.wall_ms, calibrate=args.calibrate,
+                                  log_dir=args.out, reporter=reporter)
+    except ServiceError as exc:
+        _console.print(f"[red]error:[/] {escape(str(exc))}")
         return 1
-    results.sort(key=lambda r: (r["task_id"], r["sample"]))
+    results = [result_line(e, ex) for e, ex in rows]
     with open(args.out / "results.jsonl", "w", encoding="utf-8") as fh:
         for r in results:
             fh.write(json.dumps(r) + "\n")
     summary = summarize(results, ks, args.resamples, args.seed)
     summary.update({
         "backend": caps.backend, "backend_version": caps.backend_version,
-        "toolchains": {sandbox_pb2.LanguageSupport.DESCRIPTOR.fields_by_name["language"].enum_type
-                       .values_by_number[lang.language].name: {t.name: t.version for t in lang.toolchain}
+        "toolchains": {_language_name(lang.language): {t.name: t.version for t in lang.toolchain}
                        for lang in caps.languages},
-        "problems": {"path": str(args.problems), "sha256": _sha256(args.problems)},
+        "problems": {"path": str(args.problems), "sha256": _sha256(args.problems), "format": ti.task.reader},
         "samples_file": {"path": str(args.samples), "sha256": _sha256(args.samples)} if args.samples else None,
         "canonical": args.canonical, "ks": ks, "bootstrap": {"resamples": args.resamples, "seed": args.seed},
         "limits": {"wall_ms": args.wall_ms or caps.default_limits.wall_time_ms, "calibrate": args.calibrate},
@@ -234,6 +206,12 @@ def _exec(args: argparse.Namespace) -> int:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     _print_summary(summary)
     return 0
+
+
+def _language_name(value: int) -> str:
+    from codeeval.kit import languages
+
+    return next((x.proto_name for x in languages.LANGUAGES.values() if x.proto == value), f"LANGUAGE_{value}")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -247,4 +225,5 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["omitted_k"]:
         _console.print(f"not reported (some task has fewer samples than k): {summary['omitted_k']}")
     if summary["infra_errors"]:
-        _console.print(f"[yellow]{summary['infra_errors']} sandbox errors were not scored[/]", file=sys.stderr)
+        _console.print(f"[yellow]{summary['infra_errors']} infrastructure errors (sandbox errors, programs the "
+                       f"sandbox cannot run) were not scored[/]")
