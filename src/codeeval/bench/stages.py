@@ -24,7 +24,7 @@ from codeeval.bench.extract import extract_code, extract_summary
 from codeeval.bench.programs import build_program
 from codeeval.bench.services import Services
 from codeeval.bench.store import RunDir
-from codeeval.clients import PromptToGenerate, SandboxClient, Sampling, SourceToAnalyze
+from codeeval.clients import PromptToGenerate, Sampling, SandboxClient, SourceToAnalyze
 from codeeval.data import DataError, Item, read_records
 from codeeval.prompts import registry
 from codeeval.records import (
