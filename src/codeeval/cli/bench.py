@@ -1,8 +1,9 @@
 """``codeeval bench`` and ``codeeval compare`` (``codeeval suites`` is in :mod:`codeeval.cli.suites`).
 
-Exit codes: 0 ok; 1 a significant regression with ``--fail-on-regression``; 2 bad input (suite,
-arguments, run folder); 3 a service failed (the run folder keeps everything done: run the same
-command again to resume); 130 interrupted (likewise resumable).
+Exit codes (:class:`codeeval.cli.main.ExitCode`, listed in ``codeeval --help``): 0 ok; 1 a
+significant regression with ``--fail-on-regression``; 2 bad input (suite, arguments, run folder);
+4 a service failed (the run folder keeps everything done: run the same command again to resume);
+130 interrupted (likewise resumable). 3 is kept for an inconclusive gate.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def _bench(args: argparse.Namespace) -> int:
     from codeeval.bench import pipeline
     from codeeval.bench.comparison import load_results
     from codeeval.bench.services import ServiceError, Services
+    from codeeval.cli.main import ExitCode
     from codeeval.data import DataError, DataNotFound
     from codeeval.suites import SuiteError, load_suite, validate_suite
 
@@ -147,7 +149,7 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         console.print(f"everything finished so far is kept in {args.out}; run the same command again to resume "
                       f"once the {exc.service} service is back", highlight=False)
-        return 3
+        return ExitCode.SERVICE_FAILED
     except (pipeline.BenchError, SuiteError, DataError, DataNotFound) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
