@@ -147,7 +147,7 @@ def test_service_down_mid_run_is_named_and_the_run_resumes_when_it_is_back(real_
     out = tmp_path / "out"
     args = ("--out", str(out), "--tasks", "summarize-python", "--limit", "3")
     proc = _bench(env, *args, "--service-wait", "2")
-    assert proc.returncode == 3, proc.stderr
+    assert proc.returncode == 4, proc.stderr  # ExitCode.SERVICE_FAILED
     assert f"analyzer service at {env[address_env('analyzer')]} is unavailable" in proc.stderr
     assert "run the same command again to resume" in proc.stderr
     generated = (out / "base/generations.jsonl").read_bytes()

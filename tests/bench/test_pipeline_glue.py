@@ -150,12 +150,12 @@ def test_adapter_is_loaded_compared_with_base_and_a_planted_regression_fails_ci(
     assert main(["compare", str(out / "tuned"), str(out / "base"), "--fail-on-regression"]) == 0  # an improvement
 
 
-def test_service_down_exits_3_and_names_the_service(tmp_path, monkeypatch, capsys):
+def test_service_down_exits_4_and_names_the_service(tmp_path, monkeypatch, capsys):
     for svc in ("generator", "sandbox", "analyzer"):
         monkeypatch.setenv(f"CODEEVAL_{svc.upper()}_ADDR", "127.0.0.1:1")
     rc = main(["bench", "--out", str(tmp_path / "out"), "--service-wait", "0", "--limit", "1"])
     err = capsys.readouterr().err
-    assert rc == 3
+    assert rc == 4  # ExitCode.SERVICE_FAILED
     assert "generator service at 127.0.0.1:1 is unavailable" in err and "run the same command again" in err
 
 
