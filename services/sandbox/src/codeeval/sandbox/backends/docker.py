@@ -1,6 +1,12 @@
 """Docker backend (Docker SDK for Python): a warm pool of hardened containers; each run is an
 ``exec`` into one of them (~75 ms instead of ~0.2 s for a new container), then the container is
-cleaned (every process of the sandbox user killed, /tmp emptied) or replaced.
+cleaned (every process of the sandbox user killed, /tmp and /dev/shm emptied whatever modes the run
+left, emptiness checked) or replaced.
+
+The container's pid 1 (``sleep``) runs as root with no capabilities, never as the candidates' uid:
+a run (uid 65534) cannot signal it, ptrace it or write its memory through /proc/1/mem, so nothing
+planted in the container outlives the run. Runs and the clean-up exec as 65534 (the clean-up
+needs no privilege: the run's leftovers are 65534's own files and processes).
 
 Container flags (all together, as measured in SANDBOX.md): no network, read-only root, tmpfs /tmp,
 all capabilities dropped, no-new-privileges, pids/memory(+swap)/cpu limits, user nobody, nofile
@@ -31,9 +37,27 @@ from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamColle
 from codeeval.sandbox.model import ProcessResult
 
 USER = "65534:65534"
+#: pid 1 of every container: not the candidates' uid (capabilities are all dropped regardless).
+INIT_USER = "0:0"
 LABEL = "codeeval.sandbox"
-CLEANUP = "kill -9 -1 2>/dev/null; find /tmp -mindepth 1 -delete 2>/dev/null; exit 0"
-
+#: As the candidates' uid: kill what the run left, then for every entry of /tmp and /dev/shm but
+#: the mount points given as arguments (the workspace when it lies in /tmp): make it deletable (a
+#: run may chmod 000 its dirs) and delete it; exit 0 only if nothing but those is left.
+CLEANUP = """kill -9 -1 2>/dev/null
+keep=" $* "
+for e in /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* /dev/shm/..?*; do
+  [ -e "$e" ] || [ -L "$e" ] || continue
+  case "$keep" in *" $e "*) continue ;; esac
+  chmod -R u+rwx "$e" 2>/dev/null
+  rm -rf "$e" 2>/dev/null
+done
+for e in /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* /dev/shm/..?*; do
+  [ -e "$e" ] || [ -L "$e" ] || continue
+  case "$keep" in *" $e "*) continue ;; esac
+  exit 1
+done
+exit 0
+"""
 
 @dataclass(frozen=True)
 class Profile:
@@ -117,7 +141,8 @@ class DockerBackend:
             command=["sleep", "infinity"], detach=True, network_mode="none", read_only=True,
             tmpfs={WORK_DIR: f"rw,exec,nosuid,size={p.work_dir_bytes},mode=1777"}, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], pids_limit=p.max_processes, mem_limit=p.memory_bytes,
-            memswap_limit=p.memory_bytes, nano_cpus=1_000_000_000, user=USER, working_dir=WORK_DIR,
+            memswap_limit=p.memory_bytes, nano_cpus=1_000_000_000, user=INIT_USER, working_dir=WORK_DIR,
+            shm_size=min(p.memory_bytes, p.work_dir_bytes),
             ulimits=[Ulimit(name="fsize", soft=p.max_file_bytes, hard=p.max_file_bytes), Ulimit(name="core", soft=0,
                                                                                                   hard=0)],
             volumes={str(self.workspace_dir): {"bind": str(self.workspace_dir), "mode": mode},
@@ -141,10 +166,11 @@ class DockerBackend:
     def _release(self, p: Profile, container: Any, healthy: bool) -> None:
         if healthy:
             try:
-                self._exec_simple(container, ["sh", "-c", CLEANUP])
+                healthy = self._exec_simple(container, ["sh", "-c", CLEANUP, "sh", *self._mount_points()]) == 0
                 container.reload()
                 # pid 1 (sleep) reaps nothing: a run that left any process, even a zombie, retires the container
-                healthy = container.status == "running" and len(container.top().get("Processes") or []) <= 1
+                healthy = (healthy and container.status == "running"
+                           and len(container.top().get("Processes") or []) <= 1)
             except Exception:  # noqa: BLE001 - any doubt: replace the container
                 healthy = False
         with self._lock:
@@ -154,8 +180,17 @@ class DockerBackend:
                 return
         _remove(container)
 
-    def _exec_simple(self, container: Any, argv: list[str]) -> None:
-        container.exec_run(argv, user=USER)
+    def _mount_points(self) -> list[str]:
+        """The entries of the containers' /tmp that are (or hold) this service's mounts: never cleaned."""
+        out = []
+        for d in (self.workspace_dir, self.trusted_dir):
+            if d is not None and Path(d).is_relative_to(WORK_DIR) and Path(d) != Path(WORK_DIR):
+                out.append(f"{WORK_DIR}/{Path(d).relative_to(WORK_DIR).parts[0]}")
+        return out
+
+    def _exec_simple(self, container: Any, argv: list[str]) -> int:
+        """Run ``argv`` as the candidates' uid; its exit code."""
+        return int(container.exec_run(argv, user=USER).exit_code)
 
     # -- one run ---------------------------------------------------------------------------------
 
