@@ -168,3 +168,22 @@ def _pr(**kw) -> ProcessResult:
 def test_judged_outcome_mapping(pr, verdict, outcome):
     """Glue only: the same paths run for real in test_judge.py and test_reward_hacking_python.py."""
     assert judged_result(pr, verdict, Limits()).outcome is outcome
+
+
+def test_json_frames_are_written_without_the_json_module_and_read_back():
+    message = {"seq": 3, "value": py_codec.encode(["\u2603", "\udc80", '"\\\n', -7, None, True]), "x": 1.5, "n": None}
+    frame = py_codec.dumps(message)
+    assert py_codec.body_size(frame[:4]) == len(frame) - 4
+    assert py_codec.loads(frame[4:]) == message
+    for bad in ({"f": float("nan")}, {"f": float("inf")}, {1: 2}, {"o": object()}, {"t": (1,)}):
+        with pytest.raises(py_codec.CodecError):
+            py_codec.dumps(bad)
+
+
+def test_marshal_frames_carry_requests_and_refuse_anything_else():
+    request = {"op": "call", "seq": 1, "args": py_codec.encode((1, [2.5])), "want_args": False}
+    frame = py_codec.pack(request)
+    assert py_codec.unpack(frame[4:]) == request
+    for bad in (b"", b"\x00garbage", b"i\x01\x00\x00\x00"):
+        with pytest.raises(py_codec.CodecError):
+            py_codec.unpack(bad)

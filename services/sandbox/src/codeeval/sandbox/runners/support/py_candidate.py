@@ -20,7 +20,7 @@ as little as it can: every run pays for its start-up.
 
 import os
 import sys
-import types  # already loaded by site at start-up
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import py_codec  # noqa: E402
@@ -39,7 +39,7 @@ def _recv_exact(fd: int, n: int) -> bytes:
 
 
 def _recv(fd: int) -> dict:
-    return py_codec.loads(_recv_exact(fd, py_codec.body_size(_recv_exact(fd, 4))))
+    return py_codec.unpack(_recv_exact(fd, py_codec.body_size(_recv_exact(fd, 4))))
 
 
 def _send(fd: int, message: dict) -> None:

@@ -17,19 +17,25 @@ the builtin type's own methods (never the subclass's overrides), instances of bu
 candidate defined) raises ``Unencodable`` naming the type and where it sits. Cost: linear in the
 size of the value.
 
-Frames on the channel: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+Frames on the channel: a 4-byte big-endian length, then the body: UTF-8 JSON from the candidate
+(``dumps``, parsed by the judge with ``loads``), ``marshal`` from the judge (``pack``, read by the
+candidate with ``unpack``: the judge is trusted by the candidate; marshal never reads the
+candidate's bytes). The candidate side imports nothing but ``marshal`` and ``_json`` (its worker
+starts in every run): no ``json``, ``re``, ``struct`` or ``typing``.
 """
 
 from __future__ import annotations
 
-import json
-import struct
-from typing import Any
+import marshal
+from _json import encode_basestring_ascii as _quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
 MAX_FRAME = 64 << 20
-_HEADER = struct.Struct(">I")
 
 
 class CodecError(ValueError):
@@ -172,16 +178,72 @@ def _dec(node: object, depth: int, budget: _Budget) -> object:
 # -- frames --------------------------------------------------------------------------------------------
 
 def dumps(message: dict) -> bytes:
-    """One frame: length + compact JSON (``allow_nan`` is off: floats travel as hex strings)."""
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    """One JSON frame (length + compact JSON of dicts with str keys, lists, str, int, bool, None
+    and finite floats). Raises CodecError past MAX_FRAME or on any other type."""
+    out: list[str] = []
+    _write(message, out, 0)
+    body = "".join(out).encode()
+    return _frame(body)
+
+
+def _write(o: Any, out: list[str], depth: int) -> None:
+    if depth > MAX_DEPTH + 8:
+        raise CodecError("a message is nested too deeply")
+    t = type(o)
+    if t is str:
+        out.append(_quote(o))
+    elif t is list:
+        out.append("[")
+        for i, x in enumerate(o):
+            if i:
+                out.append(",")
+            _write(x, out, depth + 1)
+        out.append("]")
+    elif t is dict:
+        out.append("{")
+        for i, (k, x) in enumerate(o.items()):
+            if type(k) is not str:
+                raise CodecError("frame keys must be str")
+            out.append("," + _quote(k) + ":" if i else _quote(k) + ":")
+            _write(x, out, depth + 1)
+        out.append("}")
+    elif o is None:
+        out.append("null")
+    elif t is bool:
+        out.append("true" if o else "false")
+    elif t is int:
+        out.append(int.__repr__(o))
+    elif t is float and o - o == 0:
+        out.append(float.__repr__(o))
+    else:
+        raise CodecError(f"a {t.__name__} cannot be written in a frame")
+
+
+def pack(message: dict) -> bytes:
+    """One marshal frame (the judge's requests to the candidate)."""
+    return _frame(marshal.dumps(message))
+
+
+def unpack(body: bytes) -> dict:
+    """A marshal frame from the judge (candidate side only). Raises CodecError if it is not a dict."""
+    try:
+        message = marshal.loads(body)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise CodecError(f"a request is not marshal data: {exc}") from None
+    if type(message) is not dict:
+        raise CodecError("a request must be a dict")
+    return message
+
+
+def _frame(body: bytes) -> bytes:
     if len(body) > MAX_FRAME:
         raise CodecError(f"a message of {len(body)} bytes exceeds the {MAX_FRAME}-byte frame limit")
-    return _HEADER.pack(len(body)) + body
+    return len(body).to_bytes(4, "big") + body
 
 
 def body_size(header: bytes) -> int:
     """The body length a 4-byte header announces. Raises CodecError past MAX_FRAME."""
-    (size,) = _HEADER.unpack(header)
+    size = int.from_bytes(header, "big")
     if size > MAX_FRAME:
         raise CodecError(f"a frame announces {size} bytes, over the {MAX_FRAME}-byte limit")
     return size
@@ -189,6 +251,8 @@ def body_size(header: bytes) -> int:
 
 def loads(body: bytes) -> dict:
     """A frame body as a JSON object. Raises CodecError if it is anything else."""
+    import json  # the judge's side only
+
     try:
         message = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -111,8 +111,8 @@ class Channel:
         self.calls += 1
         want = _mutable(args) or _mutable(kwargs)
         try:
-            frame = py_codec.dumps({"op": "call", "seq": self.seq, "name": name, "args": py_codec.encode(args),
-                                    "kwargs": py_codec.encode(kwargs), "want_args": want})
+            frame = py_codec.pack({"op": "call", "seq": self.seq, "name": name, "args": py_codec.encode(args),
+                                   "kwargs": py_codec.encode(kwargs), "want_args": want})
         except py_codec.CodecError as exc:
             raise TestShapeError(f"the test passed {name}() an argument the channel cannot carry: {exc}") from None
         try:
@@ -383,7 +383,7 @@ def run_one(cand_fd: int, ctl_fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - reported, never raised into the server
         verdict = {"verdict": "JUDGE_ERROR", "detail": f"the judge failed: {type(exc).__name__}: {str(exc)[:300]}"}
     with contextlib.suppress(OSError):
-        channel.sock.sendall(py_codec.dumps({"op": "exit"}))
+        channel.sock.sendall(py_codec.pack({"op": "exit"}))
     channel.sock.close()
     ctl.sendall(py_codec.dumps(verdict))
     ctl.close()
