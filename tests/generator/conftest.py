@@ -1,9 +1,11 @@
-"""Fixtures: a tiny random Llama (codeeval.models.tiny_llama) with two random LoRA adapters, and
-a generator service on it (transformers engine, real gRPC on port 0)."""
+"""Fixtures: a tiny random Llama (codeeval.models.tiny_llama; a base model: no chat template), the
+same model with SmolLM2-Instruct's chat template (a chat model), two random LoRA adapters, and a
+generator service on the chat model (transformers engine, real gRPC on port 0)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +30,32 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
+# SmolLM2-135M-Instruct's own chat template (the Jinja string from its tokenizer_config.json).
+SMOLLM2_JINJA = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+    "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def with_chat_template(model: Path, out: Path, template: str) -> Path:
+    """A copy of ``model`` whose tokenizer has ``template``; the folder keeps the model's name, so
+    adapters of ``model`` match it as their base."""
+    from transformers import AutoTokenizer
+
+    target = out / model.name
+    shutil.copytree(model, target)
+    tok = AutoTokenizer.from_pretrained(target)
+    tok.chat_template = template
+    tok.save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_chat_template(tiny_model, tmp_path_factory.mktemp("tiny-chat"), SMOLLM2_JINJA)
+
+
 @pytest.fixture(scope="session")
 def tiny_adapters(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-adapters")
@@ -42,8 +70,8 @@ def tiny_settings(model: Path, **overrides: object) -> GeneratorSettings:
 
 
 @pytest.fixture
-async def generator(tiny_model: Path) -> AsyncIterator[generator_pb2_grpc.GeneratorServiceStub]:
-    settings = tiny_settings(tiny_model)
+async def generator(tiny_chat_model: Path) -> AsyncIterator[generator_pb2_grpc.GeneratorServiceStub]:
+    settings = tiny_settings(tiny_chat_model)
     runner = Runner(create(settings), settings)
     await runner.start()
     await runner.wait_ready(60)

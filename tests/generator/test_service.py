@@ -16,9 +16,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from codeeval.api.generator.v1 import generator_pb2 as pb
 from codeeval.generator.server import create
 from codeeval.kit.server import Runner
-from codeeval.prompts import get_template
+from codeeval.prompts import text_sha256
 
-from .conftest import tiny_settings
+from .conftest import SMOLLM2_JINJA, tiny_settings
 
 PROMPT = "def add(a, b):"
 
@@ -41,7 +41,12 @@ async def test_streams_every_sample_with_template_hash(generator) -> None:  # ty
     out = await _generate(generator, prompts=("a", "b", "c"), n=2, temperature=0.8, sampling={"seed": 7})
     assert sorted((r.prompt_index, r.sample_index) for r in out) == [(i, s) for i in range(3) for s in range(2)]
     assert {r.prompt_id for r in out} == {"p0", "p1", "p2"}
-    assert all(r.template == "smollm2" and r.template_sha256 == get_template("smollm2").sha256 for r in out)
+    own = text_sha256(SMOLLM2_JINJA)  # the model's own template by default, recorded by its hash
+    assert all(r.template == f"model:{own[:12]}" and r.template_sha256 == own for r in out)
+    rendered = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n" \
+               "<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\n"
+    assert {r.prompt_sha256 for r in out if r.prompt_index == 0} == {text_sha256(rendered)}
+    assert not any(r.template_override for r in out)
     assert {r.seed for r in out} == {7, 8}
     assert all(0 < r.completion_tokens <= 6 and r.prompt_tokens > 0 for r in out)
 
@@ -52,7 +57,7 @@ async def test_greedy_is_deterministic_and_raw_skips_template(generator) -> None
     assert first[0].text == second[0].text and first[0].completion_tokens == second[0].completion_tokens
     raw = [r async for r in generator.Generate(pb.GenerateRequest(
         prompts=[pb.Prompt(raw="<|im_start|>user\nx")], sampling=pb.SamplingParams(max_tokens=3)))]
-    assert raw[0].template == "raw"
+    assert raw[0].template == "raw" and raw[0].prompt_sha256 == text_sha256("<|im_start|>user\nx")
 
 
 async def test_adapters_selected_per_request_in_one_batch(generator, tiny_adapters) -> None:  # type: ignore[no-untyped-def]

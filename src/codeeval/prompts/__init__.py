@@ -10,8 +10,20 @@ with every training artifact and every generation, so a mismatch is impossible t
   (``codegen-python``, ``translate-java-cs``, ``summarize-python``, ...).
 
 Both are plain data; :func:`prompt_sha256` hashes the pair used for one result.
+
+By default a model is prompted with its OWN template (:mod:`codeeval.prompts.model`: the tokenizer's
+``apply_chat_template``, raw text for base models); the registry's templates are explicit overrides.
 """
 
+from codeeval.prompts.model import (
+    MODEL,
+    ModelTemplate,
+    Template,
+    model_template,
+    rendered_sha256,
+    resolve_template,
+    text_sha256,
+)
 from codeeval.prompts.registry import (
     ChatTemplate,
     TaskPrompt,
@@ -23,7 +35,14 @@ from codeeval.prompts.registry import (
 )
 
 __all__ = [
+    "MODEL",
     "ChatTemplate",
+    "ModelTemplate",
+    "Template",
+    "model_template",
+    "rendered_sha256",
+    "resolve_template",
+    "text_sha256",
     "TaskPrompt",
     "get_task_prompt",
     "get_template",

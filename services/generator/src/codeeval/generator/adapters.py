@@ -6,6 +6,14 @@ name syntax -> INVALID_ARGUMENT; runtime loading off -> FAILED_PRECONDITION; fol
 NOT_FOUND; adapter_config.json missing/unreadable, not LoRA, no weights, rank > max_lora_rank,
 target modules absent from the base model, trained on another base model -> FAILED_PRECONDITION;
 name taken without ``replace`` -> ALREADY_EXISTS; registry full -> RESOURCE_EXHAUSTED.
+
+Where adapter paths are resolved (the ONE place): :func:`resolve_adapter_path`, in the generator,
+against the generator's file system; clients pass the path through unchecked. A path that is not a
+folder there but looks like a hub id (``org/name`` or ``org/name@revision``) is downloaded from the
+Hugging Face hub into its cache; no hub -> UNAVAILABLE, no such repository -> NOT_FOUND.
+
+An adapter without ``codeeval_adapter.json`` (trained by another tool: TRL, axolotl, ...) has
+template "unknown" and is served with the model's own template.
 """
 
 from __future__ import annotations
@@ -22,9 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from codeeval.generator.engine import BaseModelInfo, Engine
-from codeeval.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from codeeval.kit.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 
 METADATA_FILE = "codeeval_adapter.json"
+UNKNOWN_TEMPLATE = "unknown"
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 
@@ -40,8 +57,32 @@ class AdapterRecord:
     size_bytes: int
     sha256: str
     load_time_ms: int
-    template: str = ""
+    template: str = UNKNOWN_TEMPLATE
     template_sha256: str = ""
+    template_rendered_sha256: str = ""
+
+
+async def resolve_adapter_path(path: str) -> Path:
+    """The local folder for ``path`` (see the module docstring). Cost: none for a folder; a hub
+    download (network, seconds to minutes) the first time for a hub id, then the hub's cache."""
+    local = Path(path).expanduser()
+    if local.exists() or not HUB_ID_RE.match(path):
+        return local
+    repo, _, revision = path.partition("@")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    except ImportError:
+        raise FailedPrecondition(f"adapter {path!r} is not a folder on the generator and huggingface_hub is not "
+                                 "installed to fetch it from the hub", field="path") from None
+    try:
+        return Path(await asyncio.to_thread(snapshot_download, repo, revision=revision or None))
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise NotFound(f"adapter {path!r} is neither a folder on the generator nor a hub repository "
+                       f"({type(exc).__name__})", field="path") from None
+    except Exception as exc:  # noqa: BLE001 - no network, proxy, offline mode: all mean "hub unreachable"
+        raise Unavailable(f"adapter {path!r} is not a folder on the generator and the Hugging Face hub is not "
+                          f"reachable from it ({type(exc).__name__}: {str(exc)[:200]})", field="path") from None
 
 
 def folder_sha256(path: Path) -> str:
@@ -80,12 +121,13 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> dict[str, Any]:
         raise FailedPrecondition(f"adapter rank {rank} exceeds max_lora_rank {base.max_lora_rank}", field="path")
     targets = cfg.get("target_modules") or []
     leaf_names = {m.rsplit(".", 1)[-1] for m in base.linear_modules}
+    # No linear_modules: a remote server's model, whose modules are unknown here; the server checks.
     if isinstance(targets, str):
-        if not any(re.fullmatch(targets, m) for m in base.linear_modules):
+        if base.linear_modules and not any(re.fullmatch(targets, m) for m in base.linear_modules):
             raise FailedPrecondition(f"target_modules pattern {targets!r} matches no module of {base.model}",
                                      field="path")
         targets = [targets]
-    else:
+    elif base.linear_modules:
         missing = sorted(t for t in targets if t not in leaf_names and t not in base.linear_modules)
         if missing or not targets:
             raise FailedPrecondition(f"target_modules {missing or targets} do not exist in {base.model} "
@@ -106,8 +148,16 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> dict[str, Any]:
         raise FailedPrecondition(f"adapter was trained on {trained_on!r}, this generator serves {base.model!r}",
                                  field="path")
     return {"rank": rank, "alpha": float(cfg.get("lora_alpha") or rank), "target_modules": tuple(targets),
-            "base_model": trained_on or str(meta.get("base_model", "")), "template": str(meta.get("template", "")),
-            "template_sha256": str(meta.get("template_sha256", ""))}
+            "base_model": trained_on or str(meta.get("base_model", "")),
+            "template": str(meta.get("template") or UNKNOWN_TEMPLATE),
+            "template_sha256": str(meta.get("template_sha256", "")),
+            "template_rendered_sha256": str(meta.get("template_rendered_sha256", ""))}
+
+
+def remote_adapter_info() -> dict[str, Any]:
+    """An adapter only the remote server can read (openai engine): nothing is known here."""
+    return {"rank": 0, "alpha": 0.0, "target_modules": (), "base_model": "", "template": UNKNOWN_TEMPLATE,
+            "template_sha256": "", "template_rendered_sha256": ""}
 
 
 class AdapterRegistry:
@@ -147,22 +197,27 @@ class AdapterRegistry:
         if not (self.runtime_loading or startup):
             raise FailedPrecondition("runtime adapter loading is disabled (generator.runtime_adapter_loading)",
                                      field="name")
-        folder = Path(path).expanduser()
         async with self._lock(name):
-            info = await asyncio.to_thread(inspect_adapter, folder, self.base)
+            folder = Path(await self.engine.resolve_adapter(path))
+            if self.engine.adapters_on_server and not folder.is_dir():
+                info = remote_adapter_info()
+            else:
+                info = await asyncio.to_thread(inspect_adapter, folder, self.base)
             if name in self._adapters and not replace:
                 raise AlreadyExists(f"adapter {name!r} is already loaded from {self._adapters[name].path}; "
                                     "set replace to swap it", field="name")
             if name not in self._adapters and len(self._adapters) >= self.base.max_adapters:
                 raise ResourceExhausted(f"{len(self._adapters)} adapters loaded, the limit is max_cpu_loras "
                                         f"{self.base.max_adapters}; unload one first", field="name")
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-            sha = await asyncio.to_thread(folder_sha256, folder)
+            local = folder.is_dir()
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if local else 0
+            sha = await asyncio.to_thread(folder_sha256, folder) if local else ""
             if name in self._adapters:
                 await self._drain_and_remove(name)
             started = time.perf_counter()
-            await self.engine.add_adapter(name, str(folder.resolve()))
-            rec = AdapterRecord(name=name, path=str(folder.resolve()), size_bytes=size, sha256=sha,
+            where = str(folder.resolve()) if local else path
+            await self.engine.add_adapter(name, where)
+            rec = AdapterRecord(name=name, path=where, size_bytes=size, sha256=sha,
                                 load_time_ms=int((time.perf_counter() - started) * 1000), **info)
             self._adapters[name] = rec
             return rec

@@ -1,27 +1,36 @@
-"""Generation core (no grpc): renders prompts through the shared template registry, resolves the
-adapter, fans out prompts x samples to the engine and yields each sample as soon as it is done.
+"""Generation core (no grpc): renders prompts, resolves the adapter, fans out prompts x samples to
+the engine and yields each sample as soon as it is done.
 
-Template choice, the rule that keeps training and evaluation on one template: the request's
-template, else the template recorded in the adapter's ``codeeval_adapter.json``, else the base
-model's (``settings.template``). A request naming a template other than the one its adapter was
-trained with is refused (FAILED_PRECONDITION). Each result carries the template name and sha256.
+Template choice, the rule that keeps training and evaluation on one template:
+1. the request's template (``model`` = the model's own, or a registry name), else
+2. the template recorded in the adapter's ``codeeval_adapter.json``, else
+3. ``settings.template``; empty (the default) is the model's own template: the tokenizer's
+   ``apply_chat_template`` for a chat model, raw text for a base model (no chat template).
+An adapter recorded with a template other than the one chosen (different definition AND different
+rendering of a probe conversation, :mod:`codeeval.prompts.model`) is refused with FAILED_PRECONDITION
+naming both templates and their hashes, unless the request sets ``template_override``; then it runs
+and every result says ``template_override``. An adapter without metadata ("unknown") is served with
+the model's own template. Each result carries the template name, its sha256 and the sha256 of the
+exact prompt text. With a remote chat endpoint and no local tokenizer (openai engine), the model's
+own template is applied by the server: template ``server``, the prompt hash is over the messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from codeeval.generator.adapters import AdapterRecord, AdapterRegistry
+from codeeval.generator.adapters import UNKNOWN_TEMPLATE, AdapterRecord, AdapterRegistry
 from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling
 from codeeval.generator.gate import AdapterGate
 from codeeval.generator.settings import GeneratorSettings
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument, Unavailable, check_max, require
-from codeeval.prompts import ChatTemplate, get_template
+from codeeval.prompts import MODEL, Template, get_template, rendered_sha256, resolve_template, text_sha256
 
 log = logging.getLogger("codeeval.generator")
 DEFAULT_SEED = 0
@@ -46,6 +55,34 @@ class GenerateSpec:
     n: int = 0
     seed: int | None = None
     stop: tuple[str, ...] = field(default=())
+    template_override: bool = False
+
+
+SERVER = "server"
+
+
+@dataclass(frozen=True)
+class ServerTemplate:
+    """The model's own template applied by a remote chat endpoint: unknown here, so no hash."""
+
+    name: str = SERVER
+    sha256: str = ""
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One prompt ready for the engine: text (rendered here) or messages (rendered by the server)."""
+
+    text: str
+    messages: tuple[dict[str, str], ...] | None
+    template: Template | ServerTemplate
+
+    @property
+    def sha256(self) -> str:
+        if self.messages is not None:
+            return text_sha256(json.dumps(list(self.messages), sort_keys=True, separators=(",", ":")))
+        return text_sha256(self.text)
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,8 @@ class SampleResult:
     template: str
     template_sha256: str
     seed: int
+    prompt_sha256: str = ""
+    template_override: bool = False
 
 
 class GenerationCore:
@@ -82,8 +121,13 @@ class GenerationCore:
             self.registry = AdapterRegistry(self.engine, self.info, self.settings.runtime_adapter_loading)
             for name, path in self.settings.adapters.items():
                 await self.registry.load(name, str(path), startup=True)
-            warm = await self.engine.generate(get_template(self.settings.template).render(
-                [{"role": "user", "content": "Say hello."}]), Sampling(max_tokens=self.settings.warmup_tokens), None)
+            hello = [{"role": "user", "content": "Say hello."}]
+            warm_sampling = Sampling(max_tokens=self.settings.warmup_tokens)
+            default = self._named(self.settings.template)
+            if isinstance(default, ServerTemplate):
+                warm = await self.engine.generate_chat(hello, warm_sampling, None)
+            else:
+                warm = await self.engine.generate(default.render(hello), warm_sampling, None)
             require(warm.completion_tokens > 0 or warm.finish_reason == "stop", "model", "warm-up generated nothing")
             self._ready = True
             log.info("generator ready", extra={"fields": {"model": self.info.model, "engine": self.info.engine}})
@@ -117,12 +161,45 @@ class GenerationCore:
         return self._registry().list()
 
     # generation ----------------------------------------------------------------------------
-    def _template(self, spec: GenerateSpec, adapter: AdapterRecord | None) -> ChatTemplate:
-        trained = adapter.template if adapter else ""
-        if adapter and spec.template and trained and spec.template != trained:
-            raise FailedPrecondition(f"template {spec.template!r} differs from {trained!r}, the template adapter "
-                                     f"{adapter.name!r} was trained with", field="template")
-        return get_template(spec.template or trained or self.settings.template)
+    def _named(self, name: str) -> Template | ServerTemplate:
+        """A template by request/settings name: "" or "model" is the model's own (raw for a base model)."""
+        assert self.engine is not None
+        tokenizer = self.engine.tokenizer()
+        if name in ("", MODEL) and tokenizer is None and self.engine.server_side_chat:
+            return ServerTemplate()
+        return resolve_template(name, tokenizer)
+
+    def _template(self, spec: GenerateSpec, adapter: AdapterRecord | None) -> tuple[Template | ServerTemplate, bool]:
+        """(template, whether it overrides the adapter's recorded template); see the module docstring."""
+        trained = adapter.template if adapter and adapter.template != UNKNOWN_TEMPLATE else ""
+        if not trained:
+            return self._named(spec.template or self.settings.template), False
+        assert adapter is not None
+        recorded = self._named(MODEL if trained.startswith(f"{MODEL}:") else trained) if not spec.template else None
+        chosen = recorded if recorded is not None else self._named(spec.template)
+        if isinstance(chosen, ServerTemplate) or self._same(adapter, chosen):
+            return chosen, False
+        if spec.template_override:
+            return chosen, True
+        was = (f"sha256 {adapter.template_sha256[:12] or 'unknown'}, "
+               f"rendered {adapter.template_rendered_sha256[:12] or 'unknown'}")
+        now = f"sha256 {chosen.sha256[:12]}, rendered {rendered_sha256(chosen)[:12]}"
+        raise FailedPrecondition(
+            f"adapter {adapter.name!r} was trained with template {trained!r} ({was}) but would be served with "
+            f"{chosen.name!r} ({now})"
+            "; set template_override to run it anyway (its results are flagged)", field="template")
+
+    @staticmethod
+    def _same(adapter: AdapterRecord, chosen: Template) -> bool:
+        """The recorded template is ``chosen``: same definition hash, same rendering, or, for an old
+        record with a registry name only, the same registry template."""
+        if adapter.template_sha256 and adapter.template_sha256 == chosen.sha256:
+            return True
+        if adapter.template_rendered_sha256:
+            return adapter.template_rendered_sha256 == rendered_sha256(chosen)
+        if adapter.template_sha256 or adapter.template.startswith(f"{MODEL}:"):
+            return False
+        return rendered_sha256(get_template(adapter.template)) == rendered_sha256(chosen)
 
     def _sampling(self, spec: GenerateSpec) -> tuple[int, Sampling]:
         s = self.settings
@@ -140,14 +217,18 @@ class GenerationCore:
         return n, Sampling(max_tokens=max_tokens, temperature=spec.temperature, top_p=spec.top_p or 1.0,
                            seed=DEFAULT_SEED if spec.seed is None else spec.seed, stop=spec.stop)
 
-    def _render(self, p: PromptInput, i: int, template: ChatTemplate) -> tuple[str, ChatTemplate]:
+    def _render(self, p: PromptInput, i: int, template: Template | ServerTemplate) -> Rendered:
         if p.kind == "raw":
-            return p.text, get_template("raw")
+            return Rendered(p.text, None, get_template("raw"))
         if p.kind == "chat":
             require(bool(p.messages), f"prompts[{i}].chat.messages", "at least one message is required")
-            return template.render(list(p.messages)), template
-        require(bool(p.text), f"prompts[{i}]", "text, chat or raw is required")
-        return template.render([{"role": "user", "content": p.text}]), template
+            messages: Sequence[dict[str, str]] = p.messages
+        else:
+            require(bool(p.text), f"prompts[{i}]", "text, chat or raw is required")
+            messages = ({"role": "user", "content": p.text},)
+        if isinstance(template, ServerTemplate):
+            return Rendered("", tuple(dict(m) for m in messages), template)
+        return Rendered(template.render(list(messages)), None, template)
 
     async def generate(self, spec: GenerateSpec) -> AsyncIterator[SampleResult]:
         """Yield every (prompt, sample) as it finishes; all validation happens before the first
@@ -155,33 +236,37 @@ class GenerationCore:
         registry = self._registry()
         n, base_sampling = self._sampling(spec)
         adapter = registry.get(spec.adapter) if spec.adapter else None
-        template = self._template(spec, adapter)
+        template, overridden = self._template(spec, adapter)
         rendered = [self._render(p, i, template) for i, p in enumerate(spec.prompts)]
         engine = self.engine
         assert self.info is not None and engine is not None
-        for i, (text, _) in enumerate(rendered):
-            budget = self.info.max_model_len - base_sampling.max_tokens
-            check_max(f"prompts[{i}] (tokens, max_model_len - max_tokens)", engine.count_tokens(text), budget)
+        for i, r in enumerate(rendered):
+            if r.messages is None:
+                budget = self.info.max_model_len - base_sampling.max_tokens
+                check_max(f"prompts[{i}] (tokens, max_model_len - max_tokens)", engine.count_tokens(r.text), budget)
         async with contextlib.AsyncExitStack() as stack:
             if spec.adapter:
                 await stack.enter_async_context(registry.use(spec.adapter))
             queue: asyncio.Queue[SampleResult | BaseException] = asyncio.Queue()
 
-            async def one(pi: int, si: int, text: str, tpl: ChatTemplate) -> None:
+            async def one(pi: int, si: int, r: Rendered) -> None:
+                tpl = r.template
                 sampling = Sampling(**{**base_sampling.__dict__, "seed": base_sampling.seed + si,
                                        "stop": tuple(dict.fromkeys(base_sampling.stop + tuple(tpl.stop)))})
                 try:
                     async with (self.gate.admit(spec.adapter or None) if self.gate else contextlib.nullcontext()):
-                        c = await engine.generate(text, sampling, spec.adapter or None)
+                        if r.messages is not None:
+                            c = await engine.generate_chat(r.messages, sampling, spec.adapter or None)
+                        else:
+                            c = await engine.generate(r.text, sampling, spec.adapter or None)
                     await queue.put(SampleResult(spec.prompts[pi].id, pi, si, c, spec.adapter, tpl.name, tpl.sha256,
-                                                 sampling.seed))
+                                                 sampling.seed, r.sha256, overridden and tpl is template))
                 except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
                     await queue.put(exc)
                     if isinstance(exc, asyncio.CancelledError):
                         raise
 
-            tasks = [asyncio.create_task(one(pi, si, text, tpl))
-                     for pi, (text, tpl) in enumerate(rendered) for si in range(n)]
+            tasks = [asyncio.create_task(one(pi, si, r)) for pi, r in enumerate(rendered) for si in range(n)]
             try:
                 for _ in tasks:
                     item = await queue.get()

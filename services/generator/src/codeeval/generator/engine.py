@@ -10,8 +10,9 @@ in vLLM, micro-batches in transformers).
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,34 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def count_tokens(self, text: str) -> int: ...
+
+    #: Adapter paths are read by a remote server, not by this process (openai engine): a path that
+    #: is not a local folder is forwarded unvalidated.
+    adapters_on_server: bool = False
+
+    def tokenizer(self) -> Any | None:
+        """The served model's tokenizer (its ``chat_template`` is the model's own template), or None
+        when the engine has no local tokenizer (a remote server)."""
+        return None
+
+    @property
+    def server_side_chat(self) -> bool:
+        """True when the model's own template is applied by the engine itself (a remote chat endpoint):
+        the core then sends messages through :meth:`generate_chat` instead of rendered text."""
+        return False
+
+    async def generate_chat(self, messages: Sequence[dict[str, str]], sampling: Sampling,
+                            adapter: str | None) -> Completion:
+        """One sample for ``messages`` rendered by the engine's own template (only engines whose
+        :attr:`server_side_chat` is True)."""
+        raise NotImplementedError(f"{type(self).__name__} renders no chat itself")
+
+    async def resolve_adapter(self, path: str) -> str:
+        """The adapter location the engine will load, resolved where the engine runs: the default
+        is a local folder (see :func:`codeeval.generator.adapters.resolve_adapter_path`)."""
+        from codeeval.generator.adapters import resolve_adapter_path
+
+        return str(await resolve_adapter_path(path))
 
 
 def trim_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:

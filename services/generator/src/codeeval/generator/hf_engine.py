@@ -48,7 +48,7 @@ class TransformersEngine(Engine):
         self.batch_wait = batch_wait_ms / 1000
         self.threads = threads
         self.model: Any = None
-        self.tokenizer: Any = None
+        self._tok: Any = None
         self._adapters: set[str] = set()
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -61,10 +61,10 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch.set_num_threads(self.threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._tok = AutoTokenizer.from_pretrained(self.model_path)
+        self._tok.padding_side = "left"
+        if self._tok.pad_token_id is None:
+            self._tok.pad_token = self._tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, self.dtype))
         self.model.eval()
         linear = frozenset(n for n, m in self.model.named_modules() if isinstance(m, torch.nn.Linear))
@@ -90,7 +90,10 @@ class TransformersEngine(Engine):
                 p.future.cancel()
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._tok(text, add_special_tokens=False)["input_ids"])
+
+    def tokenizer(self) -> Any:
+        return self._tok
 
     # adapters ------------------------------------------------------------------------------
     def _add(self, name: str, path: str) -> None:
@@ -165,10 +168,10 @@ class TransformersEngine(Engine):
         first = batch[0].sampling
         max_new = max(p.sampling.max_tokens for p in batch)
         stops = sorted({s for p in batch for s in p.sampling.stop if s})
-        enc = self.tokenizer([p.prompt for p in batch], return_tensors="pt", padding=True, add_special_tokens=False)
-        kwargs: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": self.tokenizer.pad_token_id}
+        enc = self._tok([p.prompt for p in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": self._tok.pad_token_id}
         if stops:
-            kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
+            kwargs.update(stop_strings=stops, tokenizer=self._tok)
         if first.temperature > 0:
             torch.manual_seed(first.seed)
             kwargs.update(do_sample=True, temperature=first.temperature, top_p=first.top_p)
@@ -179,13 +182,13 @@ class TransformersEngine(Engine):
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
-        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}
+        eos = {self._tok.eos_token_id, self._tok.pad_token_id} - {None}
         results = []
         for row, p in enumerate(batch):
             ids = out[row, prompt_len:].tolist()[: p.sampling.max_tokens]
             end = next((i for i, t in enumerate(ids) if t in eos), None)
             ids = ids if end is None else ids[:end]
-            text, stopped = trim_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), p.sampling.stop)
+            text, stopped = trim_at_stop(self._tok.decode(ids, skip_special_tokens=True), p.sampling.stop)
             completion_tokens = self.count_tokens(text) if stopped else len(ids)
             finish: Literal["stop", "length"] = "stop" if stopped or end is not None else "length"
             results.append(Completion(text=text, prompt_tokens=int(enc["attention_mask"][row].sum()),

@@ -37,7 +37,7 @@ def generate_spec(request: generator_pb2.GenerateRequest) -> GenerateSpec:
     return GenerateSpec(
         prompts=tuple(_prompt(p) for p in request.prompts), adapter=request.adapter, template=request.template,
         temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, n=s.n,
-        seed=s.seed if s.HasField("seed") else None, stop=tuple(s.stop))
+        seed=s.seed if s.HasField("seed") else None, stop=tuple(s.stop), template_override=request.template_override)
 
 
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
@@ -55,7 +55,8 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                 prompt_id=r.prompt_id, prompt_index=r.prompt_index, sample_index=r.sample_index, text=c.text,
                 prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,
                 finish_reason=_FINISH[c.finish_reason], adapter=r.adapter, template=r.template,
-                template_sha256=r.template_sha256, seed=r.seed)
+                template_sha256=r.template_sha256, seed=r.seed, prompt_sha256=r.prompt_sha256,
+                template_override=r.template_override)
 
     async def LoadAdapter(self, request: generator_pb2.LoadAdapterRequest,  # noqa: N802
                           context: grpc.aio.ServicerContext) -> generator_pb2.LoadAdapterResponse:

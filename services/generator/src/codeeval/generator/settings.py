@@ -21,8 +21,9 @@ class GeneratorSettings(ServiceSettings):
                        "cache), an HF model folder, or a hub id when the hub is reachable.")
     model_cache: Path | None = Field(None, description="Where 'default' is converted; unset: $CODEEVAL_MODEL_CACHE "
                                      "or ~/.cache/codeeval/models.")
-    template: str = Field("smollm2", description="Chat template (codeeval.prompts) of the base model, used when "
-                          "neither the request nor the adapter's metadata names one.")
+    template: str = Field("", description="Chat template used when neither the request nor the adapter's metadata "
+                          "names one: empty = the model's own (its tokenizer's chat template; none for a base model), "
+                          "or a codeeval.prompts registry name as an override.")
     dtype: Literal["auto", "bfloat16", "float32", "float16"] = Field(
         "auto", description="Base weights' dtype, never 4-bit (a 4-bit base corrupts adapters loaded later). auto: "
         "bfloat16 on a GPU or a CPU with native bf16 (AVX512-BF16/AMX), else float32 (2.2x faster than emulated "

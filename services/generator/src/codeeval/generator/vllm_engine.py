@@ -107,6 +107,9 @@ class VllmEngine(Engine):
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False))
 
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
     async def add_adapter(self, name: str, path: str) -> None:
         from vllm.lora.request import LoRARequest
 

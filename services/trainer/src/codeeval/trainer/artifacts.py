@@ -2,8 +2,13 @@
 which records everything that produced it: config, base model and its hash, chat template and
 task prompts with their hashes, data mixture with counts, final metrics, cost, seed, versions.
 
-The generator reads ``template`` and ``template_sha256`` from this file to render prompts with the
-template the adapter was trained with.
+The generator reads ``template``, ``template_sha256`` and ``template_rendered_sha256`` from this file
+to render prompts with the template the adapter was trained with, and refuses another one unless a
+request overrides it. ``template`` is a registry name, or ``model:<sha12>`` when the adapter was
+trained with the base model's own chat template (then ``template_sha256`` is the sha256 of that
+template string). ``template_rendered_sha256`` hashes the template's rendering of a fixed probe
+conversation (:func:`codeeval.prompts.rendered_sha256`): two definitions of one format (the registry's
+``smollm2`` and SmolLM2's own Jinja template) render alike, so the generator accepts either.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+
+from codeeval.prompts import Template, get_template, rendered_sha256
+from codeeval.prompts.registry import TEMPLATES
 
 METADATA_FILE = "codeeval_adapter.json"
 _PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "codeeval", "codeeval-trainer")
@@ -67,7 +75,19 @@ def save_model(model: torch.nn.Module, tokenizer: Any, out: Path, kind: str,
         tokenizer.save_pretrained(out)
 
 
-def write_metadata(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def template_record(template: Template) -> dict[str, str]:
+    """The metadata fields naming the template an artifact was trained with."""
+    return {"template": template.name, "template_sha256": template.sha256,
+            "template_rendered_sha256": rendered_sha256(template)}
+
+
+def write_metadata(out: Path, meta: dict[str, Any], template: Template | None = None) -> dict[str, Any]:
+    """Write ``meta``, completed with :func:`template_record` of ``template`` (else of the registry
+    template ``meta["template"]`` names) so that every artifact records its template's rendering."""
+    if template is not None:
+        meta = {**meta, **template_record(template)}
+    elif "template_rendered_sha256" not in meta and meta.get("template") in TEMPLATES:
+        meta = {**meta, "template_rendered_sha256": rendered_sha256(get_template(str(meta["template"])))}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
     return meta
 

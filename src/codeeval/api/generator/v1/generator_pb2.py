@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%codeeval/generator/v1/generator.proto\x12\x15\x63odeeval.generator.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"<\n\x04\x43hat\x12\x34\n\x08messages\x18\x01 \x03(\x0b\x32\".codeeval.generator.v1.ChatMessage\"i\n\x06Prompt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12+\n\x04\x63hat\x18\x03 \x01(\x0b\x32\x1b.codeeval.generator.v1.ChatH\x00\x12\r\n\x03raw\x18\x04 \x01(\tH\x00\x42\x07\n\x05input\"}\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_p\x18\x02 \x01(\x02\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\t\n\x01n\x18\x04 \x01(\r\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\x07\n\x05_seed\"\x9d\x01\n\x0fGenerateRequest\x12.\n\x07prompts\x18\x01 \x03(\x0b\x32\x1d.codeeval.generator.v1.Prompt\x12\x0f\n\x07\x61\x64\x61pter\x18\x02 \x01(\t\x12\x37\n\x08sampling\x18\x03 \x01(\x0b\x32%.codeeval.generator.v1.SamplingParams\x12\x10\n\x08template\x18\x04 \x01(\t\"\x97\x02\n\x10GenerateResponse\x12\x11\n\tprompt_id\x18\x01 \x01(\t\x12\x14\n\x0cprompt_index\x18\x02 \x01(\r\x12\x14\n\x0csample_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x15\n\rprompt_tokens\x18\x05 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\r\x12:\n\rfinish_reason\x18\x07 \x01(\x0e\x32#.codeeval.generator.v1.FinishReason\x12\x0f\n\x07\x61\x64\x61pter\x18\x08 \x01(\t\x12\x10\n\x08template\x18\t \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\n \x01(\t\x12\x0c\n\x04seed\x18\x0b \x01(\x04\"\xd7\x01\n\x0b\x41\x64\x61pterInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\r\x12\r\n\x05\x61lpha\x18\x04 \x01(\x01\x12\x16\n\x0etarget_modules\x18\x05 \x03(\t\x12\x12\n\nbase_model\x18\x06 \x01(\t\x12\x12\n\nsize_bytes\x18\x07 \x01(\x04\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x14\n\x0cload_time_ms\x18\t \x01(\r\x12\x10\n\x08template\x18\n \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\x0b \x01(\t\"A\n\x12LoadAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07replace\x18\x03 \x01(\x08\"J\n\x13LoadAdapterResponse\x12\x33\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\".codeeval.generator.v1.AdapterInfo\"$\n\x14UnloadAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x17\n\x15UnloadAdapterResponse\"\x15\n\x13ListAdaptersRequest\"L\n\x14ListAdaptersResponse\x12\x34\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\".codeeval.generator.v1.AdapterInfo\"\x18\n\x16GetCapabilitiesRequest\"\xac\x02\n\x17GetCapabilitiesResponse\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x16\n\x0e\x65ngine_version\x18\x02 \x01(\t\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12\x19\n\x11\x62\x61se_model_sha256\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x11\n\tmax_loras\x18\x06 \x01(\r\x12\x15\n\rmax_lora_rank\x18\x07 \x01(\r\x12\x1f\n\x17runtime_adapter_loading\x18\x08 \x01(\x08\x12\x13\n\x0bmax_prompts\x18\t \x01(\r\x12\x12\n\nmax_tokens\x18\n \x01(\r\x12\r\n\x05max_n\x18\x0b \x01(\r\x12\x15\n\rmax_model_len\x18\x0c \x01(\r\x12\x11\n\ttemplates\x18\r \x03(\t*_\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x32\x9e\x04\n\x10GeneratorService\x12]\n\x08Generate\x12&.codeeval.generator.v1.GenerateRequest\x1a\'.codeeval.generator.v1.GenerateResponse0\x01\x12\x64\n\x0bLoadAdapter\x12).codeeval.generator.v1.LoadAdapterRequest\x1a*.codeeval.generator.v1.LoadAdapterResponse\x12j\n\rUnloadAdapter\x12+.codeeval.generator.v1.UnloadAdapterRequest\x1a,.codeeval.generator.v1.UnloadAdapterResponse\x12g\n\x0cListAdapters\x12*.codeeval.generator.v1.ListAdaptersRequest\x1a+.codeeval.generator.v1.ListAdaptersResponse\x12p\n\x0fGetCapabilities\x12-.codeeval.generator.v1.GetCapabilitiesRequest\x1a..codeeval.generator.v1.GetCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%codeeval/generator/v1/generator.proto\x12\x15\x63odeeval.generator.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"<\n\x04\x43hat\x12\x34\n\x08messages\x18\x01 \x03(\x0b\x32\".codeeval.generator.v1.ChatMessage\"i\n\x06Prompt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12+\n\x04\x63hat\x18\x03 \x01(\x0b\x32\x1b.codeeval.generator.v1.ChatH\x00\x12\r\n\x03raw\x18\x04 \x01(\tH\x00\x42\x07\n\x05input\"}\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_p\x18\x02 \x01(\x02\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\t\n\x01n\x18\x04 \x01(\r\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\x07\n\x05_seed\"\xb8\x01\n\x0fGenerateRequest\x12.\n\x07prompts\x18\x01 \x03(\x0b\x32\x1d.codeeval.generator.v1.Prompt\x12\x0f\n\x07\x61\x64\x61pter\x18\x02 \x01(\t\x12\x37\n\x08sampling\x18\x03 \x01(\x0b\x32%.codeeval.generator.v1.SamplingParams\x12\x10\n\x08template\x18\x04 \x01(\t\x12\x19\n\x11template_override\x18\x05 \x01(\x08\"\xc9\x02\n\x10GenerateResponse\x12\x11\n\tprompt_id\x18\x01 \x01(\t\x12\x14\n\x0cprompt_index\x18\x02 \x01(\r\x12\x14\n\x0csample_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x15\n\rprompt_tokens\x18\x05 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\r\x12:\n\rfinish_reason\x18\x07 \x01(\x0e\x32#.codeeval.generator.v1.FinishReason\x12\x0f\n\x07\x61\x64\x61pter\x18\x08 \x01(\t\x12\x10\n\x08template\x18\t \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\n \x01(\t\x12\x0c\n\x04seed\x18\x0b \x01(\x04\x12\x15\n\rprompt_sha256\x18\x0c \x01(\t\x12\x19\n\x11template_override\x18\r \x01(\x08\"\xd7\x01\n\x0b\x41\x64\x61pterInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\r\x12\r\n\x05\x61lpha\x18\x04 \x01(\x01\x12\x16\n\x0etarget_modules\x18\x05 \x03(\t\x12\x12\n\nbase_model\x18\x06 \x01(\t\x12\x12\n\nsize_bytes\x18\x07 \x01(\x04\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x14\n\x0cload_time_ms\x18\t \x01(\r\x12\x10\n\x08template\x18\n \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\x0b \x01(\t\"A\n\x12LoadAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07replace\x18\x03 \x01(\x08\"J\n\x13LoadAdapterResponse\x12\x33\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\".codeeval.generator.v1.AdapterInfo\"$\n\x14UnloadAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x17\n\x15UnloadAdapterResponse\"\x15\n\x13ListAdaptersRequest\"L\n\x14ListAdaptersResponse\x12\x34\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\".codeeval.generator.v1.AdapterInfo\"\x18\n\x16GetCapabilitiesRequest\"\xac\x02\n\x17GetCapabilitiesResponse\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x16\n\x0e\x65ngine_version\x18\x02 \x01(\t\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12\x19\n\x11\x62\x61se_model_sha256\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x11\n\tmax_loras\x18\x06 \x01(\r\x12\x15\n\rmax_lora_rank\x18\x07 \x01(\r\x12\x1f\n\x17runtime_adapter_loading\x18\x08 \x01(\x08\x12\x13\n\x0bmax_prompts\x18\t \x01(\r\x12\x12\n\nmax_tokens\x18\n \x01(\r\x12\r\n\x05max_n\x18\x0b \x01(\r\x12\x15\n\rmax_model_len\x18\x0c \x01(\r\x12\x11\n\ttemplates\x18\r \x03(\t*_\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x32\x9e\x04\n\x10GeneratorService\x12]\n\x08Generate\x12&.codeeval.generator.v1.GenerateRequest\x1a\'.codeeval.generator.v1.GenerateResponse0\x01\x12\x64\n\x0bLoadAdapter\x12).codeeval.generator.v1.LoadAdapterRequest\x1a*.codeeval.generator.v1.LoadAdapterResponse\x12j\n\rUnloadAdapter\x12+.codeeval.generator.v1.UnloadAdapterRequest\x1a,.codeeval.generator.v1.UnloadAdapterResponse\x12g\n\x0cListAdapters\x12*.codeeval.generator.v1.ListAdaptersRequest\x1a+.codeeval.generator.v1.ListAdaptersResponse\x12p\n\x0fGetCapabilities\x12-.codeeval.generator.v1.GetCapabilitiesRequest\x1a..codeeval.generator.v1.GetCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'codeeval.generator.v1.generator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINISHREASON']._serialized_start=1702
-  _globals['_FINISHREASON']._serialized_end=1797
+  _globals['_FINISHREASON']._serialized_start=1779
+  _globals['_FINISHREASON']._serialized_end=1874
   _globals['_CHATMESSAGE']._serialized_start=64
   _globals['_CHATMESSAGE']._serialized_end=108
   _globals['_CHAT']._serialized_start=110
@@ -42,27 +42,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SAMPLINGPARAMS']._serialized_start=279
   _globals['_SAMPLINGPARAMS']._serialized_end=404
   _globals['_GENERATEREQUEST']._serialized_start=407
-  _globals['_GENERATEREQUEST']._serialized_end=564
-  _globals['_GENERATERESPONSE']._serialized_start=567
-  _globals['_GENERATERESPONSE']._serialized_end=846
-  _globals['_ADAPTERINFO']._serialized_start=849
-  _globals['_ADAPTERINFO']._serialized_end=1064
-  _globals['_LOADADAPTERREQUEST']._serialized_start=1066
-  _globals['_LOADADAPTERREQUEST']._serialized_end=1131
-  _globals['_LOADADAPTERRESPONSE']._serialized_start=1133
-  _globals['_LOADADAPTERRESPONSE']._serialized_end=1207
-  _globals['_UNLOADADAPTERREQUEST']._serialized_start=1209
-  _globals['_UNLOADADAPTERREQUEST']._serialized_end=1245
-  _globals['_UNLOADADAPTERRESPONSE']._serialized_start=1247
-  _globals['_UNLOADADAPTERRESPONSE']._serialized_end=1270
-  _globals['_LISTADAPTERSREQUEST']._serialized_start=1272
-  _globals['_LISTADAPTERSREQUEST']._serialized_end=1293
-  _globals['_LISTADAPTERSRESPONSE']._serialized_start=1295
-  _globals['_LISTADAPTERSRESPONSE']._serialized_end=1371
-  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1373
-  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1397
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1400
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=1700
-  _globals['_GENERATORSERVICE']._serialized_start=1800
-  _globals['_GENERATORSERVICE']._serialized_end=2342
+  _globals['_GENERATEREQUEST']._serialized_end=591
+  _globals['_GENERATERESPONSE']._serialized_start=594
+  _globals['_GENERATERESPONSE']._serialized_end=923
+  _globals['_ADAPTERINFO']._serialized_start=926
+  _globals['_ADAPTERINFO']._serialized_end=1141
+  _globals['_LOADADAPTERREQUEST']._serialized_start=1143
+  _globals['_LOADADAPTERREQUEST']._serialized_end=1208
+  _globals['_LOADADAPTERRESPONSE']._serialized_start=1210
+  _globals['_LOADADAPTERRESPONSE']._serialized_end=1284
+  _globals['_UNLOADADAPTERREQUEST']._serialized_start=1286
+  _globals['_UNLOADADAPTERREQUEST']._serialized_end=1322
+  _globals['_UNLOADADAPTERRESPONSE']._serialized_start=1324
+  _globals['_UNLOADADAPTERRESPONSE']._serialized_end=1347
+  _globals['_LISTADAPTERSREQUEST']._serialized_start=1349
+  _globals['_LISTADAPTERSREQUEST']._serialized_end=1370
+  _globals['_LISTADAPTERSRESPONSE']._serialized_start=1372
+  _globals['_LISTADAPTERSRESPONSE']._serialized_end=1448
+  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1450
+  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1474
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1477
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=1777
+  _globals['_GENERATORSERVICE']._serialized_start=1877
+  _globals['_GENERATORSERVICE']._serialized_end=2419
 # @@protoc_insertion_point(module_scope)

@@ -59,19 +59,21 @@ class SamplingParams(_message.Message):
     def __init__(self, temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_tokens: _Optional[int] = ..., n: _Optional[int] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("prompts", "adapter", "sampling", "template")
+    __slots__ = ("prompts", "adapter", "sampling", "template", "template_override")
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
     adapter: str
     sampling: SamplingParams
     template: str
-    def __init__(self, prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., adapter: _Optional[str] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., template: _Optional[str] = ...) -> None: ...
+    template_override: bool
+    def __init__(self, prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., adapter: _Optional[str] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., template: _Optional[str] = ..., template_override: _Optional[bool] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("prompt_id", "prompt_index", "sample_index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "adapter", "template", "template_sha256", "seed")
+    __slots__ = ("prompt_id", "prompt_index", "sample_index", "text", "prompt_tokens", "completion_tokens", "finish_reason", "adapter", "template", "template_sha256", "seed", "prompt_sha256", "template_override")
     PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_INDEX_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +85,8 @@ class GenerateResponse(_message.Message):
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_SHA256_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     prompt_id: str
     prompt_index: int
     sample_index: int
@@ -94,7 +98,9 @@ class GenerateResponse(_message.Message):
     template: str
     template_sha256: str
     seed: int
-    def __init__(self, prompt_id: _Optional[str] = ..., prompt_index: _Optional[int] = ..., sample_index: _Optional[int] = ..., text: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., adapter: _Optional[str] = ..., template: _Optional[str] = ..., template_sha256: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+    prompt_sha256: str
+    template_override: bool
+    def __init__(self, prompt_id: _Optional[str] = ..., prompt_index: _Optional[int] = ..., sample_index: _Optional[int] = ..., text: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., adapter: _Optional[str] = ..., template: _Optional[str] = ..., template_sha256: _Optional[str] = ..., seed: _Optional[int] = ..., prompt_sha256: _Optional[str] = ..., template_override: _Optional[bool] = ...) -> None: ...
 
 class AdapterInfo(_message.Message):
     __slots__ = ("name", "path", "rank", "alpha", "target_modules", "base_model", "size_bytes", "sha256", "load_time_ms", "template", "template_sha256")
