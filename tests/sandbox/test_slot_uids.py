@@ -32,7 +32,7 @@ def slot_uids(engine: Engine) -> set[int]:
 async def host_uids_of_a_run(engine: Engine) -> set[int]:
     """The host uids a run really has (inside it is mapped): it execs a ``sleep`` with a unique
     argument, which the host finds in /proc."""
-    marker = f"3.{secrets.randbelow(10**9):09d}"
+    marker = f"1.{secrets.randbelow(10**9):09d}"
     req = WHOAMI.evolve(source=f"import os\nos.execv('/bin/sleep', ['sleep', '{marker}'])\n")
     run = asyncio.create_task(engine.execute(req))
     found: set[int] = set()
