@@ -85,7 +85,8 @@ def load_problems(path: Path, wall_ms: int = 0) -> TaskItems:
     reader, language = detect_format(first)
     items = read_items(Source(reader=reader, path=path, language=language))
     task = Task.model_validate({"name": "exec", "kind": "codegen", "language": language, "reader": reader,
-                                "path": str(path), "task_prompt": f"codegen-{language}", "metrics": ["pass@1"],
+                                "path": str(path), "metrics": ["pass@1"],
+                                "task_prompt": f"nl2code-{language}" if reader == "mbpp" else f"codegen-{language}",
                                 "timeout_ms": wall_ms})
     return TaskItems(task, items)
 
