@@ -18,7 +18,8 @@ from codeeval.trainer.readers import check_source
 
 
 class GeneratorLink(Protocol):
-    """What the trainer needs from a running generator (grpc lives in generator_link.py)."""
+    """What the trainer needs from a running generator (the gRPC client is
+    ``codeeval.clients.generator.TrainerGeneratorLink``, wired in by server.py)."""
 
     def address(self) -> str | None: ...
 

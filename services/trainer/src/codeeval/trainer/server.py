@@ -7,8 +7,8 @@ import os
 import grpc
 
 from codeeval.api.trainer.v1 import trainer_pb2_grpc
+from codeeval.clients.generator import TrainerGeneratorLink
 from codeeval.kit.server import Service
-from codeeval.trainer.generator_link import GrpcGeneratorLink
 from codeeval.trainer.jobs import JobManager
 from codeeval.trainer.servicer import TrainerServicer
 from codeeval.trainer.settings import TrainerSettings
@@ -22,7 +22,7 @@ def create(settings: TrainerSettings) -> Service:
         worker_env["CODEEVAL_DATASETS_DIR"] = str(settings.datasets_dir)
         os.environ["CODEEVAL_DATASETS_DIR"] = str(settings.datasets_dir)
     manager = JobManager(settings.state_dir, max_concurrent=settings.max_concurrent_jobs,
-                         max_restarts=settings.max_restarts, generator=GrpcGeneratorLink(settings.generator_addr),
+                         max_restarts=settings.max_restarts, generator=TrainerGeneratorLink(settings.generator_addr),
                          poll_seconds=settings.poll_seconds, worker_env=worker_env)
 
     def register(server: grpc.aio.Server) -> None:
