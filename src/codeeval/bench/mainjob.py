@@ -23,12 +23,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import grpc
 from rich.console import Console
 
-from codeeval.kit.client import LocalService, address_env, open_channel, service_address
+from codeeval.api.trainer.v1 import trainer_pb2
+from codeeval.clients import ServiceError, TrainerClient
+from codeeval.kit.client import LocalService, address_env, service_address
 
 TRAIN_CONFIG = "smollm2-multitask-qlora-cpu"
 #: The generator this job starts serves one adapter of rank <= 16 at a time: vLLM on CPU preallocates LoRA
@@ -55,49 +55,43 @@ def start_services(log_dir: Path, timeout: float, started: list[LocalService]) -
         console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
 
 
-def _reusable_adapter(stub: Any, pb: Any) -> Any:
-    jobs = stub.ListJobs(pb.ListJobsRequest(page_size=100, state=pb.JOB_STATE_SUCCEEDED), timeout=30).jobs
-    for job in jobs:
+def _trainer() -> TrainerClient:
+    return TrainerClient(address=os.environ[address_env("trainer")], wait_s=60.0)
+
+
+def _reusable_adapter(trainer: TrainerClient) -> trainer_pb2.Job | None:
+    for job in trainer.succeeded_jobs():
         if job.config == TRAIN_CONFIG and not job.overrides and job.artifact.path and Path(job.artifact.path).is_dir():
             return job
     return None
 
 
-def start_training(retrain: bool) -> tuple[Any, bool]:
+def start_training(retrain: bool) -> tuple[trainer_pb2.Job, bool]:
     """(job, reused): the newest reusable succeeded job of TRAIN_CONFIG, or a job started now."""
-    from codeeval.api.trainer.v1 import trainer_pb2 as pb
-    from codeeval.api.trainer.v1 import trainer_pb2_grpc
-
-    with open_channel(os.environ[address_env("trainer")]) as channel:
-        stub = trainer_pb2_grpc.TrainerServiceStub(channel)
-        job = None if retrain else _reusable_adapter(stub, pb)
+    with _trainer() as trainer:
+        job = None if retrain else _reusable_adapter(trainer)
         if job is not None:
             console.print(f"reusing adapter of job {job.id} ({job.artifact.path}); --retrain trains a new one")
             return job, True
-        job = stub.StartTraining(pb.StartTrainingRequest(config=TRAIN_CONFIG, name="main-job"), timeout=60).job
+        job = trainer.start_training(TRAIN_CONFIG, "main-job")
         console.print(f"training job {job.id}: {TRAIN_CONFIG}")
         return job, False
 
 
-def wait_for_adapter(job_id: str) -> Any:
+def wait_for_adapter(job_id: str) -> trainer_pb2.Job:
     """Follow the job to its end, a log line at every tenth of its steps; the succeeded job, else RuntimeError."""
-    from codeeval.api.trainer.v1 import trainer_pb2 as pb
-    from codeeval.api.trainer.v1 import trainer_pb2_grpc
+    shown = [0]
 
-    final, shown = None, 0
-    with open_channel(os.environ[address_env("trainer")]) as channel:
-        for ev in trainer_pb2_grpc.TrainerServiceStub(channel).WatchJob(pb.WatchJobRequest(id=job_id)):
-            kind = ev.WhichOneof("event")
-            if kind == "progress":
-                p = ev.progress
-                tenth = p.step * 10 // max(p.total_steps, 1)
-                if tenth > shown:
-                    shown = tenth
-                    console.print(f"train step {p.step}/{p.total_steps} loss {p.loss:.3f}", highlight=False)
-            elif kind == "job":
-                final = ev.job
-    if final is None or final.state != pb.JOB_STATE_SUCCEEDED:
-        raise RuntimeError(f"training job {job_id} ended {pb.JobState.Name(final.state) if final else '?'}: "
+    def progress(p: trainer_pb2.Progress) -> None:
+        tenth = p.step * 10 // max(p.total_steps, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            console.print(f"train step {p.step}/{p.total_steps} loss {p.loss:.3f}", highlight=False)
+
+    with _trainer() as trainer:
+        final = trainer.watch(job_id, progress)
+    if final is None or final.state != trainer_pb2.JOB_STATE_SUCCEEDED:
+        raise RuntimeError(f"training job {job_id} ended {trainer_pb2.JobState.Name(final.state) if final else '?'}: "
                            f"{final.error if final else 'no final state'}")
     c = final.cost
     console.print(f"adapter {final.artifact.path}: {c.wall_seconds:.0f}s, {c.trainable_parameters:,} trainable "
@@ -118,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from codeeval.bench import pipeline
     from codeeval.bench.receipt import codeeval_version
-    from codeeval.bench.services import ServiceError, Services
+    from codeeval.bench.services import Services
     from codeeval.cli.bench import _print_results, progress_reporter
     from codeeval.models.default import prepare_default_model
     from codeeval.suites import load_suite
@@ -154,9 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}; run `make main` again to resume")
-        return 3
-    except grpc.RpcError as exc:
-        console.print(f"[red]error:[/] trainer: {exc.code().name}: {exc.details()}")
         return 3
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]error:[/] {exc}")
