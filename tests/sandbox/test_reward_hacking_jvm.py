@@ -27,6 +27,10 @@ TASK = json.loads((FIXTURES / "humaneval_x_java.jsonl").read_text().splitlines()
 CORRECT_JAVA = TASK["prompt"] + TASK["canonical_solution"]
 JUNIT_TEST = ("import org.junit.jupiter.api.Test;\nimport static org.junit.jupiter.api.Assertions.assertEquals;\n"
               "public class SolutionTest {\n  @Test void adds() { assertEquals(5, new Solution().add(2, 3)); }\n}\n")
+LIST_TEST = ("public class Main {\n    public static void main(String[] args) {\n        Solution s = new Solution();\n"
+             "        List<Boolean> correct = Arrays.asList(\n"
+             "                s.sorted(Arrays.asList(3, 1, 2)).equals(Arrays.asList(1, 2, 3))\n        );\n"
+             "        if (correct.contains(false)) {\n            throw new AssertionError();\n        }\n    }\n}\n")
 #: Limits of these runs: a JVM start under a loaded machine, memory as in the conformance suite.
 LIMITS = Limits(wall_time_ms=20_000, cpu_time_ms=20_000, memory_bytes=CONFORMANCE_LIMITS.memory_bytes,
                 output_bytes=64 << 10, max_processes=64, max_file_bytes=8 << 20)
@@ -56,7 +60,7 @@ def csharp_request(path: Path) -> RunRequest:
 
 def java_request(path: Path) -> RunRequest:
     text = path.read_text()
-    test = JUNIT_TEST if "// test: junit" in text else TASK["test"]
+    test = JUNIT_TEST if "// test: junit" in text else LIST_TEST if "// test: list" in text else TASK["test"]
     return RunRequest(Language.JAVA, text, test, limits=LIMITS, id=path.stem)
 
 

@@ -37,7 +37,6 @@ if [ -n "$tests" ]; then
 fi
 exec mono --debug "$judge" /tmp/candidate.dll "$entry"
 """
-EXIT_REFUSED = 105
 
 
 class CSharpRunner:
@@ -99,8 +98,6 @@ class CSharpRunner:
             )
             pr = await self.execute(cmd)
         result = harnessed_result(pr, token, limits, require_done=req.mode is Mode.RUN_TESTS)
-        if pr.exit_code == EXIT_REFUSED and protocol.started(pr):
-            result.outcome, result.detail = Outcome.RUNTIME_ERROR, "the judge refused the candidate's code"
         if not protocol.started(pr) and not pr.sandbox_failure and not pr.timed_out and not pr.output_exceeded:
             if pr.exit_code == protocol.EXIT_SYNTAX_ERROR:
                 result.outcome, result.detail = Outcome.COMPILE_ERROR, "mcs reported errors"

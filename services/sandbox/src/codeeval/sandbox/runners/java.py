@@ -39,7 +39,7 @@ JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
 JVM_FLAGS = ["-ea", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
              "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=96m",
              "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow", "--add-modules", "java.se"]
-JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java")
+JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java", "ValueTypes.java")
 LAUNCHER = "/launcher"
 JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
 #: The code locations the judge's policy trusts (everything else is the candidate's or the test's).
@@ -209,7 +209,7 @@ class JavaRunner:
         cmd = SandboxCommand(
             argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge",
                   "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}", "-m", JUDGE_MAIN,
-                  unit.main_class, TRUSTED_ROOTS],
+                  unit.main_class, TRUSTED_ROOTS, unit.package],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
             binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),

@@ -20,6 +20,8 @@ EXIT_TEST_FAILED = 101
 EXIT_EXCEPTION = 102
 EXIT_SYNTAX_ERROR = 103
 EXIT_NO_TESTS = 104
+#: The Java or C# judge refused the candidate's code (an API it denies, a type that could lie).
+EXIT_REFUSED = 105
 MEMORY_MARKERS = (b"MemoryError", b"java.lang.OutOfMemoryError", b"OutOfMemoryException")
 
 Execute = Callable[[SandboxCommand], Awaitable[ProcessResult]]
@@ -72,6 +74,8 @@ def classify(pr: ProcessResult, token: bytes, *, require_done: bool) -> tuple[Ou
         return Outcome.RUNTIME_ERROR, "uncaught exception"
     if pr.exit_code == EXIT_NO_TESTS:
         return Outcome.RUNTIME_ERROR, "the test class has neither a main method nor JUnit tests"
+    if pr.exit_code == EXIT_REFUSED:
+        return Outcome.RUNTIME_ERROR, "the judge refused the candidate's code (see stderr)"
     if pr.signal:
         return Outcome.RUNTIME_ERROR, f"killed by signal {pr.signal}"
     return Outcome.RUNTIME_ERROR, f"exited with code {pr.exit_code} before the tests finished"

@@ -1,11 +1,13 @@
 // Runs INSIDE the sandbox: the trusted judge around a Java candidate's test class.
-// usage: java ... -m codeeval.judge/codeeval.judge.CodeevalLauncher TESTCLASS TRUSTED_ROOTS
+// usage: java ... -m codeeval.judge/codeeval.judge.CodeevalLauncher TESTCLASS TRUSTED_ROOTS [PACKAGE]
 // TESTCLASS has a main or JUnit 5 tests; TRUSTED_ROOTS (':'-separated) are the only code locations
-// granted more than the candidate (the judge module, the JUnit runner, the JUnit jars).
+// granted more than the candidate (the judge module, the JUnit runner, the JUnit jars); PACKAGE is
+// the candidate's, whose value types are checked after the tests passed (ValueTypes.java).
 // Protocol (runners/protocol.py): the first stdin line is the run's token, read byte by byte before any
 // other code runs and kept only in this frame's locals; START before the tests, DONE + token only
 // after they all passed. Exit codes: 101 a test failed (AssertionError or a JUnit failure), 102 any
-// other uncaught throwable, 104 the test class has neither main nor tests.
+// other uncaught throwable, 104 the test class has neither main nor tests, 105 the judge refused the
+// candidate's code.
 package codeeval.judge;
 
 import java.io.FileDescriptor;
@@ -33,6 +35,13 @@ public final class CodeevalLauncher {
         channel.print("\u001eCODEEVAL-START\n");
         channel.flush();
         int code = runTests(args[0]);
+        if (code == 0 && args.length > 2) {
+            String refused = ValueTypes.liar(args[2]);
+            if (refused != null) {
+                System.err.println("refused: " + refused);
+                code = 105;
+            }
+        }
         System.out.flush();
         System.err.flush();
         if (code == 0) {
