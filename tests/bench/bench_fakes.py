@@ -35,7 +35,8 @@ def default_answers(bad_every: int = 3) -> dict[str, str]:
             elif i % bad_every:
                 text = f"Here you go:\n```{FENCE[task.language]}\n{item.reference}```\n"
             else:
-                text = f"```{FENCE[task.language]}\n// FAIL\n{item.reference}```"
+                mark = "#" if task.language == "python" else "//"  # a comment the extractor keeps
+                text = f"```{FENCE[task.language]}\n{mark} FAIL\n{item.reference}```"
             answers[f"{task.name}/{item.id}"] = text
     return answers
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
+import warnings
+
+import pytest
+import tree_sitter_java
+from extract_regex_baseline import extract_code as regex_extract
+from tree_sitter import Language, Parser
+
 from codeeval.bench.extract import extract_code, extract_summary
+from codeeval.bench.sanitize import defines
+from codeeval.kit.paths import datasets_dir
 
 
 def test_prefers_the_fence_tagged_with_the_language():
@@ -45,3 +57,162 @@ def test_summary_is_the_first_sentence_without_labels():
     assert extract_summary("Summary: Sorts the list. Then returns it.") == "Sorts the list."
     assert extract_summary("\n`dedupe` removes duplicates\n\nMore text") == "dedupe removes duplicates"
     assert extract_summary("```python\ncode\n```\nReturns x.<|im_end|>") == "Returns x."
+
+
+# --- parser-based extraction (codeeval.bench.sanitize) ---------------------------------------
+
+CHATTY = '''Sure! Here is the implementation:
+
+```python
+import math
+
+def helper(x):
+    return math.sqrt(x)
+
+def solve(x):
+    """Root of x, rounded."""
+    return round(helper(x), 2)
+
+def unused():
+    return 0
+
+print(solve(4))
+assert solve(9) == 3
+
+if __name__ == "__main__":
+    print(solve(2))
+```
+
+You can test it like this:
+
+```python
+print(solve(16))
+```
+'''
+
+
+def test_keeps_the_entry_point_and_its_dependencies_only():
+    code = extract_code(CHATTY, "python", entry_point="solve")
+    assert code == ('import math\n\ndef helper(x):\n    return math.sqrt(x)\n\ndef solve(x):\n'
+                    '    """Root of x, rounded."""\n    return round(helper(x), 2)\n')
+
+
+def test_without_entry_point_keeps_every_definition_but_no_test_code():
+    code = extract_code(CHATTY, "python")
+    assert "def unused" in code and "def solve" in code
+    assert "print" not in code and "assert" not in code and "__main__" not in code
+
+
+def test_unfenced_answer_with_prose_tests_and_prints():
+    text = ("To do this we loop.\n\ndef add(a, b):\n    return a + b\n\nThis adds the numbers.\n"
+            "Example:\nprint(add(1, 2))\nassert add(2, 2) == 4\n")
+    assert extract_code(text, "python", entry_point="add") == "def add(a, b):\n    return a + b\n"
+
+
+def test_helper_from_another_block_is_merged_and_the_defining_block_preferred():
+    text = ("First a helper:\n```python\ndef double(x):\n    return 2 * x\n```\n"
+            "Then the function:\n```python\ndef quad(x):\n    return double(double(x))\n```\n")
+    code = extract_code(text, "python", entry_point="quad")
+    assert "def double" in code and "def quad" in code
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - our own test string
+    assert namespace["quad"](3) == 12  # type: ignore[operator]
+
+
+def test_triple_quoted_string_with_unindented_lines_survives():
+    """The regular expressions cut at the first unindented line after a blank one."""
+    text = "def sql():\n    return '''\nSELECT 1\n\nFROM t\n'''\n"
+    assert extract_code(text, "python", entry_point="sql") == text
+
+
+def test_body_only_completion_is_left_as_it_is():
+    assert extract_code("```python\n    return x + 1\n```", "python", entry_point="f") == "    return x + 1\n"
+    assert extract_code("    return x + 1\n", "python", entry_point="f") == "    return x + 1\n"
+
+
+def test_assignment_the_entry_point_needs_is_kept_and_setup_calls_too():
+    text = "import sys\nsys.setrecursionlimit(10000)\nMOD = 7\ndef f(x):\n    return x % MOD\nprint(f(9))\n"
+    assert extract_code(text, "python", entry_point="f") == ("import sys\n\nsys.setrecursionlimit(10000)\n\n"
+                                                               "MOD = 7\n\ndef f(x):\n    return x % MOD\n")
+
+
+def test_java_keeps_the_defining_class_without_main_and_drops_example_classes():
+    text = ("Here is the Java code:\n```java\nimport java.util.*;\n\npublic class Solution {\n"
+            "    public static int twice(int x) { return helper(x) * 2; }\n"
+            "    static int helper(int x) { return x; }\n"
+            "    public static void main(String[] args) {\n        System.out.println(twice(2));\n    }\n}\n\n"
+            "class Demo {\n    public static void main(String[] a) { Solution.twice(1); }\n}\n```\nEnjoy!")
+    code = extract_code(text, "java", entry_point="twice")
+    assert code == ("import java.util.*;\n\npublic class Solution {\n"
+                    "    public static int twice(int x) { return helper(x) * 2; }\n"
+                    "    static int helper(int x) { return x; }\n}\n")
+
+
+def test_java_bare_methods_after_prose_are_all_kept():
+    text = ("The method:\npublic static int f(int x) {\n    return g(x) + 1;\n}\n\n"
+            "private static int g(int x) {\n    return x * 2;\n}\nDone. It works.")
+    code = extract_code(text, "java", entry_point="f")
+    assert code == ("public static int f(int x) {\n    return g(x) + 1;\n}\n\n"
+                    "private static int g(int x) {\n    return x * 2;\n}\n")
+
+
+def test_csharp_prose_around_a_class_is_dropped():
+    text = "Sure:\npublic class A {\n    public int F(int x) { return x; }\n}\nThat is it."
+    code = extract_code(text, "csharp", entry_point="F")
+    assert code == "public class A {\n    public int F(int x) { return x; }\n}\n"
+
+
+# --- old (regular expressions) vs new (parser) on real answers ----------------------------------
+
+CODEREVAL_RESULTS = "codereval/experimental-results/GenerateResult{}/ChatGPT/HumanLabel_Input.jsonl_out.jsonl"
+
+
+def _parses(code: str, language: str) -> bool:
+    if not code.strip():
+        return False
+    if language == "python":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(code)
+        except SyntaxError:
+            return False
+        return True
+    return not _java_parser().parse(code.encode()).root_node.has_error
+
+
+@functools.cache
+def _java_parser() -> Parser:
+    return Parser(Language(tree_sitter_java.language()))
+
+
+@pytest.mark.parametrize("language", ["python", "java"])
+def test_parser_extraction_never_loses_what_the_regular_expressions_found_on_codereval(language: str) -> None:
+    """Every CoderEval ChatGPT answer (2299 Python, 2300 Java): where the old extraction parses (and
+    defines the entry point), the new one does too; it parses more of them and defines the entry
+    point in more of them."""
+    path = datasets_dir() / CODEREVAL_RESULTS.format(language.capitalize())
+    if not path.is_file():
+        pytest.skip(f"CoderEval generations not found at {path} (a clone has no datasets folder)")
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    counts = {"answers": 0, "old parses": 0, "new parses": 0, "old defines": 0, "new defines": 0}
+    lost: list[str] = []
+    for rec in records:
+        entry = rec.get("name") or rec["method_name"]
+        for gen in rec["generate_results"]:
+            text = gen["generate_code"]
+            old, new = regex_extract(text, language), extract_code(text, language, entry_point=entry)
+            old_ok, new_ok = _parses(old, language), _parses(new, language)
+            old_def = old_ok and defines(old, language, entry)
+            new_def = new_ok and defines(new, language, entry)
+            counts["answers"] += 1
+            counts["old parses"] += old_ok
+            counts["new parses"] += new_ok
+            counts["old defines"] += old_def
+            counts["new defines"] += new_def
+            if (old_ok and not new_ok) or (old_def and not new_def):
+                lost.append(f"{rec['_id']}: {text[:200]!r}")
+    print(language, counts)
+    assert not lost, f"{len(lost)} answers lost, e.g. {lost[:3]}"
+    assert counts["answers"] >= 2299
+    assert counts["new parses"] + counts["new defines"] > counts["old parses"] + counts["old defines"]

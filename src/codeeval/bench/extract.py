@@ -1,19 +1,26 @@
 """Extract the code (or the summary) from a model's answer: fenced blocks, chat noise, truncation.
 
-Rules, in order, for code:
-1. fenced blocks (```lang ... ```): the first one tagged with the task's language, else the first
-   untagged one, else the first of any tag; an unterminated fence (the answer hit max_tokens) runs
-   to the end of the text;
-2. no fence: drop leading prose lines until a line that starts code in that language, and trailing
-   prose after the code;
-3. special tokens of chat templates (``<|im_end|>``, ``<|endoftext|>``...) are removed first.
-Cost: linear in the answer's length.
+Code, in order:
+1. special tokens of chat templates (``<|im_end|>``, ``<|endoftext|>``...) are removed;
+2. the main text: with fences (```lang ... ```; an unterminated fence, the answer cut at max_tokens,
+   runs to the end of the text), the first block that defines ``entry_point``, else the first one
+   tagged with the task's language, else the first untagged one, else the first of any tag; the
+   other blocks tagged with the language (or untagged) may add definitions the main one lacks;
+   without fences, the whole answer;
+3. :func:`codeeval.bench.sanitize.sanitize` parses it (tree-sitter) and keeps the definitions the
+   entry point needs (all of them without one), dropping prose, tests, ``__main__`` blocks, prints
+   and example usage;
+4. when the parser finds no definition (a body-only completion, a fragment), the main text as it
+   is, or without fences the lines from the first one that starts code to the end of the code.
+Cost: linear in the answer's length (one parse per text, see the sanitize module).
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 
+from codeeval.bench.sanitize import defines, sanitize
 from codeeval.kit import languages
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S)
@@ -38,17 +45,26 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
     return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
 
 
-def extract_code(text: str, language: str) -> str:
-    """The code in ``text`` for ``language`` (python, java, csharp); '' when there is none."""
+def extract_code(text: str, language: str, entry_point: str = "") -> str:
+    """The code in ``text`` for ``language`` (python, java, csharp); '' when there is none.
+
+    ``entry_point`` is the function/method the answer must define (an item's ``function``); with it
+    only the code it depends on is kept, and the block that defines it is preferred."""
     text = strip_special_tokens(text)
     blocks = fenced_blocks(text)
-    if blocks:
-        tags = ALIASES.get(language, {language})
-        for pick in (lambda t: t in tags, lambda t: t == "", lambda t: True):
-            for tag, body in blocks:
-                if pick(tag):
-                    return body.rstrip() + "\n" if body.strip() else ""
-    return _unfenced_code(text, language)
+    if not blocks:
+        return sanitize(text, language, entry_point) or _unfenced_code(text, language)
+    tags = ALIASES.get(language, {language})
+    ordered = [body for pick in (lambda t: t in tags, lambda t: t == "", lambda t: True)
+               for tag, body in blocks if pick(tag)]
+    ordered = list(dict.fromkeys(b for b in ordered if b.strip()))
+    if not ordered:
+        return ""
+    main = next((b for b in ordered if entry_point and defines(textwrap.dedent(b), language, entry_point)),
+                ordered[0])
+    others = [b for t, b in blocks if (t in tags or t == "") and b.strip() and b != main]
+    code = sanitize([textwrap.dedent(b) for b in dict.fromkeys([main, *others])], language, entry_point)
+    return code or main.rstrip() + "\n"
 
 
 def _unfenced_code(text: str, language: str) -> str:
@@ -61,7 +77,7 @@ def _unfenced_code(text: str, language: str) -> str:
                 start = i
                 break
         else:
-            return text.strip() + "\n" if text.strip() else ""
+            return text.lstrip("\n").rstrip() + "\n" if text.strip() else ""  # keeps a body's indent
     body = lines[start:]
     body = _until_prose_python(body) if language == "python" else _until_braces_close(body)
     code = "\n".join(body).strip("\n")
