@@ -31,6 +31,7 @@ from codeeval.generator.gate import AdapterGate
 from codeeval.generator.settings import GeneratorSettings
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument, Unavailable, check_max, require
 from codeeval.prompts import MODEL, Template, get_template, rendered_sha256, resolve_template, text_sha256
+from codeeval.prompts.registry import TEMPLATES
 
 log = logging.getLogger("codeeval.generator")
 DEFAULT_SEED = 0
@@ -191,15 +192,15 @@ class GenerationCore:
 
     @staticmethod
     def _same(adapter: AdapterRecord, chosen: Template) -> bool:
-        """The recorded template is ``chosen``: same definition hash, same rendering, or, for an old
-        record with a registry name only, the same registry template."""
+        """The recorded template is ``chosen``: same definition hash, same rendering, or, for a record
+        without a rendering hash, a registry template (unchanged since) that renders like ``chosen``."""
         if adapter.template_sha256 and adapter.template_sha256 == chosen.sha256:
             return True
         if adapter.template_rendered_sha256:
             return adapter.template_rendered_sha256 == rendered_sha256(chosen)
-        if adapter.template_sha256 or adapter.template.startswith(f"{MODEL}:"):
+        if adapter.template not in TEMPLATES or adapter.template_sha256 not in ("", TEMPLATES[adapter.template].sha256):
             return False
-        return rendered_sha256(get_template(adapter.template)) == rendered_sha256(chosen)
+        return rendered_sha256(TEMPLATES[adapter.template]) == rendered_sha256(chosen)
 
     def _sampling(self, spec: GenerateSpec) -> tuple[int, Sampling]:
         s = self.settings
