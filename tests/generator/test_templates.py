@@ -108,7 +108,8 @@ async def test_adapter_without_metadata_gets_the_models_own_template(generator, 
 async def test_adapter_of_another_base_model_is_refused(generator, tiny_adapters, tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = _unmarked(tiny_adapters["beta"], tmp_path / "other")
     cfg = json.loads((folder / "adapter_config.json").read_text())
-    (folder / "adapter_config.json").write_text(json.dumps({**cfg, "base_model_name_or_path": "meta-llama/Llama-3.2-1B"}))
+    cfg["base_model_name_or_path"] = "meta-llama/Llama-3.2-1B"
+    (folder / "adapter_config.json").write_text(json.dumps(cfg))
     err = await _error(generator.LoadAdapter(pb.LoadAdapterRequest(name="other", path=str(folder))))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "meta-llama/Llama-3.2-1B" in err.details()
 
