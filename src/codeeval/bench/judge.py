@@ -17,8 +17,7 @@ import re
 import urllib.request
 from typing import Any
 
-from codeeval.api.generator.v1 import generator_pb2
-from codeeval.bench.services import Services, stream_with_retry
+from codeeval.bench.services import Services
 from codeeval.bench.store import RunDir
 
 CRITERIA = ("content_adequacy", "conciseness", "fluency")
@@ -77,14 +76,8 @@ def judge(run: RunDir, services: Services, tasks: list[Any], reporter: Any) -> N
         if cfg.endpoint:
             text = _openai_chat(cfg.endpoint, cfg.model, prompt, seed, cfg.max_tokens)
         else:
-            texts: list[str] = []
-            request = generator_pb2.GenerateRequest(
-                prompts=[generator_pb2.Prompt(id="judge", text=prompt)], adapter=cfg.adapter,
-                sampling=generator_pb2.SamplingParams(temperature=0.7, max_tokens=cfg.max_tokens, n=1, seed=seed),
-                template=cfg.template or "")
-            stream_with_retry(services, "generator", lambda stub, q=request: stub.Generate(q, timeout=600),
-                              lambda resp, texts=texts: texts.append(resp.text) if not texts else None)
-            text = texts[0] if texts else ""
+            text = services.generator.complete(prompt, temperature=0.7, max_tokens=cfg.max_tokens, seed=seed,
+                                               adapter=cfg.adapter, template=cfg.template or "", prompt_id="judge")
         store.append([{"task": ti.task.name, "item": item_id, "sample": sample, "run": r, "seed": seed,
                        "judge": cfg.endpoint and f"{cfg.endpoint} {cfg.model}" or f"generator {cfg.adapter or 'base'}",
                        "rubric_sha256": RUBRIC_SHA256, "scores": parse_scores(text), "text": text[:500]}])

@@ -8,13 +8,11 @@ that finds its service UNAVAILABLE is retried for ``wait_s`` seconds; after that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
-from codeeval.clients import AnalyzerClient, GeneratorClient, SandboxClient, ServiceClient, ServiceError
+from codeeval.clients import AnalyzerClient, GeneratorClient, SandboxClient, ServiceError
 
-__all__ = ["ServiceError", "Services", "stream_with_retry"]
+__all__ = ["ServiceError", "Services"]
 
 
 class Services:
@@ -37,11 +35,3 @@ class Services:
     def contacted(self) -> set[str]:
         """Services whose capabilities this run has read."""
         return {c.service for c in (self.generator, self.sandbox, self.analyzer) if c.contacted}
-
-
-def stream_with_retry(services: Services, service: str, open_stream: Callable[[Any], Iterable[Any]],
-                      on_response: Callable[[Any], None]) -> None:
-    """A raw server stream of ``service`` with the client's retries (for stages without a typed call yet)."""
-    clients: dict[str, ServiceClient[Any]] = {"generator": services.generator, "sandbox": services.sandbox,
-                                              "analyzer": services.analyzer}
-    clients[service].stream(open_stream, on_response)

@@ -1,5 +1,6 @@
-"""One way for CLI commands to call a service: connect (address from the environment or a local
-service), run ``fn(channel)``, and turn an RPC error into one red line naming the service."""
+"""One way for CLI commands to call a service: its typed client's channel (address from the
+environment or a local service, token, TLS: :mod:`codeeval.clients`), ``fn(channel)``, and an RPC
+error or a service that cannot start turned into one red line naming the service."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import grpc
 from rich.console import Console
 from rich.markup import escape
 
-from codeeval.kit.client import connect, describe_rpc_error
+from codeeval.clients import ServiceError, client_for
 
 
 def call_service(service: str, fn: Callable[[grpc.Channel], Any], console: Console) -> int:
-    """Exit code of ``fn(channel)`` (None means 0), or 1 after printing the RPC error."""
-    try:
-        with connect(service) as channel:
-            return int(fn(channel) or 0)
-    except grpc.RpcError as exc:
-        console.print(f"[red]error:[/] {escape(describe_rpc_error(service, exc))}")
-        return 1
+    """Exit code of ``fn(channel)`` (None means 0), or 1 after printing what went wrong."""
+    with client_for(service) as client:
+        try:
+            return int(fn(client.channel()) or 0)
+        except grpc.RpcError as exc:
+            message = str(client.error(exc))
+        except ServiceError as exc:
+            message = str(exc)
+    console.print(f"[red]error:[/] {escape(message)}")
+    return 1

@@ -50,6 +50,7 @@ class ServiceClient(Generic[StubT]):
         self.log_dir = log_dir
         self.start_timeout = start_timeout
         self._stack = contextlib.ExitStack()
+        self._channel: grpc.Channel | None = None
         self._stub: StubT | None = None
         self._caps: Any = None
 
@@ -61,24 +62,29 @@ class ServiceClient(Generic[StubT]):
 
     def close(self) -> None:
         self._stack.close()
+        self._channel = None
         self._stub = None
 
     @property
     def connected(self) -> bool:
         return self._stub is not None
 
-    def stub(self) -> StubT:
-        """The stub, opening the channel (or starting a local service) on first use."""
-        if self._stub is None:
+    def channel(self) -> grpc.Channel:
+        """The channel, opened (or a local service started) on first use; ServiceError when that fails."""
+        if self._channel is None:
             try:
                 if self.address:
-                    channel = self._stack.enter_context(open_channel(self.address))
+                    self._channel = self._stack.enter_context(open_channel(self.address))
                 else:
-                    channel = self._stack.enter_context(
+                    self._channel = self._stack.enter_context(
                         connect(self.service, start_timeout=self.start_timeout, log_dir=self.log_dir))
             except (RuntimeError, TimeoutError, OSError) as exc:
                 raise ServiceError(self.service, f"{self.service} service could not be started: {exc}") from None
-            self._stub = self.stub_class(channel)
+        return self._channel
+
+    def stub(self) -> StubT:
+        if self._stub is None:
+            self._stub = self.stub_class(self.channel())
         return self._stub
 
     def error(self, exc: grpc.RpcError) -> ServiceError:

@@ -70,6 +70,21 @@ class GeneratorClient(ServiceClient[generator_pb2_grpc.GeneratorServiceStub]):
 
         self.stream(lambda stub: stub.Generate(request, timeout=GENERATE_DEADLINE_S), handle)
 
+    def complete(self, text: str, *, temperature: float, max_tokens: int, seed: int, adapter: str = "",
+                 template: str = "", prompt_id: str = "prompt", timeout: float = 600.0) -> str:
+        """One sample for one plain-text prompt (no chat turns): its text, '' if none came back."""
+        request = generator_pb2.GenerateRequest(
+            prompts=[generator_pb2.Prompt(id=prompt_id, text=text)], adapter=adapter, template=template,
+            sampling=generator_pb2.SamplingParams(temperature=temperature, max_tokens=max_tokens, n=1, seed=seed))
+        texts: list[str] = []
+
+        def handle(resp: generator_pb2.GenerateResponse) -> None:
+            if not texts:
+                texts.append(resp.text)
+
+        self.stream(lambda stub: stub.Generate(request, timeout=timeout), handle)
+        return texts[0] if texts else ""
+
     def load_adapter(self, name: str, path: str, *, timeout: float = 600.0) -> generator_pb2.AdapterInfo:
         """Load (or replace) adapter ``name`` from the folder ``path``; the generator's description of it."""
         resp = self.call(lambda stub: stub.LoadAdapter(
