@@ -88,3 +88,10 @@ async def test_work_dir_is_bounded_per_run(backend: UnshareBackend, argv: list[s
     assert not res.timed_out and not res.sandbox_failure, res
     assert b"[sandbox] the work dir held more than its 16777216 bytes" in res.stderr, res.stderr[-300:]
     assert list(backend.tmp.iterdir()) == []  # and it is emptied after the run
+
+
+async def test_capabilities_say_how_inputs_and_the_work_dir_are_protected(backend: UnshareBackend):
+    details = backend.describe()
+    assert details["read_only_inputs"] == ("root's, 0644" if os.geteuid() == 0 else
+                                           "the run's own uid: read-only by mode only")
+    assert details["work_dir_bound"] == "watchdog (walk)"  # the test jail's tmp is a plain directory

@@ -158,7 +158,7 @@ class DiskWatch:
         self.path, self.limit, self.kill, self.interval, self.staged = path, limit, kill, interval, staged
         self.exceeded = False
         self.peak = 0
-        self._mount = _is_tmpfs_mount(path)
+        self._mount = is_tmpfs_mount(path)
         self._baseline = self._statvfs_used() if self._mount else 0
 
     async def run(self) -> None:
@@ -211,7 +211,7 @@ class DiskWatch:
         return total
 
 
-def _is_tmpfs_mount(path: Path) -> bool:
+def is_tmpfs_mount(path: Path) -> bool:
     """Whether ``path`` is itself the mount point of a tmpfs (its statvfs then counts only it)."""
     target = os.path.realpath(path)
     try:

@@ -41,7 +41,7 @@ from pathlib import Path
 from codeeval.sandbox.backends import cgroups, sandbox_init
 from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, map_paths
 from codeeval.sandbox.backends.bubblewrap import BASE_ENV, BubblewrapBackend
-from codeeval.sandbox.backends.memwatch import DiskWatch, Watch
+from codeeval.sandbox.backends.memwatch import DiskWatch, Watch, is_tmpfs_mount
 from codeeval.sandbox.model import ProcessResult
 
 #: Every run is this uid/gid inside its user namespace.
@@ -79,6 +79,8 @@ class UnshareBackend(BubblewrapBackend):
             "cgroups": self.cgroups.describe() if self.cgroups else "none (rlimits only)",
             "seccomp": "on" if self.seccomp_path else "off",
             "host_uid": f"{self.uid_base}+slot" if self.is_root else str(os.geteuid()),
+            "read_only_inputs": "root's, 0644" if self.is_root else "the run's own uid: read-only by mode only",
+            "work_dir_bound": f"watchdog ({'tmpfs statvfs' if is_tmpfs_mount(self.tmp) else 'walk'})",
         }
 
     def _check(self) -> None:
