@@ -60,11 +60,20 @@ def extract_code(text: str, language: str, entry_point: str = "") -> str:
     ordered = list(dict.fromkeys(b for b in ordered if b.strip()))
     if not ordered:
         return ""
-    main = next((b for b in ordered if entry_point and defines(textwrap.dedent(b), language, entry_point)),
+    main = next((b for b in ordered if entry_point and defines(_dedent(b), language, entry_point)),
                 ordered[0])
     others = [b for t, b in blocks if (t in tags or t == "") and b.strip() and b != main]
-    code = sanitize([textwrap.dedent(b) for b in dict.fromkeys([main, *others])], language, entry_point)
+    code = sanitize([_dedent(b) for b in dict.fromkeys([main, *others])], language, entry_point)
     return code or main.rstrip() + "\n"
+
+
+def _dedent(block: str) -> str:
+    """``block`` without the indentation all its lines share (a fence inside a list item); as it is
+    when there is none (textwrap.dedent would also blank whitespace-only lines in strings)."""
+    lines = [line for line in block.splitlines() if line.strip()]
+    if lines and all(line[:1] in (" ", "\t") for line in lines):
+        return textwrap.dedent(block)
+    return block
 
 
 def _unfenced_code(text: str, language: str) -> str:

@@ -12,9 +12,12 @@ top-level definitions:
   type (or bare method) that defines it and the types/methods it references, without ``main``;
 - C#: using directives, namespaces, type declarations and bare methods (no pruning).
 
-With an ``entry_point`` (the function/method the answer must define) only what it depends on is
-kept (transitively, by the identifiers it mentions); without one, every definition and assignment is
-kept (as EvalPlus does: an assignment may define what the tests call). Several texts (fenced
+With an ``entry_point`` (the function/method the answer must define): Python keeps every function
+and class (defining one has no effect, and a test may call a helper the entry point does not) and
+only the assignments the definitions mention that do not call the entry point (``result = f(3)`` is
+usage); Java keeps the type or method that defines it and what that mentions, transitively. Without
+one, every definition and assignment is kept (as EvalPlus does: an assignment may define what the
+tests call). Several texts (fenced
 blocks) merge: the first is the main one; the others only add names it does not define.
 
 :func:`sanitize` returns None when it finds no definition at all (a body-only completion, a
@@ -229,7 +232,8 @@ def units(code: str, language: str) -> list[Unit]:
 
 
 def _merge(texts: list[str], language: str) -> list[Unit]:
-    """The first text's units; the other texts add only heads and names the first does not define."""
+    """The first text's units; the other texts add only heads and definitions of names the first
+    does not define (their assignments and statements are usage examples)."""
     merged: list[Unit] = []
     defined: set[str] = set()
     for i, text in enumerate(texts):
@@ -238,7 +242,8 @@ def _merge(texts: list[str], language: str) -> list[Unit]:
             merged = mine
             defined = {n for u in mine for n in u.names}
             continue
-        extra = [u for u in mine if u.kind == "head" or (u.names and not defined.intersection(u.names))]
+        extra = [u for u in mine if u.kind == "head"
+                 or (u.kind == "def" and u.names and not defined.intersection(u.names))]
         defined.update(n for u in extra for n in u.names)
         heads = [u for u in extra if u.kind == "head" and u.text not in {m.text for m in merged}]
         merged = [*[u for u in merged if u.kind == "head"], *heads,
@@ -246,14 +251,14 @@ def _merge(texts: list[str], language: str) -> list[Unit]:
     return merged
 
 
-def _reachable(kept: list[Unit], entry_point: str) -> set[int]:
-    """Indices of the units the entry point's units depend on (transitively), themselves included;
-    a name defined more than once brings every definition (``f = cache(f)`` keeps both)."""
+def _reachable(kept: list[Unit], roots: list[int]) -> set[int]:
+    """Indices of the units the ``roots`` depend on (transitively), themselves included; a name
+    defined more than once brings every definition (``f = cache(f)`` keeps both)."""
     by_name: dict[str, list[int]] = {}
     for i, u in enumerate(kept):
         for n in u.names:
             by_name.setdefault(n, []).append(i)
-    todo, seen = list(by_name[entry_point]), set[int]()
+    todo, seen = list(roots), set[int]()
     while todo:
         i = todo.pop()
         if i in seen:
@@ -308,10 +313,19 @@ def sanitize(texts: list[str] | str, language: str, entry_point: str = "") -> st
         return None
     owner = _owner(kept, entry_point, language) if entry_point else None
     own_names = {n for u in kept if u.kind == "def" for n in u.names} | _USAGE
-    if owner is not None and language != "csharp":
-        reach = _reachable(kept, owner)
-        picked = [u for i, u in enumerate(kept) if i in reach or u.kind == "head"
+    if owner is not None and language == "python":
+        # every function and class stays (a test may call a helper the entry point does not:
+        # HumanEval/50's encode_shift); assignments only when a definition needs them and they do
+        # not call the entry point (``result = solve(...)`` is usage)
+        reach = _reachable(kept, [i for i, u in enumerate(kept) if u.kind == "def"])
+        defs = {n for u in kept if u.kind == "def" for n in u.names}
+        picked = [u for i, u in enumerate(kept) if u.kind in ("head", "def")
+                  or (u.kind == "var" and (bool(defs & set(u.names))
+                                           or (i in reach and owner not in u.refs)))
                   or (u.kind == "setup" and not own_names & u.refs)]
+    elif owner is not None and language == "java":
+        reach = _reachable(kept, [i for i, u in enumerate(kept) if owner in u.names])
+        picked = [u for i, u in enumerate(kept) if i in reach or u.kind == "head"]
     elif language == "python":
         picked = [u for u in kept if u.kind != "setup" or not own_names & u.refs]
     else:
