@@ -6,7 +6,8 @@ each starting one ``multiprocessing.Process`` per program that ``exec``s prompt 
 test + ``check(entry_point)`` with a timeout. Ours is the sandbox core (no gRPC) with
 ``max_concurrency = --workers`` and ``--backend`` (``unshare``, the gVisor pods' backend, runs one
 program at a time in a jail that ``--jail`` names or, as root, that is built for the run with
-``deploy/sandbox/make-jail.sh --bind``).
+``deploy/sandbox/make-jail.sh --bind``). Each HumanEval test is judged outside the candidate's
+sandbox by a warm judge per worker (services/sandbox/README.md, Verdicts and the threat model).
 """
 
 from __future__ import annotations

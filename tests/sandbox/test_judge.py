@@ -187,3 +187,17 @@ async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Engine):
         runner.channel_by_path = False
     assert {k: v[0] for k, v in got.items()} == {"ok": Outcome.PASSED, "wrong": Outcome.FAILED,
                                                   "exit": Outcome.RUNTIME_ERROR}, got
+
+
+async def test_test_code_that_loops_or_grows_is_bounded(engine: Engine):
+    """The judge's own limits: a test that never ends is a TIMEOUT (the candidate's wall limit),
+    one that exhausts memory in the judge is MEMORY_EXCEEDED."""
+    limits = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=256 << 20)
+    source = "def f():\n    return 1\n"
+    reqs = [RunRequest(Language.PYTHON, source, "def check(c):\n    while True:\n        pass\n", "f", limits=limits,
+                       id="loop"),
+            RunRequest(Language.PYTHON, source, "def check(c):\n    x = [c()] * (1 << 40)\n", "f", limits=limits,
+                       id="grow")]
+    got = await outcomes(engine, reqs)
+    assert got["loop"][0] is Outcome.TIMEOUT, got
+    assert got["grow"][0] is Outcome.MEMORY_EXCEEDED, got

@@ -216,7 +216,8 @@ class PythonRunner:
                     run.release_candidate()
                     if listener is not None:
                         _knock(run_dir / SOCKET)
-                    verdict = await run.verdict(JUDGE_GRACE_S)
+                    over = pr.timed_out or pr.cpu_exceeded or pr.output_exceeded or pr.oom_killed
+                    verdict = None if over else await run.verdict(JUDGE_GRACE_S)  # the sandbox decided
             finally:
                 if listener is not None:
                     listener.close()

@@ -1,4 +1,7 @@
-"""Runs INSIDE the sandbox (Debian's python3 -I): the trusted wrapper around a candidate program.
+"""Runs INSIDE the sandbox (Debian's python3 -I): the wrapper around a Python program that is not
+judged: MODE_RUN, MODE_COMPILE_ONLY and self-checking programs (MODE_RUN_TESTS with neither test
+code nor an entry point). Tests with a ``check(candidate)`` or a table never come here: the judge
+decides those (py_judge.py, py_candidate.py). What this wrapper reports is not a test verdict.
 
 usage: harness.py MODE PROGRAM   (MODE: tests | run | compile)
 
