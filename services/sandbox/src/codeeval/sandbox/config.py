@@ -53,7 +53,7 @@ class SandboxSettings(ServiceSettings):
     uid_base: int = Field(61000, ge=1000, description="First host uid of the sandbox slots (when run as root). "
                                                       "Each instance on a host claims its own block of 2000 uids "
                                                       "from here (a lock file per block in uid_lock_dir).")
-    uid_blocks: int = Field(16, ge=1, le=1000, description="uid blocks instances on one host may claim.")
+    uid_blocks: int = Field(32, ge=1, le=1000, description="uid blocks instances on one host may claim.")
     uid_lock_dir: str = Field("/run/codeeval-sandbox", description="Where instances claim uid blocks (root only); "
                                                                  "must be shared by every instance on the host.")
     seccomp: bool = Field(True, description="Load the seccomp filter (needs Debian's python3-seccomp).")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import weakref
 from pathlib import Path
 
 BLOCK = 2000
@@ -23,15 +24,16 @@ RESERVED = frozenset({65534, 65535, 4294967294, 4294967295})
 
 
 class UidBlock:
-    """A claimed block: ``base`` is the first slot uid. Release it with :meth:`release`."""
+    """A claimed block: ``base`` is the first slot uid. Released by :meth:`release`, or when the
+    object is collected (an engine dropped without ``stop()``)."""
 
     def __init__(self, base: int, fd: int | None, path: Path | None) -> None:
-        self.base, self._fd, self.path = base, fd, path
+        self.base, self.path = base, path
+        self._release = weakref.finalize(self, os.close, fd) if fd is not None else None
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._release is not None:
+            self._release()
 
 
 def _usable(start: int, slots: int) -> bool:
