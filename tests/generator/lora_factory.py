@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from codeeval.prompts import get_template
 
@@ -21,7 +22,7 @@ def train_adapter(base: str | Path, out: str | Path, answer: str, *, prompts: li
 
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(targets),
                                              lora_dropout=0.0))
     tpl = get_template(template)
@@ -55,7 +56,7 @@ def random_adapter(base: str | Path, out: str | Path, *, rank: int = 4, seed: in
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base)
+    model: Any = AutoModelForCausalLM.from_pretrained(base)
     model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=4 * rank, target_modules=list(targets),
                                              init_lora_weights=False))
     out = Path(out)

@@ -71,14 +71,15 @@ class OpenAIClient:
     by the bench's endpoint client; ``key_env`` names the environment variable the key came from."""
 
     def __init__(self, url: str, *, api_key: str = "", key_env: str = "", timeout_s: float = 120.0,
-                 retries: int = 3, backoff_s: float = 0.5, concurrency: int = 8) -> None:
+                 retries: int = 3, backoff_s: float = 0.5, concurrency: int = 8,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         self.key_env = key_env
         self.retries = retries
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout_s)
+        self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout_s, transport=transport)
         self._slots = asyncio.Semaphore(concurrency)
 
     async def close(self) -> None:
