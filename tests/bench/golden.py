@@ -1,5 +1,7 @@
 """The bench's golden records: a fixed samples file over the default suite and the per-item records
 it gave, captured before the typed-records refactor (issue 14) with the real sandbox and analyzer.
+The suite and its items are frozen in ``fixtures/golden_suite`` (the default suite as it was then),
+so that later edits of the shipped suite do not move the golden records.
 
 ``golden_samples()`` makes the samples (deterministic from the suite's items): per code item, in
 turn, a prose answer (taken as code: COMPILE_ERROR), the reference (PASSED), the reference with a
@@ -25,6 +27,7 @@ from codeeval.suites import load_suite
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "golden_samples.jsonl"
+SUITE = FIXTURES / "golden_suite" / "default.yaml"
 RECORDS = FIXTURES / "golden_records.json"
 FENCE = {"python": "python", "java": "java", "csharp": "csharp"}
 BREAK = {"python": ")\n", "java": "}\n", "csharp": "}\n"}
@@ -32,7 +35,7 @@ PROSE = "I cannot write that.\n"
 
 
 def golden_samples() -> list[dict[str, Any]]:
-    loaded = load_suite("default")
+    loaded = load_suite(SUITE)
     out: list[dict[str, Any]] = []
     for task in loaded.suite.tasks:
         for i, item in enumerate(read_items(task, loaded.base_dir)):
@@ -48,7 +51,7 @@ def golden_samples() -> list[dict[str, Any]]:
 
 def generator_answers(samples: list[dict[str, Any]]) -> dict[str, str]:
     """The same samples as model answers (prompt id -> text) for a generator that returns them."""
-    suite = {t.name: t for t in load_suite("default").suite.tasks}
+    suite = {t.name: t for t in load_suite(SUITE).suite.tasks}
     answers = {}
     for s in samples:
         task = suite[s["task"]]
@@ -122,7 +125,7 @@ def _capture() -> None:
 
     os.environ["CODEEVAL_GENERATOR_ADDR"] = f"127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        rc = main(["bench", "--out", tmp, "--log-dir", tmp])
+        rc = main(["bench", "--suite", str(SUITE), "--out", tmp, "--log-dir", tmp])
         assert rc == 0, rc
         RECORDS.write_text(json.dumps(per_item_records(Path(tmp) / "base"), indent=1, sort_keys=True) + "\n")
     server.stop(0)

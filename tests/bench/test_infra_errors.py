@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from golden import golden_samples
+from golden import SUITE, golden_samples
 
 from codeeval.cli.main import main
 
@@ -40,7 +40,8 @@ def test_bench_sandbox_error_leaves_pass_at_k_unchanged_and_is_reported(fake_ser
     for infra in (False, True):
         samples = _jsonl(tmp_path / f"s{infra}.jsonl", _python_samples(infra))
         out = tmp_path / f"out{infra}"
-        assert main(["bench", "--samples", str(samples), "--tasks", "codegen-python", "--out", str(out)]) == 0
+        assert main(["bench", "--suite", str(SUITE), "--samples", str(samples), "--tasks", "codegen-python",
+                     "--out", str(out)]) == 0
         results[infra] = json.loads((out / "base/results.json").read_text())["tasks"]["codegen-python"]
     clean, injected = results[False], results[True]
     assert injected["pass_at_k"] == clean["pass_at_k"]

@@ -16,13 +16,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from codeeval.api.analyzer.v1 import analyzer_pb2
 from codeeval.api.common.v1 import common_pb2
+from codeeval.api.generator.v1 import generator_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.prompts import registry
 from codeeval.suites import LoadedSuite
 
 
-def _tool(t: Any) -> dict[str, str]:
+def _tool(t: common_pb2.ToolInfo) -> dict[str, str]:
     return {"name": t.name, "version": t.version, "config": t.config, "config_sha256": t.config_sha256}
 
 
@@ -67,18 +69,18 @@ def prompts(loaded: LoadedSuite) -> dict[str, Any]:
     return out
 
 
-def generator_info(caps: Any) -> dict[str, Any]:
+def generator_info(caps: generator_pb2.GetCapabilitiesResponse) -> dict[str, Any]:
     return {"engine": caps.engine, "engine_version": caps.engine_version, "base_model": caps.base_model,
             "base_model_sha256": caps.base_model_sha256, "dtype": caps.dtype}
 
 
-def adapter_info(info: Any) -> dict[str, Any]:
+def adapter_info(info: generator_pb2.AdapterInfo) -> dict[str, Any]:
     return {"name": info.name, "path": info.path, "sha256": info.sha256, "rank": info.rank, "alpha": info.alpha,
             "target_modules": list(info.target_modules), "base_model": info.base_model,
             "size_bytes": info.size_bytes, "template": info.template, "template_sha256": info.template_sha256}
 
 
-def sandbox_info(caps: Any) -> dict[str, Any]:
+def sandbox_info(caps: sandbox_pb2.GetCapabilitiesResponse) -> dict[str, Any]:
     return {"backend": caps.backend, "backend_version": caps.backend_version,
             "languages": {common_pb2.Language.Name(lang.language).removeprefix("LANGUAGE_").lower(): {
                 "toolchain": [_tool(t) for t in lang.toolchain],
@@ -86,7 +88,7 @@ def sandbox_info(caps: Any) -> dict[str, Any]:
                 for lang in caps.languages}}
 
 
-def analyzer_info(caps: Any) -> dict[str, Any]:
+def analyzer_info(caps: analyzer_pb2.GetCapabilitiesResponse) -> dict[str, Any]:
     return {"tools": [_tool(t) for t in caps.tools], "metrics": list(caps.metrics),
             "java_categories": list(caps.java_categories)}
 
