@@ -17,13 +17,14 @@ Contract (it imports only :mod:`codeeval.kit`, never suites, bench, cli, stats o
 
 Readers: ``humaneval``, ``humaneval_x``, ``mbpp`` (original and sanitized), ``codereval_prompts``,
 ``codeeval_yaml`` (:mod:`codeeval.data.benchmarks`); ``codexglue_translation``, ``concode``,
-``study_summarization``, ``jsonl``, ``hf`` (:mod:`codeeval.data.corpora`). The trainer registers
-``mined``. Cost: each reader makes one pass over its file.
+``study_summarization``, ``jsonl`` (:mod:`codeeval.data.corpora`); ``hf`` (:mod:`codeeval.data.hf`:
+hub names, saved datasets and data files, for suites and the trainer). The trainer registers ``mined``.
+Cost: each reader makes one pass over its file.
 """
 
 from __future__ import annotations
 
-from codeeval.data import benchmarks, corpora  # noqa: F401 - registers the built-in readers
+from codeeval.data import benchmarks, corpora, hf  # noqa: F401 - registers the built-in readers
 from codeeval.data.benchmarks import benchmark_source
 from codeeval.data.errors import DataError, DataNotFound, SourceError
 from codeeval.data.jsonl import iter_lines, read_records, write_records

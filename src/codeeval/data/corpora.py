@@ -9,12 +9,11 @@
 - ``study_summarization``: the study's summarization sets (``id``, ``code``, ``reference_summary``);
   the input ``code`` often still holds its own docstring (the leakage check reports it);
 - ``jsonl``: any JSON lines (``.gz`` too) with explicit ``fields`` (prompt field -> record key) and
-  ``target`` (record key of the reference) options;
-- ``hf``: a Hugging Face dataset (options ``hf_name``, ``hf_config``, ``split``, streamed; needs the
-  hub or its cache) with the same ``fields``/``target`` mapping.
+  ``target`` (record key of the reference) options.
 
-Ids: the record's ``id`` where the format has one, else ``<file stem>-<line index>`` (``hf``:
-``<split>-<index>``). Cost: one pass over the file(s); the translation reader reads both files whole
+(The ``hf`` reader, Hugging Face datasets with the same mapping, is :mod:`codeeval.data.hf`.)
+Ids: the record's ``id`` where the format has one, else ``<file stem>-<line index>``.
+Cost: one pass over the file(s); the translation reader reads both files whole
 (a few MB) to check their lengths before yielding.
 """
 
@@ -108,17 +107,3 @@ def read_jsonl(source: Source) -> Iterator[Item]:
     stem = _stem(source.path)
     for i, rec in enumerate(read_records(source.path)):
         yield mapped_item(rec, source, f"{stem}-{i}", f"{source.path}:{i + 1}")
-
-
-@register("hf", needs_path=False, options=("hf_name", "fields", "target"))
-def read_hf(source: Source) -> Iterator[Item]:
-    """A Hugging Face dataset (streamed) with explicit ``fields`` and ``target`` options."""
-    name, split = str(source.options["hf_name"]), str(source.options.get("split") or "train")
-    try:
-        import datasets
-
-        ds = datasets.load_dataset(name, source.options.get("hf_config"), split=split, streaming=True)
-    except Exception as exc:  # noqa: BLE001 - no hub (or no `datasets`) is an expected condition
-        raise DataError(f"cannot load HF dataset {name!r}: {type(exc).__name__}: {exc}"[:500], key="hf_name") from None
-    for i, rec in enumerate(ds):
-        yield mapped_item(dict(rec), source, f"{split}-{i}", f"{name}[{split}][{i}]")
