@@ -6,8 +6,9 @@
 # and, with --with-test, `make test`; prints the wall time of every stage and every output line's
 # offset. Exits non-zero when a stage fails. Costs ~15-25 min and ~10 GB of disk (image + container).
 #
-# usage: scripts/ci-fresh-machine.sh [--with-test] [--keep] [--log FILE]
+# usage: scripts/ci-fresh-machine.sh [--with-test] [--rebuild] [--keep] [--log FILE]
 #   --with-test  also run `make test` in the container after the two `make main` runs
+#   --rebuild    debootstrap the image again even if it exists (~1 min; default: reuse it)
 #   --keep       leave the container (named codeeval-fresh-<pid>) for inspection
 #   --log FILE   the full transcript (default: a mktemp file, printed at the end)
 # Needs root, debootstrap and a running Docker engine (bash scripts/start-dockerd.sh). Only committed
@@ -16,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_TEST=0
+REBUILD=()
 KEEP=0
 LOG=
 while [ $# -gt 0 ]; do
@@ -23,7 +25,8 @@ while [ $# -gt 0 ]; do
     --with-test) WITH_TEST=1; shift ;;
     --keep) KEEP=1; shift ;;
     --log) LOG=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --rebuild) REBUILD=(--force); shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,7 +60,7 @@ summary() {
 in_container() { docker exec -w /root/main "$NAME" bash -lc "$*"; }
 
 run_all() {
-  stage "image (debootstrap)" bash deploy/base/build-base.sh --kind fresh --tag "$IMAGE" || return
+  stage "image (debootstrap)" bash deploy/base/build-base.sh --kind fresh --tag "$IMAGE" "${REBUILD[@]}" || return
   stage "container + clone" bash -c "
     docker run -d --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
