@@ -36,6 +36,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -79,6 +80,7 @@ class Channel:
         self.seq = 0
         self.failure: ChannelFailure | None = None
         self.calls = 0
+        self.lock = threading.Lock()  # a test that calls from several threads gets one call at a time
 
     def recv(self) -> dict:
         try:
@@ -105,6 +107,10 @@ class Channel:
         return self.failure
 
     def call(self, name: str, args: tuple, kwargs: dict) -> object:
+        with self.lock:
+            return self._call(name, args, kwargs)
+
+    def _call(self, name: str, args: tuple, kwargs: dict) -> object:
         if self.failure is not None:
             raise self.failure
         self.seq += 1
