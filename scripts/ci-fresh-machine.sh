@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --log) LOG=$2; shift 2 ;;
     --rebuild) REBUILD=(--force); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
