@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ class RichReporter(_VariantReporter):
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
 
-    def stage(self, name: str, total: int, done: int = 0) -> Any:
+    def stage(self, name: str, total: int, done: int = 0) -> Callable[[int], None]:
         task = self.progress.add_task(f"{self.variant}: {name}", total=total, completed=done)
         return lambda n: self.progress.advance(task, n)
 
@@ -77,7 +77,7 @@ class LineReporter(_VariantReporter):
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def stage(self, name: str, total: int, done: int = 0) -> Any:
+    def stage(self, name: str, total: int, done: int = 0) -> Callable[[int], None]:
         label, start = f"{self.variant}: {name}", time.monotonic()
         state = {"done": done, "shown": done * 10 // max(total, 1)}
         self.console.print(f"{label} {done}/{total}" + (" (resumed)" if done else ""), highlight=False)

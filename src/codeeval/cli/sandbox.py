@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.bench.stages import NullReporter, Reporter, TaskItems
 from codeeval.bench.store import RunDir
 from codeeval.data import DataError, Item, Source, read_items, read_records
@@ -101,7 +102,7 @@ def canonical_samples(ti: TaskItems) -> list[Sample]:
 
 def run_exec(ti: TaskItems, samples: list[Sample], out: Path, *, wall_ms: int = 0, calibrate: bool = False,
              log_dir: Path | None = None, reporter: Reporter | None = None
-             ) -> tuple[list[tuple[Extraction, Execution | None]], Any]:
+             ) -> tuple[list[tuple[Extraction, Execution | None]], sandbox_pb2.GetCapabilitiesResponse]:
     """The bench's samples, extract and execute stages over ``samples`` in a fresh ``out/run``;
     returns ((extraction, execution) per sample in order, the sandbox's capabilities)."""
     from codeeval.bench import stages
