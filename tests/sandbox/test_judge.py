@@ -192,7 +192,7 @@ async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Engine):
 async def test_test_code_that_loops_or_grows_is_bounded(engine: Engine):
     """The judge's own limits: a test that never ends is a TIMEOUT (the candidate's wall limit),
     one that exhausts memory in the judge is MEMORY_EXCEEDED."""
-    limits = Limits(wall_time_ms=3000, cpu_time_ms=3000, memory_bytes=256 << 20)
+    limits = Limits(wall_time_ms=2000, cpu_time_ms=2000, memory_bytes=256 << 20)
     source = "def f():\n    return 1\n"
     reqs = [RunRequest(Language.PYTHON, source, "def check(c):\n    while True:\n        pass\n", "f", limits=limits,
                        id="loop"),
