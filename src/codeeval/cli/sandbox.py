@@ -110,6 +110,9 @@ def run_exec(ti: TaskItems, samples: list[Sample], out: Path, *, wall_ms: int = 
     from codeeval.clients import SandboxClient
 
     reporter = reporter or NullReporter()
+    begin = getattr(reporter, "begin_variant", None)
+    if begin is not None:
+        begin("exec")
     if (out / "run").exists():
         shutil.rmtree(out / "run")
     run = RunDir(out / "run")
