@@ -22,7 +22,7 @@ async def test_capabilities_name_docker_and_the_image(docker_engine: Engine):
     caps = docker_engine.capabilities
     assert caps is not None and caps.backend == "docker"
     assert caps.backend_details["image"] == docker_engine.settings.docker_image
-    assert docker_engine.backend._pool  # warm containers are ready
+    assert docker_engine.backend._pool  # type: ignore[attr-defined]  # warm containers are ready
 
 
 @pytest.mark.slow
