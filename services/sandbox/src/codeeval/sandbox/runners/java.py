@@ -43,7 +43,7 @@ JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java"
 LAUNCHER = "/launcher"
 JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
 #: The code locations the judge's policy trusts (everything else is the candidate's or the test's).
-TRUSTED_ROOTS = f"{LAUNCHER}/judge:{LAUNCHER}/junit:{JUNIT_DIR}"
+TRUSTED_ROOTS = f"{LAUNCHER}/judge.jar:{LAUNCHER}/junit:{JUNIT_DIR}"
 #: The JDK's deprecation notice for System.setSecurityManager, printed before any candidate code runs.
 _SM_BANNER = re.compile(rb"(?:WARNING: [^\n]*(?:terminally deprecated|setSecurityManager|JudgePolicy)[^\n]*\n){1,4}")
 _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|strictfp)\s+)*"
@@ -98,13 +98,16 @@ class JavaRunner:
     def prepare(self) -> None:
         """Compile the trusted judge on the host (our code, not the candidate's) into a directory that
         runs can read and not write, and index the JDK's and JUnit's types (~3 s, once)."""
-        judge, junit, tools = (self.launcher_dir / d for d in ("judge", "junit", "tools"))
+        judge, junit, tools = (self.launcher_dir / d for d in ("judge-classes", "junit", "tools"))
         for d in (judge, junit, tools):
             d.mkdir(parents=True, exist_ok=True)
         self.launcher_dir.chmod(0o755)
         javac = ["javac", "-Xlint:-removal", "-nowarn", "-encoding", "UTF-8"]
         subprocess.run([*javac, "-d", str(judge), *(str(SUPPORT_DIR / f) for f in JUDGE_SOURCES)], check=True,
                        capture_output=True, timeout=120)
+        # A modular jar: its module-info lists the packages, so the JVM does not walk a directory.
+        subprocess.run(["jar", "--create", "--file", str(self.launcher_dir / "judge.jar"), "-C", str(judge), "."],
+                       check=True, capture_output=True, timeout=120)
         subprocess.run([*javac, "-d", str(junit), "-cp", JUNIT_JAR, str(SUPPORT_DIR / "JUnitRun.java")], check=True,
                        capture_output=True, timeout=120)
         subprocess.run([*javac, "-d", str(tools), str(SUPPORT_DIR / "JdkIndex.java")], check=True,
@@ -112,6 +115,7 @@ class JavaRunner:
         out = subprocess.run(["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
                               "-cp", str(tools), "JdkIndex"], check=True, capture_output=True, text=True, timeout=120)
         shutil.rmtree(tools)
+        shutil.rmtree(judge)
         self.index = build_index(out.stdout.split(), junit_type_names())
         for root, dirs, files in os.walk(self.launcher_dir):
             for name in dirs:
@@ -207,7 +211,7 @@ class JavaRunner:
     async def _run_unit(self, classes: Path, unit: _Unit, limits: Limits) -> tuple[int, RunResult]:
         token = protocol.new_token()
         cmd = SandboxCommand(
-            argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge",
+            argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge.jar",
                   "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}", "-m", JUDGE_MAIN,
                   unit.main_class, TRUSTED_ROOTS, unit.package],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),

@@ -48,6 +48,7 @@ public final class CodeevalLauncher {
             channel.print("\n\u001eCODEEVAL-DONE " + token + "\n");
         }
         channel.flush();
+        JudgePolicy.close();
         Runtime.getRuntime().halt(code);
     }
 
