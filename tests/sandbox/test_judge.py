@@ -6,10 +6,12 @@ own confinement (another uid, no network)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import socket
+import threading
 
 import pytest
 from conftest import FIXTURES
@@ -19,8 +21,10 @@ from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.kit.errors import InvalidArgument
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest, TableTest
-from codeeval.sandbox.runners.judge import JUDGE_UID_OFFSET
+from codeeval.sandbox.runners.base import SUPPORT_DIR
+from codeeval.sandbox.runners.judge import JUDGE_UID_OFFSET, JudgeServer
 from codeeval.sandbox.runners.python import PythonRunner
+from codeeval.sandbox.runners.support import py_codec
 from codeeval.sandbox.servicer import request_from_pb
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -201,3 +205,41 @@ async def test_test_code_that_loops_or_grows_is_bounded(engine: Engine):
     got = await outcomes(engine, reqs)
     assert got["loop"][0] is Outcome.TIMEOUT, got
     assert got["grow"][0] is Outcome.MEMORY_EXCEEDED, got
+
+
+def _fake_candidate(fd: int, answers: list[object], frames: list[bytes]) -> None:
+    """The candidate's side of the protocol, by hand: hello, then one answer per call."""
+    with socket.socket(fileno=fd) as sock:
+        sock.sendall(py_codec.dumps({"functions": ["f"]}))
+        for answer in answers:
+            body = sock.recv(1 << 16)[4:]
+            request = py_codec.unpack(body)
+            frames.append(body)
+            sock.sendall(py_codec.dumps({"seq": request["seq"], "value": py_codec.encode(answer)}))
+        frames.append(sock.recv(1 << 16)[4:])
+
+
+@pytest.mark.parametrize("answer, calls, verdict", [(42, 2, "PASSED"), (41, 2, "FAILED"), (True, 1, "FAILED")])
+async def test_judge_server_unprivileged_argv_speaks_the_protocol(answer: object, calls: int, verdict: str):
+    """The judge as a pod starts it (no root: its own user namespace, uid 65534), driven directly."""
+    server = JudgeServer(None, lambda: SUPPORT_DIR)
+    assert server.argv()[:2] == ["unshare", "--user"]
+    frames: list[bytes] = []
+    try:
+        server.start()
+        run = server.open()
+        request = {"kind": "check", "test": "def check(c):\n    assert type(c(7)) is int and c(7) == 42\n",
+                   "entry_point": "f", "wall_s": 10.0}
+        await asyncio.get_running_loop().sock_sendall(run.control, py_codec.dumps(request))
+        fd, run.candidate_fd = run.candidate_fd, -1
+        thread = threading.Thread(target=_fake_candidate, args=(fd, [answer] * calls, frames))
+        thread.start()
+        result = await run.verdict(10.0)
+        thread.join(10)
+        run.close()
+    finally:
+        server.stop()
+    assert result is not None and result["verdict"] == verdict, result
+    call = py_codec.unpack(frames[0])
+    assert py_codec.decode(call["args"]) == (7,) and call["want_args"] is False  # nothing to write back
+    assert py_codec.unpack(frames[-1]) == {"op": "exit"}

@@ -130,6 +130,10 @@ def _judged_outcome(pr: ProcessResult, verdict: dict[str, object] | None) -> tup
     return Outcome.SANDBOX_ERROR, detail or f"unknown judge verdict {kind[:40]}"
 
 
+def _judge_unavailable(limits: Limits, detail: str) -> RunResult:
+    return RunResult(outcome=Outcome.SANDBOX_ERROR, exit_code=-1, detail=detail[:500], effective_limits=limits)
+
+
 class PythonRunner:
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
                  output_hard: Callable[[int], int], *, judge_slots: int = 2, uid_base: int = 61000,
@@ -196,7 +200,10 @@ class PythonRunner:
         }
         if req.table is not None:
             request.update(reference=req.table.reference_source, inputs=list(req.table.inputs), atol=req.table.atol)
-        worker = self._worker if self._worker is not None else await asyncio.to_thread(self.worker_dir)
+        try:
+            worker = self._worker if self._worker is not None else await asyncio.to_thread(self.worker_dir)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return _judge_unavailable(limits, f"the candidate worker could not be prepared: {exc}")
         with self.workspace.run_dir() as run_dir:
             write_file(run_dir / "main.py", req.source)
             write_extra_files(run_dir, req.extra_files)
@@ -218,6 +225,8 @@ class PythonRunner:
                         _knock(run_dir / SOCKET)
                     over = pr.timed_out or pr.cpu_exceeded or pr.output_exceeded or pr.oom_killed
                     verdict = None if over else await run.verdict(JUDGE_GRACE_S)  # the sandbox decided
+            except OSError as exc:  # the judge could not be started or reached
+                return _judge_unavailable(limits, f"no judge: {exc}")
             finally:
                 if listener is not None:
                     listener.close()

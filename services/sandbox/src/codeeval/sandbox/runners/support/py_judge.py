@@ -115,7 +115,7 @@ class Channel:
             raise self.failure
         self.seq += 1
         self.calls += 1
-        want = _mutable(args) or _mutable(kwargs)
+        want = _mutable(args) or any(_mutable(v) for v in kwargs.values())
         try:
             frame = py_codec.pack({"op": "call", "seq": self.seq, "name": name, "args": py_codec.encode(args),
                                    "kwargs": py_codec.encode(kwargs), "want_args": want})
