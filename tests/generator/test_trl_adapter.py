@@ -45,7 +45,7 @@ def trl_adapter(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     trainer = SFTTrainer(model=str(default_model), args=args, train_dataset=Dataset.from_list(rows), peft_config=peft)
     trainer.train()
     out = work / "adapter"
-    trainer.model.save_pretrained(str(out))
+    trainer.model.save_pretrained(str(out))  # type: ignore[operator,union-attr]  # a PeftModel
     return out
 
 
@@ -74,8 +74,9 @@ async def test_trl_adapter_loads_and_generates_with_the_models_own_template(defa
                                                                 "content": "Write a Python function number 3."}]))
         assert out[0].completion_tokens > 0 and out[0].text.strip()
         # The registry's smollm2 renders like the model's own: serving it is no override.
-        same = [r async for r in stub.Generate(pb.GenerateRequest(
-            prompts=[pb.Prompt(text="hi")], adapter="trl", template="smollm2", sampling=pb.SamplingParams(max_tokens=2)))]
+        same = [r async for r in stub.Generate(pb.GenerateRequest(prompts=[pb.Prompt(text="hi")], adapter="trl",
+                                                                  template="smollm2",
+                                                                  sampling=pb.SamplingParams(max_tokens=2)))]
         assert not same[0].template_override
     finally:
         await channel.close()
