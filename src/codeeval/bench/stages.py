@@ -183,11 +183,14 @@ def load_samples(run: RunDir, samples: Sequence[Sample], tasks: Iterable[TaskIte
 
 def answer_of(task: Task, item: Item, sample: Sample) -> str:
     """What a sample answers: a samples file's code as it is (a completion after the item's prompt
-    code), or what :mod:`codeeval.bench.extract` finds in a model's answer."""
+    code), or what :mod:`codeeval.bench.extract` finds in a model's answer (the item's function as the
+    entry point: the code it needs is kept, usage examples and tests are dropped)."""
     if sample.origin == "samples":
         return item.prompt_code + sample.text if sample.form == "completion" and task.kind != "summarization" \
             else sample.text
-    return extract_summary(sample.text) if task.kind == "summarization" else extract_code(sample.text, task.language)
+    if task.kind == "summarization":
+        return extract_summary(sample.text)
+    return extract_code(sample.text, task.language, entry_point=item.function)
 
 
 def extract(run: RunDir, tasks: Iterable[TaskItems], reporter: Reporter) -> None:
