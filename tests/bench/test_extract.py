@@ -134,6 +134,12 @@ def test_helper_from_another_block_is_merged_and_the_defining_block_preferred():
     assert namespace["quad"](3) == 12  # type: ignore[operator]
 
 
+def test_a_clean_answer_comes_back_unchanged():
+    text = "import os\n\n\n# Joins.\ndef join(a, b):\n    return os.path.join(a, b)\n\n\nclass P:  # noqa\n    x = 1\n"
+    assert extract_code(f"```python\n{text}```", "python", entry_point="join") == text
+    assert extract_code(text, "python") == text
+
+
 def test_triple_quoted_string_with_unindented_lines_survives():
     """The regular expressions cut at the first unindented line after a blank one."""
     text = "def sql():\n    return '''\nSELECT 1\n\nFROM t\n'''\n"
@@ -147,8 +153,7 @@ def test_body_only_completion_is_left_as_it_is():
 
 def test_assignment_the_entry_point_needs_is_kept_and_setup_calls_too():
     text = "import sys\nsys.setrecursionlimit(10000)\nMOD = 7\ndef f(x):\n    return x % MOD\nprint(f(9))\n"
-    assert extract_code(text, "python", entry_point="f") == ("import sys\n\nsys.setrecursionlimit(10000)\n\n"
-                                                               "MOD = 7\n\ndef f(x):\n    return x % MOD\n")
+    assert extract_code(text, "python", entry_point="f") == text.replace("print(f(9))\n", "")
 
 
 def test_java_keeps_the_defining_class_without_main_and_drops_example_classes():

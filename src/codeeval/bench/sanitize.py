@@ -61,7 +61,8 @@ class Unit:
     on an object, a loop, a ``with``/``if``/``try``: kept unless it mentions a function or class of
     the answer or prints), ``def`` (a function/class/type/method) or ``var``;
     ``names`` are the names it defines, ``refs`` the identifiers it mentions; ``lead`` holds the
-    comments right above it (a Javadoc, a marker), kept with it."""
+    comments right above it (a Javadoc, a marker), kept with it; ``origin`` is the index of its text
+    and ``start``/``end`` its byte span there (the comments included)."""
 
     kind: str
     names: tuple[str, ...]
@@ -69,6 +70,9 @@ class Unit:
     refs: frozenset[str]
     node: Node | None = None
     lead: str = ""
+    origin: int = 0
+    start: int = 0
+    end: int = 0
 
 
 _GRAMMARS = {"python": "tree_sitter_python", "java": "tree_sitter_java", "csharp": "tree_sitter_c_sharp"}
@@ -97,16 +101,20 @@ def _identifiers(node: Node) -> frozenset[str]:
     return frozenset(out)
 
 
-def top_level_nodes(code: str, language: str) -> Iterator[Node]:
-    """The error-free top-level nodes of ``code``; a node with a parse error (prose, truncated code)
-    is skipped by parsing again from the next line that starts at column 0."""
+def top_level_nodes(code: str, language: str) -> Iterator[tuple[Node, int]]:
+    """The error-free top-level nodes of ``code``, each with the byte offset in ``code`` of the text
+    it was parsed from; a node with a parse error (prose, truncated code) is skipped by parsing
+    again from the next line that starts at column 0."""
     lines = code.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode("utf-8")))
     start, restarts = 0, 0
     while start < len(lines) and restarts <= MAX_RESTARTS:
         tree = _parser(language).parse("".join(lines[start:]).encode("utf-8"))
         for child in tree.root_node.children:
             if child.type != "ERROR" and not child.has_error and not child.is_missing:
-                yield child
+                yield child, offsets[start]
                 continue
             start = _next_unindented(lines, start + child.start_point[0] + 1)
             restarts += 1
@@ -210,22 +218,24 @@ def _csharp_unit(node: Node) -> Unit | None:
 _UNIT = {"python": _python_unit, "java": _java_unit, "csharp": _csharp_unit}
 
 
-def units(code: str, language: str) -> list[Unit]:
+def units(code: str, language: str, origin: int = 0) -> list[Unit]:
     """The kept top-level statements of one text, in order (see the module docstring), each with
     the comments directly above it."""
     make = _UNIT[language]
     out: list[Unit] = []
-    comments: list[Node] = []
-    for node in top_level_nodes(code, language):
+    comments: list[tuple[Node, int]] = []
+    for node, base in top_level_nodes(code, language):
+        touches = bool(comments) and comments[-1][0].parent == node.parent \
+            and comments[-1][0].end_point[0] + 1 >= node.start_point[0]
         if node.type in _COMMENTS:
-            adjacent = comments and comments[-1].parent == node.parent \
-                and comments[-1].end_point[0] + 1 >= node.start_point[0]
-            comments = [*comments, node] if adjacent else [node]
+            comments = [*comments, (node, base)] if touches else [(node, base)]
             continue
         unit = make(node)
         if unit is not None:
-            if comments and comments[-1].parent == node.parent and comments[-1].end_point[0] + 1 >= node.start_point[0]:
-                unit.lead = "\n".join(_text(c) for c in comments) + "\n"
+            unit.origin, unit.start, unit.end = origin, base + node.start_byte, base + node.end_byte
+            if touches:
+                unit.lead = "\n".join(_text(c) for c, _ in comments) + "\n"
+                unit.start = comments[0][1] + comments[0][0].start_byte
             out.append(unit)
         comments = []
     return out
@@ -237,7 +247,7 @@ def _merge(texts: list[str], language: str) -> list[Unit]:
     merged: list[Unit] = []
     defined: set[str] = set()
     for i, text in enumerate(texts):
-        mine = units(text, language)
+        mine = units(text, language, i)
         if i == 0:
             merged = mine
             defined = {n for u in mine for n in u.names}
@@ -330,11 +340,21 @@ def sanitize(texts: list[str] | str, language: str, entry_point: str = "") -> st
         picked = [u for u in kept if u.kind != "setup" or not own_names & u.refs]
     else:
         picked = kept
+    raw = [t.encode("utf-8") for t in texts]
     parts: list[str] = []
-    for u in picked:
+    for i, u in enumerate(picked):
         text = _without_main(u) if (language == "java" and owner is not None and owner != "main"
                                     and owner in u.names and u.node is not None
                                     and u.node.type in _JAVA_TYPES) else u.text
-        sep = "\n" if parts and u.kind == "head" and picked[len(parts) - 1].kind == "head" else "\n\n"
-        parts.append(("" if not parts else sep) + u.lead + text.rstrip())
+        parts.append(("" if i == 0 else _separator(picked[i - 1], u, raw)) + u.lead + text.rstrip())
     return "".join(parts) + "\n"
+
+
+def _separator(prev: Unit, unit: Unit, raw: list[bytes]) -> str:
+    """What the answer had between two kept units when only white space was there (nothing was
+    dropped between them), else a blank line (a newline between imports)."""
+    if prev.origin == unit.origin and prev.end <= unit.start:
+        gap = raw[unit.origin][prev.end:unit.start]
+        if not gap.strip() and b"\n" in gap:
+            return gap.decode("utf-8")
+    return "\n" if prev.kind == unit.kind == "head" else "\n\n"
