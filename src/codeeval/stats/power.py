@@ -4,8 +4,9 @@ The gate (:mod:`codeeval.stats.gate`) says REGRESSION when the upper bound of ca
 is below ``-margin``. The *detectable drop* of a metric is the smallest true drop for which that
 happens with probability :data:`POWER` (80%) at the Bonferroni-adjusted confidence.
 
-- pass/fail metrics: computed exactly, by enumerating every (lost, gained) table of ``n`` items
-  under a trinomial model and applying the gate's own score interval. The model of a drop ``d``
+- pass/fail metrics: computed exactly over every (lost, gained) table of ``n`` items under a
+  trinomial model, with the gate's own score interval deciding which tables fire (for each count
+  of losses, the firing gains are a prefix, found by bisection). The model of a drop ``d``
   keeps the share of items that change (the *discordance* ``psi``) and moves them towards losses:
   P(lost) = max((psi + d) / 2, d), P(gained) = P(lost) - d. Without a baseline ``psi`` is the worst
   case for two positively correlated runs: independent runs at a 50% pass rate (``psi = 0.5``); with
@@ -20,7 +21,8 @@ happens with probability :data:`POWER` (80%) at the Bonferroni-adjusted confiden
 A metric *gates* when its detectable drop is at most the target (10 points on a 0-1 metric, the
 drop a team most wants to catch). Bonferroni counts the gating metrics only (:func:`plan`), and a
 metric that cannot gate is reported as such, never silently gated. Pure: no I/O.
-Cost: O(n^2) per pass/fail metric per bisection step (a 164-item task: milliseconds).
+Cost: O(n log n) score intervals per pass/fail metric (cached), then O(n) per power evaluation
+(a 164-item task: milliseconds).
 """
 
 from __future__ import annotations
