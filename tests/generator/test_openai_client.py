@@ -10,8 +10,9 @@ import json
 import httpx
 import pytest
 
+from codeeval.clients.openai_http import OpenAIClient
 from codeeval.generator.engine import Sampling
-from codeeval.generator.openai_engine import OpenAIClient, OpenAIEngine
+from codeeval.generator.openai_engine import OpenAIEngine
 from codeeval.kit.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unauthenticated, Unavailable
 
 URL = "http://llm.test/v1"
