@@ -243,3 +243,18 @@ async def test_judge_server_unprivileged_argv_speaks_the_protocol(answer: object
     call = py_codec.unpack(frames[0])
     assert py_codec.decode(call["args"]) == (7,) and call["want_args"] is False  # nothing to write back
     assert py_codec.unpack(frames[-1]) == {"op": "exit"}
+
+
+async def test_candidate_limits_during_a_call_are_typed(engine: Engine):
+    """Time, memory and output limits hit inside a call end as their own outcome, never a pass."""
+    limits = Limits(wall_time_ms=2000, cpu_time_ms=2000, memory_bytes=256 << 20, output_bytes=4096)
+    test = "def check(candidate):\n    assert candidate() == 1\n"
+    bodies = {"loop": "    while True:\n        pass\n",
+              "grow": "    x = []\n    while True:\n        x.append(' ' * 10**6)\n",
+              "flood": "    while True:\n        print('x' * 10000)\n",
+              "kill": "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n"}
+    reqs = [RunRequest(Language.PYTHON, f"def f():\n{body}", test, "f", limits=limits, id=k)
+            for k, body in bodies.items()]
+    got = {k: v[0] for k, v in (await outcomes(engine, reqs)).items()}
+    assert got == {"loop": Outcome.TIMEOUT, "grow": Outcome.MEMORY_EXCEEDED, "flood": Outcome.OUTPUT_LIMIT_EXCEEDED,
+                   "kill": Outcome.RUNTIME_ERROR}, got
