@@ -294,7 +294,7 @@ def _owner(kept: list[Unit], entry_point: str, language: str) -> str | None:
 
 def defines(code: str, language: str, name: str) -> bool:
     """Whether ``code`` defines ``name`` at the top level (or, Java/C#, as a method of a top-level type)."""
-    return _owner(units(code, language), name, language) is not None
+    return language in _UNIT and _owner(units(code, language), name, language) is not None
 
 
 def _without_main(unit: Unit) -> str:
@@ -315,7 +315,10 @@ def _without_main(unit: Unit) -> str:
 
 def sanitize(texts: list[str] | str, language: str, entry_point: str = "") -> str | None:
     """The sanitized code of ``texts`` (one text, or fenced blocks with the main one first), or
-    None when there is no definition in them (the caller keeps its own text)."""
+    None when there is no definition in them or no parser for ``language`` (the caller keeps its
+    own text)."""
+    if language not in _UNIT:
+        return None
     if isinstance(texts, str):
         texts = [texts]
     kept = _merge(texts, language)
