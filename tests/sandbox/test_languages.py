@@ -73,6 +73,9 @@ async def test_csharp_compile_and_run(engine: Engine):
             RunRequest(Language.CSHARP, "public record P(int X);", mode=Mode.COMPILE_ONLY),  # C# 9: beyond mcs
             RunRequest(Language.CSHARP, CS_SOLUTION % "+", mode=Mode.COMPILE_ONLY),
             RunRequest(Language.CSHARP, "public class Calc { static Calc() { System.Environment.Exit(0); }"
-                       " public static int Add(int a, int b) { return 0; } }", CS_TEST, entry_point="Tests")]
+                       " public static int Add(int a, int b) { return 0; } }", CS_TEST, entry_point="Tests"),
+            RunRequest(Language.CSHARP, "class P { static void Main() { System.Console.WriteLine(\"hi \" + "
+                       "System.Console.ReadLine()); } }", mode=Mode.RUN, stdin=b"there\n")]
     assert await outcomes(engine, reqs) == [Outcome.PASSED, Outcome.RUNTIME_ERROR, Outcome.COMPILE_ERROR,
-                                            Outcome.COMPILE_ERROR, Outcome.PASSED, Outcome.RUNTIME_ERROR]
+                                            Outcome.COMPILE_ERROR, Outcome.PASSED, Outcome.RUNTIME_ERROR,
+                                            Outcome.PASSED]
