@@ -19,7 +19,6 @@ from tree_sitter import Language, Parser
 
 from codeeval.bench.extract import extract_code, extract_summary
 from codeeval.bench.programs import python_source
-from codeeval.bench.sanitize import defines
 from codeeval.data import Item, Source, read_items
 from codeeval.kit.paths import datasets_dir, expand
 
@@ -176,6 +175,11 @@ def test_java_bare_methods_after_prose_are_all_kept():
                     "private static int g(int x) {\n    return x * 2;\n}\n")
 
 
+def test_a_language_without_a_parser_gets_the_fenced_block():
+    code = extract_code("Sure:\n```cpp\nint f() { return 1; }\n```", "cpp", entry_point="f")
+    assert code == "int f() { return 1; }\n"
+
+
 def test_csharp_prose_around_a_class_is_dropped():
     text = "Sure:\npublic class A {\n    public int F(int x) { return x; }\n}\nThat is it."
     code = extract_code(text, "csharp", entry_point="F")
@@ -187,18 +191,31 @@ def test_csharp_prose_around_a_class_is_dropped():
 CODEREVAL_RESULTS = "codereval/experimental-results/GenerateResult{}/ChatGPT/HumanLabel_Input.jsonl_out.jsonl"
 
 
-def _parses(code: str, language: str) -> bool:
+def _check(code: str, language: str, entry: str) -> tuple[bool, bool]:
+    """(parses, defines ``entry`` anywhere), by ast for Python and tree-sitter for Java: checked
+    independently of the sanitizer under test."""
     if not code.strip():
-        return False
+        return False, False
     if language == "python":
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ast.parse(code)
+                tree = ast.parse(code)
         except SyntaxError:
-            return False
-        return True
-    return not _java_parser().parse(code.encode()).root_node.has_error
+            return False, False
+        return True, any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == entry
+                         for n in ast.walk(tree))
+    root = _java_parser().parse(code.encode()).root_node
+    if root.has_error:
+        return False, False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        name = node.child_by_field_name("name") if node.type == "method_declaration" else None
+        if name is not None and name.text == entry.encode():
+            return True, True
+        stack.extend(node.children)
+    return True, False
 
 
 @functools.cache
@@ -222,9 +239,7 @@ def test_parser_extraction_never_loses_what_the_regular_expressions_found_on_cod
         for gen in rec["generate_results"]:
             text = gen["generate_code"]
             old, new = regex_extract(text, language), extract_code(text, language, entry_point=entry)
-            old_ok, new_ok = _parses(old, language), _parses(new, language)
-            old_def = old_ok and defines(old, language, entry)
-            new_def = new_ok and defines(new, language, entry)
+            (old_ok, old_def), (new_ok, new_def) = _check(old, language, entry), _check(new, language, entry)
             counts["answers"] += 1
             counts["old parses"] += old_ok
             counts["new parses"] += new_ok
