@@ -182,3 +182,38 @@ async def test_unknown_model_and_wrong_key(vllm_server: str) -> None:
     with pytest.raises(NotFound, match="adapter 'ghost' is not served"):
         await engine.generate("hi", Sampling(max_tokens=2), "ghost")
     await engine.stop()
+
+
+def test_bench_endpoint_client(vllm_server: str, adapter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's --endpoint client: the generator's interface over HTTP (no generator service)."""
+    from codeeval.clients.base import ServiceError
+    from codeeval.clients.generator import PromptToGenerate
+    from codeeval.clients.generator import Sampling as BenchSampling
+    from codeeval.clients.openai_endpoint import OpenAIEndpointClient
+    from codeeval.records import Sample
+
+    monkeypatch.setenv(KEY_ENV, KEY)
+    client = OpenAIEndpointClient(vllm_server, SERVED, key_env=KEY_ENV)
+    assert client.capabilities().base_model == SERVED and client.contacted
+    prompts = [PromptToGenerate("t", "a", [{"role": "user", "content": "What is 2+2?"}])]
+    greedy = BenchSampling(temperature=0.0, top_p=1.0, max_tokens=12, n=2, seed=5, stop=[])
+    by_template: dict[str, list[Sample]] = {}
+    for template in ("", "smollm2"):
+        got: list[Sample] = []
+        client.generate(prompts, greedy, got.append, template=template)
+        by_template[template] = sorted(got, key=lambda s: s.sample)
+    server, local = by_template[""], by_template["smollm2"]
+    assert [s.sample for s in server] == [0, 1] and [s.seed for s in server] == [5, 6]
+    assert server[0].template == "server" and local[0].template == "smollm2"
+    assert server[0].text and server[0].text == local[0].text
+    info = client.load_adapter("noisy", str(adapter))
+    assert info.name == "noisy"
+    tuned: list[Sample] = []
+    client.generate(prompts, greedy, tuned.append, adapter="noisy", template="smollm2")
+    assert tuned[0].adapter == "noisy" and tuned[0].text != local[0].text
+
+    with pytest.raises(ServiceError, match="'no-such-model' is not served"):
+        OpenAIEndpointClient(vllm_server, "no-such-model", key_env=KEY_ENV).capabilities()
+    monkeypatch.setenv(KEY_ENV, "wrong")
+    with pytest.raises(ServiceError, match=rf"refused the key from \${KEY_ENV}"):
+        OpenAIEndpointClient(vllm_server, SERVED, key_env=KEY_ENV).capabilities()

@@ -25,7 +25,12 @@ from rich.table import Table
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("bench", help="benchmark the base model and adapters on a suite through the services")
     p.add_argument("--suite", default="default", help="shipped suite name or suite YAML path (default: default)")
-    p.add_argument("--model", help="model the generator must be serving (checked against its capabilities)")
+    p.add_argument("--model", help="model the generator must be serving (checked against its capabilities); with "
+                   "--endpoint, the model's name on that server")
+    p.add_argument("--endpoint", metavar="URL", help="generate with this OpenAI-compatible server (base URL with /v1) "
+                   "instead of the generator service; adapters are loaded through vLLM's runtime LoRA API")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
+                   help="environment variable holding the --endpoint API key (default OPENAI_API_KEY)")
     p.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
                    help="PEFT adapter folder to hot-load and benchmark as NAME (repeatable)")
     p.add_argument("--skip-base", action="store_true", help="do not benchmark the base model (not recommended)")
@@ -133,6 +138,8 @@ def _bench(args: argparse.Namespace) -> int:
                                       adapters=_parse_adapters(args.adapter), include_base=not args.skip_base,
                                       tasks=args.tasks, limit=args.limit, baseline=args.baseline,
                                       samples=args.samples)
+        if args.endpoint and not args.model:
+            raise ValueError("--endpoint needs --model, the model's name on that server")
         if args.samples is not None and not args.samples.is_file():
             raise ValueError(f"--samples {args.samples}: no such file")
         if args.baseline is not None:
@@ -144,6 +151,10 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         with Services(wait_s=args.service_wait, log_dir=args.log_dir or args.out / "logs") as services, \
                 progress_reporter(console) as reporter:
+            if args.endpoint:
+                from codeeval.clients.openai_endpoint import OpenAIEndpointClient
+
+                services.generator = OpenAIEndpointClient(args.endpoint, args.model, key_env=args.api_key_env)
             results, paths = pipeline.run_bench(config, services, reporter)
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
