@@ -58,6 +58,7 @@ def test_lm_eval_results_carry_the_runs_numbers_with_stderr(run_dir: Path, tmp_p
     cfg = data["configs"]["codegen-python"]
     assert cfg["output_type"] == "generate_until" and cfg["dataset_kwargs"]["reader"] == "codeeval_yaml"
     assert {"metric": "pass@1", "aggregation": "mean", "higher_is_better": True} in cfg["metric_list"]
+    assert float(data["total_evaluation_time_seconds"]) > 0
 
 
 def test_evalplus_results_have_one_entry_per_sample_with_its_status(run_dir: Path, tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 - ``lm-eval``: an lm-evaluation-harness results JSON: ``results`` (per task ``alias``, each metric as
   ``<metric>,none`` with ``<metric>_stderr,none``), ``versions``, ``configs``, ``n-shot``,
   ``higher_is_better``, ``n-samples`` (``original``: items, ``effective``: items scored) and
-  ``config``/``date``/``model_name``. Metrics: pass@k (the mean over scored items of the unbiased
-  per-item estimate, as ``results.json`` has it), ``compile`` (rate over samples with a verdict),
+  ``config``/``date``/``model_name``/``total_evaluation_time_seconds`` (the stages' time, this
+  invocation only). Metrics: pass@k (the mean over scored items of the unbiased per-item
+  estimate, as ``results.json`` has it), ``compile`` (rate over samples with a verdict),
   the reference metrics (codebleu, bleu, ...: mean over items) and the judge's criteria. The stderr
   is the standard error of that mean (sample standard deviation / sqrt(count)), as lm-eval reports
   for mean aggregations; ``"N/A"`` with a single value.
@@ -147,6 +148,8 @@ def lm_eval(run: RunDir, results: dict[str, Any]) -> dict[str, Any]:
     out["model_name"] = model_name
     out["date"] = (run.path / "results.json").stat().st_mtime
     out["git_hash"] = (receipt.get("codeeval") or {}).get("git_commit")
+    timings = results.get("timings") or {}
+    out["total_evaluation_time_seconds"] = str(round(sum(float(v) for v in timings.values()), 3))
     out["codeeval"] = {"variant": results.get("variant"), "suite": suite, "run": str(run.path)}
     return out
 
