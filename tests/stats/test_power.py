@@ -130,3 +130,34 @@ def test_paired_values_feed_the_gate_from_two_results_files():
     assert overall(results) is Verdict.REGRESSION
     with pytest.raises(ValueError, match="kind must be"):
         run_gate([GateInput("t", "m", "ordinal", 0.02, [1.0], [1.0])])
+
+
+def _two_tasks(big: list[bool], small: list[bool]) -> dict:
+    doc = _results("big", big, [0.5] * len(big))
+    doc["tasks"].update(_results("small", small, [0.5] * len(small))["tasks"])
+    return doc
+
+
+def test_evaluate_plans_on_the_baseline_history_and_decides_on_gating_metrics_only():
+    from codeeval.stats.gate import Verdict
+    from codeeval.stats.power import evaluate
+
+    base = [k % 10 < 4 for k in range(300)]  # pass rate 0.4
+    history = [_two_tasks(base, [True, False, True, False]),
+               _two_tasks([(not p) if k < 9 else p for k, p in enumerate(base)], [True] * 4)]  # 3% of items change
+    margins = {"pass@1": 0.02}
+    dropped = [p and k % 3 != 0 for k, p in enumerate(base)]  # a third of the passing items lost: -0.13
+    report = evaluate(history[0], _two_tasks(dropped, [False] * 4), margins=margins, history=history)
+    rows = {r.task: r for r in report.rows}
+    assert rows["big"].gating and not rows["small"].gating  # 4 items: reported, never gating
+    assert [(r.task, r.metric) for r in report.results] == [("big", "pass@1")]
+    assert report.verdict is Verdict.REGRESSION and report.results[0].confidence == pytest.approx(0.95)
+    same = evaluate(history[0], history[0], margins=margins, history=history)
+    assert same.verdict is Verdict.NO_REGRESSION
+    better = [p or k % 10 == 5 for k, p in enumerate(base)]  # +0.1
+    assert evaluate(history[0], _two_tasks(better, [True] * 4), margins=margins, history=history).verdict \
+        is Verdict.IMPROVED
+    # without history the worst case rules: 300 items cannot show 10 points, and the gate says it cannot tell
+    blind = evaluate(history[0], _two_tasks(dropped, [False] * 4), margins=margins)
+    assert blind.verdict is Verdict.INCONCLUSIVE and not blind.results
+    assert any("cannot tell" in w for w in blind.warnings)

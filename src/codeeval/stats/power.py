@@ -37,7 +37,17 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from codeeval.stats.gate import DEFAULT_ALPHA, MIN_BOOTSTRAP_ITEMS, paired_proportion_bounds
+from codeeval.stats.gate import (
+    DEFAULT_ALPHA,
+    DEFAULT_MARGIN,
+    MIN_BOOTSTRAP_ITEMS,
+    GateInput,
+    GateResult,
+    Verdict,
+    overall,
+    paired_proportion_bounds,
+    run_gate,
+)
 
 POWER = 0.80
 #: The drop a gating metric must be able to catch: 10 points of pass@1, or the same on a 0-1 metric.
@@ -212,6 +222,46 @@ def never_fire(rows: Iterable[PowerRow]) -> list[str]:
             f"{r.confidence:.4f} confidence with a {r.margin:g} margin" if r.kind == "binary" else
             f"{r.task} {r.metric}: can never fire: {r.items} items, a bootstrap interval needs "
             f"{MIN_BOOTSTRAP_ITEMS}" for r in rows if not r.can_fire]
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """What the gate says about a candidate: every metric with a margin (``rows``: gating or not, with
+    its detectable drop), the gating metrics' verdicts (``results``), the overall verdict, warnings."""
+
+    rows: list[PowerRow]
+    results: list[GateResult]
+    verdict: Verdict
+    warnings: list[str]
+
+
+def evaluate(baseline: Mapping[str, Any], candidate: Mapping[str, Any], *, margins: Mapping[str, float] | None = None,
+             history: Sequence[Mapping[str, Any]] = (), alpha: float = DEFAULT_ALPHA, target: float = TARGET_DROP,
+             default_margin: float = DEFAULT_MARGIN, seed: int = 0) -> GateReport:
+    """The whole gate on two results.json dicts: plan which metrics gate, then decide on those.
+
+    The plan (:func:`plan`) uses the item counts and the spreads of ``history`` (the baseline's run
+    with its variants, e.g. base and the last accepted adapter) or of ``baseline`` alone, never the
+    candidate: which metrics count is fixed before looking at it. Only gating metrics take a share of
+    ``alpha`` and decide the verdict; with none the verdict is INCONCLUSIVE and a warning says why.
+    ``margins`` as in :func:`gated_metrics`. Cost: one bootstrap per continuous gating metric.
+    """
+    specs, inputs = [], {}
+    for (task, metric), (a, b) in paired_values(baseline, candidate).items():
+        chosen = gated_metrics([metric], margins or {}, default_margin=default_margin)
+        if metric not in chosen:
+            continue
+        binary = metric in ("pass@1", "compile") and all(v in (0.0, 1.0) for v in (*a, *b))
+        kind = "binary" if binary else "continuous"
+        specs.append(MetricSpec(task, metric, kind, len(a), chosen[metric]))
+        inputs[(task, metric)] = GateInput(task, metric, kind, chosen[metric], a, b)
+    rows = plan(specs, spreads_from_results(list(history) or [baseline]), alpha=alpha, target=target)
+    results = run_gate([inputs[(r.task, r.metric)] for r in rows if r.gating], alpha=alpha, seed=seed)
+    warnings = never_fire(rows)
+    if not results:
+        warnings.append(f"no gated metric can detect a {target:g} drop with {POWER:.0%} power on these items: "
+                        "the gate cannot tell (more items, or a baseline run whose variants show less change)")
+    return GateReport(rows, results, overall(results), warnings)
 
 
 def _pairs(runs: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
