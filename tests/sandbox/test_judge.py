@@ -258,3 +258,51 @@ async def test_candidate_limits_during_a_call_are_typed(engine: Engine):
     got = {k: v[0] for k, v in (await outcomes(engine, reqs)).items()}
     assert got == {"loop": Outcome.TIMEOUT, "grow": Outcome.MEMORY_EXCEEDED, "flood": Outcome.OUTPUT_LIMIT_EXCEEDED,
                    "kill": Outcome.RUNTIME_ERROR}, got
+
+
+SCAN_JUDGE = '''import ctypes, gc, os, re
+PATTERN = re.compile(rb"codeeval-judge-secret-[0-9a-f]{32}")
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def read(address, size):
+    """Own memory through process_vm_readv: the judge is not dumpable, so /proc/self/mem is root's."""
+    buf = ctypes.create_string_buffer(size)
+    local, remote = IoVec(ctypes.cast(buf, ctypes.c_void_p), size), IoVec(address, size)
+    got = LIBC.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    return buf.raw[:got] if got > 0 else b""
+
+
+def check(candidate):
+    found = set()
+    for obj in gc.get_objects():
+        if isinstance(obj, str) and "judge-secret" in obj:
+            found.update(m.group() for m in PATTERN.finditer(obj.encode()))
+    scanned = 0
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in span.split("-"))
+            for at in range(lo, hi, 1 << 20) if "r" in perms else ():
+                chunk = read(at, min(1 << 20, hi - at))
+                scanned += len(chunk)
+                found.update(m.group() for m in PATTERN.finditer(chunk))
+    assert scanned > 1 << 20, scanned
+    assert candidate() == 1 and not found, found
+'''
+
+
+async def test_a_judge_keeps_nothing_of_earlier_runs(engine: Engine):
+    """Each run's test code reaches only the judge's forked child: a later run on the same warm
+    server finds nothing of an earlier run's expected values in the judge's memory."""
+    secret = "codeeval-judge-secret-" + os.urandom(16).hex()
+    first = RunRequest(Language.PYTHON, f"def f():\n    return {secret!r}\n",
+                       f"def check(candidate):\n    assert candidate() == {secret!r}\n", "f", limits=LIMITS)
+    for _ in range(engine.settings.max_concurrency):  # every warm server has judged it once
+        assert (await engine.execute(first)).outcome is Outcome.PASSED
+    res = await engine.execute(RunRequest(Language.PYTHON, "def f():\n    return 1\n", SCAN_JUDGE, "f", limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, res.detail
