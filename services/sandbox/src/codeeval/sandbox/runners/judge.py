@@ -4,8 +4,9 @@ Each server runs outside every candidate's namespaces: ``unshare`` gives it its 
 (no interface), ipc and uts namespaces; when the service is root it then drops to its own uid
 (``uid_base + JUDGE_UID_OFFSET + slot``, never a candidate's) with ``setpriv --no-new-privs``,
 otherwise it runs as uid 65534 of its own user namespace (a pod's single uid, but a namespace no
-candidate can enter). It is not dumpable (no /proc/PID/mem, no ptrace from the same uid) and each
-run's child has the run's memory, CPU, file-size and wall limits as rlimits and a timer.
+candidate can enter), also with no_new_privs. It is not dumpable (no /proc/PID/mem, no ptrace
+from the same uid) and each run's child has the run's memory, CPU, file-size and wall limits as
+rlimits and a timer.
 
 Per run (``JudgeServer.open``): two socketpairs, the candidate channel and a private control
 socket; the judge's ends go to the server with SCM_RIGHTS (it forks a child per run), the
@@ -91,7 +92,7 @@ class JudgeServer:
             drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs", "--"]
             return ["unshare", *spaces, "--", *drop, PYTHON, "-I", "-B", judge]
         return ["unshare", "--user", "--map-user=65534", "--map-group=65534", *spaces, "--",
-                PYTHON, "-I", "-B", judge]
+                "setpriv", "--no-new-privs", "--", PYTHON, "-I", "-B", judge]
 
     def start(self) -> None:
         """Start the server process. Raises OSError if it cannot be started."""
