@@ -51,6 +51,8 @@ class Template(Protocol):
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str: ...
 
+    def render_training_example(self, prompt_messages: Sequence[Message], completion: str) -> tuple[str, str]: ...
+
 
 def rendered_sha256(template: Template) -> str:
     """sha256 of the probe conversations rendered with a generation prompt; a probe the template

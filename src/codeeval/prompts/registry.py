@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from codeeval.kit.errors import InvalidArgument, NotFound
 from codeeval.kit.names import did_you_mean
@@ -140,6 +141,11 @@ TASK_PROMPTS: dict[str, TaskPrompt] = {
 }
 
 
+class _Hashed(Protocol):
+    @property
+    def sha256(self) -> str: ...
+
+
 def _lookup(kind: str, name: str, table: Mapping[str, object]) -> object:
     if name in table:
         return table[name]
@@ -162,6 +168,6 @@ def list_task_prompts() -> list[TaskPrompt]:
     return list(TASK_PROMPTS.values())
 
 
-def prompt_sha256(template: ChatTemplate, task_prompt: TaskPrompt | None = None) -> str:
+def prompt_sha256(template: _Hashed, task_prompt: TaskPrompt | None = None) -> str:
     """The hash recorded with a result: the chat template and, if any, the task prompt."""
     return _sha256({"template": template.sha256, "task_prompt": task_prompt.sha256 if task_prompt else None})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from codeeval.kit.errors import FailedPrecondition
-from codeeval.prompts import get_task_prompt, get_template
+from codeeval.prompts import MODEL, get_task_prompt, get_template
 from codeeval.trainer.config import TrainConfig, expand_path, load_config
 from codeeval.trainer.readers import check_source
 
@@ -30,7 +30,8 @@ class GeneratorLink(Protocol):
 
 def admit(config: str, overrides: dict[str, str], generator: GeneratorLink | None) -> TrainConfig:
     cfg = load_config(config, overrides)
-    get_template(cfg.model.template)
+    if cfg.model.template != MODEL:
+        get_template(cfg.model.template)
     for i, task in enumerate(cfg.data.tasks):
         get_task_prompt(task.task_prompt)
         check_source(task.source, f"data.tasks[{i}].source")

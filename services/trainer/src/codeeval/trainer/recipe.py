@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from codeeval.data import Example
-from codeeval.prompts import get_task_prompt, get_template, prompt_sha256
+from codeeval.prompts import get_task_prompt, prompt_sha256, resolve_template
 from codeeval.trainer import artifacts, checkpoint, modeling
 from codeeval.trainer.config import TrainConfig, expand_path, load_config
 from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
@@ -77,10 +77,10 @@ class Recipe:
         random.seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
         torch.manual_seed(cfg.train.seed)
-        self.template = get_template(cfg.model.template)
         self.prompts = {t.name: get_task_prompt(t.task_prompt) for t in cfg.data.tasks}
         self.base_path = modeling.resolve_base(cfg.model.base)
         self.model, self.tokenizer = modeling.load(cfg, self.base_path)
+        self.template = resolve_template(cfg.model.template, self.tokenizer)  # "model": the tokenizer's own
         self.trainable, self.total_params = modeling.parameter_counts(self.model)
         train, evals = build_examples(cfg)
         mixed, self.mixture = mix(train, cfg.data.mixing, cfg.train.seed)
@@ -283,7 +283,7 @@ class Recipe:
             "mixture": result["mixture"], "metrics": metrics, "cost": cost, "seed": self.cfg.train.seed,
             "steps": st["step"], "outcome": outcome, "versions": artifacts.versions(),
         }
-        artifacts.write_metadata(out, meta)
+        artifacts.write_metadata(out, meta, template)
         result["artifact"] = {"path": str(out), "kind": kind, "sha256": artifacts.folder_sha256(out),
                               "base_model": self.cfg.model.base, "base_model_sha256": meta["base_model_sha256"],
                               "template": template.name, "template_sha256": template.sha256}
