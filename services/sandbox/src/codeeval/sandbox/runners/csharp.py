@@ -48,7 +48,7 @@ class CSharpRunner:
         self.workspace = workspace
         self.work_dir_bytes = work_dir_bytes
         self.output_hard = output_hard
-        self.judge_dir = workspace.base / "csharp-judge"
+        self.judge_dir = workspace.trusted_base / "csharp-judge"
         self._prepared = asyncio.Lock()
 
     def available(self) -> bool:
@@ -61,7 +61,8 @@ class CSharpRunner:
                 ("mono", mono.stdout.splitlines()[0] if mono.stdout else "")]
 
     def prepare(self) -> None:
-        """Compile the judge on the host (our code) into a directory runs can read, not write."""
+        """Compile the judge on the host (our code) beside the staged trusted files (the service's,
+        dirs 0755 and files 0644: runs can read it, not write it)."""
         self.judge_dir.mkdir(exist_ok=True)
         exe = self.judge_dir / "CodeevalLauncher.exe"
         subprocess.run(["mcs", "-nologo", "-langversion:7.2", f"-out:{exe}",
