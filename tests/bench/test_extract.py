@@ -180,6 +180,13 @@ def test_a_language_without_a_parser_gets_the_fenced_block():
     assert code == "int f() { return 1; }\n"
 
 
+def test_prose_and_an_answer_over_the_size_limit_fall_back_to_the_line_rules():
+    prose = "".join(f"Here is prose line number {i}.\n" for i in range(20))
+    assert extract_code(prose + "def f(x):\n    return x\n", "python", entry_point="f") == "def f(x):\n    return x\n"
+    huge = "".join(f"Here is prose line number {i}.\n" for i in range(2000)) + "def f(x):\n    return x\n"
+    assert extract_code(huge, "python", entry_point="f") == "def f(x):\n    return x\n"  # the regular expressions
+
+
 def test_csharp_prose_around_a_class_is_dropped():
     text = "Sure:\npublic class A {\n    public int F(int x) { return x; }\n}\nThat is it."
     code = extract_code(text, "csharp", entry_point="F")

@@ -21,9 +21,11 @@ tests call). Several texts (fenced
 blocks) merge: the first is the main one; the others only add names it does not define.
 
 :func:`sanitize` returns None when it finds no definition at all (a body-only completion, a
-fragment): the caller then keeps its own text. Cost: one tree-sitter parse per text plus one per
-prose line skipped (at most :data:`MAX_RESTARTS`), and one :func:`ast.parse` per kept Python
-statement; linear in practice, milliseconds for a model's answer.
+fragment), or the texts are over :data:`MAX_BYTES`: the caller then keeps its own text. Cost: one
+tree-sitter parse per text plus one of the rest per prose line skipped (at most
+:data:`MAX_RESTARTS`, and :data:`PARSE_BUDGET` times the text's size in all), and one
+:func:`ast.parse` per kept Python statement: about a millisecond for a typical answer, at most
+about two seconds for 16 KB of prose.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from tree_sitter import Language, Node, Parser
 
 #: Re-parses after prose (error) lines per text, at most; what follows is dropped.
 MAX_RESTARTS = 64
+#: Longer texts are not sanitized (the caller keeps its own extraction): tree-sitter's error
+#: recovery is superlinear on prose (seconds for 32 KB of it in Java on a loaded core).
+MAX_BYTES = 16 * 1024
+#: All parses of one text together read at most this many times its size (plus 16 KB).
+PARSE_BUDGET = 4
 
 #: A set-up statement that mentions one of these (or a function/class of the answer) is example usage.
 _USAGE = frozenset({"print", "input", "exit", "quit", "pprint"})
@@ -109,8 +116,9 @@ def top_level_nodes(code: str, language: str) -> Iterator[tuple[Node, int]]:
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line.encode("utf-8")))
-    start, restarts = 0, 0
-    while start < len(lines) and restarts <= MAX_RESTARTS:
+    start, restarts, budget = 0, 0, PARSE_BUDGET * offsets[-1] + 16 * 1024
+    while start < len(lines) and restarts <= MAX_RESTARTS and budget > 0:
+        budget -= offsets[-1] - offsets[start]
         tree = _parser(language).parse("".join(lines[start:]).encode("utf-8"))
         for child in tree.root_node.children:
             if child.type != "ERROR" and not child.has_error and not child.is_missing:
@@ -317,10 +325,10 @@ def sanitize(texts: list[str] | str, language: str, entry_point: str = "") -> st
     """The sanitized code of ``texts`` (one text, or fenced blocks with the main one first), or
     None when there is no definition in them or no parser for ``language`` (the caller keeps its
     own text)."""
-    if language not in _UNIT:
-        return None
     if isinstance(texts, str):
         texts = [texts]
+    if language not in _UNIT or sum(len(t.encode("utf-8")) for t in texts) > MAX_BYTES:
+        return None
     kept = _merge(texts, language)
     if not any(u.kind == "def" for u in kept):
         return None
