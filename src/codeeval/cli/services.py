@@ -11,13 +11,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from codeeval.kit.client import LocalService, address_env
-from codeeval.kit.names import did_you_mean
-from codeeval.kit.server import SERVICES
+from codeeval.kit.discovery import UnknownServiceError, check_service_name, service_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="run one service in the foreground")
-    p.add_argument("service", choices=SERVICES)
+    p.add_argument("service", help="an installed service (codeeval.services entry point), e.g. sandbox")
     p.add_argument("--config", help="YAML settings file (or $CODEEVAL_CONFIG)")
     p.add_argument("--host", help="interface to listen on")
     p.add_argument("--port", type=int, help="gRPC port (0 picks a free one)")
@@ -26,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("up", help="start services on loopback, wait for health, print their addresses")
-    p.add_argument("services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICES)}; default: all")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="installed services to start; default: all of them")
     p.add_argument("--config", help="YAML settings file shared by all services")
     p.add_argument("--base-port", type=int, default=0, help="first port (then +1 per service); 0 picks free ports")
     p.add_argument("--log-dir", type=Path, default=Path(".codeeval/logs"), help="one log file per service")
@@ -37,16 +36,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _serve(args: argparse.Namespace) -> int:
     from codeeval.kit.server import run
 
+    try:
+        check_service_name(args.service)
+    except UnknownServiceError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        return 2
     run(args.service, args.config, args.ready_file, host=args.host, port=args.port, metrics_port=args.metrics_port)
     return 0
 
 
 def _up(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    names = args.services or list(SERVICES)
-    unknown = [n for n in names if n not in SERVICES]
-    if unknown:
-        console.print(f"[red]error:[/] unknown service {unknown[0]!r}{did_you_mean(unknown[0], SERVICES)}")
+    names = args.services or list(service_names())
+    try:
+        for name in names:
+            check_service_name(name)
+    except UnknownServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
         return 2
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started: list[LocalService] = []

@@ -21,6 +21,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from codeeval.kit.discovery import check_service_name
+
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -134,6 +136,12 @@ class LocalService:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"codeeval-{name}-")
 
     def start(self, timeout: float = 120.0) -> str:
+        """Start the service and wait until it is SERVING; return its address.
+
+        Raises :class:`~codeeval.kit.discovery.UnknownServiceError` (a RuntimeError, with did-you-mean)
+        before spawning anything when no installed service has this name.
+        """
+        check_service_name(self.name)
         ready = Path(self._tmp.name) / "ready"
         cmd = [sys.executable, "-m", "codeeval.cli", "serve", self.name, "--host", "127.0.0.1",
                "--port", str(self.port), "--ready-file", str(ready), *self.extra_args]

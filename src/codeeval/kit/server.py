@@ -1,8 +1,9 @@
 """Bootstrap shared by all services: grpc.aio server, truthful health, reflection, interceptors,
 auth, TLS, size limits, metrics, and graceful shutdown on SIGTERM/SIGINT.
 
-A service package exposes ``codeeval.<name>.server`` with ``SETTINGS`` (its settings class) and
-``create(settings) -> Service``; :func:`run` does the rest.
+A service package declares a ``codeeval.services`` entry point naming its bootstrap module, which
+exposes ``SETTINGS`` (its settings class) and ``create(settings) -> Service`` (see
+:mod:`codeeval.kit.discovery`); :func:`run` does the rest.
 
 Health is NOT_SERVING until the service's ``readiness`` check reports ready (for example the
 model loaded, the JVM answered, the sandbox ran a probe), is re-checked periodically, and goes
@@ -12,7 +13,6 @@ back to NOT_SERVING as soon as shutdown begins.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -26,12 +26,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from codeeval.kit import logs
+from codeeval.kit.discovery import ServiceModule, UnknownServiceError, load_service
 from codeeval.kit.interceptors import AccessLogInterceptor, AuthInterceptor, ErrorInterceptor
 from codeeval.kit.settings import ServiceSettings
 
 log = logging.getLogger("codeeval.server")
-
-SERVICES = ("sandbox", "analyzer", "generator", "trainer")
 
 Readiness = Callable[[], Awaitable[str | None]]
 
@@ -174,18 +173,7 @@ class Runner:
         await self.server.wait_for_termination()
 
 
-def load_service_module(name: str) -> Any:
-    if name not in SERVICES:
-        raise SystemExit(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
-    try:
-        return importlib.import_module(f"codeeval.{name}.server")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(f"codeeval.{name}"):
-            raise SystemExit(f"service {name!r} is not installed: pip install -e services/{name}") from None
-        raise
-
-
-async def _serve(module: Any, settings: ServiceSettings, ready_file: Path | None) -> None:
+async def _serve(module: ServiceModule, settings: ServiceSettings, ready_file: Path | None) -> None:
     runner = Runner(module.create(settings), settings)
     await runner.start()
     if ready_file is not None:
@@ -203,7 +191,10 @@ async def _serve(module: Any, settings: ServiceSettings, ready_file: Path | None
 
 def run(name: str, config_file: str | None = None, ready_file: Path | None = None, **overrides: Any) -> None:
     """Run service ``name`` until SIGTERM/SIGINT. ``ready_file`` receives the bound port."""
-    module = load_service_module(name)
+    try:
+        module = load_service(name)
+    except UnknownServiceError as exc:
+        raise SystemExit(str(exc)) from None
     settings = module.SETTINGS.load(config_file, **overrides)
     logs.configure(settings.log_level, settings.log_format)
     apply_compute_threads(settings.compute_threads)
