@@ -159,6 +159,43 @@ async def test_csharp_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
     _assert_case(path, res)
 
 
+ORDINARY_CS = """using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Security.Cryptography;
+
+class Calc
+{
+    static readonly int[] Primes = { 2, 3, 5, 7, 11 };
+    static IEnumerable<int> Evens(int n) { for (int i = 0; i < n; i += 2) yield return i; }
+
+    public static int Add(int a, int b)
+    {
+        var d = new Dictionary<string, int> { ["x"] = a };
+        var pair = Tuple.Create(b, $"{a}+{b}");
+        var sb = new StringBuilder();
+        foreach (int p in Primes.Where(p => p > 2).OrderByDescending(p => p)) sb.Append(p).Append(',');
+        string md5 = BitConverter.ToString(MD5.Create().ComputeHash(Encoding.UTF8.GetBytes(sb.ToString())));
+        bool ok = Regex.IsMatch(pair.Item2, @"^-?\\d+\\+-?\\d+$") && md5.Length > 0 && Evens(6).Sum() == 6;
+        Func<int, int, int> add = (x, y) => x + y;
+        Array.Sort(Primes);
+        return ok && typeof(Calc).Name == "Calc" ? add(d["x"], pair.Item1) : -1;
+    }
+}
+"""
+
+
+@ASYNC
+@pytest.mark.slow
+@needs_mono
+async def test_csharp_ordinary_code_is_not_refused(engine: Engine):
+    """LINQ, iterators, Tuple, interpolation, MD5, Regex, typeof: none is refused by the IL check."""
+    [res] = await batch(engine, [RunRequest(Language.CSHARP, ORDINARY_CS, CS_TEST, entry_point="Tests", limits=LIMITS)])
+    assert res.outcome.name == "PASSED", (res.detail, res.compile_output, res.stderr[-2000:])
+
+
 def _humaneval_x(name: str, samples: str | None) -> list[RunRequest]:
     tasks = {t["task_id"]: t for t in map(json.loads, (FIXTURES / name).read_text().splitlines()) if t}
     if samples is None:

@@ -1,10 +1,11 @@
 // Runs INSIDE the sandbox, in the judge, before any candidate code: reads the IL of every method of
 // the candidate's library (it runs none of it) and refuses what could reach the judge's memory, files
 // or process: P/Invoke and extern methods, explicit layouts (overlapping an object with an IntPtr),
-// System.Runtime.InteropServices (Marshal, GCHandle), reflection (System.Reflection, Type's member
-// look-ups, Activator, AppDomain, Delegate.CreateDelegate/DynamicInvoke, dynamic), files (System.IO
-// beyond in-memory streams and readers/writers on streams), processes, Mono.* and the network.
-// Pointers need mcs -unsafe, which the runner never passes. Cost: one pass over the candidate's IL.
+// System.Runtime.InteropServices (Marshal, GCHandle), reflection (System.Reflection and Type's member
+// look-ups; a type's name, equality and the like stay allowed; Activator, AppDomain,
+// Delegate.CreateDelegate/DynamicInvoke, dynamic), files (System.IO beyond in-memory streams and
+// readers/writers on streams), processes, Mono.* and the network. Pointers need mcs -unsafe, which
+// the runner never passes. Cost: one pass over the candidate's IL.
 using System;
 using System.Collections.Generic;
 using System.Reflection;
@@ -120,6 +121,9 @@ namespace CodeevalJudge
             while (type.IsNested) type = type.DeclaringType;
             string full = type.FullName ?? type.Name;
             string ns = type.Namespace ?? "";
+            if (full == "System.Reflection.MemberInfo" && !(target is Type) && TypeMembersAllowed.Contains(target.Name))
+                return null;  // typeof(X).Name and the like
+
             foreach (string denied in DeniedNamespaces)
                 if (ns == denied || ns.StartsWith(denied + ".")) return "uses " + full + " (" + denied + ")";
             if (DeniedTypes.Contains(full)) return "uses " + full;
