@@ -18,7 +18,7 @@ from conftest import CONFORMANCE_LIMITS, FIXTURES, bwrap_usable, expected_outcom
 
 from codeeval.sandbox.engine import Engine
 from codeeval.sandbox.model import Language, Limits, RunRequest, RunResult
-from codeeval.sandbox.runners import csharp_source, java_source
+from codeeval.sandbox.runners import csharp_source, java, java_source
 from codeeval.sandbox.runners.java_source import JavaIndex
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
@@ -279,3 +279,29 @@ def test_candidate_package_clause_is_replaced_in_place():
     assert units.candidate.count("\n") == cand.count("\n")
     assert "import java.util.List;" in units.test.splitlines()[0]
 
+
+
+def test_jvm_memory_flags_follow_the_runs_limit():
+    assert java.memory_flags(384 << 20) == ["-Xmx192m", "-XX:MaxDirectMemorySize=24m"]
+    assert java.memory_flags(16 << 20) == ["-Xmx32m", "-XX:MaxDirectMemorySize=8m"]
+
+
+def test_index_keeps_public_jdk_types_apart_from_junit_names():
+    idx = java.build_index(["java.util.List", "java.util.Arrays", "java.lang.String"],
+                           {"org.junit.jupiter.api": {"Test"}, "java.util": {"Internal"}})
+    assert idx.public["java.util"] == {"List", "Arrays"} and "Internal" not in idx.public["java.util"]
+    assert "Internal" in idx.names["java.util"] and idx.names["org.junit.jupiter.api"] == {"Test"}
+
+
+@pytest.mark.skipif(not Path(java.JUNIT_JAR).exists(), reason="junit5 not installed")
+def test_junit_names_follow_the_class_path_manifest():
+    names = java.junit_type_names()  # the console jar is a manifest that lists the real jars
+    assert {"Test", "Assertions"} <= names["org.junit.jupiter.api"]
+
+
+def test_security_manager_notice_is_stripped_once():
+    notice = (b"WARNING: A terminally deprecated method in java.lang.System has been called\n"
+              b"WARNING: System::setSecurityManager has been called by codeeval.judge.JudgePolicy (file:/l/judge.jar)\n"
+              b"WARNING: Please consider reporting this to the maintainers of codeeval.judge.JudgePolicy\n"
+              b"WARNING: System::setSecurityManager will be removed in a future release\n")
+    assert java._SM_BANNER.sub(b"", notice + b"\x1eSTART\nWARNING: mine\n", count=1) == b"\x1eSTART\nWARNING: mine\n"
