@@ -10,10 +10,10 @@ import json
 import httpx
 import pytest
 
-from codeeval.clients.openai_http import OpenAIClient
 from codeeval.generator.engine import Sampling
 from codeeval.generator.openai_engine import OpenAIEngine
 from codeeval.kit.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unauthenticated, Unavailable
+from codeeval.kit.openai_http import OpenAIClient
 
 URL = "http://llm.test/v1"
 

@@ -1,13 +1,21 @@
-"""`codeeval train` / `codeeval jobs` argument handling (no service needed for these paths)."""
+"""`codeeval train` / `codeeval jobs` argument handling (no service needed for these paths), and
+`codeeval train --list` through a real local trainer (the CLI imports no trainer module)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from codeeval.cli.main import build_parser, main
 
 
-def test_train_list_shows_shipped_configs(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.slow
+@pytest.mark.integration
+def test_train_list_shows_shipped_configs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.delenv("CODEEVAL_TRAINER_ADDR", raising=False)
+    monkeypatch.setenv("CODEEVAL_TRAINER_STATE_DIR", str(tmp_path / "state"))
     assert main(["train", "--list"]) == 0
     out = capsys.readouterr().out
     assert "smollm2-multitask-qlora-cpu" in out and "qwen2.5-coder-3b-multitask-full" in out

@@ -93,3 +93,12 @@ async def test_nothing_was_queued_and_unknown_ids(trainer) -> None:  # type: ign
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await trainer.ListJobs(trainer_pb2.ListJobsRequest(page_size=501))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_size" in info.value.details()
+
+
+async def test_list_configs_gives_every_shipped_config_resolved(trainer) -> None:  # type: ignore[no-untyped-def]
+    configs = {c.name: c for c in (await trainer.ListConfigs(trainer_pb2.ListConfigsRequest())).configs}
+    assert list(configs) == sorted(configs)
+    assert not any(name.startswith("_") for name in configs)
+    cpu = configs["smollm2-multitask-qlora-cpu"]
+    assert cpu.method == "qlora" and len(cpu.tasks) > 1
+    assert configs["qwen2.5-coder-3b-multitask-full"].method == "full"

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="whitelisted override, repeatable")
     p.add_argument("--name", default="", help="a label for the job")
     p.add_argument("--watch", action="store_true", help="follow progress until the job ends")
-    p.add_argument("--list", action="store_true", help="list the shipped configs and exit")
+    p.add_argument("--list", action="store_true", help="list the trainer's shipped configs and exit")
     p.set_defaults(func=_train)
 
     jobs = sub.add_parser("jobs", help="training jobs: list, get, watch, cancel")
@@ -61,12 +61,13 @@ def _state(job: Any) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     if args.list:
-        from codeeval.trainer.config import list_configs, load_config
+        def configs(channel: grpc.Channel) -> int:
+            pb, stubs = _api()
+            for cfg in stubs.TrainerServiceStub(channel).ListConfigs(pb.ListConfigsRequest(), timeout=60).configs:
+                print(f"{cfg.name:40s} {cfg.method:6s} {','.join(cfg.tasks)}")
+            return 0
 
-        for name in list_configs():
-            cfg = load_config(name)
-            print(f"{name:40s} {cfg.method.kind:6s} {','.join(t.name for t in cfg.data.tasks)}")
-        return 0
+        return _call(configs)
     if not args.config:
         _console.print("[red]error:[/] --config is required (see codeeval train --list)")
         return 2

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from codeeval.api.generator.v1 import generator_pb2
 from codeeval.clients.base import ServiceError
 from codeeval.clients.generator import GeneratorClient, PromptToGenerate, Sampling
-from codeeval.clients.openai_http import Answer, OpenAIClient, sampling_body
 from codeeval.kit.errors import CodeevalError
+from codeeval.kit.openai_http import Answer, OpenAIClient, sampling_body
 from codeeval.prompts import get_template, text_sha256
 from codeeval.records import Sample
 

@@ -13,7 +13,7 @@ SGLang, llama.cpp's server, a hosted API) over HTTP with httpx.
   ``--enable-lora``); a server without it -> FAILED_PRECONDITION saying so. The adapter path is the
   path the SERVER sees.
 * Retries, timeouts, the concurrency limit and the error mapping are those of
-  :mod:`codeeval.clients.openai_http` (UNAVAILABLE naming the URL, NOT_FOUND naming the model or
+  :mod:`codeeval.kit.openai_http` (UNAVAILABLE naming the URL, NOT_FOUND naming the model or
   adapter, UNAUTHENTICATED naming the key's environment variable, ...).
 """
 
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codeeval.clients.openai_http import OpenAIClient, sampling_body
 from codeeval.generator.engine import BaseModelInfo, Completion, Engine, Sampling
 from codeeval.generator.settings import GeneratorSettings
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from codeeval.kit.openai_http import OpenAIClient, sampling_body
 
 
 def _body(s: Sampling) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from codeeval.api.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from codeeval.kit.errors import require
+from codeeval.trainer.config import list_configs, load_config
 from codeeval.trainer.jobs import JobManager
 
 
@@ -88,3 +89,13 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     async def CancelJob(self, request: trainer_pb2.CancelJobRequest,  # noqa: N802
                         context: grpc.aio.ServicerContext) -> trainer_pb2.CancelJobResponse:
         return trainer_pb2.CancelJobResponse(job=job_message(self.manager.cancel(request.id)))
+
+    async def ListConfigs(self, request: trainer_pb2.ListConfigsRequest,  # noqa: N802
+                          context: grpc.aio.ServicerContext) -> trainer_pb2.ListConfigsResponse:
+        """Every shipped config resolved (``extends`` merged): milliseconds per config."""
+        def configs() -> list[trainer_pb2.TrainingConfig]:
+            return [trainer_pb2.TrainingConfig(name=name, method=cfg.method.kind,
+                                               tasks=[t.name for t in cfg.data.tasks])
+                    for name in list_configs() for cfg in [load_config(name)]]
+
+        return trainer_pb2.ListConfigsResponse(configs=await asyncio.to_thread(configs))

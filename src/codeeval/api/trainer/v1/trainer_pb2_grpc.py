@@ -60,6 +60,11 @@ class TrainerServiceStub:
                 request_serializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.ListConfigs = channel.unary_unary(
+                '/codeeval.trainer.v1.TrainerService/ListConfigs',
+                request_serializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsRequest.SerializeToString,
+                response_deserializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsResponse.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -97,6 +102,13 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConfigs(self, request, context):
+        """The training configs this trainer ships (what `codeeval train --list` prints).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +136,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobRequest.FromString,
                     response_serializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'ListConfigs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConfigs,
+                    request_deserializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsRequest.FromString,
+                    response_serializer=codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +279,33 @@ class TrainerService:
             '/codeeval.trainer.v1.TrainerService/CancelJob',
             codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobRequest.SerializeToString,
             codeeval_dot_trainer_dot_v1_dot_trainer__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConfigs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/codeeval.trainer.v1.TrainerService/ListConfigs',
+            codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsRequest.SerializeToString,
+            codeeval_dot_trainer_dot_v1_dot_trainer__pb2.ListConfigsResponse.FromString,
             options,
             channel_credentials,
             insecure,
