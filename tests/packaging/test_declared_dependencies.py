@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _named_modules(code: Path) -> set[str]:
     return names
 
 
-def _modules_of(dist: str, index: dict[str, list[str]]) -> set[str]:
+def _modules_of(dist: str, index: Mapping[str, list[str]]) -> set[str]:
     return {mod for mod, dists in index.items() if dist in {d.lower().replace("_", "-") for d in dists}}
 
 
