@@ -21,15 +21,12 @@ $(VENV)/.installed: pyproject.toml services/*/pyproject.toml scripts/install-pyt
 proto: venv  ## regenerate the gRPC stubs after editing proto/
 	$(PY) tools/gen_proto.py
 
-lint: venv  ## buf lint on the protos, stubs match the protos, ruff, import contracts, mypy on the cores, clients, bench, cli, stats
+lint: venv  ## buf lint on the protos, stubs match the protos, ruff, import contracts, mypy over all of src/ and services/
 	cd proto && $$(bash ../scripts/install-buf.sh) lint
 	$(PY) tools/gen_proto.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy src/codeeval/kit src/codeeval/prompts src/codeeval/records src/codeeval/clients \
-		src/codeeval/bench src/codeeval/cli src/codeeval/stats services/sandbox/src/codeeval/sandbox \
-		services/analyzer/src/codeeval/analyzer services/generator/src/codeeval/generator \
-		services/trainer/src/codeeval/trainer
+	$(VENV)/bin/mypy src services
 
 test: setup  ## the README's test command: lint + the fast suite
 	$(MAKE) lint

@@ -124,7 +124,8 @@ def _convert(gguf: Path, out: Path) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # Any: transformers' stubs type the loaded model's attributes as tensors/modules and its .to() as a wrapped call
+    model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The GGUF loader marks the model as quantized; the dequantized weights are plain tensors.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
