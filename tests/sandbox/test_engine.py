@@ -109,3 +109,44 @@ async def test_sandbox_errors_are_retried_then_reported(failures: int, outcome: 
     assert (res.outcome, res.attempts) == (outcome, attempts)
     if outcome is Outcome.SANDBOX_ERROR:
         assert "bwrap" in res.detail
+
+
+class RecordingBubblewrap(BubblewrapBackend):
+    """The real backend, recording the optional protocol calls the engine makes at start."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.calls: list[tuple[str, object]] = []
+
+    def bind_workspace(self, path: Path) -> None:
+        self.calls.append(("bind_workspace", path))
+
+    def bind_trusted(self, path: Path) -> None:
+        self.calls.append(("bind_trusted", path))
+
+    async def warm(self, limits: Limits, work_dir_bytes: int) -> None:
+        self.calls.append(("warm", (limits, work_dir_bytes)))
+
+
+async def test_a_backend_inherits_the_protocols_defaults_and_the_engine_reads_passes_fds():
+    from codeeval.sandbox.backends.docker import DockerBackend
+
+    s = settings()
+    plain = BubblewrapBackend(slots=s.max_concurrency, uid_base=s.uid_base)
+    assert plain.passes_fds and plain.bind_workspace(Path("/")) is None and await plain.warm(LIMITS, 1) is None
+    assert Engine(s, plain).runners[Language.PYTHON].channel_by_path is False
+    assert Engine(s, DockerBackend(image="none", slots=1)).runners[Language.PYTHON].channel_by_path is True
+
+
+@pytest.mark.slow
+async def test_engine_start_binds_and_warms_through_the_protocol():
+    s = settings()
+    backend = RecordingBubblewrap(slots=s.max_concurrency, uid_base=s.uid_base)
+    engine = Engine(s, backend)
+    await engine.start()
+    try:
+        assert backend.calls == [("bind_workspace", engine.workspace.base),
+                                 ("bind_trusted", engine.workspace.trusted_base),
+                                 ("warm", (s.default_limits(), s.work_dir_bytes))]
+    finally:
+        await engine.stop()

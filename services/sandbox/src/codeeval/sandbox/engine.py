@@ -144,7 +144,7 @@ class Engine:
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
             Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base,
-                                          channel_by_path=not getattr(self.backend, "passes_fds", True)),
+                                          channel_by_path=not self.backend.passes_fds),
             Language.JAVA: JavaRunner(*args)}
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None
@@ -157,24 +157,15 @@ class Engine:
         Raises RuntimeError (with the reason) if runs could not work."""
         await asyncio.to_thread(self.workspace.check_reachable)
         await asyncio.to_thread(self._stage_trusted)
-        bind_workspace = getattr(self.backend, "bind_workspace", None)
-        if bind_workspace is not None:
-            bind_workspace(self.workspace.base)
-        bind_trusted = getattr(self.backend, "bind_trusted", None)
-        if bind_trusted is not None:
-            bind_trusted(self.workspace.trusted_base)
+        self.backend.bind_workspace(self.workspace.base)
+        self.backend.bind_trusted(self.workspace.trusted_base)
         await self.backend.start()
         java = self.runners[Language.JAVA]
         assert isinstance(java, JavaRunner)
         await asyncio.to_thread(java.prepare)
         if await asyncio.to_thread(self._csharp.available):
             self.runners[Language.CSHARP] = self._csharp
-        warm = getattr(self.backend, "warm", None)
-        if warm is not None:
-            from codeeval.sandbox.backends.docker import Profile
-
-            d = self.settings.default_limits()
-            await warm(Profile(d.memory_bytes, d.max_processes, d.max_file_bytes, self.settings.work_dir_bytes, False))
+        await self.backend.warm(self.settings.default_limits(), self.settings.work_dir_bytes)
         self.capabilities = await asyncio.to_thread(self._describe)
         self.started = True
 

@@ -61,9 +61,17 @@ def map_paths(argv: list[str], mapping: dict[str, str]) -> list[str]:
 
 class Backend(Protocol):
     """An isolation backend. ``execute`` never raises for anything the program does; a failure of the
-    sandbox itself is reported in ``ProcessResult.sandbox_failure``."""
+    sandbox itself is reported in ``ProcessResult.sandbox_failure``.
+
+    The engine uses a backend only through these members. A backend class subclasses this protocol to
+    inherit the defaults of the optional ones (``passes_fds``, ``bind_workspace``, ``bind_trusted``,
+    ``warm``): right for a backend that runs on the host's file system and starts each run fresh.
+    """
 
     name: str
+    #: Whether a run inherits host fds (``SandboxCommand.pass_fds``). False: the Python judge's channel
+    #: is a socket in the run directory instead.
+    passes_fds: bool = True
 
     def version(self) -> str: ...
 
@@ -74,6 +82,21 @@ class Backend(Protocol):
     async def stop(self) -> None: ...
 
     async def execute(self, cmd: SandboxCommand) -> ProcessResult: ...
+
+    def bind_workspace(self, path: Path) -> None:
+        """Called before :meth:`start` with the host directory holding every run's files. Default:
+        nothing (the runs see the host's paths)."""
+        return None
+
+    def bind_trusted(self, path: Path) -> None:
+        """Called before :meth:`start` with the host directory holding the staged trusted files.
+        Default: nothing."""
+        return None
+
+    async def warm(self, limits: Limits, work_dir_bytes: int) -> None:
+        """Called after :meth:`start` with the default limits, so that first runs pay no start-up.
+        Default: nothing (nothing is pooled)."""
+        return None
 
 
 TAIL_BYTES = 512

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codeeval.sandbox.backends import cgroups
-from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.base import WORK_DIR, Backend, SandboxCommand, StreamCollector
 from codeeval.sandbox.backends.memwatch import MemoryWatch, Watch
 from codeeval.sandbox.backends.seccomp_filter import compile_filter
 from codeeval.sandbox.model import ProcessResult
@@ -40,7 +40,7 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORK_DIR, "LANG": "C
 SETUP_ERROR_PREFIX = b"bwrap: "
 
 
-class BubblewrapBackend:
+class BubblewrapBackend(Backend):
     """Runs commands under bwrap. ``uid_base`` .. ``uid_base + slots - 1`` are the host uids used when
     the service is root (one per concurrent run, so runs cannot signal or ptrace each other)."""
 

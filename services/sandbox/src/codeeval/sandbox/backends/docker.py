@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeeval.sandbox.backends.base import WORK_DIR, SandboxCommand, StreamCollector, map_paths
-from codeeval.sandbox.model import ProcessResult
+from codeeval.sandbox.backends.base import WORK_DIR, Backend, SandboxCommand, StreamCollector, map_paths
+from codeeval.sandbox.model import Limits, ProcessResult
 
 USER = "65534:65534"
 #: pid 1 of every container: not the candidates' uid (capabilities are all dropped regardless).
@@ -68,7 +68,7 @@ class Profile:
     writable: bool
 
 
-class DockerBackend:
+class DockerBackend(Backend):
     name = "docker"
     #: an exec cannot inherit host fds: the Python judge's channel is a socket in the run dir instead
     passes_fds = False
@@ -117,8 +117,10 @@ class DockerBackend:
         except Exception:  # noqa: BLE001
             raise RuntimeError(f"image {self.image} missing: build it with deploy/sandbox-runtime/build.sh") from None
 
-    async def warm(self, profile: Profile) -> None:
-        """Fill the pool for ``profile`` (the default limits) so first runs pay no start-up."""
+    async def warm(self, limits: Limits, work_dir_bytes: int) -> None:
+        """Fill the pool for the default limits' read-only profile so first runs pay no start-up
+        (``pool_size`` containers created, seconds each)."""
+        profile = Profile(limits.memory_bytes, limits.max_processes, limits.max_file_bytes, work_dir_bytes, False)
         containers = [await asyncio.to_thread(self._create, profile) for _ in range(self.pool_size)]
         with self._lock:
             self._pool.setdefault(profile, []).extend(containers)

@@ -150,8 +150,7 @@ class PythonRunner:
 
     def support_dir(self) -> Path:
         """Where the judge reads py_judge.py: the workspace's staged copy when there is one."""
-        trusted: dict[Path, Path] = getattr(self.workspace, "trusted", {})
-        return trusted.get(SUPPORT_DIR.resolve(), SUPPORT_DIR)
+        return self.workspace.trusted.get(SUPPORT_DIR.resolve(), SUPPORT_DIR)
 
     def toolchain(self) -> list[tuple[str, str]]:
         out = subprocess.run([PYTHON, "--version"], capture_output=True, text=True, timeout=10)
