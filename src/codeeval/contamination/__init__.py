@@ -1,0 +1,63 @@
+"""codeeval.contamination: did the checkpoint see the benchmark? A contamination check of training
+data against a suite, and the provenance of an adapter.
+
+- :mod:`~codeeval.contamination.ngrams`: normalisation settings, tokens, the n-gram index;
+- :mod:`~codeeval.contamination.check`: the comparison and its typed result (states ``clean``,
+  ``contaminated``, ``unknown``; per task, per side, ids, short items, clean subset);
+- :mod:`~codeeval.contamination.provenance`: ``codeeval_adapter.json`` as a typed record
+  (``unknown`` without it), the training sources it names, the diff of two mixtures.
+
+The bench's call, with the items it has loaded per task (:func:`codeeval.suites.read_items`)::
+
+    from codeeval.contamination import check_adapter
+    result = check_adapter(items_by_task, adapter_dir)     # or a Provenance already read
+    result.status                      # "clean" | "contaminated" | "unknown"
+    result.clean_ids(task_name)        # the clean subset's ids, or None when unknown
+    result.tasks[task_name].contaminated["prompt" | "reference"]   # ids per side
+    result.to_json()                   # what a results file records (settings included)
+
+Every metric can then be computed on ``clean_ids`` beside the full set; a None clean subset means
+"contamination unknown" and must be shown as such, never as clean.
+
+This package imports :mod:`codeeval.data` and :mod:`codeeval.kit` only (never a service or the
+suites: the caller loads the items). Cost: see :mod:`~codeeval.contamination.check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from codeeval.contamination.check import (
+    ContaminationResult,
+    SourceReport,
+    SuiteText,
+    TaskResult,
+    TrainingSource,
+    check,
+    item_text,
+    suite_texts,
+)
+from codeeval.contamination.ngrams import Settings
+from codeeval.contamination.provenance import (
+    MixtureDelta,
+    MixtureEntry,
+    Provenance,
+    mixture_diff,
+    read_provenance,
+    training_sources,
+)
+from codeeval.data import Item
+
+__all__ = ["ContaminationResult", "MixtureDelta", "MixtureEntry", "Provenance", "Settings", "SourceReport",
+           "SuiteText", "TaskResult", "TrainingSource", "check", "check_adapter", "item_text", "mixture_diff",
+           "read_provenance", "suite_texts", "training_sources"]
+
+
+def check_adapter(items_by_task: Mapping[str, Sequence[Item]], adapter: Path | Provenance,
+                  settings: Settings | None = None) -> ContaminationResult:
+    """The check of a suite's items against the training data an adapter's metadata names.
+    An adapter without metadata gives state ``unknown`` with the provenance's reason."""
+    provenance = adapter if isinstance(adapter, Provenance) else read_provenance(adapter)
+    reason = provenance.reason or "the adapter's metadata names no training sources"
+    return check(suite_texts(items_by_task), training_sources(provenance), settings, reason_if_none=reason)

@@ -1,0 +1,173 @@
+"""Provenance: an adapter's ``codeeval_adapter.json`` (written by the trainer) as a typed record, the
+training sources it names, and the difference between two adapters' mixtures.
+
+Contract: :func:`read_provenance` never guesses. An adapter folder without the metadata file, or
+with one that is not a JSON object, gives ``Provenance(status="unknown", reason=...)``; a field the
+trainer did not record is None (the trainer records no data hashes today: ``data_sha256`` is None
+then, and the contamination check's own per-source sha256 says what it compared). A folder that does
+not exist is :class:`~codeeval.kit.errors.NotFound` (bad input, not an unknown provenance).
+
+:func:`training_sources` turns the recorded ``config.data.tasks[*].source`` back into data-layer
+sources the way the trainer reads them (relative paths beside the trainer's shipped configs,
+``${datasets}``/``${stdlib}`` expanded here). It covers every example a source offers up to its
+``limit``: a superset of what the mixture drew when ``eval_fraction`` held some out or the mixture
+subsampled, so the check may over-report, never under-report. A reader registered only inside the
+trainer (``mined``) is not available to this package: that source is reported unavailable and the
+check's state is unknown unless something else matched. ``strip_docstring`` is not applied (the
+texts compared keep their docstrings: again a superset).
+
+Cost: one small JSON read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from codeeval.contamination.check import TrainingSource
+from codeeval.data import Source, get_reader
+from codeeval.data.errors import SourceError
+from codeeval.kit.errors import NotFound
+from codeeval.kit.paths import expand
+
+METADATA_FILE = "codeeval_adapter.json"
+#: Where the trainer's relative source paths live (found without importing the trainer).
+TRAINER_CONFIGS = "${package:codeeval.trainer}/configs"
+
+
+@dataclass(frozen=True)
+class MixtureEntry:
+    """One task of a training mixture: examples available, drawn per epoch (effective) and share."""
+
+    task: str
+    available: int
+    effective: int
+    proportion: float
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced an adapter, as its metadata records it (None: not recorded)."""
+
+    status: Literal["known", "unknown"]
+    path: str
+    reason: str = ""
+    kind: str | None = None
+    method: str | None = None
+    base_model: str | None = None
+    base_model_sha256: str | None = None
+    template: str | None = None
+    template_sha256: str | None = None
+    template_rendered_sha256: str | None = None
+    task_prompts: dict[str, Any] = field(default_factory=dict)
+    mixture: list[MixtureEntry] = field(default_factory=list)
+    mixing: dict[str, Any] | None = None
+    seed: int | None = None
+    data_sha256: dict[str, str] | None = None
+    cost: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    steps: int | None = None
+    outcome: str | None = None
+    versions: dict[str, str] | None = None
+    config: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _opt(meta: dict[str, Any], key: str, kind: type) -> Any:
+    value = meta.get(key)
+    return value if isinstance(value, kind) else None
+
+
+def read_provenance(adapter: Path) -> Provenance:
+    """The typed metadata of the adapter folder ``adapter`` (see the module docstring)."""
+    if not adapter.is_dir():
+        raise NotFound(f"{adapter} is not an adapter folder", field="adapter")
+    meta_path = adapter / METADATA_FILE
+    if not meta_path.is_file():
+        return Provenance("unknown", str(adapter), f"provenance unknown: {adapter} has no {METADATA_FILE} "
+                          "(not written by the codeeval trainer)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path} is not JSON: {exc}")
+    if not isinstance(meta, dict):
+        return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path} is not a JSON object")
+    mixture = [MixtureEntry(str(m.get("task", "")), int(m.get("available", 0)), int(m.get("effective", 0)),
+                            float(m.get("proportion", 0.0)))
+               for m in meta.get("mixture") or [] if isinstance(m, dict)]
+    config = _opt(meta, "config", dict)
+    data = (config or {}).get("data") or {}
+    hashes = meta.get("data_sha256")
+    return Provenance(
+        "known", str(adapter), kind=_opt(meta, "kind", str), method=_opt(meta, "method", str),
+        base_model=_opt(meta, "base_model", str), base_model_sha256=_opt(meta, "base_model_sha256", str),
+        template=_opt(meta, "template", str), template_sha256=_opt(meta, "template_sha256", str),
+        template_rendered_sha256=_opt(meta, "template_rendered_sha256", str),
+        task_prompts=_opt(meta, "task_prompts", dict) or {}, mixture=mixture,
+        mixing=data.get("mixing") if isinstance(data.get("mixing"), dict) else None,
+        seed=_opt(meta, "seed", int), data_sha256=dict(hashes) if isinstance(hashes, dict) else None,
+        cost=_opt(meta, "cost", dict), metrics=_opt(meta, "metrics", dict), steps=_opt(meta, "steps", int),
+        outcome=_opt(meta, "outcome", str), versions=_opt(meta, "versions", dict), config=config)
+
+
+def _source(task: str, spec: dict[str, Any]) -> TrainingSource:
+    """One recorded source spec as the trainer reads it (see the module docstring for the limits)."""
+    reader = str(spec.get("reader", ""))
+    label = f"{task} ({reader})"
+    try:
+        info = get_reader(reader)
+    except SourceError as exc:
+        return TrainingSource(label, unavailable=f"{exc} (a reader of the trainer cannot be read here)")
+    options: dict[str, Any] = {"direction": spec.get("direction", "java-cs"), "split": spec.get("split", "train")}
+    for key in ("fields", "target", "hf_name", "hf_config"):
+        if spec.get(key):
+            options[key] = spec[key]
+    raw_path = str(spec.get("path") or "")
+    path = expand(raw_path, base_dir=expand(TRAINER_CONFIGS)) if raw_path else None
+    if info.needs_path and path is None:
+        return TrainingSource(label, unavailable="the recorded source has no path")
+    limit = spec.get("limit")
+    return TrainingSource(label, Source(reader=reader, path=path, language=str(spec.get("language", "python")),
+                                        options=options), limit=limit if isinstance(limit, int) else None)
+
+
+def training_sources(provenance: Provenance) -> list[TrainingSource]:
+    """The training sources the adapter's config records (empty when the provenance is unknown or
+    the config records no tasks)."""
+    if provenance.status != "known" or not provenance.config:
+        return []
+    tasks = (provenance.config.get("data") or {}).get("tasks") or []
+    return [_source(str(t.get("name", f"task{i}")), t.get("source") or {})
+            for i, t in enumerate(tasks) if isinstance(t, dict)]
+
+
+@dataclass(frozen=True)
+class MixtureDelta:
+    """One task in two mixtures (None: absent from that adapter's mixture)."""
+
+    task: str
+    a_effective: int | None
+    b_effective: int | None
+    a_proportion: float | None
+    b_proportion: float | None
+
+    @property
+    def proportion_change(self) -> float:
+        return (self.b_proportion or 0.0) - (self.a_proportion or 0.0)
+
+
+def mixture_diff(a: Provenance, b: Provenance) -> list[MixtureDelta] | None:
+    """Per task (a's order, then tasks only b has) the effective counts and shares of both adapters;
+    None when either provenance is unknown (no difference is claimed without both mixtures)."""
+    if a.status != "known" or b.status != "known":
+        return None
+    ma = {m.task: m for m in a.mixture}
+    mb = {m.task: m for m in b.mixture}
+    order = list(ma) + [t for t in mb if t not in ma]
+    return [MixtureDelta(t, ma[t].effective if t in ma else None, mb[t].effective if t in mb else None,
+                         ma[t].proportion if t in ma else None, mb[t].proportion if t in mb else None)
+            for t in order]
