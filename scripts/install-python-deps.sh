@@ -89,5 +89,8 @@ for mod in ["codeeval.kit.server", "grpc", "torch"]:
     importlib.import_module(mod)
 import torch
 assert torch.__version__.startswith(want), f"torch {torch.__version__} installed, {want} wanted"
+from codeeval.kit.discovery import service_names
+missing = {"sandbox", "analyzer", "generator", "trainer"} - set(service_names())
+assert not missing, f"services without their codeeval.services entry point (reinstall them): {sorted(missing)}"
 print(f"python packages: ok (torch {torch.__version__}, path {path_kind})")
 PY
