@@ -15,22 +15,11 @@ loading imports the bootstrap module and whatever it imports.
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from codeeval.kit.names import did_you_mean
 
-if TYPE_CHECKING:
-    from codeeval.kit.server import Service
-
 GROUP = "codeeval.services"
-
-
-class ServiceModule(Protocol):
-    """What a service's entry point loads: its settings class and its factory."""
-
-    SETTINGS: Any
-
-    def create(self, settings: Any) -> Service: ...
 
 
 class UnknownServiceError(RuntimeError):
@@ -54,11 +43,11 @@ def check_service_name(name: str) -> None:
         raise UnknownServiceError(f"unknown service {name!r}{hint}")
 
 
-def load_service(name: str) -> ServiceModule:
-    """The bootstrap module of installed service ``name``.
+def load_service(name: str) -> Any:
+    """The bootstrap module of installed service ``name`` (typed by :class:`codeeval.kit.server.ServiceModule`,
+    which this module cannot import: the server imports it).
 
     Raises :class:`UnknownServiceError` (with did-you-mean) when no installed service has that name.
     """
     check_service_name(name)
-    module: ServiceModule = _entry_points()[name].load()
-    return module
+    return _entry_points()[name].load()

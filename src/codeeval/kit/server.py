@@ -19,14 +19,14 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from codeeval.kit import logs
-from codeeval.kit.discovery import ServiceModule, UnknownServiceError, load_service
+from codeeval.kit.discovery import UnknownServiceError, load_service
 from codeeval.kit.interceptors import AccessLogInterceptor, AuthInterceptor, ErrorInterceptor
 from codeeval.kit.settings import ServiceSettings
 
@@ -55,6 +55,14 @@ class Service:
     start: Callable[[], Awaitable[None]] | None = None
     stop: Callable[[], Awaitable[None]] | None = None
     extra_service_names: list[str] = field(default_factory=list)
+
+
+class ServiceModule(Protocol):
+    """What a service's ``codeeval.services`` entry point loads: its settings class and its factory."""
+
+    SETTINGS: type[ServiceSettings]
+
+    def create(self, settings: Any) -> Service: ...
 
 
 def apply_compute_threads(n: int) -> None:
@@ -192,7 +200,7 @@ async def _serve(module: ServiceModule, settings: ServiceSettings, ready_file: P
 def run(name: str, config_file: str | None = None, ready_file: Path | None = None, **overrides: Any) -> None:
     """Run service ``name`` until SIGTERM/SIGINT. ``ready_file`` receives the bound port."""
     try:
-        module = load_service(name)
+        module: ServiceModule = load_service(name)
     except UnknownServiceError as exc:
         raise SystemExit(str(exc)) from None
     settings = module.SETTINGS.load(config_file, **overrides)
