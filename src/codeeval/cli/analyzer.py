@@ -93,17 +93,15 @@ def _emit(data: dict, args: argparse.Namespace) -> None:
 
 
 def _call(method: str, request: object) -> object | None:
-    import grpc
+    from codeeval.clients import AnalyzerClient, ServiceError
 
-    from codeeval.api.analyzer.v1 import analyzer_pb2_grpc
-    from codeeval.kit.client import connect, describe_rpc_error
-
-    try:
-        with connect("analyzer") as channel:
-            return getattr(analyzer_pb2_grpc.AnalyzerServiceStub(channel), method)(request, timeout=3600)
-    except grpc.RpcError as exc:
-        _console.print(f"[red]error:[/] {escape(describe_rpc_error('analyzer', exc))}")
-        return None
+    with AnalyzerClient(wait_s=0.0) as client:
+        try:
+            result: object = client.call(lambda stub: getattr(stub, method)(request, timeout=3600))
+            return result
+        except ServiceError as exc:
+            _console.print(f"[red]error:[/] {escape(str(exc))}")
+            return None
 
 
 def _analyze(args: argparse.Namespace) -> int:
