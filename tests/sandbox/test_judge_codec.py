@@ -166,7 +166,7 @@ def _pr(**kw) -> ProcessResult:
     (_pr(), {"verdict": "JUDGE_MEMORY"}, Outcome.MEMORY_EXCEEDED),
 ])
 def test_judged_outcome_mapping(pr, verdict, outcome):
-    """Glue only: the same paths run for real in test_judge.py and test_reward_hacking_python.py."""
+    """Glue only: the same paths run for real in test_python_judge.py and test_reward_hacking_python.py."""
     assert judged_result(pr, verdict, Limits()).outcome is outcome
 
 
