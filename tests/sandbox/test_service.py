@@ -152,7 +152,7 @@ async def test_java_batch_via_service(svc: Service):
         got[item.index] = item.result
     assert [got[i].outcome for i in range(3)] == [sandbox_pb2.OUTCOME_PASSED, sandbox_pb2.OUTCOME_FAILED,
                                                    sandbox_pb2.OUTCOME_COMPILE_ERROR]
-    assert "incompatible types" in got[2].compile_output and "Candidate.java:4" in got[2].compile_output
+    assert "incompatible types" in got[2].compile_output and "Solution.java:4" in got[2].compile_output
 
 
 def _humaneval_requests(limit: int | None) -> tuple[list[dict[str, str]], list[sandbox_pb2.ExecuteRequest]]:
