@@ -4,12 +4,13 @@ Each candidate of a batch gets its own package ``c<i>`` and its test another, ``
 candidate only through single-type imports (java_source.py; the package clause and imports go on the
 first line, so javac's line numbers still match the texts); sources sit in ``src/c<i>/`` and
 ``src/t<i>/``, so a compile error maps back to its candidate by path. At run time sample i's class
-path holds only ``c<i>`` and ``t<i>``. The judge (support/CodeevalLauncher.java, JudgePolicy.java) is
-a named module compiled once per service start into a directory runs can read but not write; the JVM
-resolves java.se and the judge only (no jdk.unsupported: no ``sun.misc.Unsafe``), and the judge's
-policy refuses the candidate exiting, processes, native libraries, class loaders, links, /proc and
-writes to code (see the README's threat model). Cost: one javac start-up
-(~0.3 s) for the batch plus ~0.1 s of JVM start per candidate, against ~0.55 s per candidate
+path holds only ``c<i>`` and ``t<i>``. The judge (support/CodeevalLauncher.java, JudgePolicy.java,
+ValueTypes.java) is a named module compiled once per service start into a modular jar runs can read
+but not write; the JVM resolves java.se and the judge only (no jdk.unsupported: no
+``sun.misc.Unsafe``), and the judge's policy refuses the candidate exiting, processes, native
+libraries, class loaders, links, /proc and writes to code (see the README's threat model). Cost:
+one javac start-up (~0.3 s) for the batch plus a JVM start per candidate (~0.11 s of CPU with the
+module graph and the policy, against ~0.05 s for a class-path launcher), against ~0.55 s per candidate
 compiled alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the rest
 are compiled again together (javac writes no classes once any unit fails); when javac fails without
 attributable errors (a crash, a timeout) every candidate is compiled on its own.
