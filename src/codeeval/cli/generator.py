@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     asub = ad.add_subparsers(dest="adapters_command", required=True, metavar="ACTION")
     p = asub.add_parser("load", help="load a PEFT adapter folder under a name")
     p.add_argument("name")
-    p.add_argument("path", help="adapter folder as the generator sees it")
+    p.add_argument("path", help="adapter folder as the generator sees it, or a hub id (org/name[@revision]) the "
+                   "generator downloads")
     p.add_argument("--replace", action="store_true", help="replace an adapter already loaded under this name")
     p.set_defaults(func=_load)
     p = asub.add_parser("unload", help="unload an adapter")
@@ -99,13 +100,19 @@ def _generate(args: argparse.Namespace) -> int:
     return _call(run)
 
 
+def _adapter_path(path: str) -> str:
+    """A folder that exists here is sent absolute (a local generator may run elsewhere in the tree);
+    anything else (a hub id, a path on the generator's machine) verbatim: the generator resolves it."""
+    local = Path(path).expanduser()
+    return str(local.resolve()) if local.exists() else path
+
+
 def _load(args: argparse.Namespace) -> int:
     pb, grpc_api = _api()
 
     def run(channel: grpc.Channel) -> None:
         a = grpc_api.GeneratorServiceStub(channel).LoadAdapter(
-            pb.LoadAdapterRequest(name=args.name, path=str(Path(args.path).expanduser().resolve()),
-                                  replace=args.replace)).adapter
+            pb.LoadAdapterRequest(name=args.name, path=_adapter_path(args.path), replace=args.replace)).adapter
         print(f"loaded {a.name}: rank {a.rank}, {', '.join(a.target_modules)}, template {a.template or '-'}, "
               f"{a.size_bytes} bytes, sha256 {a.sha256[:12]}, {a.load_time_ms} ms")
 
