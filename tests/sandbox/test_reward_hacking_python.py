@@ -7,7 +7,7 @@ on every available backend, run as one concurrent batch per backend.
 
 Fixture header lines: ``# expect: A|B``, optional ``# entry: NAME`` (default ``add``) and
 ``# test: FILE`` (default ``check_add.txt``, in the same folder; ``{SECRET}`` in it is replaced by
-a fresh random value per run)."""
+a fresh random value per run) and ``# wall_ms: N`` (default the conformance limit)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from conftest import CONFORMANCE_LIMITS, FIXTURES, expected_outcomes
 
 from codeeval.sandbox.engine import Engine
-from codeeval.sandbox.model import Language, Outcome, RunRequest, RunResult
+from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest, RunResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 FOLDER = FIXTURES / "reward_hacking" / "python"
@@ -37,8 +37,10 @@ def header(path: Path, key: str, default: str) -> str:
 
 def fixture_request(path: Path) -> RunRequest:
     test = (FOLDER / header(path, "test", "check_add.txt")).read_text().replace("{SECRET}", SECRET)
-    return RunRequest(Language.PYTHON, path.read_text(), test, header(path, "entry", "add"),
-                      limits=CONFORMANCE_LIMITS, id=path.stem)
+    wall = int(header(path, "wall_ms", str(CONFORMANCE_LIMITS.wall_time_ms)))
+    limits = Limits(**{**CONFORMANCE_LIMITS.as_dict(), "wall_time_ms": wall, "cpu_time_ms": wall})
+    return RunRequest(Language.PYTHON, path.read_text(), test, header(path, "entry", "add"), limits=limits,
+                      id=path.stem)
 
 
 FIXTURE_FILES = sorted(FOLDER.glob("*.py"))
