@@ -183,6 +183,7 @@ class SuiteIndex:
         self.items = list(items)
         self.settings = settings
         self.exact: dict[str, list[tuple[int, Side]]] = {}
+        self.keys: dict[tuple[int, Side], str] = {}
         self.ngrams = NgramIndex(settings.n)
         self.short: set[tuple[int, Side]] = set()
         self.absent: set[tuple[int, Side]] = set()
@@ -194,26 +195,42 @@ class SuiteIndex:
                     self.absent.add((i, side))
                     continue
                 key = exact_key(text, tokens(text, settings), settings)
-                if key:
-                    self.exact.setdefault(key, []).append((i, side))
+                self.keys[(i, side)] = key
+                self.exact.setdefault(key, []).append((i, side))
                 if not self.ngrams.add(2 * i + s, words(text, settings)):
                     self.short.add((i, side))
         self.ngrams.freeze()
 
+    def _key(self, text: str) -> str:
+        return exact_key(text, tokens(text, self.settings), self.settings)
+
     def scan(self, label: str, first: int, batch: Sequence[Example]) -> None:
-        """Compare a batch (examples ``first``.. of source ``label``) with every item, both checks."""
+        """Compare a batch (examples ``first``.. of source ``label``) with every item, both checks.
+
+        Equal exact keys imply equal words, so a training text of n words or more equals only items
+        the n-gram check finds anyway: the exact lookup runs on shorter texts (which can equal a short
+        item), and an n-gram hit is labelled ``exact`` when the whole texts are equal."""
+        n = self.settings.n
         texts: list[list[str]] = []
+        raw: list[str] = []
         for k, example in enumerate(batch):
             prompt, target = example_texts(example)
             fields = [v for v in example.fields.values() if v] if len(example.fields) > 1 else []
             for j, text in enumerate([prompt, target, *fields]):
+                toks = words(text, self.settings)
                 if j < 2:
-                    texts.append(words(text, self.settings))
-                for i, side in self.exact.get(exact_key(text, tokens(text, self.settings), self.settings), ()):
-                    self.found.setdefault((i, side), Match(label, first + k, "exact"))
+                    texts.append(toks)
+                    raw.append(text)
+                if len(toks) < n:
+                    for i, side in self.exact.get(self._key(text), ()):
+                        self.found.setdefault((i, side), Match(label, first + k, "exact"))
         for hit in self.ngrams.scan(texts):
             i, s = divmod(hit.key, 2)
-            self.found.setdefault((i, SIDES[s]), Match(label, first + hit.text // 2, "ngram"))
+            if (i, SIDES[s]) in self.found:
+                continue
+            kind: Literal["exact", "ngram"] = "exact" if self._key(raw[hit.text]) == self.keys[(i, SIDES[s])] \
+                else "ngram"
+            self.found[(i, SIDES[s])] = Match(label, first + hit.text // 2, kind)
 
     def task_results(self, status_of_clean: Status) -> dict[str, TaskResult]:
         """Per-task results; an item side matched makes its task contaminated, else ``status_of_clean``."""
