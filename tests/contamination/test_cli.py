@@ -76,6 +76,24 @@ def test_an_adapter_without_metadata_exits_3_unknown(tmp_path, capsys):
     result = json.loads(out)
     assert code == 3 and result["status"] == "unknown" and "provenance unknown" in result["reason"]
     assert result["tasks"]["codegen-python"]["clean_ids"] is None
+    assert result["provenance"]["status"] == "unknown" and result["provenance"]["mixture"] == []
+
+
+def test_an_adapter_with_metadata_prints_its_provenance_and_checks_its_data(tmp_path, capsys, default_items):
+    dedupe = default_items["summarize-python"]["sum-py-dedupe"]
+    train = _jsonl(tmp_path / "train.jsonl", [{"code": dedupe.fields["code"], "summary": "dedupes"}])
+    source = {"reader": "jsonl", "path": train, "fields": {"code": "code"}, "target": "summary"}
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "codeeval_adapter.json").write_text(json.dumps({
+        "method": "lora", "base_model": "default", "base_model_sha256": "f" * 64, "template": "smollm2", "seed": 0,
+        "steps": 12, "mixture": [{"task": "summarize-python", "available": 1, "effective": 1, "proportion": 1.0}],
+        "config": {"data": {"tasks": [{"name": "summarize-python", "source": source}]}}}))
+    code, out, _ = _run(capsys, "--adapter", str(adapter), "--suite", "default")
+    assert code == 1
+    assert "lora on default (sha256 ffffffffffff), template smollm2, seed 0, 12 steps" in out
+    assert "mixture summarize-python: 1 of 1 examples (100.0%)" in out
+    assert "summarize-python prompt contaminated: sum-py-dedupe" in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [

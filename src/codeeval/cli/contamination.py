@@ -86,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
                             lowercase=args.lowercase)
         loaded = load_suite(args.suite)
         items = {t.name: read_items(t, loaded.base_dir) for t in loaded.suite.tasks}
+        provenance = None
         if args.adapter is not None:
             provenance = read_provenance(args.adapter)
             sources = training_sources(provenance)
@@ -100,8 +101,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.train and broken:
         return _fail(f"--train {broken[0].label}: {broken[0].error}")
     if args.json:
-        print(json.dumps(result.to_json(), indent=1))
+        out = result.to_json()
+        if provenance is not None:
+            out["provenance"] = provenance.to_json()
+        print(json.dumps(out, indent=1))
     else:
+        if provenance is not None:
+            _print_provenance(provenance)
         _print(result, loaded.suite.name)
     return {"clean": 0, "contaminated": 1}.get(result.status, UNKNOWN_EXIT)
 
@@ -109,6 +115,16 @@ def _run(args: argparse.Namespace) -> int:
 def _flag_name(message: str) -> str:
     """Messages of a setting name its field; the flag is what the user typed."""
     return "--" + message if message.startswith("n: ") else message
+
+
+def _print_provenance(p: Any) -> None:
+    if p.status != "known":
+        print(p.reason)
+        return
+    print(f"adapter {p.path}: {p.method} on {p.base_model} (sha256 {str(p.base_model_sha256)[:12]}), template "
+          f"{p.template}, seed {p.seed}, {p.steps} steps")
+    for m in p.mixture:
+        print(f"  mixture {m.task}: {m.effective} of {m.available} examples ({m.proportion:.1%})")
 
 
 def _print(result: Any, suite: str) -> None:
