@@ -130,3 +130,16 @@ def test_mixture_diff_names_each_task_of_both_adapters(tmp_path, train_file):
     bare = tmp_path / "bare"
     bare.mkdir()
     assert mixture_diff(a, read_provenance(bare)) is None
+
+
+def test_hub_datasets_are_read_only_when_asked(tmp_path, train_file):
+    hub = {"name": "codegen-python", "task_prompt": "nl2code-python", "eval_source": None,
+           "source": {"reader": "hf", "path": "", "hf_name": "google/code_x_glue_ct_code_to_text",
+                      "hf_config": "python", "fields": {"description": "docstring"}, "target": "code"}}
+    prov = read_provenance(_adapter(tmp_path / "a", train_file, MIX, [hub]))
+    quiet = training_sources(prov)[1]
+    assert quiet.source is None and "hub dataset 'google/code_x_glue_ct_code_to_text' not read" in quiet.unavailable
+    asked = training_sources(prov, hub=True)[1]
+    assert asked.unavailable == "" and asked.source is not None and asked.source.path is None
+    assert asked.source.options["hf_name"] == "google/code_x_glue_ct_code_to_text"
+    assert asked.source.options["fields"] == {"description": "docstring"}

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--target", default="", metavar="KEY", help="jsonl/hf sources: the key of the target")
     p.add_argument("--direction", default="", metavar="java-cs|cs-java", help="translation sources: direction")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="read at most N examples per source")
+    p.add_argument("--hub", action="store_true",
+                   help="--adapter: also read training data the adapter took from the Hugging Face hub (may "
+                        "download gigabytes); without it such sources make the result unknown")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run)
 
@@ -89,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         provenance = None
         if args.adapter is not None:
             provenance = read_provenance(args.adapter)
-            sources = training_sources(provenance)
+            sources = training_sources(provenance, hub=args.hub)
             reason = provenance.reason or "the adapter's metadata names no training sources"
         else:
             sources = _train_sources(args)

@@ -55,9 +55,10 @@ __all__ = ["ContaminationResult", "MixtureDelta", "MixtureEntry", "Provenance", 
 
 
 def check_adapter(items_by_task: Mapping[str, Sequence[Item]], adapter: Path | Provenance,
-                  settings: Settings | None = None) -> ContaminationResult:
+                  settings: Settings | None = None, hub: bool = False) -> ContaminationResult:
     """The check of a suite's items against the training data an adapter's metadata names.
-    An adapter without metadata gives state ``unknown`` with the provenance's reason."""
+    An adapter without metadata gives state ``unknown`` with the provenance's reason; hub datasets
+    are read only with ``hub`` (see :func:`training_sources`)."""
     provenance = adapter if isinstance(adapter, Provenance) else read_provenance(adapter)
     reason = provenance.reason or "the adapter's metadata names no training sources"
-    return check(suite_texts(items_by_task), training_sources(provenance), settings, reason_if_none=reason)
+    return check(suite_texts(items_by_task), training_sources(provenance, hub), settings, reason_if_none=reason)

@@ -14,7 +14,9 @@ sources the way the trainer reads them (relative paths beside the trainer's ship
 subsampled, so the check may over-report, never under-report. A reader registered only inside the
 trainer (``mined``) is not available to this package: that source is reported unavailable and the
 check's state is unknown unless something else matched. ``strip_docstring`` is not applied (the
-texts compared keep their docstrings: again a superset).
+texts compared keep their docstrings: again a superset). A Hugging Face hub dataset is read only
+when asked (``hub=True``), never as a side effect of a bench. ``${datasets}`` is expanded with this
+machine's datasets folder: the trainer records the path as written, not a hash of the data.
 
 Cost: one small JSON read.
 """
@@ -114,7 +116,7 @@ def read_provenance(adapter: Path) -> Provenance:
         outcome=_opt(meta, "outcome", str), versions=_opt(meta, "versions", dict), config=config)
 
 
-def _source(task: str, spec: dict[str, Any]) -> TrainingSource:
+def _source(task: str, spec: dict[str, Any], hub: bool) -> TrainingSource:
     """One recorded source spec as the trainer reads it (see the module docstring for the limits)."""
     reader = str(spec.get("reader", ""))
     label = f"{task} ({reader})"
@@ -130,18 +132,22 @@ def _source(task: str, spec: dict[str, Any]) -> TrainingSource:
     path = expand(raw_path, base_dir=expand(TRAINER_CONFIGS)) if raw_path else None
     if info.needs_path and path is None:
         return TrainingSource(label, unavailable="the recorded source has no path")
+    if path is None and not hub:
+        return TrainingSource(label, unavailable=f"hub dataset {spec.get('hf_name')!r} not read (it may download "
+                              "gigabytes; allow it with hub=True, `codeeval contamination --hub`)")
     limit = spec.get("limit")
     return TrainingSource(label, Source(reader=reader, path=path, language=str(spec.get("language", "python")),
                                         options=options), limit=limit if isinstance(limit, int) else None)
 
 
-def training_sources(provenance: Provenance) -> list[TrainingSource]:
+def training_sources(provenance: Provenance, hub: bool = False) -> list[TrainingSource]:
     """The training sources the adapter's config records (empty when the provenance is unknown or
-    the config records no tasks)."""
+    the config records no tasks). A Hugging Face hub dataset (no local path) is read only with
+    ``hub``: otherwise it is reported unavailable, so a bench never starts a large download."""
     if provenance.status != "known" or not provenance.config:
         return []
     tasks = (provenance.config.get("data") or {}).get("tasks") or []
-    return [_source(str(t.get("name", f"task{i}")), t.get("source") or {})
+    return [_source(str(t.get("name", f"task{i}")), t.get("source") or {}, hub)
             for i, t in enumerate(tasks) if isinstance(t, dict)]
 
 
