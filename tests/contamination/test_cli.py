@@ -122,3 +122,17 @@ def test_a_malformed_training_file_exits_2(tmp_path, capsys):
     code, out, err = _run(capsys, "--train", f"jsonl:{bad}", "--fields", "code=q", "--target", "a",
                           "--suite", "default")
     assert code == 2 and out == "" and "bad.jsonl" in err
+
+
+def test_parallel_translation_files_as_training_data(tmp_path, capsys, default_items):
+    clamp = default_items["translate-java-cs"]["j2c-clamp"]
+    java = ["public int one() { return 1; }", " ".join(clamp.fields["code"].split())]
+    cs = ["public int One() { return 1; }", "public int Two() { return 2; }"]
+    (tmp_path / "train.java-cs.txt.java").write_text("\n".join(java) + "\n")
+    (tmp_path / "train.java-cs.txt.cs").write_text("\n".join(cs) + "\n")
+    code, out, _ = _run(capsys, "--train", f"codexglue_translation:{tmp_path}/train.java-cs.txt",
+                        "--suite", "default", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["sources"][0]["examples"] == 2
+    assert result["tasks"]["translate-java-cs"]["contaminated"]["prompt"]["ids"] == ["j2c-clamp"]
+    assert result["tasks"]["translate-java-cs"]["matches"]["j2c-clamp"]["prompt"]["kind"] == "exact"

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the exact check compares whitespace too (the n-gram check never does)")
     p.add_argument("--fields", default="", metavar="FIELD=KEY[,...]", help="jsonl/hf sources: prompt field -> key")
     p.add_argument("--target", default="", metavar="KEY", help="jsonl/hf sources: the key of the target")
-    p.add_argument("--direction", default="", metavar="java-cs|cs-java", help="translation sources: direction")
+    p.add_argument("--direction", default="java-cs", choices=["java-cs", "cs-java"],
+                   help="translation sources: which side is the input (both sides are compared either way)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="read at most N examples per source")
     p.add_argument("--hub", action="store_true",
                    help="--adapter: also read training data the adapter took from the Hugging Face hub (may "
