@@ -153,3 +153,17 @@ def test_the_index_finds_what_a_naive_intersection_finds():
 
     want = {(k, t) for k, a in enumerate(indexed) for t, b in enumerate(scanned) if grams(a) & grams(b)}
     assert got == want and want
+    first = {k: min(t for kk, t in want if kk == k) for k, _ in want}
+    assert {(h.key, h.text) for h in index.scan(scanned, retire=True)} == set(first.items())
+    assert index.scan(scanned) == []  # every key that matched is retired
+
+
+def test_an_ngram_every_item_and_example_share_is_verified_once_per_item():
+    """A licence header in every suite item and every training example: each item is found once,
+    in the first example, and retired (the cost does not grow as items x examples)."""
+    header = "licensed under the apache license version two point zero see the notice file for details"
+    items = [SuiteText("t", f"i{k}", f"{header}\ndef f{k}(x): return x + {k}", "") for k in range(300)]
+    train = [Example("t", {"code": f"{header}\nbody_{k} = {k}"}, "") for k in range(3000)]
+    result = check(items, [TrainingSource("t", examples=train)])
+    assert result.tasks["t"].contaminated["prompt"] == [f"i{k}" for k in range(300)]
+    assert {m["prompt"].example for m in result.tasks["t"].matches.values()} == {0}

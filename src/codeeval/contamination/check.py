@@ -225,7 +225,7 @@ class SuiteIndex:
                 if len(toks) < n:
                     for i, side in self.exact.get(self._key(text), ()):
                         self.found.setdefault((i, side), Match(label, first + k, "exact"))
-        for hit in self.ngrams.scan(texts):
+        for hit in self.ngrams.scan(texts, retire=True):
             i, s = divmod(hit.key, 2)
             if (i, SIDES[s]) in self.found:
                 continue

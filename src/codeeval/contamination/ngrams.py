@@ -144,9 +144,21 @@ class NgramIndex:
         """Build the sorted hash array :meth:`scan` searches (call after the last :meth:`add`)."""
         self._sorted = np.array(sorted(self._where), dtype=np.uint64)
 
-    def scan(self, texts: Sequence[Sequence[str]]) -> list[Hit]:
+    def retire(self, key: int) -> None:
+        """Forget ``key``'s n-grams: later scans neither report nor verify it (a caller that needs
+        one hit per key retires it on its first, so n-grams shared by many texts cost once)."""
+        ids = self._ids.pop(key, None)
+        if ids is None:
+            return
+        for pos, h in enumerate(window_hashes(ids, self.n).tolist()):
+            entries = self._where.get(h)
+            if entries is not None:
+                entries[:] = [e for e in entries if e != (key, pos)]
+
+    def scan(self, texts: Sequence[Sequence[str]], retire: bool = False) -> list[Hit]:
         """Every verified (indexed text, scanned text) pair sharing an n-gram, one hit per pair per
-        batch (the first position found). ``texts`` are token lists; one call is one vectorised batch."""
+        batch (the first position found); with ``retire``, one hit per indexed text, which is then
+        retired. ``texts`` are token lists; one call is one vectorised batch."""
         n = self.n
         if not len(self._sorted) or not texts:
             return []
@@ -169,11 +181,16 @@ class NgramIndex:
         hits: list[Hit] = []
         seen: set[tuple[int, int]] = set()
         for p in positions.tolist():
+            entries = self._where[int(hashes[p])]
+            if not entries:
+                continue
             text = int(np.searchsorted(starts, p, side="right")) - 1
             window = flat[p: p + n]
-            for key, pos in self._where[int(hashes[p])]:
+            for key, pos in list(entries):
                 if (key, text) in seen or not np.array_equal(self._ids[key][pos: pos + n], window):
                     continue
                 seen.add((key, text))
                 hits.append(Hit(key, text, pos))
+                if retire:
+                    self.retire(key)
         return hits
