@@ -113,7 +113,8 @@ async def test_bad_adapters_rejected_before_the_engine(generator, tiny_adapters,
 
 
 async def test_bad_requests_name_the_field(generator, tiny_adapters) -> None:  # type: ignore[no-untyped-def]
-    cases = [({"max_tokens": 100000}, "sampling.max_tokens"), ({"n": 1000}, "sampling.n"),
+    cases: list[tuple[dict[str, object], str]] = [
+             ({"max_tokens": 100000}, "sampling.max_tokens"), ({"n": 1000}, "sampling.n"),
              ({"temperature": -1.0}, "sampling.temperature"), ({"adapter": "nope"}, "adapter"),
              ({"template": "nope"}, "template"), ({"prompts": ("",)}, "prompts[0]")]
     for kw, field in cases:
