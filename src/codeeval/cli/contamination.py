@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                       help="training data as codeeval.data sources (repeatable), e.g. "
                            "codexglue_translation:DIR/train.java-cs.txt or jsonl:FILE with --fields/--target")
     p.add_argument("--suite", required=True, metavar="NAME", help="suite name or YAML path")
-    p.add_argument("--n", type=int, default=13, help="tokens per n-gram (default 13)")
+    p.add_argument("--n", type=int, default=13, help="words per n-gram (default 13; punctuation is not a word)")
     p.add_argument("--comments", action="store_true", help="remove comments before comparing")
     p.add_argument("--lowercase", action="store_true", help="compare case-insensitively")
     p.add_argument("--keep-whitespace", action="store_true",
@@ -123,8 +123,7 @@ def _flag_name(message: str) -> str:
 
 def _print_provenance(p: Any) -> None:
     if p.status != "known":
-        print(p.reason)
-        return
+        return  # the result's line gives the reason
     print(f"adapter {p.path}: {p.method} on {p.base_model} (sha256 {str(p.base_model_sha256)[:12]}), template "
           f"{p.template}, seed {p.seed}, {p.steps} steps")
     for m in p.mixture:
@@ -149,4 +148,4 @@ def _print(result: Any, suite: str) -> None:
                 print(f"{name} {side} contaminated: {', '.join(t.contaminated[side])}")
         for side in ("prompt", "reference"):
             if t.short[side]:
-                print(f"{name} {side} shorter than {s.n} tokens (exact check only): {', '.join(t.short[side])}")
+                print(f"{name} {side} shorter than {s.n} words (exact check only): {', '.join(t.short[side])}")
