@@ -75,6 +75,9 @@ def test_malformed_metadata_is_unknown_and_a_missing_folder_is_not_found(tmp_pat
     assert read_provenance(bad).status == "unknown" and "not JSON" in read_provenance(bad).reason
     (bad / "codeeval_adapter.json").write_text("[1, 2]")
     assert "not a JSON object" in read_provenance(bad).reason
+    (bad / "codeeval_adapter.json").write_text(json.dumps({"mixture": [{"task": "t", "available": "many"}]}))
+    odd = read_provenance(bad)
+    assert odd.status == "unknown" and "mixture is not a list of task/available/effective/proportion" in odd.reason
     with pytest.raises(NotFound, match="^adapter: .* is not an adapter folder"):
         read_provenance(tmp_path / "nowhere")
 

@@ -98,9 +98,12 @@ def read_provenance(adapter: Path) -> Provenance:
         return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path} is not JSON: {exc}")
     if not isinstance(meta, dict):
         return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path} is not a JSON object")
-    mixture = [MixtureEntry(str(m.get("task", "")), int(m.get("available", 0)), int(m.get("effective", 0)),
-                            float(m.get("proportion", 0.0)))
-               for m in meta.get("mixture") or [] if isinstance(m, dict)]
+    try:
+        mixture = [MixtureEntry(str(m["task"]), int(m["available"]), int(m["effective"]), float(m["proportion"]))
+                   for m in meta.get("mixture") or []]
+    except (TypeError, ValueError, KeyError) as exc:
+        return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path}: mixture is not a list of "
+                          f"task/available/effective/proportion records ({type(exc).__name__}: {exc})")
     config = _opt(meta, "config", dict)
     data = (config or {}).get("data") or {}
     hashes = meta.get("data_sha256")
