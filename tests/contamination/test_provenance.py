@@ -146,3 +146,20 @@ def test_hub_datasets_are_read_only_when_asked(tmp_path, train_file):
     assert asked.unavailable == "" and asked.source is not None and asked.source.path is None
     assert asked.source.options["hf_name"] == "google/code_x_glue_ct_code_to_text"
     assert asked.source.options["fields"] == {"description": "docstring"}
+
+
+def test_a_hand_edited_config_of_the_wrong_shape_makes_the_check_unknown(tmp_path, train_file):
+    adapter = _adapter(tmp_path / "a", train_file, MIX, [{"name": "odd", "source": ["not", "a", "mapping"]},
+                                                         {"name": "odder", "source": {"reader": "jsonl",
+                                                          "path": str(train_file), "fields": "code",
+                                                          "target": "cs"}}])
+    result = check_adapter({"t": [Item("x", {"code": "a fresh text"}, reference="b")]}, adapter)
+    assert result.status == "unknown"
+    assert [s.error for s in result.sources][1:] == ["the recorded source names no reader",
+                                                     "the recorded source's fields is not a dict"]
+    meta = json.loads((adapter / "codeeval_adapter.json").read_text())
+    meta["config"]["data"] = ["tasks"]
+    (adapter / "codeeval_adapter.json").write_text(json.dumps(meta))
+    prov = read_provenance(adapter)
+    assert prov.status == "known" and training_sources(prov) == []
+    assert check_adapter({"t": []}, prov).status == "unknown"

@@ -284,7 +284,8 @@ def check(items: Iterable[SuiteText], sources: Sequence[TrainingSource], setting
                     index.scan(source.label, report.examples, batch)
                     report.examples += len(batch)
                     batch = []
-        except (OSError, ValueError, KeyError) as exc:  # codeeval.data errors are OSError/ValueError
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # codeeval.data errors: OSError/ValueError;
+            # KeyError/TypeError: a recorded option of the wrong shape (a metadata file edited by hand)
             report.error = f"{type(exc).__name__}: {exc}"
         if batch:
             index.scan(source.label, report.examples, batch)

@@ -105,7 +105,8 @@ def read_provenance(adapter: Path) -> Provenance:
         return Provenance("unknown", str(adapter), f"provenance unknown: {meta_path}: mixture is not a list of "
                           f"task/available/effective/proportion records ({type(exc).__name__}: {exc})")
     config = _opt(meta, "config", dict)
-    data = (config or {}).get("data") or {}
+    data = (config or {}).get("data")
+    data = data if isinstance(data, dict) else {}
     hashes = meta.get("data_sha256")
     return Provenance(
         "known", str(adapter), kind=_opt(meta, "kind", str), method=_opt(meta, "method", str),
@@ -123,13 +124,17 @@ def _source(task: str, spec: dict[str, Any], hub: bool) -> TrainingSource:
     """One recorded source spec as the trainer reads it (see the module docstring for the limits)."""
     reader = str(spec.get("reader", ""))
     label = f"{task} ({reader})"
+    if not reader:
+        return TrainingSource(label, unavailable="the recorded source names no reader")
     try:
         info = get_reader(reader)
     except SourceError as exc:
         return TrainingSource(label, unavailable=f"{exc} (a reader of the trainer cannot be read here)")
     options: dict[str, Any] = {"direction": spec.get("direction", "java-cs"), "split": spec.get("split", "train")}
-    for key in ("fields", "target", "hf_name", "hf_config"):
+    for key, kind in (("fields", dict), ("target", str), ("hf_name", str), ("hf_config", str)):
         if spec.get(key):
+            if not isinstance(spec[key], kind):
+                return TrainingSource(label, unavailable=f"the recorded source's {key} is not a {kind.__name__}")
             options[key] = spec[key]
     raw_path = str(spec.get("path") or "")
     path = expand(raw_path, base_dir=expand(TRAINER_CONFIGS)) if raw_path else None
@@ -149,8 +154,11 @@ def training_sources(provenance: Provenance, hub: bool = False) -> list[Training
     ``hub``: otherwise it is reported unavailable, so a bench never starts a large download."""
     if provenance.status != "known" or not provenance.config:
         return []
-    tasks = (provenance.config.get("data") or {}).get("tasks") or []
-    return [_source(str(t.get("name", f"task{i}")), t.get("source") or {}, hub)
+    data = provenance.config.get("data")
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    return [_source(str(t.get("name", f"task{i}")), t["source"] if isinstance(t.get("source"), dict) else {}, hub)
             for i, t in enumerate(tasks) if isinstance(t, dict)]
 
 
