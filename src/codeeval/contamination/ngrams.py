@@ -16,7 +16,8 @@ Contract:
   at once and verifies every hash hit token by token, so a hash collision never reports a match.
 
 Cost: indexing is linear in the indexed tokens; a scan is linear in the scanned tokens (n vectorised
-multiply-adds per token, one binary search per window), plus one verification per true hit.
+multiply-adds per token, one binary search per window), plus a token-by-token verification of each
+hash hit (once per indexed text when the caller retires what it found: :meth:`NgramIndex.retire`).
 Tokens absent from the index's vocabulary map to id 0, which no indexed n-gram contains.
 """
 
@@ -33,7 +34,6 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD = re.compile(r"\w+")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _LINE_COMMENT = re.compile(r"(//|#)[^\n]*")
-_SPACE = re.compile(r"\s+")
 _BASE = np.uint64(0x100000001B3)  # FNV prime: odd, so the multiply-add keeps the token ids' information
 MIN_N = 1
 MAX_N = 64
