@@ -214,7 +214,7 @@ class JavaRunner:
         cmd = SandboxCommand(
             argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge.jar",
                   "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}", "-m", JUDGE_MAIN,
-                  unit.main_class, TRUSTED_ROOTS, unit.package],
+                  unit.main_class, TRUSTED_ROOTS, ",".join(_class_names(classes, unit.package))],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
             binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
@@ -270,6 +270,11 @@ def junit_type_names() -> dict[str, set[str]]:
         if m:
             todo += [p if p.startswith("/") else f"{JUNIT_DIR}/{p}" for p in m.group(1).replace("\n ", "").split()]
     return out
+
+
+def _class_names(classes: Path, package: str) -> list[str]:
+    """The binary names of the classes javac wrote for ``package`` under ``classes``."""
+    return sorted(".".join(p.relative_to(classes).with_suffix("").parts) for p in (classes / package).rglob("*.class"))
 
 
 def _own_classes(batch_dir: Path, classes: Path, index: int) -> Path:

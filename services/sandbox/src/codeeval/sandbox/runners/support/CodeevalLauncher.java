@@ -1,8 +1,9 @@
 // Runs INSIDE the sandbox: the trusted judge around a Java candidate's test class.
-// usage: java ... -m codeeval.judge/codeeval.judge.CodeevalLauncher TESTCLASS TRUSTED_ROOTS [PACKAGE]
+// usage: java ... -m codeeval.judge/codeeval.judge.CodeevalLauncher TESTCLASS TRUSTED_ROOTS [CLASSES]
 // TESTCLASS has a main or JUnit 5 tests; TRUSTED_ROOTS (':'-separated) are the only code locations
-// granted more than the candidate (the judge module, the JUnit runner, the JUnit jars); PACKAGE is
-// the candidate's, whose value types are checked after the tests passed (ValueTypes.java).
+// granted more than the candidate (the judge module, the JUnit runner, the JUnit jars); CLASSES
+// (','-separated) are the candidate's, whose value types are checked after the tests passed
+// (ValueTypes.java).
 // Protocol (runners/protocol.py): the first stdin line is the run's token, read byte by byte before any
 // other code runs and kept only in this frame's locals; START before the tests, DONE + token only
 // after they all passed. Exit codes: 101 a test failed (AssertionError or a JUnit failure), 102 any
