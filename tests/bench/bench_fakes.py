@@ -45,6 +45,7 @@ def default_answers(bad_every: int = 3) -> dict[str, str]:
 class FakeGenerator(generator_pb2_grpc.GeneratorServiceServicer):
     answers: dict[str, str]
     adapter_answers: dict[str, str] = field(default_factory=dict)
+    loaded_paths: list[str] = field(default_factory=list)
     fail_after: int | None = None
     sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +65,9 @@ class FakeGenerator(generator_pb2_grpc.GeneratorServiceServicer):
                     seed=request.sampling.seed)
 
     def LoadAdapter(self, request, context):
+        self.loaded_paths.append(request.path)
+        if request.path.startswith("missing/"):  # as the real generator answers a path it cannot resolve
+            context.abort(grpc.StatusCode.NOT_FOUND, f"adapter path {request.path!r} does not exist")
         return generator_pb2.LoadAdapterResponse(adapter=generator_pb2.AdapterInfo(
             name=request.name, path=request.path, sha256="a" * 64, template="smollm2"))
 

@@ -150,6 +150,21 @@ def test_adapter_is_loaded_compared_with_base_and_a_planted_regression_fails_ci(
     assert main(["compare", str(out / "tuned"), str(out / "base"), "--fail-on-regression"]) == 0  # an improvement
 
 
+def test_adapter_paths_are_resolved_by_the_generator_not_the_client(fake_services, tmp_path, capsys):
+    """A folder that exists here goes as an absolute path (a local generator); anything else (a hub id,
+    a path on the generator's machine) goes as it is, and the generator's NOT_FOUND is an input error."""
+    suite = _summary_suite(tmp_path, 3)
+    local = tmp_path / "adapter"
+    local.mkdir()
+    assert main(["bench", "--suite", str(suite), "--out", str(tmp_path / "a"), "--adapter", f"t={local}"]) == 0
+    assert main(["bench", "--suite", str(suite), "--out", str(tmp_path / "b"), "--adapter", "t=org/adapter"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "--suite", str(suite), "--out", str(tmp_path / "c"), "--adapter", "t=missing/x"]) == 2
+    err = capsys.readouterr().err
+    assert "missing/x" in err and "run the same command again" not in err
+    assert fake_services.generator.loaded_paths == [str(local.resolve()), "org/adapter", "missing/x"]
+
+
 def test_service_down_exits_4_and_names_the_service(tmp_path, monkeypatch, capsys):
     for svc in ("generator", "sandbox", "analyzer"):
         monkeypatch.setenv(f"CODEEVAL_{svc.upper()}_ADDR", "127.0.0.1:1")

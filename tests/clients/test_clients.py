@@ -57,6 +57,16 @@ def test_records_read_the_lines_run_folders_always_had():
     assert ex.outcome is Outcome.PASSED and ex.passed and Execution.from_json(ex.to_json()) == ex
 
 
+def test_sample_keeps_the_prompt_hash_and_the_template_override_flag():
+    resp = generator_pb2.GenerateResponse(sample_index=1, text="x", template="smollm2", prompt_sha256="p" * 64,
+                                          template_override=True)
+    sample = Sample.from_proto("t", "i", resp)
+    assert (sample.prompt_sha256, sample.template_override) == ("p" * 64, True)
+    assert Sample.from_json(sample.to_json()) == sample
+    plain = Sample.from_proto("t", "i", generator_pb2.GenerateResponse(text="x"))
+    assert "prompt_sha256" not in plain.to_json() and "template_override" not in plain.to_json()
+
+
 def test_program_key_request_and_round_trip():
     p = Program("python", "def f():\n    return 1\n", "assert f() == 1\n", "", Mode.RUN_TESTS, 500)
     assert Program.from_json(p.to_json()) == p and len(p.key) == 64

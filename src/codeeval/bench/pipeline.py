@@ -85,9 +85,10 @@ def prepare_run(config: BenchConfig, services: Services, variant: str, adapter: 
         _check_model(config.model, gen_caps)
         generator = receipts.generator_info(gen_caps)
     if adapter is not None:
-        if not adapter.exists():
-            raise BenchError(f"--adapter {variant}={adapter}: no such folder")
-        adapter_meta = receipts.adapter_info(services.generator.load_adapter(variant, str(adapter.resolve())))
+        # The generator resolves adapter paths (a folder it sees, or a hub id): a path that exists here is
+        # made absolute for a local generator, anything else goes as it is and the generator says NOT_FOUND.
+        where = str(adapter.resolve()) if adapter.exists() else str(adapter)
+        adapter_meta = receipts.adapter_info(services.generator.load_adapter(variant, where))
     new = receipts.build_receipt(variant=variant, loaded=config.suite, model=config.model,
                                  generator=generator, adapter=adapter_meta,
                                  sandbox=None, analyzer=None, limit=config.limit, argv=config.argv)

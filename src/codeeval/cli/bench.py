@@ -21,6 +21,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+# Statuses by which a service refuses what it was asked (an adapter it cannot find, a bad field): exit 2.
+_INPUT_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "OUT_OF_RANGE"})
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("bench", help="benchmark the base model and adapters on a suite through the services")
@@ -158,6 +161,8 @@ def _bench(args: argparse.Namespace) -> int:
             results, paths = pipeline.run_bench(config, services, reporter)
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
+        if exc.code is not None and exc.code.name in _INPUT_ERRORS:  # the service refused our input: not a fault
+            return 2
         console.print(f"everything finished so far is kept in {args.out}; run the same command again to resume "
                       f"once the {exc.service} service is back", highlight=False)
         return ExitCode.SERVICE_FAILED

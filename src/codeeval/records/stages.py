@@ -45,6 +45,8 @@ class Sample:
     seed: int = 0
     origin: str = "generator"
     form: str = ""
+    prompt_sha256: str = ""  # sha256 of the exact text the model saw (generator samples only)
+    template_override: bool = False  # served with another template than the adapter was trained with
 
     @property
     def key(self) -> SampleKey:
@@ -54,12 +56,16 @@ class Sample:
     def from_proto(cls, task: str, item: str, resp: generator_pb2.GenerateResponse) -> Sample:
         return cls(task=task, item=item, sample=resp.sample_index, text=resp.text, prompt_tokens=resp.prompt_tokens,
                    completion_tokens=resp.completion_tokens, finish_reason=FinishReason.from_proto(resp.finish_reason),
-                   adapter=resp.adapter, template=resp.template, template_sha256=resp.template_sha256, seed=resp.seed)
+                   adapter=resp.adapter, template=resp.template, template_sha256=resp.template_sha256, seed=resp.seed,
+                   prompt_sha256=resp.prompt_sha256, template_override=resp.template_override)
 
     def to_json(self) -> dict[str, Any]:
         out = {**asdict(self), "finish_reason": self.finish_reason.to_json()}
         if self.origin == "generator":
             del out["origin"], out["form"]
+        for key, empty in (("prompt_sha256", ""), ("template_override", False)):
+            if out[key] == empty:  # absent in older runs and in samples files: keep their records as they were
+                del out[key]
         return out
 
     @classmethod
