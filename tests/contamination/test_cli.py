@@ -136,3 +136,23 @@ def test_parallel_translation_files_as_training_data(tmp_path, capsys, default_i
     assert code == 1 and result["sources"][0]["examples"] == 2
     assert result["tasks"]["translate-java-cs"]["contaminated"]["prompt"]["ids"] == ["j2c-clamp"]
     assert result["tasks"]["translate-java-cs"]["matches"]["j2c-clamp"]["prompt"]["kind"] == "exact"
+
+
+def test_against_prints_the_difference_of_two_mixtures(tmp_path, capsys):
+    def adapter(name: str, mixture: list[dict]) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "codeeval_adapter.json").write_text(json.dumps({"mixture": mixture, "config": {"data": {}}}))
+        return str(folder)
+
+    a = adapter("a", [{"task": "summ", "available": 10, "effective": 10, "proportion": 0.5},
+                      {"task": "trans", "available": 10, "effective": 10, "proportion": 0.5}])
+    b = adapter("b", [{"task": "summ", "available": 10, "effective": 30, "proportion": 1.0}])
+    code, out, _ = _run(capsys, "--adapter", a, "--against", b, "--suite", "default")
+    assert code == 3  # the adapters name no training sources: contamination unknown
+    assert "  summ: 10 -> 30 examples (50.0% -> 100.0%)" in out and "  trans: 10 -> - examples (50.0% -> -)" in out
+    code, out, _ = _run(capsys, "--adapter", a, "--against", b, "--suite", "default", "--json")
+    assert json.loads(out)["mixture_diff"][1] == {"task": "trans", "a_effective": 10, "b_effective": None,
+                                                  "a_proportion": 0.5, "b_proportion": None}
+    code, _, err = _run(capsys, "--train", "jsonl:x", "--against", b, "--suite", "default")
+    assert code == 2 and "--against compares two adapters' mixtures: give --adapter too" in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--direction", default="java-cs", choices=["java-cs", "cs-java"],
                    help="translation sources: which side is the input (both sides are compared either way)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="read at most N examples per source")
+    p.add_argument("--against", type=Path, metavar="PATH",
+                   help="--adapter: another adapter folder; prints how the two training mixtures differ")
     p.add_argument("--hub", action="store_true",
                    help="--adapter: also read training data the adapter took from the Hugging Face hub (may "
                         "download gigabytes); without it such sources make the result unknown")
@@ -79,20 +82,23 @@ def _train_sources(args: argparse.Namespace) -> list[Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from codeeval.contamination import Settings, check, read_provenance, suite_texts, training_sources
+    from codeeval.contamination import Settings, check, mixture_diff, read_provenance, suite_texts, training_sources
     from codeeval.kit.errors import CodeevalError
     from codeeval.suites import SuiteError, load_suite, read_items
 
     if args.limit is not None and args.limit < 1:
         return _fail(f"--limit: {args.limit} is below the minimum of 1")
+    if args.against is not None and args.adapter is None:
+        return _fail("--against compares two adapters' mixtures: give --adapter too")
     try:
         settings = Settings(n=args.n, whitespace=not args.keep_whitespace, comments=args.comments,
                             lowercase=args.lowercase)
         loaded = load_suite(args.suite)
         items = {t.name: read_items(t, loaded.base_dir) for t in loaded.suite.tasks}
-        provenance = None
+        provenance = other = None
         if args.adapter is not None:
             provenance = read_provenance(args.adapter)
+            other = read_provenance(args.against) if args.against is not None else None
             sources = training_sources(provenance, hub=args.hub)
             reason = provenance.reason or "the adapter's metadata names no training sources"
         else:
@@ -108,10 +114,16 @@ def _run(args: argparse.Namespace) -> int:
         out = result.to_json()
         if provenance is not None:
             out["provenance"] = provenance.to_json()
+        if provenance is not None and other is not None:
+            diff = mixture_diff(provenance, other)
+            out["against"] = other.to_json()
+            out["mixture_diff"] = None if diff is None else [asdict(d) for d in diff]
         print(json.dumps(out, indent=1))
     else:
         if provenance is not None:
             _print_provenance(provenance)
+        if provenance is not None and other is not None:
+            _print_diff(provenance, other)
         _print(result, loaded.suite.name)
     return {"clean": 0, "contaminated": 1}.get(result.status, UNKNOWN_EXIT)
 
@@ -128,6 +140,21 @@ def _print_provenance(p: Any) -> None:
           f"{p.template}, seed {p.seed}, {p.steps} steps")
     for m in p.mixture:
         print(f"  mixture {m.task}: {m.effective} of {m.available} examples ({m.proportion:.1%})")
+
+
+def _print_diff(a: Any, b: Any) -> None:
+    from codeeval.contamination import mixture_diff
+
+    diff = mixture_diff(a, b)
+    if diff is None:
+        print(f"mixture difference unknown: {a.reason or b.reason}")
+        return
+    print(f"mixture {a.path} -> {b.path}:")
+    for d in diff:
+        share = (f"{d.a_proportion:.1%}" if d.a_proportion is not None else "-") + " -> " + \
+            (f"{d.b_proportion:.1%}" if d.b_proportion is not None else "-")
+        print(f"  {d.task}: {d.a_effective if d.a_effective is not None else '-'} -> "
+              f"{d.b_effective if d.b_effective is not None else '-'} examples ({share})")
 
 
 def _print(result: Any, suite: str) -> None:
