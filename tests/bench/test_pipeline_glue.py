@@ -147,7 +147,8 @@ def test_adapter_is_loaded_compared_with_base_and_a_planted_regression_fails_ci(
     assert "REGRESSION" in captured.out and "report.html" in captured.out
     assert main(["compare", str(out / "base"), str(out / "base"), "--fail-on-regression"]) == 0
     assert main(["compare", str(out / "base"), str(out / "tuned"), "--fail-on-regression"]) == 1
-    assert main(["compare", str(out / "tuned"), str(out / "base"), "--fail-on-regression"]) == 0  # an improvement
+    # an improvement, but from a baseline whose chrf is near 0 no 10-point drop is possible: the gate cannot tell
+    assert main(["compare", str(out / "tuned"), str(out / "base"), "--fail-on-regression"]) == 3
 
 
 def test_adapter_paths_are_resolved_by_the_generator_not_the_client(fake_services, tmp_path, capsys):

@@ -1,14 +1,20 @@
-"""Compare two runs' ``results.json`` item by item (``codeeval compare`` and the bench report).
+"""Compare two runs' ``results.json`` item by item: the CI gate (``codeeval compare``, ``bench --baseline``)
+and the Holm-corrected tests of the bench report.
 
-Per task, over the items both runs have: pass@1 with one sample per item -> exact McNemar, else the
-per-item pass fraction -> Wilcoxon; compile success (one sample) -> McNemar; each reference metric
--> Wilcoxon with Cliff's delta. Every difference is B - A with a bootstrap CI; p-values are
-Holm-adjusted over the whole comparison. A regression is a significant drop.
+:func:`gate_results` runs the non-inferiority gate of :mod:`codeeval.stats.power` (margins per metric,
+a verdict per gating metric, the power of every metric with a margin) and returns it as a JSON-able dict.
+The report's tests (:func:`compare_results`): per task, over the items both runs have: pass@1 with
+one sample per item -> exact McNemar, else the per-item pass fraction -> Wilcoxon; compile success
+(one sample) -> McNemar; each reference metric -> Wilcoxon with Cliff's delta. Every difference is
+B - A with a bootstrap CI; p-values are Holm-adjusted over the whole comparison. A regression is a
+significant drop.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,10 +35,48 @@ def load_results(path: Path) -> dict[str, Any]:
             subs = sorted(p.name for p in path.iterdir() if (p / "results.json").is_file())
             hint = f"; this looks like a bench output folder, pick a variant: {', '.join(subs)}" if subs else ""
         raise ResultsError(f"{target} does not exist{hint}")
-    data = json.loads(target.read_text(encoding="utf-8"))
-    if data.get("schema") != "codeeval.bench.results/v1":
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{target} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != "codeeval.bench.results/v1":
         raise ResultsError(f"{target} is not a codeeval bench results file")
+    problem = _shape_problem(data)
+    if problem:
+        raise ResultsError(f"{target} is malformed: {problem}")
     return data
+
+
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    """The first field the comparison reads that has the wrong shape (``tasks.T.instances.I.metrics.M``)."""
+    tasks = data.get("tasks")
+    if not isinstance(tasks, dict):
+        return "tasks must be an object"
+    for task, body in tasks.items():
+        instances = body.get("instances", {}) if isinstance(body, dict) else None
+        if not isinstance(instances, dict):
+            return f"tasks.{task}.instances must be an object"
+        for item, inst in instances.items():
+            where = f"tasks.{task}.instances.{item}"
+            if not isinstance(inst, dict):
+                return f"{where} must be an object"
+            for key in ("n", "c"):
+                if inst.get(key) is not None and not _is_number(inst[key]):
+                    return f"{where}.{key} must be a number or null"
+            for key in ("passed", "compiled"):
+                if inst.get(key) is not None and not isinstance(inst[key], list):
+                    return f"{where}.{key} must be a list"
+            metrics = inst.get("metrics") or {}
+            if not isinstance(metrics, dict):
+                return f"{where}.metrics must be an object"
+            for metric, value in metrics.items():
+                if not _is_number(value) or not math.isfinite(value):
+                    return f"{where}.metrics.{metric} must be a finite number, got {value!r}"
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _single(inst: dict[str, Any], key: str) -> bool | None:
@@ -74,6 +118,17 @@ def compare_results(a: dict[str, Any], b: dict[str, Any], *, alpha: float = 0.05
     for task in tasks:
         tests += task_tests(task, a["tasks"][task], b["tasks"][task])
     tests = with_holm(tests)
+    return {
+        "a": label_a, "b": label_b, "alpha": alpha, "warnings": run_warnings(a, b),
+        "tests": [{**asdict(t), "significant": t.significant(alpha), "regression": t.regression(alpha)}
+                  for t in tests],
+        "regressions": [f"{t.task} {t.metric}" for t in tests if t.regression(alpha)],
+        "improvements": [f"{t.task} {t.metric}" for t in tests if t.significant(alpha) and t.diff > 0],
+    }
+
+
+def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """What limits the pairing of two runs: different suites, tasks in one run only."""
     suite_a, suite_b = (a.get("suite") or {}), (b.get("suite") or {})
     warnings = []
     if suite_a.get("sha256") != suite_b.get("sha256"):
@@ -82,10 +137,34 @@ def compare_results(a: dict[str, Any], b: dict[str, Any], *, alpha: float = 0.05
     only = sorted(set(a["tasks"]) ^ set(b["tasks"]))
     if only:
         warnings.append(f"tasks in one run only (not compared): {', '.join(only)}")
+    return warnings
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: ``None`` stands for them."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def gate_results(baseline: Mapping[str, Any], candidate: Mapping[str, Any], *, margins: Mapping[str, float],
+                 confidence: float = 0.95, label_a: str = "baseline", label_b: str = "candidate") -> dict[str, Any]:
+    """The CI gate of ``candidate`` against ``baseline`` (:func:`codeeval.stats.power.evaluate`) as a dict.
+
+    ``margins`` by metric (``--max-drop``; empty: the default metrics and margin); ``confidence`` is
+    the family-wise one-sided level, in (0.5, 1), else ValueError naming ``--confidence``. Keys:
+    ``verdict`` (a :class:`~codeeval.stats.gate.Verdict` value), ``results`` (one per gating metric),
+    ``power`` (every metric with a margin, ``detectable_drop`` None when out of range), ``warnings``.
+    Cost: one bootstrap per continuous gating metric (about a second at most).
+    """
+    from codeeval.stats.power import evaluate
+
+    if not 0.5 < confidence < 1.0:
+        raise ValueError(f"--confidence must be in (0.5, 1), got {confidence}")
+    report = evaluate(baseline, candidate, margins=margins, alpha=1.0 - confidence)
     return {
-        "a": label_a, "b": label_b, "alpha": alpha, "warnings": warnings,
-        "tests": [{**asdict(t), "significant": t.significant(alpha), "regression": t.regression(alpha)}
-                  for t in tests],
-        "regressions": [f"{t.task} {t.metric}" for t in tests if t.regression(alpha)],
-        "improvements": [f"{t.task} {t.metric}" for t in tests if t.significant(alpha) and t.diff > 0],
+        "schema": "codeeval.gate/v1", "a": label_a, "b": label_b, "confidence": confidence,
+        "margins": dict(margins), "verdict": report.verdict.value,
+        "results": [{k: _finite(v) for k, v in {**asdict(r), "verdict": r.verdict.value}.items()}
+                    for r in report.results],
+        "power": [{k: _finite(v) for k, v in asdict(r).items()} for r in report.rows],
+        "warnings": run_warnings(baseline, candidate) + report.warnings,
     }

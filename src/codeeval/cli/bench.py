@@ -1,9 +1,11 @@
 """``codeeval bench`` and ``codeeval compare`` (``codeeval suites`` is in :mod:`codeeval.cli.suites`).
 
-Exit codes (:class:`codeeval.cli.main.ExitCode`, listed in ``codeeval --help``): 0 ok; 1 a
-significant regression with ``--fail-on-regression``; 2 bad input (suite, arguments, run folder);
-4 a service failed (the run folder keeps everything done: run the same command again to resume);
-130 interrupted (likewise resumable). 3 is kept for an inconclusive gate.
+Exit codes (:class:`codeeval.cli.main.ExitCode`, listed in ``codeeval --help``): 0 ok (for the gate:
+no regression or improved); 1 the gate found a regression (``compare``, ``bench --baseline``), or an
+adapter dropped significantly against base with ``bench --fail-on-regression``; 2 bad input (suite,
+arguments, run folder, malformed results.json); 3 the gate is inconclusive (unless
+``--allow-inconclusive``); 4 a service failed (the run folder keeps everything done: run the same
+command again to resume); 130 interrupted (likewise resumable).
 """
 
 from __future__ import annotations
@@ -48,16 +50,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="seconds to keep retrying a service that is unavailable before giving up (default 30)")
     p.add_argument("--log-dir", type=Path, help="logs of services started locally (default OUT/logs)")
     p.add_argument("--fail-on-regression", action="store_true",
-                   help="exit 1 when an adapter (or the run vs --baseline) drops significantly")
+                   help="exit 1 when an adapter drops significantly against base (Holm-corrected tests); with "
+                   "--baseline the exit code is always the gate's (every variant against the baseline)")
+    _gate_options(p)
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("compare", help="paired comparison of two bench runs (B against A)")
-    p.add_argument("run_a", type=Path, metavar="RUN_A", help="run folder (a variant) or its results.json")
-    p.add_argument("run_b", type=Path, metavar="RUN_B")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)")
-    p.add_argument("--json", type=Path, help="also write the comparison here")
-    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a metric drops significantly")
+    p = sub.add_parser("compare", help="CI gate: a candidate run against a baseline run, per metric with a margin",
+                       description="Pairs the items both runs have and decides per gated metric on a confidence "
+                       "interval of candidate - baseline: improved, no regression, regression (beyond the "
+                       "margin) or inconclusive. Exit 0 no regression or improved, 1 regression, 2 bad input, "
+                       "3 inconclusive (0 with --allow-inconclusive).")
+    p.add_argument("baseline", type=Path, metavar="BASELINE", help="run folder (a variant) or its results.json")
+    p.add_argument("candidate", type=Path, metavar="CANDIDATE", help="run folder (a variant) or its results.json")
+    _gate_options(p)
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the gate's verdicts here")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="accepted for older CI scripts; changes nothing: compare always exits 1 on a regression")
     p.set_defaults(func=_compare)
+
+
+def _gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-drop", action="append", default=[], metavar="METRIC=MARGIN",
+                   help="gate METRIC, accepting drops up to MARGIN on its 0-1 scale (repeatable; e.g. "
+                   "pass@1=0.02); default: pass@1, compile, codebleu and chrf at 0.02")
+    p.add_argument("--allow-inconclusive", action="store_true",
+                   help="exit 0 instead of 3 when the gate cannot tell (too few items, or too close to the margin)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="one-sided confidence of the whole gate, split over the gating metrics (default 0.95)")
 
 
 class _VariantReporter:
@@ -129,6 +148,7 @@ def _bench(args: argparse.Namespace) -> int:
     from codeeval.bench.services import ServiceError, Services
     from codeeval.cli.main import ExitCode
     from codeeval.data import DataError, DataNotFound
+    from codeeval.stats.gate import parse_max_drop
     from codeeval.suites import SuiteError, load_suite, validate_suite
 
     console = Console(stderr=True, soft_wrap=True)
@@ -145,8 +165,10 @@ def _bench(args: argparse.Namespace) -> int:
             raise ValueError("--endpoint needs --model, the model's name on that server")
         if args.samples is not None and not args.samples.is_file():
             raise ValueError(f"--samples {args.samples}: no such file")
-        if args.baseline is not None:
-            load_results(args.baseline)
+        margins = parse_max_drop(args.max_drop)
+        if not 0.5 < args.confidence < 1.0:
+            raise ValueError(f"--confidence must be in (0.5, 1), got {args.confidence}")
+        baseline = load_results(args.baseline) if args.baseline is not None else None
         args.out.mkdir(parents=True, exist_ok=True)
     except (SuiteError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
@@ -175,8 +197,31 @@ def _bench(args: argparse.Namespace) -> int:
     comparisons = json.loads(paths["comparison"].read_text())["comparisons"]
     _print_results(results, comparisons)
     print(f"report: {paths['html'].resolve()}")
-    regressions = [r for c in comparisons for r in c["regressions"]]
-    return 1 if args.fail_on_regression and regressions else 0
+    if baseline is None:
+        regressions = [r for c in comparisons for r in c["regressions"]]
+        return 1 if args.fail_on_regression and regressions else 0
+    return _gate_variants(baseline, results, margins=margins, confidence=args.confidence,
+                          allow_inconclusive=args.allow_inconclusive, label=str(args.baseline))
+
+
+def _gate_variants(baseline: dict[str, Any], results: dict[str, dict[str, Any]], *, margins: dict[str, float],
+                   confidence: float, allow_inconclusive: bool, label: str) -> int:
+    """``bench --baseline``: every variant gated against the baseline; 1 if any regressed, else 3 if any
+    is inconclusive (unless allowed), else 0."""
+    from codeeval.bench.comparison import gate_results
+    from codeeval.cli.main import ExitCode, gate_exit_code
+    from codeeval.stats.gate import Verdict
+
+    codes = []
+    for variant, res in results.items():
+        gate = gate_results(baseline, res, margins=margins, confidence=confidence, label_a=f"baseline {label}",
+                            label_b=variant)
+        _print_gate(_stdout_console(), gate)
+        codes.append(gate_exit_code(Verdict(gate["verdict"]), allow_inconclusive=allow_inconclusive))
+    for code in (ExitCode.REGRESSION, ExitCode.INCONCLUSIVE):
+        if code in codes:
+            return code
+    return ExitCode.OK
 
 
 def _stdout_console() -> Console:
@@ -207,21 +252,59 @@ def _print_comparison(console: Console, cmp: dict[str, Any], headers: list[str],
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from codeeval.bench.comparison import ResultsError, compare_results, load_results
-    from codeeval.bench.report import COMPARISON_HEADERS, comparison_rows
+    """``codeeval compare``: the gate on two runs; bad input (a missing folder, a malformed results.json,
+    a bad --max-drop or --confidence) exits 2 with the file or option named, never a traceback."""
+    from codeeval.bench.comparison import ResultsError, gate_results, load_results
+    from codeeval.cli.main import ExitCode, gate_exit_code
+    from codeeval.stats.gate import Verdict, parse_max_drop
 
-    console = _stdout_console()
+    err = Console(stderr=True, soft_wrap=True)
     try:
-        a, b = load_results(args.run_a), load_results(args.run_b)
-    except (ResultsError, OSError, json.JSONDecodeError) as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}", highlight=False)
-        return 2
-    cmp = compare_results(a, b, alpha=args.alpha, label_a=str(args.run_a), label_b=str(args.run_b))
-    _print_comparison(console, cmp, COMPARISON_HEADERS, comparison_rows(cmp))
+        margins = parse_max_drop(args.max_drop)
+        baseline, candidate = load_results(args.baseline), load_results(args.candidate)
+        gate = gate_results(baseline, candidate, margins=margins, confidence=args.confidence,
+                            label_a=str(args.baseline), label_b=str(args.candidate))
+    except ResultsError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return ExitCode.USAGE
+    except ValueError as exc:  # an option out of range, or per-item values the gate cannot take
+        err.print(f"[red]error:[/] {args.baseline} vs {args.candidate}: {exc}", highlight=False)
+        return ExitCode.USAGE
+    _print_gate(_stdout_console(), gate)
     if args.json:
-        args.json.write_text(json.dumps(cmp, indent=2) + "\n")
-    if cmp["regressions"]:
-        print(f"significant regressions: {', '.join(cmp['regressions'])}", file=sys.stderr)
-        return 1 if args.fail_on_regression else 0
-    print("no significant regression", file=sys.stderr)
-    return 0
+        args.json.write_text(json.dumps(gate, indent=2) + "\n")
+    return gate_exit_code(Verdict(gate["verdict"]), allow_inconclusive=args.allow_inconclusive)
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "no interval" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
+
+
+def _print_gate(console: Console, gate: dict[str, Any]) -> None:
+    """Per gating metric n, the difference with its interval, the verdict and why; the power of every
+    metric with a margin; the warnings; the headline last."""
+    table = Table("task", "metric", "n", "baseline", "candidate", "diff", "interval", "margin", "effect",
+                  "verdict", "reason",
+                  title=f"gate: {gate['b']} vs {gate['a']} (candidate - baseline; one-sided bounds, "
+                  f"{gate['confidence']:g} confidence over the gate)")
+    for r in gate["results"]:
+        style = {"regression": "red bold", "improved": "green", "inconclusive": "yellow"}.get(r["verdict"])
+        table.add_row(r["task"], r["metric"], str(r["n"]), _num(r["baseline"]), _num(r["candidate"]),
+                      _num(r["diff"], sign=True), _interval(r["low"], r["high"]), f"{r['margin']:g}",
+                      f"{r['effect']:+.2f}", r["verdict"].upper(), r["reason"], style=style)
+    if gate["results"]:
+        console.print(table)
+    for p in gate["power"]:
+        drop = "out of range" if p["detectable_drop"] is None else f"{p['detectable_drop']:.3f}"
+        console.print(f"power: {p['task']} {p['metric']}: n {p['items']}, minimal detectable drop {drop} "
+                      f"(80% power, {p['confidence']:.4f} confidence, margin {p['margin']:g}; {p['assumption']}): "
+                      + ("gating" if p["gating"] else "not gating"), highlight=False)
+    for w in gate["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    reasons = [f"{r['task']} {r['metric']}: {r['reason']}" for r in gate["results"] if r["verdict"] == gate["verdict"]]
+    why = "; ".join(reasons) if reasons else "no gated metric can detect the drop the gate is for (see the warnings)"
+    console.print(f"gate {gate['b']} vs {gate['a']}: {gate['verdict'].upper()} ({why})", highlight=False)
+
+
+def _num(value: float | None, *, sign: bool = False) -> str:
+    return "-" if value is None else f"{value:+.3f}" if sign else f"{value:.3f}"
