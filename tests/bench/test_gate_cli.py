@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from codeeval.cli.main import main
 
@@ -88,3 +89,35 @@ def test_bad_input_exits_2_naming_the_file_or_option(tmp_path, capsys):
     assert rc == 2 and "--max-drop" in err
     rc, _, err = _compare(capsys, str(base), str(base), "--confidence", "1.5")
     assert rc == 2 and "--confidence" in err
+
+
+def _summary_suite(root: Path, items: int) -> Path:
+    data = [{"id": f"s{i}", "code": f"def f{i}(x):\n    return x + {i}\n", "reference": f"Add {i} to x."}
+            for i in range(items)]
+    (root / "items.yaml").write_text(yaml.safe_dump(data))
+    suite = {"name": "planted", "version": "1", "tasks": [{
+        "name": "summ", "kind": "summarization", "language": "python", "reader": "codeeval_yaml",
+        "path": "items.yaml", "task_prompt": "summarize-python", "metrics": ["chrf"]}]}
+    (root / "planted.yaml").write_text(yaml.safe_dump(suite))
+    return root / "planted.yaml"
+
+
+def test_bench_with_a_baseline_exits_with_the_gate_over_every_variant(fake_services, tmp_path, capsys):
+    """Glue only (fake services): the gate's own paths are the compare tests above."""
+    suite = str(_summary_suite(tmp_path, 30))
+    fake_services.generator.answers = {f"summ/s{i}": f"Add {i} to x." for i in range(30)}
+    fake_services.generator.adapter_answers = {f"summ/s{i}": "Something else." for i in range(30)}
+    assert main(["bench", "--suite", suite, "--out", str(tmp_path / "first")]) == 0
+    baseline = str(tmp_path / "first" / "base")
+    assert main(["bench", "--suite", suite, "--out", str(tmp_path / "same"), "--baseline", baseline]) == 0
+    assert "gate base vs baseline" in capsys.readouterr().out
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    rc = main(["bench", "--suite", suite, "--out", str(tmp_path / "tuned"), "--adapter", f"tuned={adapter}",
+               "--baseline", baseline])
+    out = capsys.readouterr().out
+    assert rc == 1, out
+    assert "gate tuned vs baseline" in out and "REGRESSION" in out
+    rc = main(["bench", "--suite", suite, "--out", str(tmp_path / "bad"), "--baseline", baseline,
+               "--max-drop", "chrf"])
+    assert rc == 2 and "--max-drop 'chrf'" in capsys.readouterr().err
