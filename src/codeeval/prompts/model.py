@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from codeeval.kit.errors import FailedPrecondition, InvalidArgument
-from codeeval.prompts.registry import ROLES, Message, get_template
+from codeeval.kit.errors import FailedPrecondition
+from codeeval.prompts.registry import Message, checked_messages, get_template
 
 MODEL = "model"
 # A conversation every template can render (system first, alternating user/assistant): its rendering
@@ -94,11 +94,7 @@ class ModelTemplate:
         return []  # the engines stop at the tokenizer's end-of-sequence token, which closes the turn
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        msgs = [dict(m) for m in messages]
-        for i, m in enumerate(msgs):
-            if m.get("role") not in ROLES:
-                raise InvalidArgument(f"role {m.get('role')!r} is not one of {', '.join(ROLES)}",
-                                      field=f"messages[{i}].role")
+        msgs = checked_messages(messages)
         try:
             text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
         except Exception as exc:  # noqa: BLE001 - Jinja raises many types; all mean "does not render"

@@ -15,6 +15,16 @@ Message = Mapping[str, str]
 ROLES = ("system", "user", "assistant")
 
 
+def checked_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Copies of ``messages``; a role outside :data:`ROLES` is INVALID_ARGUMENT naming the message."""
+    msgs = [dict(m) for m in messages]
+    for i, m in enumerate(msgs):
+        if m.get("role") not in ROLES:
+            raise InvalidArgument(f"role {m.get('role')!r} is not one of {', '.join(ROLES)}",
+                                  field=f"messages[{i}].role")
+    return msgs
+
+
 def _sha256(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -47,11 +57,7 @@ class ChatTemplate:
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         """Render ``messages``; with ``add_generation_prompt`` the text ends where the model answers."""
-        msgs = [dict(m) for m in messages]
-        for i, m in enumerate(msgs):
-            if m.get("role") not in ROLES:
-                raise InvalidArgument(f"role {m.get('role')!r} is not one of {', '.join(ROLES)}",
-                                      field=f"messages[{i}].role")
+        msgs = checked_messages(messages)
         if self.default_system and (not msgs or msgs[0]["role"] != "system"):
             msgs.insert(0, {"role": "system", "content": self.default_system})
         text = "".join(
