@@ -51,6 +51,8 @@ def test_identical_runs_pass_only_when_the_suite_can_gate(tmp_path, capsys):
     base = _run(tmp_path, "base", {"gen": _steady(60)})
     rc, out, _ = _compare(capsys, str(base), str(base), "--json", str(tmp_path / "gate.json"))
     assert rc == 0, out
+    assert "REGRESSION" not in out and out.strip().splitlines()[-1].endswith("no regression (gen codebleu: "
+                                                                          "lower bound +0.000 > -0.02)")
     gate = json.loads((tmp_path / "gate.json").read_text())
     assert gate["verdict"] == "no regression" and [r["metric"] for r in gate["results"]] == ["codebleu"]
     pass_row = next(p for p in gate["power"] if p["metric"] == "pass@1")

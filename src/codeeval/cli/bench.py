@@ -291,7 +291,7 @@ def _print_gate(console: Console, gate: dict[str, Any]) -> None:
         style = {"regression": "red bold", "improved": "green", "inconclusive": "yellow"}.get(r["verdict"])
         table.add_row(r["task"], r["metric"], str(r["n"]), _num(r["baseline"]), _num(r["candidate"]),
                       _num(r["diff"], sign=True), _interval(r["low"], r["high"]), f"{r['margin']:g}",
-                      f"{r['effect']:+.2f}", r["verdict"].upper(), r["reason"], style=style)
+                      f"{r['effect']:+.2f}", _label(r["verdict"]), r["reason"], style=style)
     if gate["results"]:
         console.print(table)
     for p in gate["power"]:
@@ -303,7 +303,12 @@ def _print_gate(console: Console, gate: dict[str, Any]) -> None:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     reasons = [f"{r['task']} {r['metric']}: {r['reason']}" for r in gate["results"] if r["verdict"] == gate["verdict"]]
     why = "; ".join(reasons) if reasons else "no gated metric can detect the drop the gate is for (see the warnings)"
-    console.print(f"gate {gate['b']} vs {gate['a']}: {gate['verdict'].upper()} ({why})", highlight=False)
+    console.print(f"gate {gate['b']} vs {gate['a']}: {_label(gate['verdict'])} ({why})", highlight=False)
+
+
+def _label(verdict: str) -> str:
+    """Capitals for the verdicts that fail CI (regression, inconclusive), so a log search for them finds only those."""
+    return verdict.upper() if verdict in ("regression", "inconclusive") else verdict
 
 
 def _num(value: float | None, *, sign: bool = False) -> str:
