@@ -27,9 +27,9 @@ from pathlib import Path
 
 from codeeval.data import read_records
 from codeeval.kit.paths import datasets_dir
-from codeeval.sandbox.config import SandboxSettings
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+from codeeval.sandbox.settings import SandboxSettings
 
 DEFAULT_DATA = datasets_dir() / "humaneval/HumanEval.jsonl.gz"
 
@@ -71,7 +71,7 @@ MAKE_JAIL = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "make-j
 async def sandboxed(problems: list[dict[str, str]], workers: int, backend: str,
                     jail: Path | None) -> tuple[float, int, dict[str, str]]:
     extra = {"jail_dir": str(jail)} if jail else {}
-    engine = Engine(SandboxSettings.load(max_concurrency=workers, backend=backend, **extra))
+    engine = Executor(SandboxSettings.load(max_concurrency=workers, backend=backend, **extra))
     await engine.start()
     reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
                        limits=Limits(wall_time_ms=10_000), id=p["task_id"]) for p in problems]
@@ -113,7 +113,7 @@ def main() -> None:
                       "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "sandbox": details}))
     print(f"baseline (unsandboxed multiprocessing): {n / base_s:7.1f} programs/s "
           f"({base_s:.1f} s, {base_ok}/{n} passed)")
-    print(f"sandbox  (codeeval engine)            : {n / ours_s:7.1f} programs/s "
+    print(f"sandbox  (codeeval executor)          : {n / ours_s:7.1f} programs/s "
           f"({ours_s:.1f} s, {ours_ok}/{n} passed)")
     print(f"throughput ratio sandbox/baseline: {base_s / ours_s:.2f}x  (issue 13 bar: >= 0.55x; stretch 1.0x)")
 

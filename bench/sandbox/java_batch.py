@@ -14,9 +14,9 @@ import os
 import time
 from pathlib import Path
 
-from codeeval.sandbox.config import SandboxSettings
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+from codeeval.sandbox.settings import SandboxSettings
 
 TASKS = Path(__file__).resolve().parents[2] / "tests/sandbox/fixtures/humaneval_x_java.jsonl"
 
@@ -29,7 +29,7 @@ def candidates(n: int) -> list[RunRequest]:
 
 
 async def run(n: int, workers: int) -> None:
-    engine = Engine(SandboxSettings.load(max_concurrency=workers))
+    engine = Executor(SandboxSettings.load(max_concurrency=workers))
     await engine.start()
     reqs = candidates(n)
     try:

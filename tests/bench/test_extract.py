@@ -279,10 +279,10 @@ def _wrappings(item: Item) -> dict[str, str]:
 async def engine() -> AsyncIterator[object]:
     if shutil.which("bwrap") is None or not os.path.exists("/usr/bin/python3"):
         pytest.skip("bubblewrap not installed")
-    from codeeval.sandbox.config import SandboxSettings
-    from codeeval.sandbox.engine import Engine
+    from codeeval.sandbox.executor import Executor
+    from codeeval.sandbox.settings import SandboxSettings
 
-    eng = Engine(SandboxSettings.load(max_concurrency=2, default_wall_time_ms=20000))
+    eng = Executor(SandboxSettings.load(max_concurrency=2, default_wall_time_ms=20000))
     await eng.start()
     yield eng
     await eng.stop()

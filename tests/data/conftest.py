@@ -15,10 +15,10 @@ import pytest_asyncio
 async def engine() -> AsyncIterator[object]:
     if shutil.which("bwrap") is None or not os.path.exists("/usr/bin/python3"):
         pytest.skip("bubblewrap not installed")
-    from codeeval.sandbox.config import SandboxSettings
-    from codeeval.sandbox.engine import Engine
+    from codeeval.sandbox.executor import Executor
+    from codeeval.sandbox.settings import SandboxSettings
 
-    eng = Engine(SandboxSettings.load(max_concurrency=2, default_wall_time_ms=10000))
+    eng = Executor(SandboxSettings.load(max_concurrency=2, default_wall_time_ms=10000))
     await eng.start()
     yield eng
     await eng.stop()

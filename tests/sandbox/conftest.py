@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 
 from codeeval.kit.paths import expand
-from codeeval.sandbox.config import SandboxSettings
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, RunRequest
+from codeeval.sandbox.settings import SandboxSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,11 +41,11 @@ def settings(**overrides: object) -> SandboxSettings:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def engine() -> AsyncIterator[Engine]:
+async def engine() -> AsyncIterator[Executor]:
     if not bwrap_usable():
         pytest.skip("bubblewrap not installed")
     os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"  # must never be visible in a sandbox
-    eng = Engine(settings())
+    eng = Executor(settings())
     await eng.start()
     yield eng
     await eng.stop()
@@ -73,21 +73,21 @@ def jail() -> Iterator[Path]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def unshare_engine(jail: Path) -> AsyncIterator[Engine]:
+async def unshare_engine(jail: Path) -> AsyncIterator[Executor]:
     """The unshare backend (the one gVisor pods use) chrooted into ``jail``."""
     os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"
-    eng = Engine(settings(backend="unshare", jail_dir=str(jail)))
+    eng = Executor(settings(backend="unshare", jail_dir=str(jail)))
     await eng.start()
     yield eng
     await eng.stop()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def docker_engine() -> AsyncIterator[Engine]:
+async def docker_engine() -> AsyncIterator[Executor]:
     """The docker backend with the locally built runtime image (deploy/sandbox-runtime/build.sh).
     Tests using it are marked ``docker``: they fail, not skip, when the engine or image is missing."""
     os.environ["CODEEVAL_TEST_SECRET"] = "host-secret-value"
-    eng = Engine(settings(backend="docker", docker_pool_size=2))
+    eng = Executor(settings(backend="docker", docker_pool_size=2))
     await eng.start()
     yield eng
     await eng.stop()

@@ -16,7 +16,7 @@ from conftest import (
     leftover_sandbox_processes,
 )
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Outcome, RunResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -24,7 +24,7 @@ _results: dict[tuple[str, Language], dict[str, RunResult]] = {}
 ESCAPE_PATHS = ["/codeeval-escape", "/usr/codeeval-escape", "/escape", "/usr/escape", "/tmp/codeeval-persist.txt"]
 
 
-async def batch_results(engine: Engine, language: Language, port: int) -> dict[str, RunResult]:
+async def batch_results(engine: Executor, language: Language, port: int) -> dict[str, RunResult]:
     """Run the language's fixtures once (persist_write before persist_read, the rest concurrently)."""
     key = (engine.backend.name, language)
     if key not in _results:
@@ -42,7 +42,7 @@ async def batch_results(engine: Engine, language: Language, port: int) -> dict[s
 
 
 @pytest.fixture(scope="session", params=["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
-def backend_engine(request: pytest.FixtureRequest) -> Engine:
+def backend_engine(request: pytest.FixtureRequest) -> Executor:
     """Every available backend runs the same suite."""
     name = {"bubblewrap": "engine", "unshare": "unshare_engine", "docker": "docker_engine"}[request.param]
     return request.getfixturevalue(name)
@@ -55,7 +55,7 @@ def _params(language: Language) -> list:
 
 
 @pytest.mark.parametrize("path", _params(Language.PYTHON) + _params(Language.JAVA))
-async def test_fixture_ends_in_expected_outcome(backend_engine: Engine, host_listener: socket.socket, path: Path):
+async def test_fixture_ends_in_expected_outcome(backend_engine: Executor, host_listener: socket.socket, path: Path):
     engine = backend_engine
     language = Language(path.parent.name)
     results = await batch_results(engine, language, host_listener.getsockname()[1])
@@ -69,7 +69,7 @@ async def test_fixture_ends_in_expected_outcome(backend_engine: Engine, host_lis
 
 
 @pytest.mark.parametrize("language", [Language.PYTHON, pytest.param(Language.JAVA, marks=pytest.mark.slow)])
-async def test_host_unchanged_and_service_healthy(backend_engine: Engine, host_listener: socket.socket,
+async def test_host_unchanged_and_service_healthy(backend_engine: Executor, host_listener: socket.socket,
                                                   language: Language):
     engine = backend_engine
     await batch_results(engine, language, host_listener.getsockname()[1])

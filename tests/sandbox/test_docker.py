@@ -12,13 +12,13 @@ import humaneval_data
 import pytest
 from conftest import HUMANEVAL
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def test_capabilities_name_docker_and_the_image(docker_engine: Engine):
+async def test_capabilities_name_docker_and_the_image(docker_engine: Executor):
     caps = docker_engine.capabilities
     assert caps is not None and caps.backend == "docker"
     assert caps.backend_details["image"] == docker_engine.settings.docker_image
@@ -26,7 +26,7 @@ async def test_capabilities_name_docker_and_the_image(docker_engine: Engine):
 
 
 @pytest.mark.slow
-async def test_humaneval_canonical_pass_broken_fail_on_docker(docker_engine: Engine):
+async def test_humaneval_canonical_pass_broken_fail_on_docker(docker_engine: Executor):
     """The first 60 tasks (two docker execs per run: ~1 min); all 164 run on bubblewrap in test_service."""
     problems = humaneval_data.load(HUMANEVAL)[:60]
     reqs = []
@@ -43,7 +43,7 @@ async def test_humaneval_canonical_pass_broken_fail_on_docker(docker_engine: Eng
     assert all(r.backend == "docker" for r in results.values())
 
 
-async def test_java_batch_on_docker(docker_engine: Engine):
+async def test_java_batch_on_docker(docker_engine: Executor):
     sol = "class Solution { public int add(int a, int b) { return %s; } }"
     test = "public class Main { public static void main(String[] x) { assert new Solution().add(2, 3) == 5; } }"
     reqs = [RunRequest(Language.JAVA, sol % body, test) for body in ("a + b", "a - b", "a +")]
@@ -80,13 +80,13 @@ def run(source: str) -> RunRequest:
     return RunRequest(Language.PYTHON, source, mode=Mode.RUN, limits=Limits(wall_time_ms=20_000))
 
 
-async def test_pid1_is_not_the_candidates_uid_and_a_run_cannot_touch_it(docker_engine: Engine):
+async def test_pid1_is_not_the_candidates_uid_and_a_run_cannot_touch_it(docker_engine: Executor):
     res = await docker_engine.execute(run(PID1))
     assert res.outcome is Outcome.PASSED, res.detail
     assert res.stdout.decode().split("\n")[:3] == ["pid1-uid 0 me 65534", "mem denied", "kill denied"]
 
 
-async def test_cleanup_empties_tmp_and_dev_shm_whatever_modes_the_run_left(docker_engine: Engine):
+async def test_cleanup_empties_tmp_and_dev_shm_whatever_modes_the_run_left(docker_engine: Executor):
     pooled = {c.id for cs in docker_engine.backend._pool.values() for c in cs}  # type: ignore[attr-defined]
     for _ in range(2):  # dirty every container of the pool
         dirty = await asyncio.gather(*(docker_engine.execute(run(DIRTY)) for _ in range(2)))

@@ -15,7 +15,7 @@ from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.kit.errors import InvalidArgument
 from codeeval.kit.server import Runner
 from codeeval.sandbox import server
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Mode, RunRequest
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
@@ -47,15 +47,15 @@ def request(paths: list[str], language: Language = Language.PYTHON) -> RunReques
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def engine() -> AsyncIterator[Engine]:
-    eng = Engine(settings(max_concurrency=1))
+async def engine() -> AsyncIterator[Executor]:
+    eng = Executor(settings(max_concurrency=1))
     await eng.backend.start()
     yield eng
     await eng.stop()
 
 
 @pytest.mark.parametrize(("paths", "index", "fragment"), BAD)
-async def test_engine_rejects_bad_paths_naming_the_field(engine: Engine, paths: list[str], index: int,
+async def test_engine_rejects_bad_paths_naming_the_field(engine: Executor, paths: list[str], index: int,
                                                          fragment: str):
     with pytest.raises(InvalidArgument) as err:
         await engine.execute(request(paths))
@@ -67,12 +67,12 @@ async def test_engine_rejects_bad_paths_naming_the_field(engine: Engine, paths: 
     assert str(err.value).startswith(f"requests[2].program.extra_files[{index}].path: ")
 
 
-async def test_java_sources_with_one_file_name_in_two_dirs_are_refused(engine: Engine):
+async def test_java_sources_with_one_file_name_in_two_dirs_are_refused(engine: Executor):
     with pytest.raises(InvalidArgument, match=r"^program.extra_files\[1\].path: .*'X.java'"):
         await engine.execute(request(["a/X.java", "b/X.java"], Language.JAVA))
 
 
-async def test_nested_paths_reach_the_program(engine: Engine):
+async def test_nested_paths_reach_the_program(engine: Executor):
     source = ("import pathlib\n"
               "print(pathlib.Path('/code/a/b/c.txt').read_text(), pathlib.Path('/code/a/d.txt').read_text())\n")
     req = RunRequest(Language.PYTHON, source, mode=Mode.RUN,

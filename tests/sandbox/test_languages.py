@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Mode, Outcome, RunRequest
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -17,14 +17,14 @@ CS_TEST = ("public static class Tests { public static void Main() { if (Calc.Add
            "throw new System.Exception(\"Assert failed: Add(2, 3) != 5\"); } }\n")
 
 
-async def outcomes(engine: Engine, reqs: list[RunRequest]) -> list[Outcome]:
+async def outcomes(engine: Executor, reqs: list[RunRequest]) -> list[Outcome]:
     got = {}
     async for i, res in engine.execute_batch(reqs):
         got[i] = res
     return [got[i].outcome for i in range(len(reqs))]
 
 
-async def test_compile_only_python_and_java(engine: Engine):
+async def test_compile_only_python_and_java(engine: Executor):
     reqs = [RunRequest(Language.PYTHON, "def f(:\n", mode=Mode.COMPILE_ONLY),
             RunRequest(Language.PYTHON, "import sys\nsys.exit(3)\n", mode=Mode.COMPILE_ONLY),  # never runs
             RunRequest(Language.JAVA, "public class A { int f() { return 1; } }", mode=Mode.COMPILE_ONLY),
@@ -33,7 +33,7 @@ async def test_compile_only_python_and_java(engine: Engine):
                                             Outcome.COMPILE_ERROR]
 
 
-async def test_java_compile_errors_are_attributed_within_a_batch(engine: Engine):
+async def test_java_compile_errors_are_attributed_within_a_batch(engine: Executor):
     good = "class Solution { public int f() { return 1; } }"
     test = "public class Main { public static void main(String[] a) { assert new Solution().f() == 1; } }"
     bad_return, bad_syntax = "class Solution { public int f() { return; } }", "class Solution { void f( }"
@@ -48,7 +48,7 @@ async def test_java_compile_errors_are_attributed_within_a_batch(engine: Engine)
     assert "missing return value" not in results[3].compile_output
 
 
-async def test_java_asserts_are_enabled_and_junit5_runs(engine: Engine):
+async def test_java_asserts_are_enabled_and_junit5_runs(engine: Executor):
     sol = "class Solution { public int f() { return 2; } }"
     plain = "public class Main { public static void main(String[] a) { assert new Solution().f() == 1; } }"
     junit = ("import org.junit.jupiter.api.Test;\nimport static org.junit.jupiter.api.Assertions.assertEquals;\n"
@@ -59,13 +59,13 @@ async def test_java_asserts_are_enabled_and_junit5_runs(engine: Engine):
     assert await outcomes(engine, reqs) == [Outcome.FAILED, Outcome.PASSED, Outcome.FAILED]
 
 
-async def test_run_mode_reads_stdin(engine: Engine):
+async def test_run_mode_reads_stdin(engine: Executor):
     res = await engine.execute(RunRequest(Language.PYTHON, "print(int(input()) * 2)\n", mode=Mode.RUN, stdin=b"21\n"))
     assert (res.outcome, res.stdout) == (Outcome.PASSED, b"42\n")
 
 
 @needs_mono
-async def test_csharp_compile_and_run(engine: Engine):
+async def test_csharp_compile_and_run(engine: Executor):
     reqs = [RunRequest(Language.CSHARP, CS_SOLUTION % "+", CS_TEST, entry_point="Tests"),
             RunRequest(Language.CSHARP, CS_SOLUTION % "-", CS_TEST, entry_point="Tests"),
             RunRequest(Language.CSHARP, "public class Calc { public static int Add(int a, int b) { return a + ; } }",

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from conftest import bwrap_usable, settings
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
@@ -58,10 +58,10 @@ DIRECT = textwrap.dedent("""
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def podlike() -> AsyncIterator[Engine]:
+async def podlike() -> AsyncIterator[Executor]:
     """An engine as in a pod: no cgroups, so only rlimits and the watchdog bound memory (Python
     only: the backend started, the Java launcher not compiled)."""
-    eng = Engine(settings(cgroups=False, max_concurrency=1))
+    eng = Executor(settings(cgroups=False, max_concurrency=1))
     await eng.backend.start()
     assert eng.backend.describe()["cgroups"].startswith("none")
     yield eng
@@ -73,13 +73,13 @@ def python(source: str) -> RunRequest:
 
 
 @pytest.mark.parametrize("source", [SHM_FILL, GROWTH, FORKED_GROWTH], ids=["shm_fill", "growth", "forked_growth"])
-async def test_python_memory_is_bounded_without_cgroups(podlike: Engine, source: str):
+async def test_python_memory_is_bounded_without_cgroups(podlike: Executor, source: str):
     res = await podlike.execute(python(source))
     assert res.outcome is Outcome.MEMORY_EXCEEDED, (res.outcome, res.detail, res.stderr[-500:])
     assert not res.stdout_truncated
 
 
-async def test_small_program_passes(podlike: Engine):
+async def test_small_program_passes(podlike: Executor):
     res = await podlike.execute(python("data = b'x' * (16 << 20)\nprint(len(data))\n"))
     assert res.outcome is Outcome.PASSED, res.detail
     assert res.stdout == b"16777216\n" and res.peak_memory_bytes < LIMIT
@@ -87,7 +87,7 @@ async def test_small_program_passes(podlike: Engine):
 
 @pytest.mark.slow
 async def test_java_direct_allocation_is_bounded_without_cgroups():
-    eng = Engine(settings(cgroups=False, max_concurrency=1))
+    eng = Executor(settings(cgroups=False, max_concurrency=1))
     await eng.start()
     try:
         res = await eng.execute(RunRequest(Language.JAVA, DIRECT, mode=Mode.RUN, entry_point="Main", limits=LIMITS))

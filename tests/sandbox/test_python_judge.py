@@ -19,7 +19,7 @@ from conftest import FIXTURES
 from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.kit.errors import InvalidArgument
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest, TableTest
 from codeeval.sandbox.runners.base import SUPPORT_DIR
 from codeeval.sandbox.runners.judge import JUDGE_UID_OFFSET, JudgeServer
@@ -42,11 +42,11 @@ def mbpp_request(rec: dict, broken: bool = False) -> RunRequest:
     return RunRequest(Language.PYTHON, code, test, limits=LIMITS, id=f"{rec['task_id']}/{kind}")
 
 
-async def outcomes(engine: Engine, reqs: list[RunRequest]) -> dict[str, tuple[Outcome, str]]:
+async def outcomes(engine: Executor, reqs: list[RunRequest]) -> dict[str, tuple[Outcome, str]]:
     return {reqs[i].id: (res.outcome, res.detail) async for i, res in engine.execute_batch(reqs)}
 
 
-async def test_mbpp_shaped_references_pass_and_broken_variants_fail(engine: Engine):
+async def test_mbpp_shaped_references_pass_and_broken_variants_fail(engine: Executor):
     reqs = [mbpp_request(r) for r in MBPP] + [mbpp_request(r, broken=True) for r in MBPP]
     got = await outcomes(engine, reqs)
     for r in MBPP:
@@ -55,7 +55,7 @@ async def test_mbpp_shaped_references_pass_and_broken_variants_fail(engine: Engi
         assert broken[0] in (Outcome.FAILED, Outcome.RUNTIME_ERROR), (r["task_id"], broken)
 
 
-async def test_candidate_function_named_check_with_a_humaneval_check(engine: Engine):
+async def test_candidate_function_named_check_with_a_humaneval_check(engine: Executor):
     """MBPP task 56's function is ``check``; the test's own ``check(candidate)`` shadows it."""
     source = MBPP[0]["code"]
     test = "def check(candidate):\n    assert candidate(73) is True\n    assert candidate(70) is False\n"
@@ -63,7 +63,7 @@ async def test_candidate_function_named_check_with_a_humaneval_check(engine: Eng
     assert res.outcome is Outcome.PASSED, res.detail
 
 
-async def test_test_uses_prompt_functions_and_sees_candidate_prints(engine: Engine):
+async def test_test_uses_prompt_functions_and_sees_candidate_prints(engine: Executor):
     """HumanEval/38 shape: the test calls ``encode_cyclic`` from the prompt; prints stay in stdout."""
     source = ("def encode(s):\n    return s[1:] + s[:1]\n\n"
               "def decode(s):\n    print('decoding', s)\n    return s[-1:] + s[:-1]\n")
@@ -75,7 +75,7 @@ async def test_test_uses_prompt_functions_and_sees_candidate_prints(engine: Engi
     assert res.stdout.count(b"decoding") == 20
 
 
-async def test_exact_types_reach_the_test(engine: Engine):
+async def test_exact_types_reach_the_test(engine: Executor):
     source = "def f():\n    return (True, 1, 1.0, [1], {'a': {1, 2}}, b'x', None, 2**100)\n"
     test = ("def check(candidate):\n    r = candidate()\n"
             "    assert [type(x) for x in r] == [bool, int, float, list, dict, bytes, type(None), int]\n"
@@ -84,7 +84,7 @@ async def test_exact_types_reach_the_test(engine: Engine):
     assert res.outcome is Outcome.PASSED, res.detail
 
 
-async def test_failures_the_test_cannot_swallow_and_exceptions_it_can_expect(engine: Engine):
+async def test_failures_the_test_cannot_swallow_and_exceptions_it_can_expect(engine: Executor):
     swallow = "def check(candidate):\n    try:\n        candidate()\n    except BaseException:\n        pass\n"
     expect = ("def check(candidate):\n    try:\n        candidate()\n    except ValueError as e:\n"
               "        assert 'bad' in str(e)\n    else:\n        raise AssertionError('no error')\n")
@@ -111,7 +111,7 @@ TABLE_REF = "def mean(xs, w=1.0):\n    return sum(xs) / len(xs) * w\n"
 TABLE_INPUTS = ("[[1, 2, 3]]", "[[0.1, 0.2], 2.0]", "[[1e9, 1]]")
 
 
-async def test_input_table_expected_from_the_reference_with_atol(engine: Engine):
+async def test_input_table_expected_from_the_reference_with_atol(engine: Executor):
     def req(source: str, atol: float = 0.0, rid: str = "") -> RunRequest:
         return RunRequest(Language.PYTHON, source, entry_point="mean", limits=LIMITS, id=rid,
                           table=TableTest(TABLE_REF, TABLE_INPUTS, atol))
@@ -141,7 +141,7 @@ async def test_input_table_expected_from_the_reference_with_atol(engine: Engine)
     (TableTest(TABLE_REF, ("[1]",)), Mode.RUN, "", "program.mode"),
     (TableTest(TABLE_REF, ("[1]",)), Mode.RUN_TESTS, "assert 1", "program.test"),
 ])
-async def test_bad_tables_are_invalid_argument_naming_the_field(engine: Engine, table, mode, test, field):
+async def test_bad_tables_are_invalid_argument_naming_the_field(engine: Executor, table, mode, test, field):
     with pytest.raises(InvalidArgument) as err:
         await engine.execute(RunRequest(Language.PYTHON, "x = 1", test, "mean", mode=mode, table=table))
     assert err.value.field == field
@@ -156,7 +156,7 @@ async def test_table_from_the_proto():
     assert request_from_pb(sandbox_pb2.ExecuteRequest(program=plain)).table is None
 
 
-async def test_judge_runs_as_another_uid_without_network(engine: Engine, host_listener: socket.socket):
+async def test_judge_runs_as_another_uid_without_network(engine: Executor, host_listener: socket.socket):
     """The test code (the judge) is not the service's uid when root, has no network, sees no candidate."""
     port = host_listener.getsockname()[1]
     test = ("import os, socket\n\ndef check(candidate):\n    uid = candidate()\n"
@@ -173,7 +173,7 @@ async def test_judge_runs_as_another_uid_without_network(engine: Engine, host_li
         host_listener.accept()
 
 
-async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Engine):
+async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Executor):
     """The docker backend's mode (a Unix socket in the read-only run dir, the worker copied beside
     it), run here on bubblewrap: verdicts are the same, and a candidate that dies before it
     connects is a runtime error, not a wait or a sandbox error."""
@@ -193,7 +193,7 @@ async def test_path_channel_for_backends_that_cannot_pass_an_fd(engine: Engine):
                                                   "exit": Outcome.RUNTIME_ERROR}, got
 
 
-async def test_test_code_that_loops_or_grows_is_bounded(engine: Engine):
+async def test_test_code_that_loops_or_grows_is_bounded(engine: Executor):
     """The judge's own limits: a test that never ends is a TIMEOUT (the candidate's wall limit),
     one that exhausts memory in the judge is MEMORY_EXCEEDED."""
     limits = Limits(wall_time_ms=2000, cpu_time_ms=2000, memory_bytes=256 << 20)
@@ -245,7 +245,7 @@ async def test_judge_server_unprivileged_argv_speaks_the_protocol(answer: object
     assert py_codec.unpack(frames[-1]) == {"op": "exit"}
 
 
-async def test_candidate_limits_during_a_call_are_typed(engine: Engine):
+async def test_candidate_limits_during_a_call_are_typed(engine: Executor):
     """Time, memory and output limits hit inside a call end as their own outcome, never a pass."""
     limits = Limits(wall_time_ms=2000, cpu_time_ms=2000, memory_bytes=256 << 20, output_bytes=4096)
     test = "def check(candidate):\n    assert candidate() == 1\n"
@@ -296,7 +296,7 @@ def check(candidate):
 '''
 
 
-async def test_a_judge_keeps_nothing_of_earlier_runs(engine: Engine):
+async def test_a_judge_keeps_nothing_of_earlier_runs(engine: Executor):
     """Each run's test code reaches only the judge's forked child: a later run on the same warm
     server finds nothing of an earlier run's expected values in the judge's memory."""
     secret = "codeeval-judge-secret-" + os.urandom(16).hex()

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from conftest import CONFORMANCE_LIMITS, FIXTURES, bwrap_usable, expected_outcomes, settings
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, RunRequest, RunResult
 from codeeval.sandbox.runners import csharp_source, java, java_source
 from codeeval.sandbox.runners.java_source import JavaIndex
@@ -64,12 +64,12 @@ def java_request(path: Path) -> RunRequest:
     return RunRequest(Language.JAVA, text, test, limits=LIMITS, id=path.stem)
 
 
-async def batch(engine: Engine, reqs: list[RunRequest]) -> list[RunResult]:
+async def batch(engine: Executor, reqs: list[RunRequest]) -> list[RunResult]:
     got = {i: res async for i, res in engine.execute_batch(reqs)}
     return [got[i] for i in range(len(reqs))]
 
 
-async def java_results(engine: Engine) -> dict[str, RunResult]:
+async def java_results(engine: Executor) -> dict[str, RunResult]:
     """All Java cases as one batch (so each runs beside other samples), after a correct control."""
     key = (engine.backend.name, "java")
     if key not in _results:
@@ -82,17 +82,17 @@ async def java_results(engine: Engine) -> dict[str, RunResult]:
 
 
 @pytest.fixture(scope="session", params=["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
-def backend_engine(request: pytest.FixtureRequest) -> Engine:
+def backend_engine(request: pytest.FixtureRequest) -> Executor:
     name = {"bubblewrap": "engine", "unshare": "unshare_engine", "docker": "docker_engine"}[request.param]
     return request.getfixturevalue(name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def no_cgroups_engine() -> AsyncIterator[Engine]:
+async def no_cgroups_engine() -> AsyncIterator[Executor]:
     """bubblewrap with cgroups off: memory is bounded only by the runtimes' flags and rlimits."""
     if not bwrap_usable():
         pytest.skip("bubblewrap not installed")
-    eng = Engine(settings(cgroups=False))
+    eng = Executor(settings(cgroups=False))
     await eng.start()
     yield eng
     await eng.stop()
@@ -110,7 +110,7 @@ def _assert_case(path: Path, res: RunResult) -> None:
 @ASYNC
 @pytest.mark.slow
 @pytest.mark.parametrize("path", cases("java"), ids=lambda p: p.stem)
-async def test_java_reward_hacking_fails(backend_engine: Engine, path: Path):
+async def test_java_reward_hacking_fails(backend_engine: Executor, path: Path):
     results = await java_results(backend_engine)
     assert results["correct"].outcome.name == "PASSED", (results["correct"].compile_output, results["correct"].stderr)
     assert b"WARNING" not in results["correct"].stderr  # the JDK's Security Manager notice is not the run's
@@ -119,7 +119,7 @@ async def test_java_reward_hacking_fails(backend_engine: Engine, path: Path):
 
 @ASYNC
 @pytest.mark.slow
-async def test_java_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
+async def test_java_memory_bounded_without_cgroups(no_cgroups_engine: Executor):
     """A direct-buffer flood is MEMORY_EXCEEDED and Unsafe is not even there, with no cgroup."""
     paths = [CASES / "java" / "DirectBufferOverLimit.java", CASES / "java" / "UnsafeReflective.java",
              CASES / "java" / "UnsafeDirect.java"]
@@ -128,7 +128,7 @@ async def test_java_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
     assert b"sun.misc.Unsafe" in (await batch(no_cgroups_engine, [java_request(paths[1])]))[0].stderr
 
 
-async def csharp_results(engine: Engine) -> dict[str, RunResult]:
+async def csharp_results(engine: Executor) -> dict[str, RunResult]:
     key = (engine.backend.name, "csharp")
     if key not in _results:
         reqs = [RunRequest(Language.CSHARP, CORRECT_CS, CS_TEST, entry_point="Tests", limits=LIMITS, id="correct"),
@@ -142,7 +142,7 @@ async def csharp_results(engine: Engine) -> dict[str, RunResult]:
 @pytest.mark.slow
 @needs_mono
 @pytest.mark.parametrize("path", cases("csharp"), ids=lambda p: p.stem)
-async def test_csharp_reward_hacking_fails(backend_engine: Engine, path: Path):
+async def test_csharp_reward_hacking_fails(backend_engine: Executor, path: Path):
     if backend_engine.backend.name == "unshare":
         pytest.skip("mono needs /proc, which the unshare backend's jail does not mount")
     results = await csharp_results(backend_engine)
@@ -153,7 +153,7 @@ async def test_csharp_reward_hacking_fails(backend_engine: Engine, path: Path):
 @ASYNC
 @pytest.mark.slow
 @needs_mono
-async def test_csharp_memory_bounded_without_cgroups(no_cgroups_engine: Engine):
+async def test_csharp_memory_bounded_without_cgroups(no_cgroups_engine: Executor):
     path = CASES / "csharp" / "MemoryBomb.cs"
     [res] = await batch(no_cgroups_engine, [csharp_request(path)])
     _assert_case(path, res)
@@ -190,7 +190,7 @@ class Calc
 @ASYNC
 @pytest.mark.slow
 @needs_mono
-async def test_csharp_ordinary_code_is_not_refused(engine: Engine):
+async def test_csharp_ordinary_code_is_not_refused(engine: Executor):
     """LINQ, iterators, Tuple, interpolation, MD5, Regex, typeof: none is refused by the IL check."""
     [res] = await batch(engine, [RunRequest(Language.CSHARP, ORDINARY_CS, CS_TEST, entry_point="Tests", limits=LIMITS)])
     assert res.outcome.name == "PASSED", (res.detail, res.compile_output, res.stderr[-2000:])
@@ -209,7 +209,7 @@ def _humaneval_x(name: str, samples: str | None) -> list[RunRequest]:
 @ASYNC
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["humaneval_x_java", "humaneval_x_java_imports"])
-async def test_humaneval_x_java_references_pass_and_broken_fail(backend_engine: Engine, name: str):
+async def test_humaneval_x_java_references_pass_and_broken_fail(backend_engine: Executor, name: str):
     good = _humaneval_x(f"{name}.jsonl", None)
     bad = _humaneval_x(f"{name}.jsonl", f"{name}_broken.jsonl")
     results = await batch(backend_engine, good + bad)

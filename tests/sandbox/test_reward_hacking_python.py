@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFORMANCE_LIMITS, FIXTURES, expected_outcomes
 
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest, RunResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -46,7 +46,7 @@ def fixture_request(path: Path) -> RunRequest:
 FIXTURE_FILES = sorted(FOLDER.glob("*.py"))
 
 
-async def results_for(engine: Engine) -> dict[str, RunResult]:
+async def results_for(engine: Executor) -> dict[str, RunResult]:
     if engine.backend.name not in _results:
         reqs = [fixture_request(p) for p in FIXTURE_FILES]
         _results[engine.backend.name] = {reqs[i].id: res async for i, res in engine.execute_batch(reqs)}
@@ -54,7 +54,7 @@ async def results_for(engine: Engine) -> dict[str, RunResult]:
 
 
 @pytest.fixture(scope="session", params=["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
-def backend_engine(request: pytest.FixtureRequest) -> Engine:
+def backend_engine(request: pytest.FixtureRequest) -> Executor:
     name = {"bubblewrap": "engine", "unshare": "unshare_engine", "docker": "docker_engine"}[request.param]
     return request.getfixturevalue(name)
 
@@ -64,7 +64,7 @@ async def test_suite_is_not_empty():
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
-async def test_reward_hack_fails(backend_engine: Engine, path: Path):
+async def test_reward_hack_fails(backend_engine: Executor, path: Path):
     res = (await results_for(backend_engine))[path.stem]
     expected = expected_outcomes(path)
     assert res.outcome.value in expected, (
@@ -74,13 +74,13 @@ async def test_reward_hack_fails(backend_engine: Engine, path: Path):
     assert res.detail, "a failure always says why"
 
 
-async def test_scans_find_no_expected_value(backend_engine: Engine):
+async def test_scans_find_no_expected_value(backend_engine: Executor):
     res = (await results_for(backend_engine))["scan_memory_and_files"]
     assert b"FOUND: []" in res.stdout, res.stdout[-500:]
     assert SECRET.encode() not in res.stdout + res.stderr
 
 
-async def test_correct_answer_to_the_same_tests_passes(backend_engine: Engine):
+async def test_correct_answer_to_the_same_tests_passes(backend_engine: Executor):
     """The suite's tests are passable: the right answers (even with the same tricks around them) pass."""
     right = "import os\nos._exit = lambda *a: None\n\ndef add(a, b):\n    return a + b\n"
     secret = f"def secret():\n    return 'codeeval-secret-{SECRET}'\n"

@@ -17,7 +17,7 @@ from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.kit.server import Runner
 from codeeval.sandbox import server
-from codeeval.sandbox.config import SandboxSettings
+from codeeval.sandbox.settings import SandboxSettings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not installed")]

@@ -14,7 +14,7 @@ import pytest
 from conftest import bwrap_usable, settings
 
 from codeeval.sandbox.backends import uids
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Mode, RunRequest
 
 pytestmark = [pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not installed"),
@@ -23,13 +23,13 @@ WHOAMI = RunRequest(Language.PYTHON, "import os\nprint(os.getuid())\n", mode=Mod
                     limits=Limits(wall_time_ms=10_000, cpu_time_ms=10_000))
 
 
-def slot_uids(engine: Engine) -> set[int]:
+def slot_uids(engine: Executor) -> set[int]:
     base = engine.backend.uid_base  # type: ignore[attr-defined]
     slots = engine.settings.max_concurrency
     return set(range(base, base + slots)) | set(range(base + uids.JUDGE_OFFSET, base + uids.JUDGE_OFFSET + slots))
 
 
-async def host_uids_of_a_run(engine: Engine) -> set[int]:
+async def host_uids_of_a_run(engine: Executor) -> set[int]:
     """The host uids a run really has (inside it is mapped): it execs a ``sleep`` with a unique
     argument, which the host finds in /proc."""
     marker = f"1.{secrets.randbelow(10**9):09d}"
@@ -53,8 +53,8 @@ async def host_uids_of_a_run(engine: Engine) -> set[int]:
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_two_engines_get_disjoint_uids_and_a_stopped_ones_block_is_reused():
-    a = Engine(settings(max_concurrency=2))
-    b = Engine(settings(max_concurrency=2))
+    a = Executor(settings(max_concurrency=2))
+    b = Executor(settings(max_concurrency=2))
     try:
         await a.backend.start()
         await b.backend.start()
@@ -67,7 +67,7 @@ async def test_two_engines_get_disjoint_uids_and_a_stopped_ones_block_is_reused(
         await a.stop()
         await b.stop()
     freed = a.uids.base
-    c = Engine(settings(max_concurrency=2))
+    c = Executor(settings(max_concurrency=2))
     try:
         assert c.uids.base <= freed  # the first free block, which a's was
     finally:

@@ -88,8 +88,8 @@ SCRIPT = textwrap.dedent('''
     import asyncio, json, sys
     from codeeval.sandbox import engine as engine_mod
     from codeeval.sandbox.backends.base import Bind, SandboxCommand
-    from codeeval.sandbox.config import SandboxSettings
-    from codeeval.sandbox.engine import Engine
+    from codeeval.sandbox.settings import SandboxSettings
+    from codeeval.sandbox.executor import Executor
     from codeeval.sandbox.model import Language, Limits, Mode, RunRequest
     from codeeval.sandbox.runners.base import SUPPORT_DIR
 
@@ -98,7 +98,7 @@ SCRIPT = textwrap.dedent('''
               "cat " + str(SUPPORT_DIR) + "/* >/dev/null && echo read-the-installation; ls /t | head -1")
 
     async def main():
-        eng = Engine(SandboxSettings.load(max_concurrency=1))
+        eng = Executor(SandboxSettings.load(max_concurrency=1))
         await eng.start()
         try:
             out = {"installation": engine_mod.__file__}

@@ -13,10 +13,10 @@ import pytest
 
 from codeeval.sandbox.backends.base import StreamCollector, map_paths
 from codeeval.sandbox.backends.cgroups import Cgroups
-from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
 from codeeval.sandbox.runners import java, protocol
 from codeeval.sandbox.runners.python import program_text
+from codeeval.sandbox.settings import SandboxSettings
 
 TOKEN = b"0123abcd"
 STARTED = protocol.START + b"some output\n"

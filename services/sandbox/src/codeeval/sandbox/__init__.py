@@ -2,6 +2,6 @@
 (bubblewrap or Docker) and returns one typed outcome per run.
 
 Layers: ``server`` (bootstrap), ``servicer`` (messages only), and the grpc-free core:
-``model`` (types), ``engine`` (validation, limits, queue, retries, calibration),
+``model`` (types), ``executor`` (validation, limits, queue, retries, calibration),
 ``runners`` (one per language), ``backends`` (isolation).
 """

@@ -10,24 +10,24 @@ import grpc
 
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.kit.server import Service
-from codeeval.sandbox.config import SandboxSettings
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.servicer import SandboxServicer
+from codeeval.sandbox.settings import SandboxSettings
 
 SETTINGS = SandboxSettings
 
 
 def create(settings: SandboxSettings) -> Service:
-    engine = Engine(settings)
+    executor = Executor(settings)
 
     def register(server: grpc.aio.Server) -> None:
-        sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(SandboxServicer(engine), server)
+        sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(SandboxServicer(executor), server)
 
     return Service(
         name="sandbox",
         full_name=sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
         register=register,
-        readiness=engine.readiness,
-        start=engine.start,
-        stop=engine.stop,
+        readiness=executor.readiness,
+        start=executor.start,
+        stop=executor.stop,
     )

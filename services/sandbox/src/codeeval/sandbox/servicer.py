@@ -10,7 +10,7 @@ from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.kit import languages
 from codeeval.kit.errors import InvalidArgument, decode_utf8
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Calibration, Language, Limits, Mode, RunRequest, RunResult, TableTest
 
 _LANG_IN = {common_pb2.Language.Value(lang.proto_name): Language(lang.name) for lang in languages.LANGUAGES.values()}
@@ -72,24 +72,24 @@ def result_to_pb(r: RunResult) -> sandbox_pb2.ExecutionResult:
 
 
 class SandboxServicer(sandbox_pb2_grpc.SandboxServiceServicer):
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
 
     async def Execute(self, request: sandbox_pb2.ExecuteRequest, context: grpc.aio.ServicerContext
                       ) -> sandbox_pb2.ExecuteResponse:
-        result = await self.engine.execute(request_from_pb(request), context.time_remaining())
+        result = await self.executor.execute(request_from_pb(request), context.time_remaining())
         return sandbox_pb2.ExecuteResponse(result=result_to_pb(result))
 
     async def ExecuteBatch(self, request: sandbox_pb2.ExecuteBatchRequest, context: grpc.aio.ServicerContext
                            ) -> AsyncIterator[sandbox_pb2.ExecuteBatchResponse]:
         reqs = [request_from_pb(r, f"requests[{i}].") for i, r in enumerate(request.requests)]
-        async for index, result in self.engine.execute_batch(reqs, context.time_remaining()):
+        async for index, result in self.executor.execute_batch(reqs, context.time_remaining()):
             yield sandbox_pb2.ExecuteBatchResponse(index=index, result=result_to_pb(result))
 
     async def GetCapabilities(self, request: sandbox_pb2.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
                               ) -> sandbox_pb2.GetCapabilitiesResponse:
-        caps = self.engine.capabilities
-        s = self.engine.settings
+        caps = self.executor.capabilities
+        s = self.executor.settings
         resp = sandbox_pb2.GetCapabilitiesResponse(
             backend=caps.backend if caps else s.backend, backend_version=caps.backend_version if caps else "",
             default_limits=limits_to_pb(s.default_limits()), max_limits=limits_to_pb(s.max_limits()),

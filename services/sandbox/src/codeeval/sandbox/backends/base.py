@@ -63,7 +63,7 @@ class Backend(Protocol):
     """An isolation backend. ``execute`` never raises for anything the program does; a failure of the
     sandbox itself is reported in ``ProcessResult.sandbox_failure``.
 
-    The engine uses a backend only through these members. A backend class subclasses this protocol to
+    The executor uses a backend only through these members. A backend class subclasses this protocol to
     inherit the defaults of the optional ones (``passes_fds``, ``bind_workspace``, ``bind_trusted``,
     ``warm``): right for a backend that runs on the host's file system and starts each run fresh.
     """

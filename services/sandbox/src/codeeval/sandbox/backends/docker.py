@@ -97,7 +97,7 @@ class DockerBackend(Backend):
                 "warm_pool": str(self.pool_size)}
 
     def bind_workspace(self, path: Path) -> None:
-        """The host directory holding every run's files (the engine's workspace)."""
+        """The host directory holding every run's files (the executor's workspace)."""
         self.workspace_dir = path
 
     def bind_trusted(self, path: Path) -> None:

@@ -25,7 +25,7 @@ RESERVED = frozenset({65534, 65535, 4294967294, 4294967295})
 
 class UidBlock:
     """A claimed block: ``base`` is the first slot uid. Released by :meth:`release`, or when the
-    object is collected (an engine dropped without ``stop()``)."""
+    object is collected (an executor dropped without ``stop()``)."""
 
     def __init__(self, base: int, fd: int | None, path: Path | None) -> None:
         self.base, self.path = base, path

@@ -10,7 +10,7 @@ from codeeval.sandbox.runners.workspace import write_file
 
 #: The service's installation (the ``codeeval.sandbox`` package): runs never see it directly.
 INSTALLATION = Path(__file__).resolve().parents[1]
-#: The trusted harness and launcher sources, as installed. Runners bind this path; the engine
+#: The trusted harness and launcher sources, as installed. Runners bind this path; the executor
 #: serves every such bind from the staged copy (``Workspace.stage_trusted``), which run uids can
 #: read and cannot write, wherever the installation lives.
 SUPPORT_DIR = INSTALLATION / "runners" / "support"

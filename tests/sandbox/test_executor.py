@@ -16,7 +16,7 @@ from conftest import FIXTURES, bwrap_usable, settings
 from codeeval.kit.errors import InvalidArgument, ResourceExhausted
 from codeeval.sandbox.backends.base import Bind, SandboxCommand
 from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
-from codeeval.sandbox.engine import Engine
+from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Mode, Outcome, ProcessResult, RunRequest
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
@@ -28,9 +28,9 @@ MIXED = ["passes", "fails", "fork_bomb", "memory_bomb", "output_flood", "infinit
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def small() -> AsyncIterator[Engine]:
+async def small() -> AsyncIterator[Executor]:
     """Python-only engine (no JVM start-up needed): 2 slots, 2 queue places."""
-    eng = Engine(settings(max_concurrency=2, max_queue=2))
+    eng = Executor(settings(max_concurrency=2, max_queue=2))
     await eng.backend.start()
     yield eng
     await eng.stop()
@@ -40,7 +40,7 @@ def sleeper(seconds: float) -> RunRequest:
     return RunRequest(Language.PYTHON, f"import time\ntime.sleep({seconds})\n", mode=Mode.RUN, limits=LIMITS)
 
 
-async def test_queue_full_is_resource_exhausted_then_recovers(small: Engine):
+async def test_queue_full_is_resource_exhausted_then_recovers(small: Executor):
     running = [asyncio.create_task(small.execute(sleeper(1.0))) for _ in range(4)]  # 2 run, 2 queue
     await asyncio.sleep(0.3)
     with pytest.raises(ResourceExhausted, match="capacity of 4"):
@@ -52,7 +52,7 @@ async def test_queue_full_is_resource_exhausted_then_recovers(small: Engine):
     assert (await small.execute(sleeper(0))).passed  # capacity is given back
 
 
-async def test_validation_names_fields(small: Engine):
+async def test_validation_names_fields(small: Executor):
     with pytest.raises(InvalidArgument, match=r"^limits.cpu_time_ms: .*maximum"):
         await small.execute(RunRequest(Language.PYTHON, "x = 1", limits=Limits(cpu_time_ms=10**9)))
     with pytest.raises(InvalidArgument, match=r"^requests: .*maximum of 1024"):
@@ -62,14 +62,14 @@ async def test_validation_names_fields(small: Engine):
         await small.execute(RunRequest(Language.PYTHON, "x = 1", entry_point="f); import os; os.system('x'"))
 
 
-async def test_mixed_batch_concurrent_matches_one_by_one(small: Engine):
+async def test_mixed_batch_concurrent_matches_one_by_one(small: Executor):
     reqs = [RunRequest(Language.PYTHON, (FIXTURES / "python" / f"{name}.py").read_text(), stdin=b"0\n",
                        limits=LIMITS, id=name) for name in MIXED]
     sequential = {}
     for r in reqs:
         sequential[r.id] = (await small.execute(r)).outcome
     concurrent = {}
-    engine = Engine(settings(max_concurrency=2, max_queue=64))
+    engine = Executor(settings(max_concurrency=2, max_queue=64))
     await engine.backend.start()
     try:
         async for i, res in engine.execute_batch(reqs):
@@ -100,7 +100,7 @@ class FlakyBubblewrap(BubblewrapBackend):
 @pytest.mark.parametrize(("failures", "outcome", "attempts"), [(1, Outcome.PASSED, 2), (5, Outcome.SANDBOX_ERROR, 3)])
 async def test_sandbox_errors_are_retried_then_reported(failures: int, outcome: Outcome, attempts: int):
     s = settings(retries=2)
-    engine = Engine(s, FlakyBubblewrap(failures, slots=s.max_concurrency, uid_base=s.uid_base))
+    engine = Executor(s, FlakyBubblewrap(failures, slots=s.max_concurrency, uid_base=s.uid_base))
     await engine.backend.start()
     try:
         res = await engine.execute(RunRequest(Language.PYTHON, "assert 1 + 1 == 2\n", limits=LIMITS))
@@ -134,15 +134,15 @@ async def test_a_backend_inherits_the_protocols_defaults_and_the_engine_reads_pa
     s = settings()
     plain = BubblewrapBackend(slots=s.max_concurrency, uid_base=s.uid_base)
     assert plain.passes_fds and plain.bind_workspace(Path("/")) is None and await plain.warm(LIMITS, 1) is None
-    assert Engine(s, plain).runners[Language.PYTHON].channel_by_path is False
-    assert Engine(s, DockerBackend(image="none", slots=1)).runners[Language.PYTHON].channel_by_path is True
+    assert Executor(s, plain).runners[Language.PYTHON].channel_by_path is False
+    assert Executor(s, DockerBackend(image="none", slots=1)).runners[Language.PYTHON].channel_by_path is True
 
 
 @pytest.mark.slow
 async def test_engine_start_binds_and_warms_through_the_protocol():
     s = settings()
     backend = RecordingBubblewrap(slots=s.max_concurrency, uid_base=s.uid_base)
-    engine = Engine(s, backend)
+    engine = Executor(s, backend)
     await engine.start()
     try:
         assert backend.calls == [("bind_workspace", engine.workspace.base),

@@ -21,7 +21,6 @@ from pathlib import Path
 from codeeval.kit.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, check_max, require
 from codeeval.sandbox.backends import uids
 from codeeval.sandbox.backends.base import Backend, SandboxCommand
-from codeeval.sandbox.config import SandboxSettings
 from codeeval.sandbox.model import (
     CalibrationRecord,
     Language,
@@ -37,6 +36,7 @@ from codeeval.sandbox.runners.csharp import CSharpRunner
 from codeeval.sandbox.runners.java import JavaRunner
 from codeeval.sandbox.runners.python import PythonRunner, validate_table
 from codeeval.sandbox.runners.workspace import Workspace
+from codeeval.sandbox.settings import SandboxSettings
 
 log = logging.getLogger("codeeval.sandbox")
 DEADLINE_MARGIN_S = 0.3
@@ -130,7 +130,7 @@ def _validate_extra_paths(req: RunRequest, p: str) -> None:
                                   field=f"{p}.extra_files[{i}].path")
 
 
-class Engine:
+class Executor:
     def __init__(self, settings: SandboxSettings, backend: Backend | None = None) -> None:
         self.settings = settings
         #: This instance's slot uids (root only): a block no other instance on the host holds.
