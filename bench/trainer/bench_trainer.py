@@ -36,7 +36,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from codeeval.trainer.config import load_config
+    from codeeval.trainer.recipe_schema import load_config
 
     cfg = load_config(CONFIG, _overrides(args))
     cfg.method.kind = args.method

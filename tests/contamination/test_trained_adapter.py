@@ -23,7 +23,7 @@ CS = [f"public int Compute{i}(int a, int b) {{ int total = a * {i} + b; return t
 def test_an_adapter_the_trainer_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("peft")
     recipe = pytest.importorskip("codeeval.trainer.recipe")
-    config = pytest.importorskip("codeeval.trainer.config")
+    config = pytest.importorskip("codeeval.trainer.recipe_schema")
     from codeeval.models import tiny_llama
 
     trans = tmp_path / "datasets" / "codexglue_code_to_code_trans"

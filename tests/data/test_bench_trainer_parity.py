@@ -14,8 +14,8 @@ from codeeval.kit.errors import FailedPrecondition
 from codeeval.kit.paths import datasets_dir
 from codeeval.suites import load_suite, read_items
 from codeeval.suites.schema import Task
-from codeeval.trainer.config import SourceSpec
 from codeeval.trainer.readers import read
+from codeeval.trainer.recipe_schema import SourceSpec
 
 
 def _task(reader: str, path: Path, **kw: object) -> Task:
@@ -87,7 +87,7 @@ def test_translation_length_mismatch_is_one_error_for_both(tmp_path: Path):
 
 def test_unknown_reader_names_get_did_you_mean_in_suites_and_trainer(tmp_path: Path):
     from codeeval.kit.errors import InvalidArgument
-    from codeeval.trainer.config import validate
+    from codeeval.trainer.recipe_schema import validate
 
     with pytest.raises(InvalidArgument, match="did you mean 'concode'"):
         validate({"model": {"base": "default", "template": "chatml"}, "method": {"kind": "lora"},

@@ -10,7 +10,7 @@ import pytest
 
 from codeeval.kit.paths import expand
 from codeeval.suites import resolve_path
-from codeeval.trainer.config import expand_path
+from codeeval.trainer.recipe_schema import expand_path
 
 
 def test_suites_and_trainer_expand_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

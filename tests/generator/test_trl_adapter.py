@@ -90,7 +90,7 @@ def test_defaults_agree_trainer_and_generator(default_model: Path) -> None:
 
     from codeeval.generator.settings import GeneratorSettings as Settings
     from codeeval.prompts import resolve_template
-    from codeeval.trainer.config import load_config
+    from codeeval.trainer.recipe_schema import load_config
 
     cfg = load_config("smollm2-multitask-qlora-cpu", {})
     tokenizer = AutoTokenizer.from_pretrained(default_model)

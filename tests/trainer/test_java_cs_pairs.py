@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import codeeval.suites
-from codeeval.trainer.config import configs_dir
+from codeeval.trainer.recipe_schema import configs_dir
 
 PAIRS = configs_dir() / "data" / "java_cs_pairs.jsonl"
 SUITES = Path(codeeval.suites.__file__).parent / "data"

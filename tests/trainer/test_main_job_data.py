@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from codeeval.trainer.config import load_config
 from codeeval.trainer.miner import mine
 from codeeval.trainer.readers import read, required_paths
+from codeeval.trainer.recipe_schema import load_config
 
 MAIN_CONFIGS = ["smollm2-multitask-qlora-cpu", "smollm2-multitask-lora-cpu", "smollm2-multitask-full-cpu",
                 "smollm2-translate-qlora-cpu"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from codeeval.trainer.config import MixingSpec
 from codeeval.trainer.mixing import mix
 from codeeval.trainer.readers import Example
+from codeeval.trainer.recipe_schema import MixingSpec
 
 
 def _tasks(**sizes: int) -> dict[str, list[Example]]:

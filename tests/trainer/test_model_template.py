@@ -12,8 +12,8 @@ import pytest
 
 from codeeval.prompts import get_template, rendered_sha256, text_sha256
 from codeeval.trainer.artifacts import METADATA_FILE
-from codeeval.trainer.config import load_config
 from codeeval.trainer.recipe import run
+from codeeval.trainer.recipe_schema import load_config
 
 pytest.importorskip("peft")
 CHATML_JINJA = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

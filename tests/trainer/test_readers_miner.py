@@ -9,9 +9,9 @@ import pytest
 
 from codeeval.kit.errors import NotFound
 from codeeval.kit.paths import datasets_dir
-from codeeval.trainer.config import SourceSpec
 from codeeval.trainer.miner import first_sentence, mine, remove_python_docstrings
 from codeeval.trainer.readers import check_source, read
+from codeeval.trainer.recipe_schema import SourceSpec
 
 SHARED = datasets_dir()
 

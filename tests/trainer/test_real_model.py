@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from codeeval.trainer.artifacts import METADATA_FILE
-from codeeval.trainer.config import load_config
 from codeeval.trainer.recipe import Recipe
+from codeeval.trainer.recipe_schema import load_config
 
 pytestmark = pytest.mark.slow
 

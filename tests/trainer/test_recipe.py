@@ -10,8 +10,8 @@ import pytest
 from codeeval.prompts import get_template
 from codeeval.trainer import checkpoint
 from codeeval.trainer.artifacts import METADATA_FILE
-from codeeval.trainer.config import load_config
 from codeeval.trainer.recipe import Recipe, run
+from codeeval.trainer.recipe_schema import load_config
 
 pytest.importorskip("peft")
 

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from codeeval.kit.errors import FailedPrecondition
 from codeeval.prompts import MODEL, get_task_prompt, get_template
-from codeeval.trainer.config import TrainConfig, expand_path, load_config
 from codeeval.trainer.readers import check_source
+from codeeval.trainer.recipe_schema import TrainConfig, expand_path, load_config
 
 
 class GeneratorLink(Protocol):

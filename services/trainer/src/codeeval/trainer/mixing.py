@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from codeeval.trainer.config import MixingSpec
 from codeeval.trainer.readers import Example
+from codeeval.trainer.recipe_schema import MixingSpec
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from codeeval.kit.errors import FailedPrecondition
-from codeeval.trainer.config import TrainConfig, expand_path
+from codeeval.trainer.recipe_schema import TrainConfig, expand_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -28,7 +28,7 @@ from codeeval.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from codeeval.kit.paths import expand
 
 if TYPE_CHECKING:
-    from codeeval.trainer.config import SourceSpec
+    from codeeval.trainer.recipe_schema import SourceSpec
 
 __all__ = ["Example", "check_source", "read", "reader_names", "required_paths", "strip_docstrings", "to_source"]
 

@@ -31,12 +31,12 @@ import torch.distributed as dist
 from codeeval.data import Example
 from codeeval.prompts import get_task_prompt, prompt_sha256, resolve_template
 from codeeval.trainer import artifacts, checkpoint, modeling
-from codeeval.trainer.config import TrainConfig, expand_path, load_config
 from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
 from codeeval.trainer.outcomes import CANCELLED_EXIT, DONE_EXIT
 from codeeval.trainer.readers import read
+from codeeval.trainer.recipe_schema import TrainConfig, expand_path, load_config
 
 
 def build_examples(cfg: TrainConfig) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:

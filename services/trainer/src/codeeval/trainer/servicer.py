@@ -11,8 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from codeeval.api.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from codeeval.kit.errors import require
-from codeeval.trainer.config import list_configs, load_config
 from codeeval.trainer.jobs import JobManager
+from codeeval.trainer.recipe_schema import list_configs, load_config
 
 
 def _ts(seconds: float | None) -> Timestamp | None:

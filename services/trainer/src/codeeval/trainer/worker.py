@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     job_dir = Path(args[0])
     die_with_parent()
     from codeeval.kit.errors import CodeevalError
-    from codeeval.trainer.config import validate
     from codeeval.trainer.recipe import run
+    from codeeval.trainer.recipe_schema import validate
 
     try:
         cfg = validate(json.loads((job_dir / "config.json").read_text()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codeeval.kit.errors import InvalidArgument, NotFound
-from codeeval.trainer.config import configs_dir, list_configs, load_config
+from codeeval.trainer.recipe_schema import configs_dir, list_configs, load_config
 
 
 def test_every_shipped_config_validates() -> None:
