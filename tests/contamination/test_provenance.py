@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeeval.contamination import check_adapter, mixture_diff, read_provenance, training_sources
+from codeeval.contamination import bench_record, check_adapter, mixture_diff, read_provenance, training_sources
 from codeeval.data import READERS, Item
 from codeeval.kit.errors import NotFound
 
@@ -163,3 +163,15 @@ def test_a_hand_edited_config_of_the_wrong_shape_makes_the_check_unknown(tmp_pat
     prov = read_provenance(adapter)
     assert prov.status == "known" and training_sources(prov) == []
     assert check_adapter({"t": []}, prov).status == "unknown"
+
+
+def test_bench_record_of_a_local_adapter_and_of_one_only_the_generator_sees(tmp_path, train_file):
+    adapter = _adapter(tmp_path / "a", train_file, MIX)
+    items = {"t": [Item("j0", {"code": PAIRS[0]["java"]}, reference="x"), Item("new", {"code": "y"}, reference="z")]}
+    record = json.loads(json.dumps(bench_record(items, adapter)))
+    assert record["provenance"]["status"] == "known" and record["contamination"]["status"] == "contaminated"
+    assert record["contamination"]["tasks"]["t"]["clean_ids"] == ["new"]
+    remote = bench_record(items, Path("org/some-hub-adapter"))
+    assert remote["provenance"]["status"] == "unknown"
+    assert "not a folder on this machine" in remote["provenance"]["reason"]
+    assert remote["contamination"]["status"] == "unknown" and remote["contamination"]["tasks"]["t"]["clean_ids"] is None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from codeeval.contamination.check import (
     ContaminationResult,
@@ -50,8 +51,8 @@ from codeeval.contamination.provenance import (
 from codeeval.data import Item
 
 __all__ = ["ContaminationResult", "MixtureDelta", "MixtureEntry", "Provenance", "Settings", "SourceReport",
-           "SuiteText", "TaskResult", "TrainingSource", "check", "check_adapter", "item_text", "mixture_diff",
-           "read_provenance", "suite_texts", "training_sources"]
+           "SuiteText", "TaskResult", "TrainingSource", "bench_record", "check", "check_adapter", "item_text",
+           "mixture_diff", "read_provenance", "suite_texts", "training_sources"]
 
 
 def check_adapter(items_by_task: Mapping[str, Sequence[Item]], adapter: Path | Provenance,
@@ -62,3 +63,15 @@ def check_adapter(items_by_task: Mapping[str, Sequence[Item]], adapter: Path | P
     provenance = adapter if isinstance(adapter, Provenance) else read_provenance(adapter)
     reason = provenance.reason or "the adapter's metadata names no training sources"
     return check(suite_texts(items_by_task), training_sources(provenance, hub), settings, reason_if_none=reason)
+
+
+def bench_record(items_by_task: Mapping[str, Sequence[Item]], adapter: Path) -> dict[str, Any]:
+    """What a bench run records for an adapter variant: ``{"provenance": ..., "contamination": ...}``
+    (both JSON). An adapter that is not a folder here (a hub id, a path only the generator sees) has
+    unknown provenance and unknown contamination, with that reason."""
+    if adapter.is_dir():
+        provenance = read_provenance(adapter)
+    else:
+        provenance = Provenance("unknown", str(adapter), f"provenance unknown: {adapter} is not a folder on this "
+                                "machine (the generator resolved it)")
+    return {"provenance": provenance.to_json(), "contamination": check_adapter(items_by_task, provenance).to_json()}
