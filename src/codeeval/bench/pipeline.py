@@ -149,6 +149,9 @@ def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems],
         timed("judge", judge.judge, run, services, tasks, reporter)
     _complete_receipt(run, services)
     results = build_results(run, tasks)
+    if adapter is not None:  # what the adapter saw (issue 19): reported beside the scores, never gated
+        from codeeval.contamination import bench_record
+        results.update(bench_record({t.task.name: t.items for t in tasks}, adapter))
     results["timings"] = timings
     run.write_json("results.json", results)
     return results
