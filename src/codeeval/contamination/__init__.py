@@ -17,7 +17,9 @@ The bench's call, with the items it has loaded per task (:func:`codeeval.suites.
     result.to_json()                   # what a results file records (settings included)
 
 Every metric can then be computed on ``clean_ids`` beside the full set; a None clean subset means
-"contamination unknown" and must be shown as such, never as clean.
+"contamination unknown" and must be shown as such, never as clean. ``codeeval bench`` records
+:func:`bench_record` (``provenance`` and ``contamination``) in each adapter variant's results.json;
+the clean-subset metrics and the report's display of both are the report's to add.
 
 This package imports :mod:`codeeval.data` and :mod:`codeeval.kit` only (never a service or the
 suites: the caller loads the items). Cost: see :mod:`~codeeval.contamination.check`.
