@@ -18,8 +18,7 @@ from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.api.generator.v1 import generator_pb2, generator_pb2_grpc
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
-from codeeval.bench.readers import read_items
-from codeeval.suites import load_suite
+from codeeval.suites import load_suite, read_items
 
 FENCE = {"python": "python", "java": "java", "csharp": "csharp"}
 

@@ -1,5 +1,5 @@
 """The regular-expression extractor codeeval used before the parser-based one (frozen copy of
-codeeval.bench.extract at commit 75f2f4b), kept only so tests can compare the two on real answers."""
+codeeval.pipeline.extract at commit 75f2f4b), kept only so tests can compare the two on real answers."""
 
 from __future__ import annotations
 

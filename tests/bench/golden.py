@@ -20,10 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codeeval.bench.extract import extract_summary
-from codeeval.bench.readers import read_items
-from codeeval.bench.store import JsonlStore
-from codeeval.suites import load_suite
+from codeeval.pipeline.extract import extract_summary
+from codeeval.pipeline.store import JsonlStore
+from codeeval.suites import load_suite, read_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "golden_samples.jsonl"

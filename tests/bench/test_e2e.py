@@ -28,8 +28,8 @@ import yaml
 from bench_fakes import FENCE, FakeGenerator
 
 from codeeval.api.generator.v1 import generator_pb2_grpc
-from codeeval.bench.store import JsonlStore, sample_key
 from codeeval.kit.client import LocalService, address_env
+from codeeval.pipeline.store import JsonlStore, sample_key
 from codeeval.suites import load_suite, read_items
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(2400)]

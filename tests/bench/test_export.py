@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from codeeval.bench import pipeline
-from codeeval.bench.services import Services
 from codeeval.cli.main import main
 from codeeval.data import read_records, write_records
 from codeeval.kit.paths import expand
+from codeeval.pipeline import bench
+from codeeval.pipeline.services import Services
 from codeeval.suites import load_suite
 
 
@@ -27,9 +27,9 @@ from codeeval.suites import load_suite
 def run_dir(fake_services: Any, tmp_path: Path) -> Path:
     """The default suite benchmarked through the real pipeline against the fakes: every third code
     answer fails (codegen-python: 5 of 8 pass)."""
-    config = pipeline.BenchConfig(suite=load_suite("default"), out=tmp_path / "out", argv=["test"])
+    config = bench.BenchConfig(suite=load_suite("default"), out=tmp_path / "out", argv=["test"])
     with Services(wait_s=0.0) as services:
-        pipeline.run_bench(config, services)
+        bench.run_bench(config, services)
     return tmp_path / "out" / "base"
 
 

@@ -17,10 +17,10 @@ import tree_sitter_java
 from extract_regex_baseline import extract_code as regex_extract
 from tree_sitter import Language, Parser
 
-from codeeval.bench.extract import extract_code, extract_summary
-from codeeval.bench.programs import python_source
 from codeeval.data import Item, Source, read_items
 from codeeval.kit.paths import datasets_dir, expand
+from codeeval.pipeline.extract import extract_code, extract_summary
+from codeeval.pipeline.programs import python_source
 
 
 def test_prefers_the_fence_tagged_with_the_language():
@@ -65,7 +65,7 @@ def test_summary_is_the_first_sentence_without_labels():
     assert extract_summary("```python\ncode\n```\nReturns x.<|im_end|>") == "Returns x."
 
 
-# --- parser-based extraction (codeeval.bench.sanitize) ---------------------------------------
+# --- parser-based extraction (codeeval.pipeline.sanitize) ---------------------------------------
 
 CHATTY = '''Sure! Here is the implementation:
 
@@ -294,7 +294,7 @@ async def engine() -> AsyncIterator[object]:
 async def test_wrapped_humaneval_references_all_pass_in_the_real_sandbox(engine: Any) -> None:
     """Every HumanEval reference, wrapped in prose, several fences, no fence, or with example usage
     and failing asserts appended, extracted with the item's function as entry point and assembled
-    the bench's way (:func:`codeeval.bench.programs.python_source`), passes; the old extractor's
+    the bench's way (:func:`codeeval.pipeline.programs.python_source`), passes; the old extractor's
     losses are counted (it must lose some: that is what the parser fixes)."""
     from codeeval.sandbox.model import Language, Outcome, RunRequest
 

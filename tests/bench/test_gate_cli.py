@@ -10,7 +10,7 @@ import yaml
 
 from codeeval.cli.main import main
 
-SCHEMA = "codeeval.bench.results/v1"
+SCHEMA = "codeeval.pipeline.results/v1"
 
 
 def _run(root: Path, name: str, tasks: dict[str, list[tuple[bool, float]]]) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from codeeval.bench import pipeline
-from codeeval.bench.judge import RUBRIC_SHA256, parse_scores
-from codeeval.bench.services import Services
+from codeeval.pipeline import bench
+from codeeval.pipeline.judge import RUBRIC_SHA256, parse_scores
+from codeeval.pipeline.services import Services
 from codeeval.suites import load_suite
 
 
@@ -28,9 +28,9 @@ def test_judge_stage_averages_runs_and_counts_unparsable(fake_services, tmp_path
     (tmp_path / "j.yaml").write_text(yaml.safe_dump(suite))
     fake_services.generator.answers = {**{f"summ/s{i}": f"Return {i}." for i in range(3)},
                                        "judge": "content adequacy: 4\nconciseness: 5\nfluency: 3"}
-    config = pipeline.BenchConfig(suite=load_suite(tmp_path / "j.yaml"), out=tmp_path / "out", argv=["t"])
+    config = bench.BenchConfig(suite=load_suite(tmp_path / "j.yaml"), out=tmp_path / "out", argv=["t"])
     with Services(wait_s=0) as services:
-        results, paths = pipeline.run_bench(config, services)
+        results, paths = bench.run_bench(config, services)
     judged = results["base"]["tasks"]["summ"]["judge"]
     assert judged["judgements"] == 6 and judged["unparsable"] == 0 and judged["rubric_sha256"] == [RUBRIC_SHA256]
     assert judged["content_adequacy"]["mean"] == 4.0 and judged["fluency"]["mean"] == 3.0

@@ -12,20 +12,20 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from codeeval.bench import pipeline
-from codeeval.bench.services import ServiceError, Services
-from codeeval.bench.store import JsonlStore, sample_key
 from codeeval.cli.main import main
+from codeeval.pipeline import bench
+from codeeval.pipeline.services import ServiceError, Services
+from codeeval.pipeline.store import JsonlStore, sample_key
 from codeeval.suites import load_suite
 
 
-def _config(out: Path, **kw) -> pipeline.BenchConfig:
-    return pipeline.BenchConfig(suite=load_suite("default"), out=out, argv=["test"], **kw)
+def _config(out: Path, **kw) -> bench.BenchConfig:
+    return bench.BenchConfig(suite=load_suite("default"), out=out, argv=["test"], **kw)
 
 
-def _run(config: pipeline.BenchConfig, wait_s: float = 0.0):
+def _run(config: bench.BenchConfig, wait_s: float = 0.0):
     with Services(wait_s=wait_s) as services:
-        return pipeline.run_bench(config, services)
+        return bench.run_bench(config, services)
 
 
 def _task_view(results: dict) -> dict:
@@ -67,7 +67,7 @@ def test_identical_completions_are_executed_once(fake_services, tmp_path):
     raw["tasks"][0]["path"] = str(load_suite("default").base_dir / raw["tasks"][0]["path"])
     suite_path = tmp_path / "s.yaml"
     suite_path.write_text(yaml.safe_dump(raw))
-    config = pipeline.BenchConfig(suite=load_suite(suite_path), out=tmp_path / "out", argv=["t"])
+    config = bench.BenchConfig(suite=load_suite(suite_path), out=tmp_path / "out", argv=["t"])
     results, _ = _run(config)
     assert fake_services.sandbox.programs == 8  # 24 samples, 8 distinct programs
     assert fake_services.analyzer.files == 8
@@ -114,7 +114,7 @@ def test_torn_last_line_is_ignored_and_repaired(tmp_path):
 
 def test_a_run_folder_of_another_suite_is_refused(fake_services, tmp_path):
     _run(_config(tmp_path / "out", limit=2))
-    with pytest.raises(pipeline.BenchError, match="suite.limit was 2 and is now 3"):
+    with pytest.raises(bench.BenchError, match="suite.limit was 2 and is now 3"):
         _run(_config(tmp_path / "out", limit=3))
 
 

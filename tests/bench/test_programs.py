@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from codeeval.bench.programs import build_program, java_source, python_source
 from codeeval.data import Item
+from codeeval.pipeline.programs import build_program, java_source, python_source
 from codeeval.suites import load_suite, read_items
 
 

@@ -55,7 +55,7 @@ def test_power_of_the_ci_suite_marks_every_task(capsys):
 
 
 def _results(passed: list[bool]) -> dict:
-    return {"schema": "codeeval.bench.results/v1", "variant": "x", "suite": {"name": "ci"},
+    return {"schema": "codeeval.pipeline.results/v1", "variant": "x", "suite": {"name": "ci"},
             "tasks": {"humaneval-python": {"instances": {f"HumanEval/{i}": {"n": 1, "c": int(p), "passed": [p]}
                                                          for i, p in enumerate(passed)}}}}
 

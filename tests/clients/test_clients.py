@@ -15,7 +15,7 @@ import pytest
 from codeeval.api.generator.v1 import generator_pb2, generator_pb2_grpc
 from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.api.trainer.v1 import trainer_pb2, trainer_pb2_grpc
-from codeeval.bench import mainjob
+from codeeval.cli import mainjob
 from codeeval.clients import SandboxClient, ServiceError, TrainerClient, TrainerGeneratorLink
 from codeeval.kit.errors import FailedPrecondition, Unavailable
 from codeeval.records import (

@@ -115,6 +115,17 @@ async def test_domain_errors_map_to_specific_codes(rid, code, fragment):
         await runner.shutdown()
 
 
+async def _access_records(caplog, attempts: int = 100) -> list:
+    """The access-log records: the server writes its line after the client has its answer, so wait
+    for it (a bounded number of event-loop turns) instead of racing it."""
+    for _ in range(attempts):
+        access = [r for r in caplog.records if r.name == "codeeval.rpc" and r.getMessage() == "rpc"]
+        if access:
+            return access
+        await asyncio.sleep(0.02)
+    return []
+
+
 async def test_unexpected_error_is_internal_without_traceback_and_logged(caplog):
     runner, _ = await start()
     channel, sandbox, _, _ = stub(runner)
@@ -126,7 +137,7 @@ async def test_unexpected_error_is_internal_without_traceback_and_logged(caplog)
         assert "Traceback" not in info.value.details()
         assert "rid-42" in info.value.details()
         assert any("secret internal detail" in (r.exc_text or "") or r.exc_info for r in caplog.records)
-        access = [r for r in caplog.records if r.name == "codeeval.rpc" and r.getMessage() == "rpc"]
+        access = await _access_records(caplog)
         assert access and access[-1].fields["code"] == "INTERNAL"
     finally:
         await channel.close()

@@ -9,10 +9,10 @@ import humaneval_data
 import pytest
 from conftest import FIXTURES, HUMANEVAL, bwrap_usable
 
-from codeeval.bench.stages import read_samples
 from codeeval.cli.main import main
 from codeeval.cli.sandbox import detect_format, load_problems, summarize
 from codeeval.data import DataError
+from codeeval.pipeline.stages import read_samples
 
 HE = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "canonical_solution": "    return x\n",
       "test": "def check(c):\n    assert c(1) == 1\n", "entry_point": "f"}

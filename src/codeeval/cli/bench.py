@@ -143,11 +143,11 @@ def _parse_adapters(values: list[str]) -> list[tuple[str, Path]]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from codeeval.bench import pipeline
-    from codeeval.bench.comparison import load_results
-    from codeeval.bench.services import ServiceError, Services
     from codeeval.cli.main import ExitCode
     from codeeval.data import DataError, DataNotFound
+    from codeeval.pipeline import bench
+    from codeeval.pipeline.comparison import load_results
+    from codeeval.pipeline.services import ServiceError, Services
     from codeeval.stats.gate import parse_max_drop
     from codeeval.suites import SuiteError, load_suite, validate_suite
 
@@ -157,7 +157,7 @@ def _bench(args: argparse.Namespace) -> int:
         problems = validate_suite(loaded)
         if problems:
             raise SuiteError(f"suite {args.suite}:\n  " + "\n  ".join(problems))
-        config = pipeline.BenchConfig(suite=loaded, out=args.out, model=args.model,
+        config = bench.BenchConfig(suite=loaded, out=args.out, model=args.model,
                                       adapters=_parse_adapters(args.adapter), include_base=not args.skip_base,
                                       tasks=args.tasks, limit=args.limit, baseline=args.baseline,
                                       samples=args.samples)
@@ -180,7 +180,7 @@ def _bench(args: argparse.Namespace) -> int:
                 from codeeval.clients.openai_endpoint import OpenAIEndpointClient
 
                 services.generator = OpenAIEndpointClient(args.endpoint, args.model, key_env=args.api_key_env)
-            results, paths = pipeline.run_bench(config, services, reporter)
+            results, paths = bench.run_bench(config, services, reporter)
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         if exc.code is not None and exc.code.name in _INPUT_ERRORS:  # the service refused our input: not a fault
@@ -188,7 +188,7 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(f"everything finished so far is kept in {args.out}; run the same command again to resume "
                       f"once the {exc.service} service is back", highlight=False)
         return ExitCode.SERVICE_FAILED
-    except (pipeline.BenchError, SuiteError, DataError, DataNotFound) as exc:
+    except (bench.BenchError, SuiteError, DataError, DataNotFound) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
     except KeyboardInterrupt:
@@ -208,8 +208,8 @@ def _gate_variants(baseline: dict[str, Any], results: dict[str, dict[str, Any]],
                    confidence: float, allow_inconclusive: bool, label: str) -> int:
     """``bench --baseline``: every variant gated against the baseline; 1 if any regressed, else 3 if any
     is inconclusive (unless allowed), else 0."""
-    from codeeval.bench.comparison import gate_results
     from codeeval.cli.main import ExitCode, gate_exit_code
+    from codeeval.pipeline.comparison import gate_results
     from codeeval.stats.gate import Verdict
 
     codes = []
@@ -230,7 +230,7 @@ def _stdout_console() -> Console:
 
 
 def _print_results(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> None:
-    from codeeval.bench.report import COMPARISON_HEADERS, SUMMARY_HEADERS, comparison_rows, summary_rows
+    from codeeval.pipeline.report import COMPARISON_HEADERS, SUMMARY_HEADERS, comparison_rows, summary_rows
 
     console = _stdout_console()
     table = Table(*SUMMARY_HEADERS, title="results")
@@ -254,8 +254,8 @@ def _print_comparison(console: Console, cmp: dict[str, Any], headers: list[str],
 def _compare(args: argparse.Namespace) -> int:
     """``codeeval compare``: the gate on two runs; bad input (a missing folder, a malformed results.json,
     a bad --max-drop or --confidence) exits 2 with the file or option named, never a traceback."""
-    from codeeval.bench.comparison import ResultsError, gate_results, load_results
     from codeeval.cli.main import ExitCode, gate_exit_code
+    from codeeval.pipeline.comparison import ResultsError, gate_results, load_results
     from codeeval.stats.gate import Verdict, parse_max_drop
 
     err = Console(stderr=True, soft_wrap=True)

@@ -1,6 +1,6 @@
 """``codeeval export RUN --format lm-eval|evalplus --out FILE``: a finished bench run (a variant
 folder) as an lm-evaluation-harness results JSON or an EvalPlus eval_results.json
-(:mod:`codeeval.bench.export`).
+(:mod:`codeeval.pipeline.export`).
 
 Exit codes: 0 written; 2 bad input (not a run folder, an unfinished run, a bench output folder
 instead of one of its variants, an unknown format or task), printed as one line naming it.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from codeeval.bench.export import FORMATS
+    from codeeval.pipeline.export import FORMATS
 
     p = sub.add_parser("export", help="write a bench run's results as lm-evaluation-harness or EvalPlus JSON")
     p.add_argument("run", type=Path, metavar="RUN", help="a finished run folder (a variant: OUT/base, OUT/NAME)")
@@ -27,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _export(args: argparse.Namespace) -> int:
-    from codeeval.bench.export import export
     from codeeval.cli.main import ExitCode
     from codeeval.kit.errors import CodeevalError
+    from codeeval.pipeline.export import export
 
     try:
         data = export(args.run, args.format, args.task)

@@ -4,7 +4,7 @@ sandbox service and score pass@k with bootstrap confidence intervals.
 It is a bench run restricted to the execute stage, over given samples (the way bigcode's harness
 loads generations): the problems file is read by the :mod:`codeeval.data` reader of its format
 (HumanEval, HumanEval-X Python and Java, MBPP original and sanitized; .json / .jsonl / .gz), the
-samples file by :func:`codeeval.bench.stages.read_samples` (``task_id`` and ``completion``,
+samples file by :func:`codeeval.pipeline.stages.read_samples` (``task_id`` and ``completion``,
 appended to the prompt, or ``solution``, a whole program), programs are assembled, deduplicated and
 executed by the bench's stages, and pass@k comes from the one aggregation,
 :func:`codeeval.stats.passk.aggregate` (sandbox errors and programs the sandbox cannot run are
@@ -30,9 +30,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from codeeval.api.sandbox.v1 import sandbox_pb2
-from codeeval.bench.stages import NullReporter, Reporter, TaskItems
-from codeeval.bench.store import RunDir
 from codeeval.data import DataError, Item, Source, read_items, read_records
+from codeeval.pipeline.stages import NullReporter, Reporter, TaskItems
+from codeeval.pipeline.store import RunDir
 from codeeval.records import Execution, Extraction, Outcome, Sample
 from codeeval.stats.passk import Verdict, aggregate
 from codeeval.suites.schema import Task
@@ -105,9 +105,9 @@ def run_exec(ti: TaskItems, samples: list[Sample], out: Path, *, wall_ms: int = 
              ) -> tuple[list[tuple[Extraction, Execution | None]], sandbox_pb2.GetCapabilitiesResponse]:
     """The bench's samples, extract and execute stages over ``samples`` in a fresh ``out/run``;
     returns ((extraction, execution) per sample in order, the sandbox's capabilities)."""
-    from codeeval.bench import stages
-    from codeeval.bench.programs import build_program
     from codeeval.clients import SandboxClient
+    from codeeval.pipeline import stages
+    from codeeval.pipeline.programs import build_program
 
     reporter = reporter or NullReporter()
     begin = getattr(reporter, "begin_variant", None)
@@ -170,9 +170,9 @@ def _sha256(path: Path) -> str:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    from codeeval.bench import stages
     from codeeval.cli.bench import progress_reporter
     from codeeval.clients import ServiceError
+    from codeeval.pipeline import stages
 
     if args.samples is None and not args.canonical:
         _console.print("[red]error:[/] give --samples FILE or --canonical")

@@ -133,7 +133,7 @@ def _metric_specs(suite: str, margins: dict[str, float], default_margin: float) 
 
 def _baseline_runs(path: Path) -> list[dict[str, Any]]:
     """results.json of a variant folder, or of every variant of a bench output folder (today's format)."""
-    from codeeval.bench.comparison import load_results
+    from codeeval.pipeline.comparison import load_results
 
     variants = sorted(p for p in path.iterdir() if (p / "results.json").is_file()) if path.is_dir() else []
     if variants and not (path / "results.json").is_file():

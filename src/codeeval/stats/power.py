@@ -269,7 +269,7 @@ def _pairs(runs: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], M
 
 
 def spreads_from_results(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Spread]:
-    """Baseline spreads from results.json dicts (``codeeval.bench.results/v1``); several runs = variants.
+    """Baseline spreads from results.json dicts (``codeeval.pipeline.results/v1``); several runs = variants.
 
     Kept small on purpose: it reads only ``tasks.<task>.instances.<item>`` (``passed``, ``c``/``n``,
     ``compiled``, ``metrics``). Binary metrics: pass rate and, with two or more runs, the largest

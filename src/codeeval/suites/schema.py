@@ -52,7 +52,7 @@ class Generation(BaseModel):
 
 
 class Judge(BaseModel):
-    """LLM-as-judge for summaries (the study's rubric; see codeeval.bench.judge)."""
+    """LLM-as-judge for summaries (the study's rubric; see codeeval.pipeline.judge)."""
 
     model_config = ConfigDict(extra="forbid")
     runs: int = Field(5, ge=1, le=20, description="judgements per summary, averaged (the study: 5)")

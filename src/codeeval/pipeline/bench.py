@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from codeeval.api.generator.v1 import generator_pb2
-from codeeval.bench import judge, stages
-from codeeval.bench import receipt as receipts
-from codeeval.bench.results import build_results
-from codeeval.bench.services import Services
-from codeeval.bench.stages import NullReporter, Reporter, TaskItems
-from codeeval.bench.store import RunDir
+from codeeval.pipeline import judge, stages
+from codeeval.pipeline import receipt as receipts
+from codeeval.pipeline.results import build_results
+from codeeval.pipeline.services import Services
+from codeeval.pipeline.stages import NullReporter, Reporter, TaskItems
+from codeeval.pipeline.store import RunDir
 from codeeval.records import Sample
 from codeeval.suites import LoadedSuite, read_items
 
@@ -160,7 +160,7 @@ def run_variant(config: BenchConfig, services: Services, tasks: list[TaskItems],
 def run_bench(config: BenchConfig, services: Services, reporter: Reporter | None = None
               ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Every variant, then the comparison and the reports; returns ({variant: results}, report paths)."""
-    from codeeval.bench.report import write_reports
+    from codeeval.pipeline.report import write_reports
 
     reporter = reporter or NullReporter()
     tasks = load_tasks(config)

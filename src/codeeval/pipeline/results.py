@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from codeeval.bench.stages import TaskItems
-from codeeval.bench.store import RunDir
+from codeeval.pipeline.stages import TaskItems
+from codeeval.pipeline.store import RunDir
 from codeeval.records import Execution, Extraction, Outcome, Sample, TaskAnalysis, TaskScore
 from codeeval.stats.compare import bootstrap_ci
 from codeeval.stats.passk import Verdict, aggregate
@@ -168,7 +168,7 @@ def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
     judgements = list(run.store("judge").records())
     receipt = run.read_json("receipt.json") if run.exists("receipt.json") else {}
     return {
-        "schema": "codeeval.bench.results/v1",
+        "schema": "codeeval.pipeline.results/v1",
         "variant": receipt.get("variant"),
         "suite": receipt.get("suite"),
         "receipt": receipt,

@@ -1,5 +1,5 @@
 """The stages of a bench run. Each reads the previous stage's file, does only what its own file
-does not hold yet, and appends record by record (see :mod:`codeeval.bench.store`); the records are
+does not hold yet, and appends record by record (see :mod:`codeeval.pipeline.store`); the records are
 :mod:`codeeval.records`, made by the typed clients of :mod:`codeeval.clients`.
 
 Samples come from the generator (:func:`generate`) or from a samples file (:func:`load_samples`,
@@ -20,12 +20,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from codeeval.bench.extract import extract_code, extract_summary
-from codeeval.bench.programs import build_program
-from codeeval.bench.services import Services
-from codeeval.bench.store import RunDir
 from codeeval.clients import PromptToGenerate, Sampling, SandboxClient, SourceToAnalyze
 from codeeval.data import DataError, Item, read_records
+from codeeval.pipeline.extract import extract_code, extract_summary
+from codeeval.pipeline.programs import build_program
+from codeeval.pipeline.services import Services
+from codeeval.pipeline.store import RunDir
 from codeeval.prompts import registry
 from codeeval.records import (
     Execution,
@@ -183,7 +183,7 @@ def load_samples(run: RunDir, samples: Sequence[Sample], tasks: Iterable[TaskIte
 
 def answer_of(task: Task, item: Item, sample: Sample) -> str:
     """What a sample answers: a samples file's code as it is (a completion after the item's prompt
-    code), or what :mod:`codeeval.bench.extract` finds in a model's answer (the item's function as the
+    code), or what :mod:`codeeval.pipeline.extract` finds in a model's answer (the item's function as the
     entry point: the code it needs is kept, usage examples and tests are dropped)."""
     if sample.origin == "samples":
         return item.prompt_code + sample.text if sample.form == "completion" and task.kind != "summarization" \

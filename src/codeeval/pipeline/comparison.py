@@ -39,7 +39,7 @@ def load_results(path: Path) -> dict[str, Any]:
         data = json.loads(target.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{target} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != "codeeval.bench.results/v1":
+    if not isinstance(data, dict) or data.get("schema") != "codeeval.pipeline.results/v1":
         raise ResultsError(f"{target} is not a codeeval bench results file")
     problem = _shape_problem(data)
     if problem:

@@ -14,8 +14,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from codeeval.bench import plots
-from codeeval.bench.comparison import compare_results, load_results
+from codeeval.pipeline import plots
+from codeeval.pipeline.comparison import compare_results, load_results
 
 SUMMARY_HEADERS = ["task", "variant", "pass@k [95% CI]", "compiles", "metrics (mean [95% CI])", "leakage",
                    "analysable", "issues/KLOC", "tokens out"]

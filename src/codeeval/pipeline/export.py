@@ -17,7 +17,7 @@
   ``{"base": {"pass@k": ...}}``. A run with several executed tasks needs ``task``.
 
 Reads ``results.json`` (for the numbers, as the report shows them), ``receipt.json``, ``suite.yaml``
-and the stage files through :class:`~codeeval.bench.store.RunDir`. A path that is not a finished
+and the stage files through :class:`~codeeval.pipeline.store.RunDir`. A path that is not a finished
 run folder, a bench output folder with several variants, an unknown format or task is an
 :class:`ExportError` naming it. Cost: one pass over the stage files.
 """
@@ -30,15 +30,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from codeeval.bench.results import sample_outcome
-from codeeval.bench.store import RunDir
 from codeeval.kit.errors import FailedPrecondition, InvalidArgument
 from codeeval.kit.names import did_you_mean
+from codeeval.pipeline.results import sample_outcome
+from codeeval.pipeline.store import RunDir
 from codeeval.records import Outcome
 from codeeval.stats.passk import pass_at_k
 
 FORMATS = ("lm-eval", "evalplus")
-RESULTS_SCHEMA = "codeeval.bench.results/v1"
+RESULTS_SCHEMA = "codeeval.pipeline.results/v1"
 _JUDGE = ("content_adequacy", "conciseness", "fluency")
 
 

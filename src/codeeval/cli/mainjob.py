@@ -1,4 +1,4 @@
-"""The main job (``make main`` -> scripts/main-job.sh -> ``python -m codeeval.bench.mainjob``).
+"""The main job (``make main`` -> scripts/main-job.sh -> ``python -m codeeval.cli.mainjob``).
 
 1. prepares the default model (SmolLM2-135M-Instruct, converted once into the model cache);
 2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set);
@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     t_start = time.monotonic()
 
-    from codeeval.bench import pipeline
-    from codeeval.bench.receipt import codeeval_version
-    from codeeval.bench.services import Services
     from codeeval.cli.bench import _print_results, progress_reporter
     from codeeval.models.default import prepare_default_model
+    from codeeval.pipeline import bench
+    from codeeval.pipeline.receipt import codeeval_version
+    from codeeval.pipeline.services import Services
     from codeeval.suites import load_suite
 
     t0 = time.monotonic()
@@ -137,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             if not reused:  # the trainer and the generator each use one core: bench the base model meanwhile
                 console.print("benchmarking the base model while the adapter trains")
                 with progress_reporter(console) as reporter:
-                    pipeline.run_bench(pipeline.BenchConfig(suite=suite, out=out, argv=sys.argv), services, reporter)
+                    bench.run_bench(bench.BenchConfig(suite=suite, out=out, argv=sys.argv), services, reporter)
             adapter = Path(trained.result().artifact.path)
-            config = pipeline.BenchConfig(suite=suite, out=out, adapters=[("multitask-qlora", adapter)], argv=sys.argv)
+            config = bench.BenchConfig(suite=suite, out=out, adapters=[("multitask-qlora", adapter)], argv=sys.argv)
             with progress_reporter(console) as reporter:  # the base model's stages are done: they are only reread
-                results, paths = pipeline.run_bench(config, services, reporter)
+                results, paths = bench.run_bench(config, services, reporter)
         _print_results(results, json.loads(paths["comparison"].read_text())["comparisons"])
         print(f"report: {paths['html'].resolve()}")
         console.print(f"main job done in {time.monotonic() - t_start:.0f}s")

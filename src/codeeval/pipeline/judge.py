@@ -17,8 +17,8 @@ import re
 import urllib.request
 from typing import Any
 
-from codeeval.bench.services import Services
-from codeeval.bench.store import RunDir
+from codeeval.pipeline.services import Services
+from codeeval.pipeline.store import RunDir
 
 CRITERIA = ("content_adequacy", "conciseness", "fluency")
 RUBRIC = (

@@ -7,7 +7,7 @@ Code, in order:
    tagged with the task's language, else the first untagged one, else the first of any tag; the
    other blocks tagged with the language (or untagged) may add definitions the main one lacks;
    without fences, the whole answer;
-3. :func:`codeeval.bench.sanitize.sanitize` parses it (tree-sitter) and keeps the definitions the
+3. :func:`codeeval.pipeline.sanitize.sanitize` parses it (tree-sitter) and keeps the definitions the
    entry point needs (all of them without one), dropping prose, tests, ``__main__`` blocks, prints
    and example usage;
 4. when the parser finds no definition (a body-only completion, a fragment), the main text as it
@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from codeeval.bench.sanitize import defines, sanitize
 from codeeval.kit import languages
+from codeeval.pipeline.sanitize import defines, sanitize
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S)
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</s>|<s>|<eos>")
