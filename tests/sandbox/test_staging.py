@@ -86,7 +86,7 @@ def test_workspace_under_a_0700_directory_is_refused_with_the_reason(tmp_path: P
 
 SCRIPT = textwrap.dedent('''
     import asyncio, json, sys
-    from codeeval.sandbox import engine as engine_mod
+    from codeeval.sandbox import executor as engine_mod
     from codeeval.sandbox.backends.base import Bind, SandboxCommand
     from codeeval.sandbox.settings import SandboxSettings
     from codeeval.sandbox.executor import Executor
