@@ -43,9 +43,9 @@ def strip_markers(stderr: bytes, token: bytes) -> bytes:
     return stderr.replace(START, b"", 1).replace(DONE + token + b"\n", b"")
 
 
-def classify(pr: ProcessResult, token: bytes, *, require_done: bool) -> tuple[Outcome, str]:
-    """The outcome of one harnessed run and a one-line reason. ``require_done``: the run passes only
-    with the DONE marker (test and compile modes); otherwise exit code 0 is enough (run mode)."""
+def sandbox_decided(pr: ProcessResult, starter: str) -> tuple[Outcome, str] | None:
+    """The outcome the sandbox itself observed (its own failure, output, memory, time, or ``starter``
+    never starting), decided before anything the run reported; None when the run's own answer counts."""
     is_started = started(pr)
     if pr.sandbox_failure and not is_started:
         return Outcome.SANDBOX_ERROR, pr.sandbox_failure
@@ -60,7 +60,16 @@ def classify(pr: ProcessResult, token: bytes, *, require_done: bool) -> tuple[Ou
     if pr.cpu_exceeded:
         return Outcome.TIMEOUT, "CPU-time limit reached"
     if not is_started:
-        return Outcome.SANDBOX_ERROR, f"the harness never started (exit code {pr.exit_code})"
+        return Outcome.SANDBOX_ERROR, f"{starter} never started (exit code {pr.exit_code})"
+    return None
+
+
+def classify(pr: ProcessResult, token: bytes, *, require_done: bool) -> tuple[Outcome, str]:
+    """The outcome of one harnessed run and a one-line reason. ``require_done``: the run passes only
+    with the DONE marker (test and compile modes); otherwise exit code 0 is enough (run mode)."""
+    decided = sandbox_decided(pr, "the harness")
+    if decided is not None:
+        return decided
     done = (DONE + token + b"\n") in pr.stderr_tail or (DONE + token + b"\n") in pr.stderr
     if pr.exit_code == 0:
         if done or not require_done:

@@ -105,20 +105,9 @@ def judged_result(pr: ProcessResult, verdict: dict[str, object] | None, limits: 
 
 
 def _judged_outcome(pr: ProcessResult, verdict: dict[str, object] | None) -> tuple[Outcome, str]:
-    started = protocol.started(pr)
-    if pr.sandbox_failure and not started:
-        return Outcome.SANDBOX_ERROR, pr.sandbox_failure
-    if pr.output_exceeded:
-        return Outcome.OUTPUT_LIMIT_EXCEEDED, "output exceeded the hard cap; the run was stopped"
-    memory_text = any(m in pr.stderr_tail or m in pr.stderr for m in protocol.MEMORY_MARKERS)
-    if pr.oom_killed or (pr.exit_code != 0 and memory_text):
-        return Outcome.MEMORY_EXCEEDED, "memory limit reached"
-    if pr.timed_out:
-        return Outcome.TIMEOUT, "wall-time limit reached; the run was killed"
-    if pr.cpu_exceeded:
-        return Outcome.TIMEOUT, "CPU-time limit reached"
-    if not started:
-        return Outcome.SANDBOX_ERROR, f"the candidate worker never started (exit code {pr.exit_code})"
+    decided = protocol.sandbox_decided(pr, "the candidate worker")
+    if decided is not None:
+        return decided
     if verdict is None:
         return Outcome.SANDBOX_ERROR, "the judge ended without a verdict"
     kind, detail = str(verdict.get("verdict")), str(verdict.get("detail", ""))[:1000]
