@@ -57,7 +57,8 @@ summary() {
   printf '%s\n' "${TIMES[@]}"
 }
 
-in_container() { docker exec -w /root/main "$NAME" bash -lc "$*"; }
+# inside the container: the clone lives in the container user's own home (root's, mode 0700), as a newcomer's would
+in_container() { docker exec "$NAME" bash -lc "cd \"\$HOME/main\" && $*"; }
 
 run_all() {
   stage "image (debootstrap)" bash deploy/base/build-base.sh --kind fresh --tag "$IMAGE" "${REBUILD[@]}" || return
@@ -65,8 +66,8 @@ run_all() {
     docker run -d --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
       -v '$REPO/.git:/src.git:ro' '$IMAGE' sleep infinity >/dev/null
-    docker exec '$NAME' bash -c 'chmod 700 /root && git clone -q /src.git /root/main && cd /root/main &&
-      stat -c \"home %a %U\" /root && git log --oneline -1 && ls /root'" || return
+    docker exec '$NAME' bash -lc 'chmod 700 ~ && git clone -q /src.git ~/main && cd ~/main &&
+      stat -c \"home %a %U\" ~ && git log --oneline -1 && ls ~'" || return
   stage "make main (fresh)" in_container make main || return
   stage "make main (again)" in_container make main || return
   if [ "$WITH_TEST" -eq 1 ]; then stage "make test" in_container make test || return; fi
