@@ -77,7 +77,8 @@ def generator_info(caps: generator_pb2.GetCapabilitiesResponse) -> dict[str, Any
 def adapter_info(info: generator_pb2.AdapterInfo) -> dict[str, Any]:
     return {"name": info.name, "path": info.path, "sha256": info.sha256, "rank": info.rank, "alpha": info.alpha,
             "target_modules": list(info.target_modules), "base_model": info.base_model,
-            "size_bytes": info.size_bytes, "template": info.template, "template_sha256": info.template_sha256}
+            "size_bytes": info.size_bytes, "template": info.template, "template_sha256": info.template_sha256,
+            "load_time_ms": info.load_time_ms}
 
 
 def sandbox_info(caps: sandbox_pb2.GetCapabilitiesResponse) -> dict[str, Any]:

@@ -7,7 +7,10 @@ outcome counts, compile rate over the samples with a verdict, reference metrics 
 bootstrap CI, corpus value), the analyzer's leakage report for summarization, the analyzer's own
 static-quality summaries over the task's distinct programs (all, and those that passed) with the
 number of samples that had no code beside them, generation token counts and templates, and the
-per-item values that ``codeeval compare`` pairs. Empty answers count as failures (NO_CODE).
+per-item values that ``codeeval compare`` pairs, with each item's ``outcomes`` as ``[sample, OUTCOME]``
+pairs (the report finds the flipped items' code and stderr in the stage files by them). Samples
+served with another chat template than the adapter's (``template_override``, issue 16) are counted
+per task and at the top (``template_override``: task -> samples). Empty answers count as failures (NO_CODE).
 Cost: one pass over each stage file plus one bootstrap (2000 resamples) per number.
 """
 
@@ -87,7 +90,7 @@ def task_results(ti: TaskItems, samples: list[Sample], extractions: dict[tuple[s
     verdicts: list[Verdict] = []
     compiled_checked = compiled_ok = not_run = no_code = 0
     for item in ti.items:
-        passed, compiled, infra = [], [], 0
+        passed, compiled, infra, sample_outcomes = [], [], 0, []
         for s in range(max(n, per_item_n[item.id])):
             e = extractions.get((task.name, item.id, s))
             if e is None:
@@ -96,6 +99,7 @@ def task_results(ti: TaskItems, samples: list[Sample], extractions: dict[tuple[s
             if outcome is None:
                 continue
             outcomes[outcome.name] += 1
+            sample_outcomes.append([s, outcome.name])
             no_code += outcome is Outcome.NO_CODE
             if outcome.infrastructure:
                 infra += 1
@@ -110,7 +114,7 @@ def task_results(ti: TaskItems, samples: list[Sample], extractions: dict[tuple[s
             compiled.append(outcome.compiled)
         inst: dict[str, Any] = {"n": len(passed) if passed else None}
         if not summarization:
-            inst.update(c=sum(passed), passed=passed, compiled=compiled)
+            inst.update(c=sum(passed), passed=passed, compiled=compiled, outcomes=sample_outcomes)
             if infra:
                 inst["infra_errors"] = infra
         instances[item.id] = inst
@@ -156,7 +160,19 @@ def task_results(ti: TaskItems, samples: list[Sample], extractions: dict[tuple[s
         "seeds": sorted({g.seed for g in mine})[:5],
         "origin": sorted({g.origin for g in mine}),
     }
+    overridden = [g for g in mine if g.template_override]
+    if overridden:
+        out["generation"]["template_override"] = {
+            "samples": len(overridden),
+            "templates": sorted({f"{g.template} {g.template_sha256[:12]}" for g in overridden})}
     return out
+
+
+def template_overrides(tasks: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Per task, how many samples were served with another chat template than the adapter was trained
+    with (the generator's ``template_override``, issue 16); only tasks with any."""
+    return {name: t["generation"]["template_override"]["samples"] for name, t in tasks.items()
+            if (t.get("generation") or {}).get("template_override")}
 
 
 def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
@@ -167,11 +183,16 @@ def build_results(run: RunDir, tasks: list[TaskItems]) -> dict[str, Any]:
     scores = run.scores()
     judgements = list(run.store("judge").records())
     receipt = run.read_json("receipt.json") if run.exists("receipt.json") else {}
-    return {
+    per_task = {ti.task.name: task_results(ti, samples, extractions, executions, analyses.get(ti.task.name),
+                                           scores.get(ti.task.name), judgements) for ti in tasks}
+    out = {
         "schema": "codeeval.pipeline.results/v1",
         "variant": receipt.get("variant"),
         "suite": receipt.get("suite"),
         "receipt": receipt,
-        "tasks": {ti.task.name: task_results(ti, samples, extractions, executions, analyses.get(ti.task.name),
-                                             scores.get(ti.task.name), judgements) for ti in tasks},
+        "tasks": per_task,
     }
+    overrides = template_overrides(per_task)
+    if overrides:
+        out["template_override"] = overrides
+    return out
