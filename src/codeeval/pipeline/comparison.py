@@ -7,14 +7,16 @@ The report's tests (:func:`compare_results`): per task, over the items both runs
 one sample per item -> exact McNemar, else the per-item pass fraction -> Wilcoxon; compile success
 (one sample) -> McNemar; each reference metric -> Wilcoxon with Cliff's delta. Every difference is
 B - A with a bootstrap CI; p-values are Holm-adjusted over the whole comparison. A regression is a
-significant drop.
+significant drop. ``items`` restricts a comparison to given item ids per task (the clean subset of a
+contamination check): its tests are Holm-adjusted among themselves, a family of their own that the
+CI gate never sees.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -84,9 +86,11 @@ def _single(inst: dict[str, Any], key: str) -> bool | None:
     return bool(values[0]) if len(values) == 1 else None
 
 
-def task_tests(task: str, ta: dict[str, Any], tb: dict[str, Any]) -> list[PairedTest]:
+def task_tests(task: str, ta: dict[str, Any], tb: dict[str, Any],
+               items: Collection[str] | None = None) -> list[PairedTest]:
+    """The paired tests of one task over the items both runs have (and, given ``items``, only those)."""
     ia, ib = ta.get("instances", {}), tb.get("instances", {})
-    common = sorted(set(ia) & set(ib))
+    common = sorted(set(ia) & set(ib) & (set(items) if items is not None else set(ia)))
     tests: list[PairedTest] = []
     if "pass_at_k" in ta and "pass_at_k" in tb:
         rows = [(ia[i], ib[i]) for i in common if ia[i].get("n") and ib[i].get("n")]
@@ -112,11 +116,14 @@ def task_tests(task: str, ta: dict[str, Any], tb: dict[str, Any]) -> list[Paired
 
 
 def compare_results(a: dict[str, Any], b: dict[str, Any], *, alpha: float = 0.05, label_a: str = "A",
-                    label_b: str = "B") -> dict[str, Any]:
-    tasks = sorted(set(a["tasks"]) & set(b["tasks"]))
+                    label_b: str = "B", items: Mapping[str, Collection[str]] | None = None) -> dict[str, Any]:
+    """The report's tests of B against A (module docstring). With ``items`` (task -> item ids), only
+    the tasks it names are compared, each over those of its ids both runs have; the Holm correction
+    then runs over these tests alone. Without it (the default), every shared task and item."""
+    tasks = sorted(set(a["tasks"]) & set(b["tasks"]) & (set(items) if items is not None else set(a["tasks"])))
     tests: list[PairedTest] = []
     for task in tasks:
-        tests += task_tests(task, a["tasks"][task], b["tasks"][task])
+        tests += task_tests(task, a["tasks"][task], b["tasks"][task], items[task] if items is not None else None)
     tests = with_holm(tests)
     return {
         "a": label_a, "b": label_b, "alpha": alpha, "warnings": run_warnings(a, b),
