@@ -1,6 +1,8 @@
 """One way for CLI commands to call a service: its typed client's channel (address from the
 environment or a local service, token, TLS: :mod:`codeeval.clients`), ``fn(channel)``, and an RPC
-error or a service that cannot start turned into one red line naming the service."""
+error turned into one red line naming the service. A local service that cannot start raises
+:class:`~codeeval.kit.startup.ServiceStartError`, which ``codeeval``'s entry point prints with the
+service's log path (exit 2)."""
 
 from __future__ import annotations
 

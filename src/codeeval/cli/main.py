@@ -2,7 +2,8 @@
 
 Subcommands are the ``register(sub)`` functions of the modules of :mod:`codeeval.cli`. A mistyped
 command or choice gets a did-you-mean; an input file that cannot be read ends the command with one
-line naming it and exit code 2 (set ``CODEEVAL_DEBUG=1`` for the traceback).
+line naming it and exit code 2 (set ``CODEEVAL_DEBUG=1`` for the traceback); so does a local service
+that cannot start (its reason and the path of its log).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import codeeval.cli as cli_pkg
+from codeeval.kit.startup import ServiceStartError
 
 if TYPE_CHECKING:
     from codeeval.stats.gate import Verdict
@@ -39,7 +41,8 @@ class ExitCode(IntEnum):
 EPILOG = """exit codes:
   0    done; for a gate (bench, compare): no regression or improved
   1    the gate found a regression beyond the margin (other commands: a service call failed)
-  2    usage or input error: unknown command or suite, missing or malformed file, bad run folder
+  2    usage or input error: unknown command or suite, missing or malformed file, bad run folder;
+       or a local service failed its start-up (the reason and its log are printed)
   3    the gate is inconclusive (too few items, or too close to the margin); CI should fail on it
        unless it accepts inconclusive results (--allow-inconclusive where the command has it)
   4    a service failed mid-run; the output folder keeps everything done: rerun to resume
@@ -128,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except ServiceStartError as exc:  # a local service failed its start-up: the reason and its log
+        print(f"codeeval {args.command}: error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     except (OSError, UnicodeDecodeError) as exc:
         # an input file that is missing, unreadable or not text; other OSErrors are bugs: traceback
         filename = getattr(exc, "filename", None)

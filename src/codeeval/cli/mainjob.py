@@ -1,7 +1,8 @@
 """The main job (``make main`` -> scripts/main-job.sh -> ``python -m codeeval.cli.mainjob``).
 
 1. prepares the default model (SmolLM2-135M-Instruct, converted once into the model cache);
-2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set);
+2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set), saying every few
+   seconds which one it waits for and why; one that cannot start ends the job with its reason and log;
 3. trains a multi-task QLoRA adapter with the trainer config ``smollm2-multitask-qlora-cpu``, or
    reuses the adapter of the newest succeeded job of that config whose folder still exists
    (``--retrain`` forces a new one); while it trains, the base model is benchmarked (the trainer and
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from codeeval.api.trainer.v1 import trainer_pb2
 from codeeval.clients import ServiceError, TrainerClient
@@ -39,9 +41,16 @@ SERVICES = ("sandbox", "analyzer", "generator", "trainer")
 console = Console(stderr=True, soft_wrap=True)
 
 
+def _say(line: str) -> None:
+    console.print(line, highlight=False, markup=False)
+
+
 def start_services(log_dir: Path, timeout: float, started: list[LocalService]) -> None:
     """Start every service without an address in the environment, appending each to ``started`` before
-    it starts (so the caller stops it even when its start is interrupted); export the addresses."""
+    it starts (so the caller stops it even when its start is interrupted); export the addresses.
+
+    While it waits, a line every few seconds says which service and why it is not ready yet; a
+    service whose start-up fails for good raises ServiceStartError (reason and log path) at once."""
     for key, value in GENERATOR_ENV.items():
         os.environ.setdefault(key, value)
     for name in SERVICES:
@@ -51,7 +60,7 @@ def start_services(log_dir: Path, timeout: float, started: list[LocalService]) -
         t0 = time.monotonic()
         svc = LocalService(name, log_file=log_dir / f"{name}.log")
         started.append(svc)
-        os.environ[address_env(name)] = svc.start(timeout=timeout)
+        os.environ[address_env(name)] = svc.start(timeout=timeout, on_wait=_say)
         console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
 
 
@@ -147,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"main job done in {time.monotonic() - t_start:.0f}s")
         return 0
     except ServiceError as exc:
-        console.print(f"[red]error:[/] {exc}; run `make main` again to resume")
+        console.print(f"[red]error:[/] {escape(str(exc))}; run `make main` again to resume")
         return 3
-    except (RuntimeError, TimeoutError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (RuntimeError, TimeoutError) as exc:  # ServiceStartError among them: reason and log path
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         return 3
     finally:
         _stop(started)

@@ -1,17 +1,23 @@
-"""``codeeval serve SERVICE`` and ``codeeval up``."""
+"""``codeeval serve SERVICE`` and ``codeeval up``.
+
+``up`` shows, while it waits for a service, why it is not ready yet; a service that fails its
+start-up ends ``up`` at once with the reason and the service's log path (exit 2)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from codeeval.kit.client import LocalService, address_env
 from codeeval.kit.discovery import UnknownServiceError, check_service_name, service_names
+from codeeval.kit.startup import ServiceStartError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,6 +51,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_to(progress: Progress, task: TaskID) -> Callable[[str], None]:
+    """A waiting-line sink that shows the line as ``task``'s description."""
+    def show(line: str) -> None:
+        progress.update(task, description=escape(line))
+    return show
+
+
 def _up(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     names = args.services or list(service_names())
@@ -66,7 +79,7 @@ def _up(args: argparse.Namespace) -> int:
                 port = args.base_port + i if args.base_port else 0
                 svc = LocalService(name, port=port, config=args.config, log_file=args.log_dir / f"{name}.log")
                 started.append(svc)
-                svc.start(timeout=args.timeout)
+                svc.start(timeout=args.timeout, on_wait=_describe_to(progress, task))
                 progress.update(task, description=f"{name} SERVING at {svc.address}", total=1, completed=1)
         for svc in started:
             print(f"export {address_env(svc.name)}={svc.address}")
@@ -74,8 +87,11 @@ def _up(args: argparse.Namespace) -> int:
         stop.wait()
     except KeyboardInterrupt:
         pass
+    except ServiceStartError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
     except (RuntimeError, TimeoutError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         return 1
     finally:
         for svc in reversed(started):

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import grpc
 
 from codeeval.kit.client import connect, describe_rpc_error, open_channel
+from codeeval.kit.startup import ServiceStartError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +71,10 @@ class ServiceClient(Generic[StubT]):
         return self._stub is not None
 
     def channel(self) -> grpc.Channel:
-        """The channel, opened (or a local service started) on first use; ServiceError when that fails."""
+        """The channel, opened (or a local service started) on first use. A local service that cannot
+        start raises :class:`~codeeval.kit.startup.ServiceStartError` (its reason and log path, not a
+        ServiceError: nothing to retry or resume until the machine or the settings change); any other
+        failure to connect raises ServiceError."""
         if self._channel is None:
             try:
                 if self.address:
@@ -78,6 +82,8 @@ class ServiceClient(Generic[StubT]):
                 else:
                     self._channel = self._stack.enter_context(
                         connect(self.service, start_timeout=self.start_timeout, log_dir=self.log_dir))
+            except ServiceStartError:
+                raise  # the reason and the log path, for the CLI to print (exit 2)
             except (RuntimeError, TimeoutError, OSError) as exc:
                 raise ServiceError(self.service, f"{self.service} service could not be started: {exc}") from None
         return self._channel

@@ -15,13 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from codeeval.kit.discovery import check_service_name
+from codeeval.kit.startup import ServiceStartError, fatal_file, read_optional, reason_file
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -118,10 +119,27 @@ def wait_serving(channel: grpc.Channel, timeout: float, service: str = "") -> No
     raise TimeoutError(f"not SERVING after {timeout:.0f}s (last: {last})")
 
 
+LOG_DIR_ENV = "CODEEVAL_LOG_DIR"
+
+
+def default_log_dir() -> Path:
+    """Where local services log when the caller names no folder: ``$CODEEVAL_LOG_DIR``, else
+    ``$XDG_STATE_HOME/codeeval/logs``, else ``~/.local/state/codeeval/logs``."""
+    if os.environ.get(LOG_DIR_ENV):
+        return Path(os.environ[LOG_DIR_ENV]).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "codeeval" / "logs"
+
+
+#: Seconds between two waiting lines (``on_wait``) while a local service starts.
+REPORT_EVERY_S = 5.0
+
+
 class LocalService:
     """A service started as a child process on loopback (``codeeval serve NAME --port 0``).
 
-    Used by ``codeeval up`` and by CLI commands when ``CODEEVAL_<SERVICE>_ADDR`` is unset.
+    Used by ``codeeval up``, the main job and CLI commands when ``CODEEVAL_<SERVICE>_ADDR`` is unset.
+    It always logs to a file (``log_file``, else ``<default_log_dir()>/<name>.log``, appended).
     """
 
     def __init__(self, name: str, *, port: int = 0, config: str | None = None,
@@ -129,46 +147,99 @@ class LocalService:
         self.name = name
         self.port = port
         self.config = config
-        self.log_file = log_file
+        self.log_file = log_file if log_file is not None else default_log_dir() / f"{name}.log"
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
+        self.last_status = "not started"
+        self._log_offset = 0
         self._tmp = tempfile.TemporaryDirectory(prefix=f"codeeval-{name}-")
 
-    def start(self, timeout: float = 120.0) -> str:
-        """Start the service and wait until it is SERVING; return its address.
-
-        Raises :class:`~codeeval.kit.discovery.UnknownServiceError` (a RuntimeError, with did-you-mean)
-        before spawning anything when no installed service has this name.
-        """
+    def command(self, ready: Path) -> list[str]:
+        """The child's command line: ``codeeval serve`` writing its port to ``ready`` (and its reason
+        and fatal files beside it, :mod:`codeeval.kit.startup`). Raises UnknownServiceError for a name
+        no installed service has."""
         check_service_name(self.name)
-        ready = Path(self._tmp.name) / "ready"
         cmd = [sys.executable, "-m", "codeeval.cli", "serve", self.name, "--host", "127.0.0.1",
                "--port", str(self.port), "--ready-file", str(ready), *self.extra_args]
-        if self.config:
-            cmd += ["--config", self.config]
-        if self.log_file:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        return cmd + (["--config", self.config] if self.config else [])
+
+    def start(self, timeout: float = 120.0, on_wait: Callable[[str], None] | None = None,
+              report_every: float | None = None) -> str:
+        """Start the service and wait until it is SERVING; return its address.
+
+        Every ``report_every`` seconds of waiting (default :data:`REPORT_EVERY_S`), ``on_wait`` gets one
+        line: which service, for how long, and why it is not ready yet (its last not-ready reason, or
+        the last health answer).
+        Raises :class:`~codeeval.kit.discovery.UnknownServiceError` (a RuntimeError, with did-you-mean)
+        before spawning anything when no installed service has this name, and
+        :class:`~codeeval.kit.startup.ServiceStartError` (reason and log path) as soon as the process
+        exits (a start-up self-check that failed for good, a crash) or after ``timeout`` seconds.
+        Cost: a health check every 0.2 s once the process listens.
+        """
+        ready = Path(self._tmp.name) / "ready"
+        cmd = self.command(ready)
+        every = REPORT_EVERY_S if report_every is None else report_every
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CODEEVAL_LOG_FORMAT": os.environ.get("CODEEVAL_LOG_FORMAT", "text")}
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} service exited with code {self.proc.returncode} during start-up"
-                                   + (f"; see {self.log_file}" if self.log_file else ""))
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"{self.name} service did not listen within {timeout:.0f}s")
-            time.sleep(0.05)
-        self.address = f"127.0.0.1:{int(ready.read_text())}"
-        with open_channel(self.address) as channel:
-            try:
-                wait_serving(channel, max(1.0, deadline - time.monotonic()))
-            except TimeoutError as exc:
-                self.stop()
-                raise TimeoutError(f"{self.name} service at {self.address}: {exc}") from None
-        return self.address
+        with open(self.log_file, "ab") as out:
+            self._log_offset = out.tell()
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
+        t0 = time.monotonic()
+        next_report = t0 + every
+        self.last_status = "starting the process"
+        channel: grpc.Channel | None = None
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise ServiceStartError(self.name, self._exit_reason(ready), self.log_file)
+                if channel is None and ready.exists():
+                    self.address = f"127.0.0.1:{int(ready.read_text())}"
+                    channel = open_channel(self.address)
+                if channel is not None and self._serving(channel, ready):
+                    return self.address
+                now = time.monotonic()
+                if now - t0 > timeout:
+                    self.stop()
+                    raise ServiceStartError(self.name, f"not SERVING after {timeout:.0f}s (last: {self.last_status})",
+                                            self.log_file)
+                if on_wait is not None and now >= next_report:
+                    next_report = now + every
+                    on_wait(f"waiting for {self.name} ({now - t0:.0f}s): {self.last_status}")
+                time.sleep(0.2 if channel is not None else 0.05)
+        finally:
+            if channel is not None:
+                channel.close()
+
+    def _serving(self, channel: grpc.Channel, ready: Path) -> bool:
+        """One health check; records why not in ``last_status``."""
+        try:
+            resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.RpcError as exc:
+            self.last_status = f"health check: {exc.code().name}: {exc.details()}"
+            return False
+        if resp.status == health_pb2.HealthCheckResponse.SERVING:
+            return True
+        status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+        reason = read_optional(reason_file(ready))
+        self.last_status = f"{status}: {reason}" if reason else status
+        return False
+
+    def _exit_reason(self, ready: Path) -> str:
+        """What the exited process said: its fatal reason, else its log's last line of this start."""
+        assert self.proc is not None
+        fatal = read_optional(fatal_file(ready))
+        if fatal is not None:
+            return fatal
+        code = self.proc.returncode
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(self._log_offset)
+                tail = fh.read()[-8192:].decode("utf-8", "replace")
+        except OSError:
+            tail = ""
+        lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+        return f"the process exited with code {code}" + (f": {lines[-1]}" if lines else " without a word")
 
     def stop(self, grace: float = 15.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -184,12 +255,17 @@ class LocalService:
 @contextlib.contextmanager
 def connect(service: str, *, start_timeout: float = 300.0, log_dir: Path | None = None) -> Iterator[grpc.Channel]:
     """A channel to ``service``: the one at ``CODEEVAL_<SERVICE>_ADDR``, or a local one started
-    for the duration of the block."""
+    for the duration of the block, logging to ``log_dir/<service>.log`` (default: :func:`default_log_dir`).
+    A local service that cannot start raises :class:`~codeeval.kit.startup.ServiceStartError`."""
     address = service_address(service)
     local: LocalService | None = None
     if address is None:
-        local = LocalService(service, log_file=(log_dir / f"{service}.log") if log_dir else None)
-        address = local.start(timeout=start_timeout)
+        local = LocalService(service, log_file=(log_dir or default_log_dir()) / f"{service}.log")
+        try:
+            address = local.start(timeout=start_timeout)
+        except BaseException:
+            local.stop()
+            raise
     try:
         with open_channel(address) as channel:
             yield channel

@@ -8,14 +8,21 @@ exposes ``SETTINGS`` (its settings class) and ``create(settings) -> Service`` (s
 Health is NOT_SERVING until the service's ``readiness`` check reports ready (for example the
 model loaded, the JVM answered, the sandbox ran a probe), is re-checked periodically, and goes
 back to NOT_SERVING as soon as shutdown begins.
+
+A start-up that cannot heal fails at once (:mod:`codeeval.kit.startup`): when ``start`` raises, or
+``readiness`` raises :class:`~codeeval.kit.startup.FatalStartupError` before the service was first
+ready, :func:`run` logs the reason, writes it to stderr (and the fatal file beside the ready file)
+and exits with :data:`~codeeval.kit.startup.EXIT_FATAL` instead of staying NOT_SERVING for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +36,7 @@ from codeeval.kit import logs
 from codeeval.kit.discovery import UnknownServiceError, load_service
 from codeeval.kit.interceptors import AccessLogInterceptor, AuthInterceptor, ErrorInterceptor
 from codeeval.kit.settings import ServiceSettings
+from codeeval.kit.startup import EXIT_FATAL, FatalStartupError, fatal_file, reason_file, write_atomic
 
 log = logging.getLogger("codeeval.server")
 
@@ -43,9 +51,11 @@ async def _always_ready() -> str | None:
 class Service:
     """What a service hands to the bootstrap.
 
-    ``readiness`` returns None when every real dependency works, else the reason it is not ready.
+    ``readiness`` returns None when every real dependency works, else the reason it is not ready
+    (re-checked every 0.5 s); it raises :class:`~codeeval.kit.startup.FatalStartupError` for a
+    reason no re-check can fix (fatal only before the service was first ready).
     ``start`` runs once in the background after the server listens (load a model, warm a pool);
-    ``stop`` runs after the server stopped accepting calls.
+    whatever it raises is fatal. ``stop`` runs after the server stopped accepting calls.
     """
 
     name: str
@@ -74,12 +84,15 @@ def apply_compute_threads(n: int) -> None:
 class Runner:
     """One running service: use :meth:`start` / :meth:`shutdown` (tests) or :func:`run` (CLI)."""
 
-    def __init__(self, service: Service, settings: ServiceSettings) -> None:
+    def __init__(self, service: Service, settings: ServiceSettings, reason_path: Path | None = None) -> None:
         self.service = service
         self.settings = settings
         self.health = health.aio.HealthServicer()
         self.port = 0
         self.server: grpc.aio.Server | None = None
+        self.fatal: str | None = None
+        self.failed = asyncio.Event()
+        self._reason_path = reason_path
         self._tasks: list[asyncio.Task[Any]] = []
         self._ready = asyncio.Event()
         self._stopping = False
@@ -132,17 +145,39 @@ class Runner:
         for name in ("", self.service.full_name, *self.service.extra_service_names):
             await self.health.set(name, status)
 
+    def _fail(self, reason: str) -> None:
+        """Record a start-up failure that cannot heal; health stays NOT_SERVING, :attr:`failed` is set."""
+        self.fatal = reason
+        log.error("start-up failed for good: NOT_SERVING", extra={"fields": {"service": self.service.name,
+                                                                            "reason": reason}})
+        self.failed.set()
+
+    def _note_reason(self, reason: str) -> None:
+        if self._reason_path is not None:
+            with contextlib.suppress(OSError):
+                write_atomic(self._reason_path, reason + "\n")
+
     async def _startup_then_watch(self) -> None:
+        self._note_reason("starting (loading, probing)")
         try:
             if self.service.start is not None:
                 await self.service.start()
-        except Exception:  # noqa: BLE001 - the service stays NOT_SERVING and says why
-            log.exception("service start-up failed; staying NOT_SERVING")
+        except FatalStartupError as exc:
+            self._fail(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - start runs once: a failure never heals
+            log.exception("service start-up raised")
+            self._fail(f"start-up failed: {type(exc).__name__}: {exc}")
             return
         last: str | None = "starting"
         while not self._stopping:
             try:
                 reason = await self.service.readiness()
+            except FatalStartupError as exc:
+                if not self._ready.is_set():
+                    self._fail(str(exc))
+                    return
+                reason = str(exc)
             except Exception as exc:  # noqa: BLE001
                 reason = f"readiness check raised {type(exc).__name__}: {exc}"
             if self._stopping:
@@ -152,6 +187,7 @@ class Runner:
                     log.info("ready: SERVING", extra={"fields": {"service": self.service.name}})
                 else:
                     log.warning("not ready: NOT_SERVING", extra={"fields": {"reason": reason}})
+                    self._note_reason(reason)
             await self._set_health(health_pb2.HealthCheckResponse.SERVING if reason is None
                                    else health_pb2.HealthCheckResponse.NOT_SERVING)
             if reason is None:
@@ -160,7 +196,19 @@ class Runner:
             await asyncio.sleep(self.settings.health_recheck_seconds if reason is None else 0.5)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        """Return once SERVING; raise FatalStartupError if the start-up failed for good, TimeoutError
+        after ``timeout`` seconds."""
+        waits = [asyncio.ensure_future(self._ready.wait()), asyncio.ensure_future(self.failed.wait())]
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if self._ready.is_set():
+            return
+        if self.fatal is not None:
+            raise FatalStartupError(self.fatal)
+        raise TimeoutError(f"{self.service.name} not ready within {timeout}s")
 
     async def shutdown(self, grace: float | None = None) -> None:
         """NOT_SERVING first, then stop accepting calls and let in-flight ones finish within grace."""
@@ -181,29 +229,54 @@ class Runner:
         await self.server.wait_for_termination()
 
 
-async def _serve(module: ServiceModule, settings: ServiceSettings, ready_file: Path | None) -> None:
-    runner = Runner(module.create(settings), settings)
+async def _serve(module: ServiceModule, settings: ServiceSettings, ready_file: Path | None) -> str | None:
+    """Serve until SIGTERM/SIGINT (None) or a start-up failure that cannot heal (its reason)."""
+    try:
+        service = module.create(settings)
+    except FatalStartupError as exc:
+        return str(exc)
+    runner = Runner(service, settings, reason_file(ready_file) if ready_file is not None else None)
     await runner.start()
     if ready_file is not None:
-        tmp = ready_file.with_suffix(".tmp")
-        tmp.write_text(f"{runner.port}\n")
-        tmp.replace(ready_file)
+        write_atomic(ready_file, f"{runner.port}\n")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    failed = asyncio.ensure_future(runner.failed.wait())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([failed, stopped], return_when=asyncio.FIRST_COMPLETED)
+    failed.cancel()
+    stopped.cancel()
     log.info("shutting down", extra={"fields": {"grace_s": settings.shutdown_grace_seconds}})
     await runner.shutdown()
+    return runner.fatal
 
 
 def run(name: str, config_file: str | None = None, ready_file: Path | None = None, **overrides: Any) -> None:
-    """Run service ``name`` until SIGTERM/SIGINT. ``ready_file`` receives the bound port."""
+    """Run service ``name`` until SIGTERM/SIGINT. ``ready_file`` receives the bound port.
+
+    A start-up that cannot heal ends the process: the reason goes to the log, to stderr as
+    ``codeeval serve NAME: fatal: REASON`` and to the fatal file beside ``ready_file``, then
+    SystemExit(:data:`~codeeval.kit.startup.EXIT_FATAL`).
+    """
     try:
         module: ServiceModule = load_service(name)
     except UnknownServiceError as exc:
         raise SystemExit(str(exc)) from None
+    serve_module(name, module, config_file, ready_file, **overrides)
+
+
+def serve_module(name: str, module: ServiceModule, config_file: str | None = None, ready_file: Path | None = None,
+                 **overrides: Any) -> None:
+    """:func:`run` for an already loaded service module (the same exits)."""
     settings = module.SETTINGS.load(config_file, **overrides)
     logs.configure(settings.log_level, settings.log_format)
     apply_compute_threads(settings.compute_threads)
-    asyncio.run(_serve(module, settings, ready_file))
+    fatal = asyncio.run(_serve(module, settings, ready_file))
+    if fatal is not None:
+        if ready_file is not None:
+            with contextlib.suppress(OSError):
+                write_atomic(fatal_file(ready_file), fatal + "\n")
+        print(f"codeeval serve {name}: fatal: {fatal}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_FATAL)

@@ -1,7 +1,8 @@
 """Bootstrap glue for ``codeeval serve analyzer``: builds the cores and the servicer.
 
 Health stays NOT_SERVING until the start-up probe has really run pylint on a snippet and PMD's JVM
-on a Java file (and WordNet opened); a failed probe keeps it NOT_SERVING with the reason.
+on a Java file (and WordNet opened); a failed probe (PMD or the JVM missing, say) cannot heal, so it
+ends the start at once with the reason (:mod:`codeeval.kit.startup`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from codeeval.analyzer.settings import AnalyzerSettings
 from codeeval.analyzer.wordnet import load_wordnet
 from codeeval.api.analyzer.v1 import analyzer_pb2_grpc
 from codeeval.kit.server import Service
+from codeeval.kit.startup import FatalStartupError
 
 SETTINGS = AnalyzerSettings
 log = logging.getLogger("codeeval.analyzer")
@@ -38,10 +40,10 @@ def create(settings: AnalyzerSettings) -> Service:
         try:
             await asyncio.to_thread(analyzer.probe)
             await asyncio.to_thread(load_wordnet, settings.wordnet_dir)
-        except Exception as exc:  # noqa: BLE001 - stays NOT_SERVING with the reason
+        except Exception as exc:  # noqa: BLE001 - the probe runs once: a failure ends the start (kit.startup)
             state["reason"] = f"start-up probe failed: {type(exc).__name__}: {exc}"
-            log.error("analyzer probe failed", extra={"fields": {"reason": state["reason"]}})
-            return
+            raise FatalStartupError(f"{state['reason']} (PMD home {settings.pmd_home}, JVM "
+                                    f"{analyzer.pmd.java}, WordNet {settings.wordnet_dir})") from exc
         state["reason"] = None
 
     async def readiness() -> str | None:

@@ -1,4 +1,7 @@
-"""Bootstrap glue for ``codeeval serve trainer``: settings, the job manager, the servicer."""
+"""Bootstrap glue for ``codeeval serve trainer``: settings, the job manager, the servicer.
+
+A job manager that cannot start (a state dir it cannot write) or a scheduler that stopped before the
+service was first ready ends the start at once with the reason (:mod:`codeeval.kit.startup`)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import grpc
 from codeeval.api.trainer.v1 import trainer_pb2_grpc
 from codeeval.clients.generator import TrainerGeneratorLink
 from codeeval.kit.server import Service
+from codeeval.kit.startup import FatalStartupError
 from codeeval.trainer.jobs import JobManager
 from codeeval.trainer.servicer import TrainerServicer
 from codeeval.trainer.settings import TrainerSettings
@@ -29,8 +33,13 @@ def create(settings: TrainerSettings) -> Service:
         trainer_pb2_grpc.add_TrainerServiceServicer_to_server(TrainerServicer(manager), server)
 
     async def readiness() -> str | None:
-        if manager._scheduler is None or manager._scheduler.done():
+        scheduler = manager._scheduler
+        if scheduler is None:
             return "job scheduler not running"
+        if scheduler.done():  # it never restarts: whatever ended it cannot heal
+            error = None if scheduler.cancelled() else scheduler.exception()
+            raise FatalStartupError(f"the job scheduler stopped: {type(error).__name__ if error else 'cancelled'}"
+                                    + (f": {error}" if error else "") + f" (state dir {settings.state_dir})")
         return None
 
     return Service(name="trainer", full_name="codeeval.trainer.v1.TrainerService", register=register,
