@@ -107,7 +107,9 @@ def clean_comparison(results: Mapping[str, Mapping[str, Any]], cmp: Mapping[str,
             subsets[task] = sub
     items = {t: s.ids for t, s in subsets.items() if s.ids is not None and s.excluded}
     if not items:
-        return None, subsets, "no contaminated items: the clean-subset tests are the full ones"
+        unknown = any(s.ids is None for s in subsets.values())
+        return None, subsets, ("no clean-subset tests: contamination unknown" if unknown else
+                               "no contaminated items: the clean-subset tests are the full ones")
     clean = compare_results(dict(a), dict(b), alpha=cmp.get("alpha", 0.05), label_a=cmp["a"], label_b=cmp["b"],
                             items=items)
     return clean, subsets, ""
