@@ -96,15 +96,18 @@ def test_check_adapter_reads_the_recorded_training_data(tmp_path, train_file):
     assert result.sources[0].examples == 6 and result.sources[0].error == ""
 
 
-def test_a_reader_of_the_trainer_only_makes_the_result_unknown_unless_something_matched(tmp_path, train_file,
-                                                                                       monkeypatch):
-    monkeypatch.delitem(READERS, "mined", raising=False)  # as in a process that never imported the trainer
+def test_a_reader_no_installed_distribution_declares_makes_the_result_unknown_unless_something_matched(
+        tmp_path, train_file, monkeypatch):
+    # as on a machine with the core and no trainer: 'mined' neither registered nor declared as an entry point
+    monkeypatch.delitem(READERS, "mined", raising=False)
+    monkeypatch.setattr("codeeval.contamination.provenance.entry_points", lambda **_: [])
     mined = {"name": "summarize-python", "task_prompt": "summarize-python", "eval_source": None,
              "source": {"reader": "mined", "path": "${stdlib}/json", "language": "python", "limit": 8}}
     adapter = _adapter(tmp_path / "a", train_file, MIX, [mined])
     sources = training_sources(read_provenance(adapter))
     assert [s.label for s in sources] == ["translate-java-cs (jsonl)", "summarize-python (mined)"]
-    assert "unknown reader 'mined'" in sources[1].unavailable
+    assert sources[1].unavailable.startswith("unknown reader 'mined'")
+    assert "no installed distribution declares it as a codeeval.readers entry point" in sources[1].unavailable
     fresh = {"t": [Item("fresh", {"code": "public int fresh() { return 1; }"}, reference="x")]}
     unknown = check_adapter(fresh, adapter)
     assert unknown.status == "unknown" and "summarize-python (mined)" in unknown.reason

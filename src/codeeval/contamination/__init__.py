@@ -5,7 +5,10 @@ data against a suite, and the provenance of an adapter.
 - :mod:`~codeeval.contamination.check`: the comparison and its typed result (states ``clean``,
   ``contaminated``, ``unknown``; per task, per side, ids, short items, clean subset);
 - :mod:`~codeeval.contamination.provenance`: ``codeeval_adapter.json`` as a typed record
-  (``unknown`` without it), the training sources it names, the diff of two mixtures.
+  (``unknown`` without it), the training sources it names (readers outside :mod:`codeeval.data`,
+  the trainer's ``mined``, through the ``codeeval.readers`` entry points), the diff of two mixtures;
+- :mod:`~codeeval.contamination.subset`: a results task's metrics recomputed on a subset of items
+  (the clean subset), with the aggregations the results use.
 
 The bench's call, with the items it has loaded per task (:func:`codeeval.suites.read_items`)::
 
@@ -19,10 +22,12 @@ The bench's call, with the items it has loaded per task (:func:`codeeval.suites.
 Every metric can then be computed on ``clean_ids`` beside the full set; a None clean subset means
 "contamination unknown" and must be shown as such, never as clean. ``codeeval bench`` records
 :func:`bench_record` (``provenance`` and ``contamination``) in each adapter variant's results.json;
-the clean-subset metrics and the report's display of both are the report's to add.
+:mod:`codeeval.pipeline.contamination_view` turns them into the report's sections (clean-subset
+metrics and tests, provenance, mixture differences) and headline notes.
 
-This package imports :mod:`codeeval.data` and :mod:`codeeval.kit` only (never a service or the
-suites: the caller loads the items). Cost: see :mod:`~codeeval.contamination.check`.
+This package imports :mod:`codeeval.data`, :mod:`codeeval.stats` and :mod:`codeeval.kit` only (never
+a service, statically, or the suites: the caller loads the items). Cost: see
+:mod:`~codeeval.contamination.check`.
 """
 
 from __future__ import annotations

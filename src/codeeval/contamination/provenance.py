@@ -11,9 +11,14 @@ not exist is :class:`~codeeval.kit.errors.NotFound` (bad input, not an unknown p
 sources the way the trainer reads them (relative paths beside the trainer's shipped configs,
 ``${datasets}``/``${stdlib}`` expanded here). It covers every example a source offers up to its
 ``limit``: a superset of what the mixture drew when ``eval_fraction`` held some out or the mixture
-subsampled, so the check may over-report, never under-report. A reader registered only inside the
-trainer (``mined``) is not available to this package: that source is reported unavailable and the
-check's state is unknown unless something else matched. ``strip_docstring`` is not applied (the
+subsampled, so the check may over-report, never under-report. A reader that lives outside
+:mod:`codeeval.data` (the trainer's ``mined``: functions mined from the Python stdlib or the JDK's
+``src.zip``) is found through the ``codeeval.readers`` entry points its distribution declares
+(codeeval-trainer declares ``mined``), loaded only when a recorded source names it; where no
+installed distribution declares it (a machine with the core and no trainer) that source is reported
+unavailable, saying so, and the check's state is unknown unless something else matched. A mined
+source is re-mined from the recorded path on this machine: the same stdlib and JDK as the trainer's
+give the same functions. ``strip_docstring`` is not applied (the
 texts compared keep their docstrings: again a superset). A Hugging Face hub dataset is read only
 when asked (``hub=True``), never as a side effect of a bench. ``${datasets}`` is expanded with this
 machine's datasets folder: the trainer records the path as written, not a hash of the data.
@@ -25,11 +30,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
 from codeeval.contamination.check import TrainingSource
-from codeeval.data import Source, get_reader
+from codeeval.data import Reader, Source, get_reader
 from codeeval.data.errors import SourceError
 from codeeval.kit.errors import NotFound
 from codeeval.kit.paths import expand
@@ -37,6 +43,8 @@ from codeeval.kit.paths import expand
 METADATA_FILE = "codeeval_adapter.json"
 #: Where the trainer's relative source paths live (found without importing the trainer).
 TRAINER_CONFIGS = "${package:codeeval.trainer}/configs"
+#: Entry-point group of data-layer readers registered outside codeeval.data (the trainer's ``mined``).
+READER_GROUP = "codeeval.readers"
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,23 @@ def read_provenance(adapter: Path) -> Provenance:
         outcome=_opt(meta, "outcome", str), versions=_opt(meta, "versions", dict), config=config)
 
 
+def _reader(name: str) -> Reader:
+    """The data-layer reader ``name``, loading the ``codeeval.readers`` entry point of that name when
+    it is not registered yet (importing its module registers it). SourceError naming the group when
+    no installed distribution declares it; ImportError when its module does not import."""
+    try:
+        return get_reader(name)
+    except SourceError as exc:
+        plugins = list(entry_points(group=READER_GROUP, name=name))
+        if not plugins:
+            raise SourceError(f"{exc}: no installed distribution declares it as a {READER_GROUP} entry point "
+                              "(the trainer's 'mined' comes with codeeval-trainer), so its data cannot be read "
+                              "here", key="reader") from None
+    for plugin in plugins:
+        plugin.load()
+    return get_reader(name)
+
+
 def _source(task: str, spec: dict[str, Any], hub: bool) -> TrainingSource:
     """One recorded source spec as the trainer reads it (see the module docstring for the limits)."""
     reader = str(spec.get("reader", ""))
@@ -127,9 +152,9 @@ def _source(task: str, spec: dict[str, Any], hub: bool) -> TrainingSource:
     if not reader:
         return TrainingSource(label, unavailable="the recorded source names no reader")
     try:
-        info = get_reader(reader)
-    except SourceError as exc:
-        return TrainingSource(label, unavailable=f"{exc} (a reader of the trainer cannot be read here)")
+        info = _reader(reader)
+    except (SourceError, ImportError) as exc:
+        return TrainingSource(label, unavailable=str(exc))
     options: dict[str, Any] = {"direction": spec.get("direction", "java-cs"), "split": spec.get("split", "train")}
     for key, kind in (("fields", dict), ("target", str), ("hf_name", str), ("hf_config", str)):
         if spec.get(key):
