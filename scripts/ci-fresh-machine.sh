@@ -6,11 +6,15 @@
 # and, with --with-test, `make test`; prints the wall time of every stage and every output line's
 # offset. Exits non-zero when a stage fails. Costs ~15-25 min and ~10 GB of disk (image + container).
 #
-# usage: scripts/ci-fresh-machine.sh [--with-test] [--rebuild] [--keep] [--log FILE]
+# usage: scripts/ci-fresh-machine.sh [--with-test] [--rebuild] [--keep] [--log FILE] [--cache DIR|--no-cache]
 #   --with-test  also run `make test` in the container after the two `make main` runs
 #   --rebuild    debootstrap the image again even if it exists (~1 min; default: reuse it)
 #   --keep       leave the container (named codeeval-fresh-<pid>) for inspection
 #   --log FILE   the full transcript (default: a mktemp file, printed at the end)
+#   --cache DIR  keep the container's download caches here between runs: apt's .deb archive, pip's
+#                and npm's caches (~4.5 GB on the pypi path); only downloads, never an installed
+#                venv or model. Default $CODEEVAL_FRESH_CACHE or ~/.cache/codeeval-fresh
+#   --no-cache   download everything, as a newcomer does
 # Needs root, debootstrap and a running Docker engine (bash scripts/start-dockerd.sh). Only committed
 # files travel: commit first. The container gets the capabilities bubblewrap needs for the sandbox
 # (a user namespace, mounts); nothing else of the host is shared with it.
@@ -20,13 +24,16 @@ WITH_TEST=0
 REBUILD=()
 KEEP=0
 LOG=
+CACHE=${CODEEVAL_FRESH_CACHE-$HOME/.cache/codeeval-fresh}
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-test) WITH_TEST=1; shift ;;
     --keep) KEEP=1; shift ;;
     --log) LOG=$2; shift 2 ;;
     --rebuild) REBUILD=(--force); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --cache) CACHE=$2; shift 2 ;;
+    --no-cache) CACHE=; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,12 +67,21 @@ summary() {
 # inside the container: the clone lives in the container user's own home (root's, mode 0700), as a newcomer's would
 in_container() { docker exec "$NAME" bash -lc "cd \"\$HOME/main\" && $*"; }
 
+# the download caches, mounted where apt, pip and npm look (root's: the container user is root)
+CACHE_MOUNTS=()
+if [ -n "$CACHE" ]; then
+  mkdir -p "$CACHE/apt" "$CACHE/pip" "$CACHE/npm"
+  CACHE_MOUNTS=(-v "$CACHE/apt:/var/cache/apt/archives" -v "$CACHE/pip:/root/.cache/pip" -v "$CACHE/npm:/root/.npm")
+fi
+
 run_all() {
   stage "image (debootstrap)" bash deploy/base/build-base.sh --kind fresh --tag "$IMAGE" "${REBUILD[@]}" || return
+  echo "download caches: ${CACHE:-none (--no-cache)}$([ -n "$CACHE" ] && du -sh "$CACHE" 2>/dev/null | cut -f1 | sed 's/^/, /')" \
+    | tee -a "$LOG"
   stage "container + clone" bash -c "
     docker run -d --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
-      -v '$REPO/.git:/src.git:ro' '$IMAGE' sleep infinity >/dev/null
+      ${CACHE_MOUNTS[*]@Q} -v '$REPO/.git:/src.git:ro' '$IMAGE' sleep infinity >/dev/null
     docker exec '$NAME' bash -lc 'chmod 700 ~ && git clone -q /src.git ~/main && cd ~/main &&
       stat -c \"home %a %U\" ~ && git log --oneline -1 && ls ~'" || return
   stage "make main (fresh)" in_container make main || return
