@@ -73,3 +73,17 @@ def test_up_starts_serving_services_and_ctrl_c_stops_them(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.mark.integration
+def test_up_ends_at_once_when_a_service_fails_its_start_up(tmp_path):
+    """The analyzer without PMD cannot become ready: up exits 2 with the reason and the log's path,
+    long before its --timeout, and leaves no process behind."""
+    env = {**os.environ, "CODEEVAL_ANALYZER_PMD_HOME": str(tmp_path / "no-pmd")}
+    proc = subprocess.run([sys.executable, "-m", "codeeval.cli", "up", "analyzer", "--log-dir", str(tmp_path / "logs"),
+                           "--timeout", "3000"], capture_output=True, text=True, env=env, timeout=600, check=False)
+    log = tmp_path / "logs" / "analyzer.log"
+    assert proc.returncode == 2, proc.stderr
+    assert "analyzer service failed to start" in proc.stderr and "no pmd-java jar" in proc.stderr, proc.stderr
+    assert str(log) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "no pmd-java jar" in log.read_text()

@@ -59,7 +59,7 @@ def _describe_to(progress: Progress, task: TaskID) -> Callable[[str], None]:
 
 
 def _up(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # an error line stays one line (a log path in it)
     names = args.services or list(service_names())
     try:
         for name in names:
