@@ -3,8 +3,6 @@ health stays NOT_SERVING until pylint and PMD's JVM have really answered."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -14,6 +12,7 @@ from codeeval.analyzer.settings import AnalyzerSettings
 from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.kit.server import Runner
+from codeeval.kit.startup import FatalStartupError
 
 from .conftest import fixture_file
 
@@ -85,12 +84,12 @@ async def test_analyze_score_and_errors_over_grpc() -> None:
         await runner.shutdown(grace=1)
 
 
-async def test_stays_not_serving_when_pmd_is_missing(tmp_path) -> None:
+async def test_fails_its_start_at_once_when_pmd_is_missing(tmp_path) -> None:
     runner, channel = await _start(pmd_home=tmp_path / "nowhere")
     health = health_pb2_grpc.HealthStub(channel)
     try:
-        with pytest.raises(asyncio.TimeoutError):
-            await runner.wait_ready(15)
+        with pytest.raises(FatalStartupError, match="no pmd-java jar"):
+            await runner.wait_ready(300)
         status = (await health.Check(health_pb2.HealthCheckRequest())).status
         assert status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
