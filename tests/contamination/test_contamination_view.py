@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from codeeval.contamination import Provenance, TrainingSource, check, read_provenance, suite_texts
+from codeeval.contamination.check import examples_sha256
 from codeeval.contamination.provenance import MixtureEntry
 from codeeval.data import Example, Item
 from codeeval.pipeline.comparison import compare_results
@@ -148,3 +149,14 @@ def test_html_is_escaped() -> None:
              "tasks": {"gen": {"instances": {"<b>x</b>": {"n": None}}}}}
     html = next(s.html for s in sections({"tuned": tuned}, []) if s.title == "Contamination")
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
+
+
+def test_the_trainers_data_hash_is_compared_with_what_the_check_read() -> None:
+    record = _record([0, 1])
+    trained = [Example("gen", dict(ITEMS[j].fields), "a target") for j in (0, 1)]
+    same = Provenance("known", "a", data_sha256={"gen": examples_sha256(trained)})
+    other = Provenance("known", "b", data_sha256={"gen": examples_sha256(trained[:1])})
+    for prov, trained_on, said in ((same, trained, "(the check read the same examples)"),
+                                   (other, trained[:1], "(the check read other examples")):
+        shown = {s.title: s.markdown for s in sections({"tuned": _run([True] * 10, record, prov)}, [])}
+        assert f"| data sha256 | gen={examples_sha256(trained_on)[:12]} {said}" in shown["Provenance"]

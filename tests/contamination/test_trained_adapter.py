@@ -51,5 +51,8 @@ def test_an_adapter_the_trainer_wrote(tmp_path: Path, monkeypatch: pytest.Monkey
     # the recorded limits are honoured (10 pairs; at most 8 mined functions) and nothing failed
     assert [(s.label, s.examples, s.error) for s in found.sources] == [
         ("translate-java-cs (codexglue_translation)", 10, ""), ("summarize-python (mined)", 8, "")]
+    # the trainer's data hashes are of the examples it read: the check read exactly those
+    assert prov.data_sha256 == {"translate-java-cs": found.sources[0].sha256,
+                                "summarize-python": found.sources[1].sha256}
     fresh = check_adapter({"translate": [beyond_limit]}, adapter)
     assert fresh.status == "clean" and fresh.clean_ids("translate") == ["beyond"]

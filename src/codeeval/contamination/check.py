@@ -261,6 +261,16 @@ def _digest(digest: Any, example: Example) -> None:
     digest.update(b"\x01")
 
 
+def examples_sha256(examples: Iterable[Example]) -> str:
+    """The sha256 of training examples in order, as :class:`SourceReport` records what the check read
+    (each example's joined fields, NUL, target, 0x01); the trainer records the same per task as
+    ``data_sha256``, so equal hashes mean the check compared exactly the examples trained on."""
+    digest = hashlib.sha256()
+    for example in examples:
+        _digest(digest, example)
+    return digest.hexdigest()
+
+
 def check(items: Iterable[SuiteText], sources: Sequence[TrainingSource], settings: Settings | None = None,
           reason_if_none: str = "no training data given") -> ContaminationResult:
     """Compare every example of ``sources`` with every item. A source that cannot be read (its

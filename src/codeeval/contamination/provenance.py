@@ -3,8 +3,10 @@ training sources it names, and the difference between two adapters' mixtures.
 
 Contract: :func:`read_provenance` never guesses. An adapter folder without the metadata file, or
 with one that is not a JSON object, gives ``Provenance(status="unknown", reason=...)``; a field the
-trainer did not record is None (the trainer records no data hashes today: ``data_sha256`` is None
-then, and the contamination check's own per-source sha256 says what it compared). A folder that does
+trainer did not record is None (an adapter trained before the trainer recorded data hashes has
+``data_sha256`` None; the trainer now records per task the
+:func:`~codeeval.contamination.check.examples_sha256` of the examples it read, which the check's
+per-source sha256 equals when it compared exactly those examples). A folder that does
 not exist is :class:`~codeeval.kit.errors.NotFound` (bad input, not an unknown provenance).
 
 :func:`training_sources` turns the recorded ``config.data.tasks[*].source`` back into data-layer

@@ -330,17 +330,32 @@ def _short(value: Any) -> str:
     return "not recorded" if value in (None, "", {}) else str(value)[:16]
 
 
-def _provenance_rows(p: Provenance) -> list[list[str]]:
+def data_hashes(p: Provenance, record: Mapping[str, Any] | None) -> str:
+    """Each task's recorded data sha256, and whether the contamination check read the same examples
+    (its source of that task has the same sha256) or others (a superset: no held-out split, no
+    docstring stripping; or the data changed since training)."""
+    sources = {str(s.get("label", "")).split(" (")[0]: s for s in (record or {}).get("sources") or []}
+    parts = []
+    for task, sha in (p.data_sha256 or {}).items():
+        read = sources.get(task)
+        same = ("" if read is None or not read.get("sha256") else
+                " (the check read the same examples)" if read["sha256"] == sha else
+                " (the check read other examples: see its sources)")
+        parts.append(f"{task}={str(sha)[:12]}{same}")
+    return ", ".join(parts)
+
+
+def _provenance_rows(p: Provenance, record: Mapping[str, Any] | None) -> list[list[str]]:
     mixing = p.mixing or {}
     cost = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in (p.cost or {}).items())
-    hashes = ", ".join(f"{k}={str(v)[:12]}" for k, v in (p.data_sha256 or {}).items())
+    hashes = data_hashes(p, record)
     return [["method", f"{p.method or 'not recorded'} ({p.kind or 'kind not recorded'})"],
             ["base model", f"{p.base_model or 'not recorded'} sha256 {_short(p.base_model_sha256)}"],
             ["template", f"{p.template or 'not recorded'} sha256 {_short(p.template_sha256)}"],
             ["mixing", ", ".join(f"{k}={v}" for k, v in mixing.items()) or "not recorded"],
             ["seed", _short(p.seed)], ["steps / outcome", f"{_short(p.steps)} / {_short(p.outcome)}"],
-            ["data sha256", hashes or "not recorded by the trainer (the contamination check's per-source "
-             "sha256 says what it compared)"],
+            ["data sha256", hashes or "not recorded (an adapter trained before the trainer recorded them; the "
+             "contamination check's per-source sha256 says what it compared)"],
             ["cost", cost or "not recorded"]]
 
 
@@ -359,7 +374,7 @@ def _provenance_section(results: Mapping[str, Mapping[str, Any]], comparisons: l
             doc.para(f"{variant}: {prov.reason or 'provenance unknown'}")
             continue
         doc.para(f"{variant}: trained by the codeeval trainer ({prov.path})")
-        doc.table(["field", "value"], _provenance_rows(prov))
+        doc.table(["field", "value"], _provenance_rows(prov, res.get("contamination")))
         doc.table(["task", "available", "effective (per epoch)", "share"],
                   [[m.task, str(m.available), str(m.effective), f"{m.proportion:.3f}"] for m in prov.mixture])
     for cmp in comparisons:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from codeeval.contamination.check import examples_sha256
 from codeeval.data import Example
 from codeeval.prompts import get_task_prompt, prompt_sha256, resolve_template
 from codeeval.trainer import artifacts, checkpoint, modeling
@@ -39,12 +40,16 @@ from codeeval.trainer.readers import read
 from codeeval.trainer.recipe_schema import TrainConfig, expand_path, load_config
 
 
-def build_examples(cfg: TrainConfig) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
-    """(train examples per task, eval examples per task); eval held out deterministically."""
+def build_examples(cfg: TrainConfig, hashes: dict[str, str] | None = None
+                   ) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
+    """(train examples per task, eval examples per task); eval held out deterministically. ``hashes``
+    receives each task's ``examples_sha256`` of the examples as read (before the eval split)."""
     train: dict[str, list[Example]] = {}
     evals: dict[str, list[Example]] = {}
     for task in cfg.data.tasks:
         rows = read(task.source, task.name)
+        if hashes is not None:
+            hashes[task.name] = examples_sha256(rows)
         if task.eval_source is not None:
             evals[task.name] = read(task.eval_source, task.name)[: cfg.data.eval_limit]
         elif cfg.data.eval_fraction > 0 and len(rows) > 1:
@@ -82,7 +87,8 @@ class Recipe:
         self.model, self.tokenizer = modeling.load(cfg, self.base_path)
         self.template = resolve_template(cfg.model.template, self.tokenizer)  # "model": the tokenizer's own
         self.trainable, self.total_params = modeling.parameter_counts(self.model)
-        train, evals = build_examples(cfg)
+        self.data_sha256: dict[str, str] = {}
+        train, evals = build_examples(cfg, self.data_sha256)
         mixed, self.mixture = mix(train, cfg.data.mixing, cfg.train.seed)
         self.events.emit("mixture", counts=[c.__dict__ for c in self.mixture])
         self.events.message("mixture " + ", ".join(f"{c.task}: {c.effective}/{c.available} ({c.proportion:.1%})"
@@ -282,6 +288,7 @@ class Recipe:
             "kind": kind, "method": self.cfg.method.kind, "config": self.cfg.model_dump(mode="json"),
             "mixture": result["mixture"], "metrics": metrics, "cost": cost, "seed": self.cfg.train.seed,
             "steps": st["step"], "outcome": outcome, "versions": artifacts.versions(),
+            "data_sha256": self.data_sha256,
         }
         artifacts.write_metadata(out, meta, template)
         result["artifact"] = {"path": str(out), "kind": kind, "sha256": artifacts.folder_sha256(out),
