@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="seconds to keep retrying a service that is unavailable before giving up (default 30)")
     p.add_argument("--log-dir", type=Path, help="logs of services started locally (default OUT/logs)")
     p.add_argument("--fail-on-regression", action="store_true",
-                   help="exit 1 when an adapter drops significantly against base (Holm-corrected tests); with "
-                   "--baseline the exit code is always the gate's (every variant against the baseline)")
+                   help="exit 1 when the gate finds an adapter regressed against base (the report's headline); "
+                   "with --baseline the exit code is always the gate's (every variant against the baseline)")
     _gate_options(p)
     p.set_defaults(func=_bench)
 
@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("candidate", type=Path, metavar="CANDIDATE", help="run folder (a variant) or its results.json")
     _gate_options(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the gate's verdicts here")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write report.md and report.html here (default: the candidate's run folder)")
     p.add_argument("--fail-on-regression", action="store_true",
                    help="accepted for older CI scripts; changes nothing: compare always exits 1 on a regression")
     p.set_defaults(func=_compare)
@@ -148,7 +150,7 @@ def _bench(args: argparse.Namespace) -> int:
     from codeeval.pipeline import bench
     from codeeval.pipeline.comparison import load_results
     from codeeval.pipeline.services import ServiceError, Services
-    from codeeval.stats.gate import parse_max_drop
+    from codeeval.stats.gate import Verdict, parse_max_drop
     from codeeval.suites import SuiteError, load_suite, validate_suite
 
     console = Console(stderr=True, soft_wrap=True)
@@ -160,7 +162,8 @@ def _bench(args: argparse.Namespace) -> int:
         config = bench.BenchConfig(suite=loaded, out=args.out, model=args.model,
                                       adapters=_parse_adapters(args.adapter), include_base=not args.skip_base,
                                       tasks=args.tasks, limit=args.limit, baseline=args.baseline,
-                                      samples=args.samples)
+                                      samples=args.samples, margins=parse_max_drop(args.max_drop),
+                                      confidence=args.confidence)
         if args.endpoint and not args.model:
             raise ValueError("--endpoint needs --model, the model's name on that server")
         if args.samples is not None and not args.samples.is_file():
@@ -194,12 +197,14 @@ def _bench(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         console.print(f"interrupted; {args.out} keeps everything finished: run the same command to resume")
         return 130
-    comparisons = json.loads(paths["comparison"].read_text())["comparisons"]
-    _print_results(results, comparisons)
+    written = json.loads(paths["comparison"].read_text())
+    _print_results(results, written["comparisons"])
+    for gate in written.get("gates", []) if baseline is None else []:  # with --baseline: _gate_variants prints
+        _print_gate(_stdout_console(), gate)
     print(f"report: {paths['html'].resolve()}")
     if baseline is None:
-        regressions = [r for c in comparisons for r in c["regressions"]]
-        return 1 if args.fail_on_regression and regressions else 0
+        regressed = any(g["verdict"] == Verdict.REGRESSION for g in written.get("gates", []))
+        return ExitCode.REGRESSION if args.fail_on_regression and regressed else ExitCode.OK
     return _gate_variants(baseline, results, margins=margins, confidence=args.confidence,
                           allow_inconclusive=args.allow_inconclusive, label=str(args.baseline))
 
@@ -242,9 +247,10 @@ def _print_results(results: dict[str, Any], comparisons: list[dict[str, Any]]) -
 
 
 def _print_comparison(console: Console, cmp: dict[str, Any], headers: list[str], rows: list[list[str]]) -> None:
-    table = Table(*headers, title=f"{cmp['b']} vs {cmp['a']} (B - A; Holm-adjusted, alpha {cmp['alpha']})")
+    table = Table(*headers, title=f"{cmp['b']} vs {cmp['a']} (B - A; Holm-adjusted, alpha {cmp['alpha']}; "
+                  "descriptive: the verdict is the gate's)")
     for row in rows:
-        style = "red bold" if row[-1] == "REGRESSION" else "green" if row[-1] == "better" else None
+        style = "red" if row[-1] == "significant drop" else "green" if row[-1] == "significant gain" else None
         table.add_row(*row, style=style)
     for w in cmp["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
@@ -252,8 +258,9 @@ def _print_comparison(console: Console, cmp: dict[str, Any], headers: list[str],
 
 
 def _compare(args: argparse.Namespace) -> int:
-    """``codeeval compare``: the gate on two runs; bad input (a missing folder, a malformed results.json,
-    a bad --max-drop or --confidence) exits 2 with the file or option named, never a traceback."""
+    """``codeeval compare``: the gate on two runs, with its report.md and report.html in ``--out``; bad
+    input (a missing folder, a malformed results.json, a bad --max-drop or --confidence) exits 2 with the
+    file or option named, never a traceback."""
     from codeeval.cli.main import ExitCode, gate_exit_code
     from codeeval.pipeline.comparison import ResultsError, gate_results, load_results
     from codeeval.stats.gate import Verdict, parse_max_drop
@@ -270,10 +277,29 @@ def _compare(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an option out of range, or per-item values the gate cannot take
         err.print(f"[red]error:[/] {args.baseline} vs {args.candidate}: {exc}", highlight=False)
         return ExitCode.USAGE
-    _print_gate(_stdout_console(), gate)
+    _compare_report(args, baseline, candidate, gate, err)
+    _print_gate(_stdout_console(), gate)  # the verdict is the last line
     if args.json:
         args.json.write_text(json.dumps(gate, indent=2) + "\n")
     return gate_exit_code(Verdict(gate["verdict"]), allow_inconclusive=args.allow_inconclusive)
+
+
+def _compare_report(args: argparse.Namespace, baseline: dict[str, Any], candidate: dict[str, Any],
+                    gate: dict[str, Any], err: Console) -> None:
+    """The compare report in ``--out`` (default: the candidate's folder); a folder that cannot be written
+    is warned about and does not change the gate's exit code."""
+    from codeeval.pipeline.report import run_folder, write_compare_report
+
+    out = args.out or run_folder(args.candidate)
+    try:
+        paths = write_compare_report(out, args.baseline, args.candidate, baseline, candidate, gate=gate)
+    except OSError as exc:
+        err.print(f"[yellow]warning:[/] no report written to {out}: {exc}", highlight=False)
+        return
+    except (KeyError, TypeError) as exc:  # a hand-made results.json without a field the report shows
+        err.print(f"[yellow]warning:[/] no report written: a results.json lacks or mistypes {exc}", highlight=False)
+        return
+    print(f"report: {paths['html'].resolve()}")
 
 
 def _interval(low: float | None, high: float | None) -> str:

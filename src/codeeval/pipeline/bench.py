@@ -1,7 +1,7 @@
 """``codeeval bench`` as a library: benchmark the base model and each adapter on a suite.
 
 Layout of ``out``: one run directory per variant (``base``, then each adapter by name), each with
-``receipt.json``, the stage files, ``results.json``, ``report.md`` and ``report.html``; at the top,
+``receipt.json``, the stage files and ``results.json``; at the top,
 ``comparison.json`` (each adapter against the base, and against ``--baseline``), ``report.md`` and a
 self-contained ``report.html``. Re-running the same command resumes: finished samples, programs,
 analyses and scores are read back, not redone. A run directory made with another suite, limit,
@@ -50,6 +50,8 @@ class BenchConfig:
     baseline: Path | None = None
     samples: Path | None = None
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
+    margins: dict[str, float] = field(default_factory=dict)  # the gate's, as --max-drop (report = exit code)
+    confidence: float = 0.95
 
     def variants(self) -> list[tuple[str, Path | None]]:
         out: list[tuple[str, Path | None]] = [(BASE, None)] if self.include_base else []
@@ -178,4 +180,5 @@ def run_bench(config: BenchConfig, services: Services, reporter: Reporter | None
         if begin is not None:
             begin(variant)
         results[variant] = run_variant(config, services, tasks, variant, adapter, reporter, samples)
-    return results, write_reports(config.out, results, baseline=config.baseline)
+    return results, write_reports(config.out, results, baseline=config.baseline, margins=config.margins,
+                                  confidence=config.confidence)

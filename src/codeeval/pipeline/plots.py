@@ -1,7 +1,8 @@
 """Inline SVG charts for the self-contained report (no plotting library, no external files).
 
 Each function returns an ``<svg>`` string: grouped bars with confidence whiskers, strip plots of
-per-item values, and a forest plot of paired differences. Values are drawn as given; ``None``
+per-item values, a forest plot of paired differences, and the gate's intervals against its margins.
+Values are drawn as given; ``None``
 values are drawn as "n/a".
 """
 
@@ -129,5 +130,49 @@ def forest_plot(title: str, rows: list[tuple[str, float, float | None, float | N
         fill = color if sig else "white"
         out.append(f'<circle cx="{xpos(diff):.1f}" cy="{y}" r="4" fill="{fill}" stroke="{color}">'
                    f'<title>{escape(label)}: {_fmt(diff)}</title></circle>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+GATE_COLOURS = {"regression": "#e45756", "improved": "#54a24b", "no regression": "#4c78a8", "inconclusive": "#d9a400"}
+
+
+def gate_plot(title: str, rows: list[tuple[str, float | None, float | None, float | None, float, str]]) -> str:
+    """The gate per metric: the point difference (dot), its one-sided interval (bar, when there is one) and
+    the accepted drop ``-margin`` (dashed tick), coloured by the verdict; rows are
+    (label, diff, low, high, margin, verdict)."""
+    values = [abs(v) for _, d, lo, hi, m, _ in rows for v in (d, lo, hi, m) if v is not None] or [1.0]
+    m = max(max(values) * 1.1, 0.05)
+    left, width, row_h = 260, 660, 20
+    height = 44 + len(rows) * row_h + 34
+    mid = left + (width - left - 20) / 2
+
+    def xpos(v: float) -> float:
+        return mid + v / m * (width - left - 20) / 2
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+           f'font-family="sans-serif"><title>{escape(title)}</title>',
+           f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+           f'<line x1="{mid}" x2="{mid}" y1="28" y2="{height - 30}" stroke="#999"/>',
+           f'<text x="{left}" y="{height - 18}" font-size="9">{_fmt(-m)}</text>',
+           f'<text x="{mid}" y="{height - 18}" font-size="9" text-anchor="middle">0</text>',
+           f'<text x="{width - 20}" y="{height - 18}" font-size="9" text-anchor="end">{_fmt(m)}</text>']
+    for r, (label, diff, lo, hi, margin, verdict) in enumerate(rows):
+        y = 40 + r * row_h
+        color = GATE_COLOURS.get(verdict, "#888")
+        out.append(f'<text x="{left - 6}" y="{y + 4}" font-size="10" text-anchor="end">{escape(label)}</text>'
+                   f'<line x1="{xpos(-margin):.1f}" x2="{xpos(-margin):.1f}" y1="{y - 7}" y2="{y + 7}" '
+                   f'stroke="#b00" stroke-dasharray="2,2"/>')
+        if lo is not None and hi is not None:
+            out.append(f'<line x1="{xpos(max(lo, -m)):.1f}" x2="{xpos(min(hi, m)):.1f}" y1="{y}" y2="{y}" '
+                       f'stroke="{color}" stroke-width="3"/>')
+        if diff is not None:
+            out.append(f'<circle cx="{xpos(diff):.1f}" cy="{y}" r="4" fill="{color}">'
+                       f'<title>{escape(label)}: {_fmt(diff)} ({escape(verdict)})</title></circle>')
+    keys = list(GATE_COLOURS.items())
+    for i, (verdict, color) in enumerate(keys):
+        x = 10 + i * 120
+        out.append(f'<rect x="{x}" y="{height - 11}" width="10" height="10" fill="{color}"/>'
+                   f'<text x="{x + 14}" y="{height - 2}" font-size="11">{escape(verdict)}</text>')
     out.append("</svg>")
     return "".join(out)
