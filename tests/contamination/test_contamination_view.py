@@ -123,8 +123,11 @@ def test_provenance_and_the_mixture_difference_of_two_adapters() -> None:
     known = json.loads(json.dumps({"kind": "adapter", "method": "qlora", "base_model": "org/model",
                                    "base_model_sha256": "b" * 64, "template": "chatml", "template_sha256": "c" * 64,
                                    "seed": 7, "cost": {"wall_seconds": 12.5}, "steps": 12, "outcome": "completed"}))
+    config = {"description": "tiny", "method": {"kind": "qlora", "lora": {"r": 8, "alpha": 16, "dropout": 0.1},
+                                                "quant": {"bits": 4, "quant_type": "nf4"}},
+              "train": {"max_steps": 12, "learning_rate": 0.0005}, "data": {"max_length": 128}}
     a = Provenance("known", "a", mixture=[MixtureEntry("translate", 48, 48, 0.5), MixtureEntry("summ", 48, 48, 0.5)],
-                   mixing={"strategy": "natural"}, **known)
+                   mixing={"strategy": "natural"}, config=config, **known)
     b = Provenance("known", "b", mixture=[MixtureEntry("translate", 48, 96, 0.75), MixtureEntry("gen", 32, 32, 0.25)],
                    **known)
     ra, rb = _run([True] * 10, _record([]), a), _run([True] * 10, _record([]), b)
@@ -132,6 +135,9 @@ def test_provenance_and_the_mixture_difference_of_two_adapters() -> None:
     shown = {s.title: s for s in sections({"one": ra, "two": rb}, [cmp])}
     provenance = shown["Provenance"].markdown
     assert "| method | qlora (adapter) |" in provenance and "| seed | 7 |" in provenance
+    assert ("| trainer config | tiny; lora r=8 alpha=16 dropout=0.1; 4-bit nf4; kind=qlora; max_steps=12; "
+            "learning_rate=0.0005; max_length=128 |") in provenance
+    assert "| trainer config | not recorded |" in provenance  # b has no config
     assert "| base model | org/model sha256 bbbbbbbbbbbbbbbb |" in provenance
     assert "| mixing | strategy=natural |" in provenance and "| cost | wall_seconds=12.5 |" in provenance
     assert "| translate | 48 | 48 | 0.500 |" in provenance

@@ -345,11 +345,37 @@ def data_hashes(p: Provenance, record: Mapping[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
+#: The trainer-config keys the provenance table summarises (section, key), when recorded.
+CONFIG_KEYS = (("method", "kind"), ("train", "max_steps"), ("train", "epochs"), ("train", "batch_size"),
+               ("train", "grad_accum"), ("train", "learning_rate"), ("train", "scheduler"), ("data", "max_length"),
+               ("data", "packing"), ("data", "completion_only"), ("data", "eval_fraction"))
+
+
+def config_summary(config: Mapping[str, Any] | None) -> str:
+    """The recorded trainer config in one line: description, LoRA rank/alpha/dropout, quantization
+    bits, and :data:`CONFIG_KEYS`; "not recorded" without a config."""
+    if not config:
+        return "not recorded"
+    parts = [str(config["description"])] if config.get("description") else []
+    method: Mapping[str, Any] = config["method"] if isinstance(config.get("method"), dict) else {}
+    lora, quant = method.get("lora"), method.get("quant")
+    if isinstance(lora, dict):
+        parts.append(f"lora r={lora.get('r')} alpha={lora.get('alpha')} dropout={lora.get('dropout')}")
+    if isinstance(quant, dict) and method.get("kind") == "qlora":
+        parts.append(f"{quant.get('bits')}-bit {quant.get('quant_type')}")
+    for section, key in CONFIG_KEYS:
+        body = config.get(section)
+        if isinstance(body, dict) and body.get(key) is not None:
+            parts.append(f"{key}={body[key]}")
+    return "; ".join(parts) or "not recorded"
+
+
 def _provenance_rows(p: Provenance, record: Mapping[str, Any] | None) -> list[list[str]]:
     mixing = p.mixing or {}
     cost = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in (p.cost or {}).items())
     hashes = data_hashes(p, record)
     return [["method", f"{p.method or 'not recorded'} ({p.kind or 'kind not recorded'})"],
+            ["trainer config", config_summary(p.config)],
             ["base model", f"{p.base_model or 'not recorded'} sha256 {_short(p.base_model_sha256)}"],
             ["template", f"{p.template or 'not recorded'} sha256 {_short(p.template_sha256)}"],
             ["mixing", ", ".join(f"{k}={v}" for k, v in mixing.items()) or "not recorded"],
