@@ -1,6 +1,8 @@
 """The finished artifact: a PEFT adapter folder (or a full model) plus ``codeeval_adapter.json``,
 which records everything that produced it: config, base model and its hash, chat template and
-task prompts with their hashes, data mixture with counts, final metrics, cost, seed, versions.
+task prompts with their hashes, data mixture with counts, the data's hash per task (``data_sha256``:
+:func:`codeeval.contamination.check.examples_sha256` of the examples read), final metrics, cost,
+seed, versions.
 
 The generator reads ``template``, ``template_sha256`` and ``template_rendered_sha256`` from this file
 to render prompts with the template the adapter was trained with, and refuses another one unless a
