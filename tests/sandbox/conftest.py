@@ -1,5 +1,6 @@
 """Shared fixtures of the sandbox tests: a real engine on the real bubblewrap backend (one per
-session; start-up compiles the Java launcher, ~2 s), fixture files, and host-state checks."""
+session; start-up compiles the Java launcher, ~2 s), fixture files, host-state checks, and the
+CI check that every backend in ``CODEEVAL_REQUIRE_BACKENDS`` ran cases (backend_coverage.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from backend_coverage import pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401 (hooks)
 
 from codeeval.kit.paths import expand
 from codeeval.sandbox.executor import Executor
@@ -36,7 +39,7 @@ requires_bwrap = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap not i
 
 
 def settings(**overrides: object) -> SandboxSettings:
-    base: dict[str, object] = {"max_concurrency": 2, "default_wall_time_ms": 5000}
+    base: dict[str, Any] = {"max_concurrency": 2, "default_wall_time_ms": 5000}
     return SandboxSettings.load(**{**base, **overrides})
 
 
