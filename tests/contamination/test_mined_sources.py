@@ -61,45 +61,52 @@ def _paraphrase(code: str) -> str:
     return re.sub(r"\w+", lambda m: m.group() + "_renamed" if next(count) % 6 == 0 else m.group(), code)
 
 
-def test_the_stdlib_source_of_the_main_job_is_read_and_a_planted_function_found(main_job_adapter) -> None:
+@pytest.fixture(scope="module")
+def checked(main_job_adapter) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One check of planted items against the main job's adapter (one fresh process, every source
+    read once): (result, the planted texts)."""
     from codeeval.trainer.miner import mine
 
     adapter, sources = main_job_adapter
-    spec = sources["summarize-python"]
-    assert spec["reader"] == "mined" and spec["path"] == "${stdlib}/json"
-    pairs = list(mine(Path(expand(spec["path"])), "python"))
+    pairs = list(mine(Path(expand(sources["summarize-python"]["path"])), "python"))
     items = {"summarize-python": [
         {"id": "planted", "fields": {"code": pairs[2].code}, "reference": "an unrelated reference text"},
         {"id": "paraphrased", "fields": {"code": _paraphrase(pairs[5].code)}, "reference": "another text"},
         {"id": "summary-copied", "fields": {"code": "def fresh_name(): return 1"}, "reference": pairs[7].summary},
         {"id": "fresh", "fields": {"code": " ".join(f"unseen{w}" for w in range(30))}, "reference": "not seen"}]}
-    result = _check(adapter, items)
+    src_zip = Path(expand(sources["summarize-java"]["path"]))
+    if src_zip.is_file():
+        first = next(iter(mine(src_zip, "java")))
+        items["summarize-java"] = [{"id": "jdk", "fields": {"code": first.code}, "reference": "our own words"}]
+    return _check(adapter, items), {"pairs": pairs, "src_zip": src_zip}
+
+
+def test_the_stdlib_source_of_the_main_job_is_read_and_a_planted_function_found(main_job_adapter, checked) -> None:
+    _, sources = main_job_adapter
+    result, planted = checked
+    spec = sources["summarize-python"]
+    assert spec["reader"] == "mined" and spec["path"] == "${stdlib}/json"
     by_label = {s["label"]: s for s in result["sources"]}
     mined = by_label["summarize-python (mined)"]
-    assert mined["error"] == "" and mined["examples"] == min(len(pairs), spec["limit"])
+    assert mined["error"] == "" and mined["examples"] == min(len(planted["pairs"]), spec["limit"])
     assert by_label["translate-java-cs (jsonl)"]["error"] == ""
     task = result["tasks"]["summarize-python"]
     assert task["contaminated"]["prompt"]["ids"] == ["planted"]
     assert task["matches"]["planted"]["prompt"] == {"source": "summarize-python (mined)", "example": 2,
                                                     "kind": "exact"}
     # a mined summary (the training target) copied as a reference; a short one is flagged exact-match only
+    summary = planted["pairs"][7].summary
     assert task["contaminated"]["reference"]["ids"] == ["summary-copied"]
-    assert ("summary-copied" in task["short"]["reference"]) == (len(re.findall(r"\w+", pairs[7].summary)) < 13)
+    assert ("summary-copied" in task["short"]["reference"]) == (len(re.findall(r"\w+", summary)) < 13)
     assert task["clean_ids"] == ["paraphrased", "fresh"] and "paraphrased" not in task["short"]["prompt"]
 
 
-def test_the_jdk_source_of_the_main_job_is_read(main_job_adapter) -> None:
-    from codeeval.trainer.miner import mine
-
-    adapter, sources = main_job_adapter
-    spec = sources["summarize-java"]
-    src_zip = Path(expand(spec["path"]))
-    if not src_zip.is_file():
+def test_the_jdk_source_of_the_main_job_is_read(main_job_adapter, checked) -> None:
+    _, sources = main_job_adapter
+    result, planted = checked
+    if not planted["src_zip"].is_file():
         pytest.skip("the JDK's src.zip (Debian's openjdk-17-source) is not installed here")
-    first = next(iter(mine(src_zip, "java")))
-    result = _check(adapter, {"summarize-java": [
-        {"id": "jdk", "fields": {"code": first.code}, "reference": "a reference of our own making"}]})
     java = next(s for s in result["sources"] if s["label"] == "summarize-java (mined)")
-    assert java["error"] == "" and java["examples"] == spec["limit"]
+    assert java["error"] == "" and java["examples"] == sources["summarize-java"]["limit"]
     assert result["status"] == "contaminated"
     assert result["tasks"]["summarize-java"]["contaminated"]["prompt"]["ids"] == ["jdk"]
