@@ -67,3 +67,20 @@ def test_compare_results_restricted_to_item_ids() -> None:
     (test,) = clean["tests"]
     assert (test["n"], test["diff"], test["p_value"], test["significant"]) == (4, 0.0, 1.0, False)
     assert compare_results(base, tuned, items={})["tests"] == []  # a task not named is not compared
+
+
+def test_the_gate_never_sees_the_contamination_records() -> None:
+    """Clean-subset tests are reported, not gated: the gate's verdict and its family of tests are the
+    same with and without an adapter's contamination record (which names a clean subset)."""
+    from codeeval.pipeline.comparison import gate_results
+
+    def run(shift: float) -> dict[str, Any]:
+        return {"tasks": {"summ": {"metrics": {"chrf": {}}, "instances": {
+            f"i{j}": {"n": None, "metrics": {"chrf": 0.5 + 0.01 * (j % 3) + shift}} for j in range(40)}}}}
+
+    base, tuned = run(0.0), run(0.001)
+    marked = {**tuned, "contamination": {"status": "contaminated", "tasks": {"summ": {
+        "clean_ids": [f"i{j}" for j in range(30, 40)], "contaminated_any": [f"i{j}" for j in range(30)]}}}}
+    plain = gate_results(base, tuned, margins={})
+    assert [r["metric"] for r in plain["results"]] == ["chrf"] and plain["results"][0]["n"] == 40
+    assert gate_results(base, marked, margins={}) == plain
