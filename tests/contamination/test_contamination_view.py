@@ -152,7 +152,7 @@ def test_html_is_escaped() -> None:
     record = check(suite_texts({"gen": items}), [TrainingSource("t", examples=[
         Example("gen", dict(items[0].fields), "t")])]).to_json()
     tuned: dict[str, Any] = {"receipt": {"adapter": {}}, "contamination": record, "provenance": None,
-             "tasks": {"gen": {"instances": {"<b>x</b>": {"n": None}}}}}
+                             "tasks": {"gen": {"instances": {"<b>x</b>": {"n": None}}}}}
     html = next(s.html for s in sections({"tuned": tuned}, []) if s.title == "Contamination")
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
 

@@ -273,7 +273,8 @@ def _clean_metrics_section(results: Mapping[str, Mapping[str, Any]]) -> Section 
                 rows += [[v, label, str(len(sub.ids))] + _metric_cells(b, subset_metrics(b, sub.ids), names, ks)
                          for v, b in bodies.items()]
         doc.para(f"{task}: every metric on all items and on each adapter's clean subset (its contaminated "
-                 "items left out), over the per-item values; corpus-level values are for all items only.")
+                 "items left out), over the per-item values; corpus-level values and the static-quality "
+                 "summaries are for all items only.")
         doc.table(headers, rows)
     return doc.section("Clean-subset metrics") if doc.md else None
 
