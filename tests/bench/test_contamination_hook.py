@@ -120,3 +120,7 @@ def test_a_planted_contamination_end_to_end(fake_services, tmp_path: Path) -> No
     assert "| summ | contaminated | 16 | 7 | 2 | s00, s01, s02, s03, s04, s05, s06, s07, s11 | 1 / 1 | 7 |" in \
         shown["Contamination"]
     assert "| tuned | clean for tuned | 7 | 0.000 [0.000, 0.000] (n=7) |" in shown["Clean-subset metrics"]
+    # and the bench's report shows them: the note in the headline, the sections beside the scores
+    report = (out / "report.md").read_text()
+    assert headline_notes(results, [cmp])["summ"] in report
+    assert all(f"## {title}" in report for title in shown)
