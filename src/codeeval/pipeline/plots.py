@@ -134,7 +134,8 @@ def forest_plot(title: str, rows: list[tuple[str, float, float | None, float | N
     return "".join(out)
 
 
-GATE_COLOURS = {"regression": "#e45756", "improved": "#54a24b", "no regression": "#4c78a8", "inconclusive": "#d9a400"}
+GATE_COLOURS = {"regression": "#e45756", "improved": "#54a24b", "no regression": "#4c78a8", "inconclusive": "#d9a400",
+                "not gating": "#aaaaaa"}
 
 
 def gate_plot(title: str, rows: list[tuple[str, float | None, float | None, float | None, float, str]]) -> str:
@@ -171,7 +172,7 @@ def gate_plot(title: str, rows: list[tuple[str, float | None, float | None, floa
                        f'<title>{escape(label)}: {_fmt(diff)} ({escape(verdict)})</title></circle>')
     keys = list(GATE_COLOURS.items())
     for i, (verdict, color) in enumerate(keys):
-        x = 10 + i * 120
+        x = 10 + i * 110
         out.append(f'<rect x="{x}" y="{height - 11}" width="10" height="10" fill="{color}"/>'
                    f'<text x="{x + 14}" y="{height - 2}" font-size="11">{escape(verdict)}</text>')
     out.append("</svg>")

@@ -35,6 +35,7 @@ from codeeval.pipeline.report_sections import (
     outcomes_section,
     power_section,
 )
+from codeeval.stats.power import paired_values
 
 SUMMARY_HEADERS = ["task", "variant", "n", "pass@k [95% CI]", "compiles", "metrics (mean [95% CI])", "leakage",
                    "analysable", "issues/KLOC", "tokens out"]
@@ -177,9 +178,15 @@ def _plots(results: dict[str, dict[str, Any]], pairs: list[Pair]) -> list[str]:
     for p in pairs:
         grows = [(f"{r['task']} {r['metric']} (n {r['n']})", r["diff"], r["low"], r["high"], r["margin"],
                   r["verdict"]) for r in p.gate["results"]]
+        values = paired_values(p.a, p.b)
+        for r in p.gate["power"]:
+            a, b = values.get((r["task"], r["metric"]), ([], []))
+            if not r["gating"] and a:
+                grows.append((f"{r['task']} {r['metric']} (n {len(a)})", (sum(b) - sum(a)) / len(a), None, None,
+                              r["margin"], "not gating"))
         if grows:
-            svgs.append(plots.gate_plot(f"gate: {p.label_b} minus {p.label_a} (bar: one-sided interval; "
-                                        "dashed: -margin)", grows))
+            svgs.append(plots.gate_plot(f"gate: {p.label_b} minus {p.label_a} (dot: mean difference; bar: "
+                                        "one-sided interval; dashed: -margin)", grows))
     return svgs
 
 
