@@ -119,13 +119,14 @@ def test_headline_per_task_and_overall_is_the_gate_compare_exits_with(bench_out:
     assert [(g["a"], g["b"]) for g in gates] == [("base", "tuned")]
     capsys.readouterr()
     rc = main(["compare", str(bench_out / "base"), str(bench_out / "tuned"), "--out", str(bench_out / "cmp")])
-    assert rc == {"regression": 1, "inconclusive": 3}.get(gates[0]["verdict"], 0)
+    # the planted task is the one that can gate: its chrf drop decides, and compare exits 1 on the same pair
+    assert gates[0]["verdict"] == "regression" and rc == 1
     md = (bench_out / "report.md").read_text()
-    label = {"regression": "REGRESSED", "inconclusive": "INCONCLUSIVE", "improved": "IMPROVED",
-             "no regression": "NO CHANGE"}[gates[0]["verdict"]]
-    assert f"**{label}**: tuned vs base" in md
+    assert "**REGRESSED**: tuned vs base: decided by summarize-planted (1 regressed, 6 inconclusive of 7 tasks)" in md
+    assert "**REGRESSED**: " in (bench_out / "cmp" / "report.md").read_text()
     headline = md.split("## Headline")[1].split("\n## ")[0]
-    for task in ("codegen-python", "codegen-java", "translate-java-cs", "summarize-python"):
+    assert "| summarize-planted | regressed | chrf upper bound " in headline and "(n 40) | 40 |" in headline
+    for task in ("codegen-python", "codegen-java", "translate-java-cs", "summarize-python", "summarize-planted"):
         row = next(line for line in headline.splitlines() if line.startswith(f"| {task} |"))
         mine = [r for r in gates[0]["results"] if r["task"] == task]
         if mine:  # a gating task: its metrics' verdicts and reasons, with n
@@ -152,6 +153,10 @@ def test_flipped_items_show_both_sides_code_outcome_and_stderr_tail(bench_out: P
     assert "[19 earlier lines not shown]" in block and "\nline 3\n" not in block  # the tail, its cut said
     # the HTML has the same items
     assert drops[0] in _html_text(bench_out / "report.html")
+    # summaries: the answers, without an outcome; the 20 drops of the planted task, all listed
+    assert "summarize-planted: 20 items with a lower chrf" in flipped
+    assert re.search(r"#### s1: chrf -1.000 \(base: chrf 1.000; tuned: chrf 0.000\)\nbase answer:\n```\nAdd 1 to x.",
+                     flipped)
 
 
 def test_clip_says_what_it_cut():

@@ -235,13 +235,17 @@ def _sections(results: dict[str, dict[str, Any]], pairs: list[Pair], comparisons
     extra, notes = extra_sections(results, comparisons)
     gates = [(f"{p.label_b} vs {p.label_a}", p.gate) for p in pairs] or [
         (f"if {v} were the baseline", gate_results(res, res, margins={})) for v, res in list(results.items())[:1]]
-    sections = [headline_section(results, pairs, notes), power_section(gates)]
+    sections = [headline_section(results, pairs, notes)]
     if pairs:
-        sections += [gate_section(pairs), flipped_section(pairs, files)]
-    sections += extra
+        sections.append(gate_section(pairs))
+    sections.append(power_section(gates))
+    if pairs:
+        sections.append(flipped_section(pairs, files))
     sections += [outcomes_section(results), costs_section(results, by_variant)]
     tm, th = table(SUMMARY_HEADERS, summary_rows(results))
-    sections.append(Section("Results", tm, th))
+    sections += [Section("Results", tm, th),
+                 Section("Plots", "Plots are in report.html.\n", "".join(_plots(results, pairs)))]
+    sections += extra  # other views (contamination, issue 19): after the answer, before the detail tests
     if comparisons:
         intro = "Two-sided paired tests of every metric, Holm-corrected: descriptive; the verdict is the gate's."
         md, html = [intro + "\n"], [f"<p>{escape(intro)}</p>"]
@@ -252,7 +256,6 @@ def _sections(results: dict[str, dict[str, Any]], pairs: list[Pair], comparisons
             html += [f"<h3>{escape(title)}</h3>", *[f"<p class='warn'>warning: {escape(w)}</p>"
                                                      for w in cmp["warnings"]], th]
         sections.append(Section("Tests", "\n".join(md), "".join(html)))
-    sections.append(Section("Plots", "Plots are in report.html.\n", "".join(_plots(results, pairs))))
     receipt = _receipt_lines(results)
     sections.append(Section("Receipt", "".join(f"- {line}\n" for line in receipt),
                             "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in receipt) + "</ul>"))

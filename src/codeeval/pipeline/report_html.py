@@ -79,10 +79,13 @@ def _code(label: str, text: str, lang: str = "") -> tuple[str, str]:
 
 def flip_block(f: Flip, label_a: str, label_b: str, *, open_: bool) -> tuple[str, str]:
     """One flipped item: both sides' value, outcome, code and stderr tail."""
-    head = f"{f.item}: {f.change} ({label_a}: {f.a.value}, {f.a.outcome}; {label_b}: {f.b.value}, {f.b.outcome})"
+    sides = [f"{label}: {side.value}" + (f", {side.outcome}" if side.outcome != "-" else "")
+             for label, side in ((label_a, f.a), (label_b, f.b))]
+    head = f"{f.item}: {f.change} ({'; '.join(sides)})"
     md, cols = [f"#### {head}\n"], []
     for label, side in ((label_a, f.a), (label_b, f.b)):
-        code_md, code_html = _code(f"{label} code ({side.outcome})", side.code)
+        what = f"code ({side.outcome})" if side.outcome != "-" else "answer"  # summaries have no outcome
+        code_md, code_html = _code(f"{label} {what}", side.code)
         err_md, err_html = _code(f"{label} stderr (tail)", side.stderr)
         md += [code_md, err_md]
         cols.append(f"<div>{code_html or escape(label) + ': no code'}{err_html}</div>")
@@ -91,7 +94,7 @@ def flip_block(f: Flip, label_a: str, label_b: str, *, open_: bool) -> tuple[str
     return "".join(m for m in md if m), html
 
 
-def flips_section(groups: Iterable[tuple[str, str, list[TaskFlips]]], *, open_first: int = 2) -> tuple[str, str]:
+def flips_section(groups: Iterable[tuple[str, str, list[TaskFlips]]], *, open_first: int = 1) -> tuple[str, str]:
     """(Markdown, HTML) of every pair's flipped items; ``groups`` are (label A, label B, flips)."""
     md, html = [], []
     for label_a, label_b, task_flips in groups:
@@ -102,11 +105,13 @@ def flips_section(groups: Iterable[tuple[str, str, list[TaskFlips]]], *, open_fi
             md.append("No item changed.\n")
             html.append("<p>No item changed.</p>")
         for tf in changed:
-            what = "items changed" if tf.kind in ("pass/fail", "compile") else f"items with a lower {tf.kind}"
+            noun = "item" if tf.total == 1 else "items"
+            what = f"{noun} changed" if tf.kind in ("pass/fail", "compile") else f"{noun} with a lower {tf.kind}"
             more = f" (the first {len(tf.shown)} shown)" if tf.total > len(tf.shown) else ""
             title = f"{tf.task}: {tf.total} {what}{more}"
+            hint = " (click an item for its code)" if len(tf.shown) > open_first else ""
             md.append(f"**{title}**\n")
-            html.append(f"<p><b>{escape(title)}</b></p>")
+            html.append(f"<p><b>{escape(title)}</b>{escape(hint)}</p>")
             for i, f in enumerate(tf.shown):
                 m, h = flip_block(f, label_a, label_b, open_=i < open_first)
                 md.append(m)
