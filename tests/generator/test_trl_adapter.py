@@ -1,7 +1,8 @@
-"""An adapter from elsewhere: a PEFT LoRA adapter trained by TRL's SFTTrainer (3 steps on the default
-model, conversational data, so TRL formats it with the model's own chat template) and saved without
-codeeval metadata, loaded into the generator (transformers engine, real gRPC) and used: its template
-is "unknown" and it is served with the model's own template, which matches how TRL trained it."""
+"""An adapter from elsewhere: a PEFT LoRA adapter trained by TRL's SFTTrainer (support.trl_adapter: 3
+steps on the default model, conversational data, so TRL formats it with the model's own chat template;
+trained once per machine) and saved without codeeval metadata, loaded into the generator (transformers
+engine, real gRPC) and used: its template is "unknown" and it is served with the model's own template,
+which matches how TRL trained it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from support.trl_adapter import trl_adapter as train_trl_adapter
 
 from codeeval.api.generator.v1 import generator_pb2 as pb
 from codeeval.api.generator.v1 import generator_pb2_grpc
@@ -28,25 +30,8 @@ def default_model() -> Path:
 
 
 @pytest.fixture(scope="module")
-def trl_adapter(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("trl", reason="TRL is not installed (pip install 'codeeval-trainer[bench]')")
-    from datasets import Dataset
-    from peft import LoraConfig
-    from trl import SFTConfig, SFTTrainer
-
-    rows = [{"messages": [{"role": "user", "content": f"Write a Python function number {i}."},
-                          {"role": "assistant", "content": f"```python\ndef f{i}():\n    return {i}\n```"}]}
-            for i in range(8)]
-    work = tmp_path_factory.mktemp("trl")
-    args = SFTConfig(output_dir=str(work / "run"), max_steps=3, per_device_train_batch_size=2, learning_rate=1e-3,
-                     logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0,
-                     max_length=128, seed=0)
-    peft = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=str(default_model), args=args, train_dataset=Dataset.from_list(rows), peft_config=peft)
-    trainer.train()
-    out = work / "adapter"
-    trainer.model.save_pretrained(str(out))  # type: ignore[operator,union-attr]  # a PeftModel
-    return out
+def trl_adapter(default_model: Path) -> Path:
+    return train_trl_adapter(default_model)
 
 
 async def test_trl_adapter_loads_and_generates_with_the_models_own_template(default_model, trl_adapter) -> None:  # type: ignore[no-untyped-def]
