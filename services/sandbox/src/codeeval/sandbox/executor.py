@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from codeeval.kit.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, check_max, require
@@ -130,6 +130,20 @@ def _validate_extra_paths(req: RunRequest, p: str) -> None:
                                   field=f"{p}.extra_files[{i}].path")
 
 
+def duplicates(reqs: list[RunRequest]) -> dict[int, int]:
+    """{position: the earlier position of an identical request} (the same program, test, inputs and
+    limits; only the id differs): a batch runs each distinct program once and reports its result
+    for every copy. Sampled completions repeat (low temperature, short answers), and a verdict is
+    a function of the program, up to what the program itself draws at random."""
+    first: dict[RunRequest, int] = {}
+    out: dict[int, int] = {}
+    for i, r in enumerate(reqs):
+        j = first.setdefault(replace(r, id=""), i)
+        if j != i:
+            out[i] = j
+    return out
+
+
 class Executor:
     def __init__(self, settings: SandboxSettings, backend: Backend | None = None) -> None:
         self.settings = settings
@@ -145,7 +159,7 @@ class Executor:
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
             Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base,
                                           channel_by_path=not self.backend.passes_fds),
-            Language.JAVA: JavaRunner(*args)}
+            Language.JAVA: JavaRunner(*args, runtime_image=self.backend.name != "unshare")}  # unshare copies binds
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None
         self.started = False
@@ -275,7 +289,8 @@ class Executor:
 
     async def execute_batch(self, reqs: list[RunRequest], time_remaining: float | None = None
                             ) -> AsyncIterator[tuple[int, RunResult]]:
-        """Run many programs; yields (position, result) as each is known. Java programs compile together."""
+        """Run many programs; yields (position, result) as each is known. Java programs compile together;
+        identical programs run once (``duplicates``; ``dedupe_batch``), their copies yielded with it."""
         require(bool(reqs), "requests", "must hold at least one request")
         check_max("requests", len(reqs), self.settings.max_batch_size, "requests")
         for i, r in enumerate(reqs):
@@ -294,8 +309,13 @@ class Executor:
     async def _batch(self, reqs: list[RunRequest], deadline: float | None) -> AsyncIterator[tuple[int, RunResult]]:
         queue: asyncio.Queue[tuple[int, RunResult] | BaseException] = asyncio.Queue()
         calibrations: dict[str, asyncio.Future[CalibrationRecord | None]] = {}
-        java = [i for i, r in enumerate(reqs) if r.language is Language.JAVA and r.calibration is None]
-        others = [i for i in range(len(reqs)) if i not in set(java)]
+        copies = duplicates(reqs) if self.settings.dedupe_batch else {}
+        unique = [i for i in range(len(reqs)) if i not in copies]
+        java = [i for i in unique if reqs[i].language is Language.JAVA and reqs[i].calibration is None]
+        others = [i for i in unique if i not in set(java)]
+        copies_of: dict[int, list[int]] = {}
+        for j, i in copies.items():
+            copies_of.setdefault(i, []).append(j)
 
         async def one(i: int) -> None:
             queue.put_nowait((i, await self._run_one(reqs[i], deadline, calibrations)))
@@ -320,11 +340,14 @@ class Executor:
         if java:
             tasks.append(asyncio.create_task(guarded(java_batch())))
         try:
-            for _ in range(len(reqs)):
+            for _ in range(len(unique)):
                 item = await queue.get()
                 if isinstance(item, BaseException):
                     raise item
                 yield item
+                i, res = item
+                for j in copies_of.get(i, ()):
+                    yield j, replace(res, id=reqs[j].id)
         finally:
             for t in tasks:
                 t.cancel()

@@ -26,6 +26,8 @@ class SandboxSettings(ServiceSettings):
     max_batch_size: int = Field(1024, ge=1, description="Programs in one ExecuteBatch request.")
     max_source_bytes: int = Field(256 * 1024, gt=0, description="Largest source, test or stdin field.")
     max_extra_files: int = Field(16, ge=0, description="Extra files per program.")
+    dedupe_batch: bool = Field(True, description="Run identical programs of one batch once and report the "
+                                                 "result for each copy (only the ids differ).")
     retries: int = Field(2, ge=0, le=5, description="Re-runs of a SANDBOX_ERROR (never counted as a model failure).")
 
     default_wall_time_ms: int = Field(10_000, gt=0, description="Wall-time limit when a request leaves it 0.")
