@@ -42,6 +42,9 @@ HARNESS = "/harness/harness.py"
 #: Where a judged run finds the candidate worker (py_candidate and py_codec, compiled).
 WORKER = "/worker"
 WORKER_FILES = ("py_candidate", "py_codec")
+#: The worker's interpreter flags: isolated, no bytecode writes, and no site start-up (-S: the
+#: worker adds the site directories itself and runs no .pth file or sitecustomize; see py_candidate).
+WORKER_FLAGS = ("-I", "-S", "-B")
 #: Backends that cannot pass an fd (docker): the channel is a Unix socket in the run dir (read-only
 #: binds do not stop a connect) and the worker's .pyc files are copied there.
 SOCKET = "judge.sock"
@@ -203,7 +206,7 @@ class PythonRunner:
                         channel, fds, worker_at = str(run.candidate_fd), (run.candidate_fd,), WORKER
                     else:
                         channel, fds, worker_at = f"unix:{CODE_DIR}/{SOCKET}", (), f"{CODE_DIR}/{WORKER_COPY}"
-                    argv = [PYTHON, "-I", "-B", f"{worker_at}/py_candidate.pyc", channel, f"{CODE_DIR}/main.py"]
+                    argv = [PYTHON, *WORKER_FLAGS, f"{worker_at}/py_candidate.pyc", channel, f"{CODE_DIR}/main.py"]
                     cmd = self._command(argv, run_dir, limits, req.stdin, fds)
                     if listener is None:
                         cmd.binds.append(Bind(worker, WORKER))
