@@ -30,19 +30,30 @@ from pathlib import Path
 
 from codeeval.sandbox.backends.base import Bind, SandboxCommand
 from codeeval.sandbox.model import Limits, Mode, Outcome, ProcessResult, RunRequest, RunResult
-from codeeval.sandbox.runners import java_source, protocol
+from codeeval.sandbox.runners import java_image, java_source, protocol
 from codeeval.sandbox.runners.base import SUPPORT_DIR, harnessed_result
 from codeeval.sandbox.runners.java_source import JavaIndex
 from codeeval.sandbox.runners.workspace import Workspace, make_writable_dir, write_file
 
 JUNIT_DIR = "/usr/share/java"
 JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
+#: Start-up flags, each measured by bench/sandbox/java_batch.py --flags: C1 only, one compiler thread,
+#: the serial collector (the fewest threads and the least memory; CDS's archived heap objects would
+#: need G1), no perf-data file. Bytecode verification stays on for every class outside the runtime
+#: image (the candidate's and the test's): it is what keeps hand-made bytecode from breaking the JVM's
+#: type safety, and so the module and policy walls.
 JVM_FLAGS = ["-ea", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
              "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=96m",
-             "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow", "--add-modules", "java.se"]
+             "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow"]
 JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java", "ValueTypes.java")
 LAUNCHER = "/launcher"
+#: The runtime image (java_image.py), inside the launcher directory.
+IMAGE_JAVA = f"{LAUNCHER}/jre/bin/java"
+JUDGE_MODULE = "codeeval.judge"
 JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
+#: javac: string concatenation compiled to StringBuilder calls, not invokedynamic: the same strings,
+#: without spinning method-handle classes at the first concatenation of each run (~10-20 ms of CPU).
+INLINE_CONCAT = "-XDstringConcat=inline"
 #: The code locations the judge's policy trusts (everything else is the candidate's or the test's).
 TRUSTED_ROOTS = f"{LAUNCHER}/judge.jar:{LAUNCHER}/junit:{JUNIT_DIR}"
 #: The JDK's deprecation notice for System.setSecurityManager, printed before any candidate code runs.
@@ -81,8 +92,14 @@ class JavaRunner:
     """Needs the judge (support/*.java) compiled and the JDK indexed once, by :meth:`prepare`."""
 
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
-                 output_hard: Callable[[int], int]) -> None:
+                 output_hard: Callable[[int], int], runtime_image: bool = True) -> None:
+        """``runtime_image``: run the judge from the jlink'ed image (java_image.py) rather than the
+        JDK's java with the judge's jar on the module path; off for a backend that copies each run's
+        binds (unshare), where the ~100 MB image would be copied per run."""
         self.execute = execute
+        self.runtime_image = runtime_image
+        #: How the runtime image was provided at start ("cached", "built", ...), "" when not used.
+        self.image_source = ""
         self.workspace = workspace
         self.work_dir_bytes = work_dir_bytes
         self.output_hard = output_hard
@@ -103,12 +120,18 @@ class JavaRunner:
         for d in (judge, junit, tools):
             d.mkdir(parents=True, exist_ok=True)
         self.launcher_dir.chmod(0o755)
-        javac = ["javac", "-Xlint:-removal", "-nowarn", "-encoding", "UTF-8"]
+        javac = ["javac", "-Xlint:-removal", "-nowarn", "-encoding", "UTF-8", INLINE_CONCAT]
         subprocess.run([*javac, "-d", str(judge), *(str(SUPPORT_DIR / f) for f in JUDGE_SOURCES)], check=True,
                        capture_output=True, timeout=120)
-        # A modular jar: its module-info lists the packages, so the JVM does not walk a directory.
-        subprocess.run(["jar", "--create", "--file", str(self.launcher_dir / "judge.jar"), "-C", str(judge), "."],
+        # A modular jar: its module-info lists the packages, so the JVM does not walk a directory; its
+        # main class lets jlink pre-compute the module graph of `java -m codeeval.judge`.
+        judge_jar = self.launcher_dir / "judge.jar"
+        subprocess.run(["jar", "--create", "--file", str(judge_jar), "--main-class",
+                        "codeeval.judge.CodeevalLauncher", "-C", str(judge), "."],
                        check=True, capture_output=True, timeout=120)
+        if self.runtime_image:
+            self.image_source = java_image.provide(judge_jar, [SUPPORT_DIR / f for f in JUDGE_SOURCES],
+                                                   self.launcher_dir / "jre")
         subprocess.run([*javac, "-d", str(junit), "-cp", JUNIT_JAR, str(SUPPORT_DIR / "JUnitRun.java")], check=True,
                        capture_output=True, timeout=120)
         subprocess.run([*javac, "-d", str(tools), str(SUPPORT_DIR / "JdkIndex.java")], check=True,
@@ -118,11 +141,14 @@ class JavaRunner:
         shutil.rmtree(tools)
         shutil.rmtree(judge)
         self.index = build_index(out.stdout.split(), junit_type_names())
-        for root, dirs, files in os.walk(self.launcher_dir):
-            for name in dirs:
-                os.chmod(os.path.join(root, name), 0o755)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o644)
+        java_image.seal(self.launcher_dir)
+
+    def java_command(self) -> list[str]:
+        """The JVM and its flags up to the memory bounds: the runtime image's java, or the JDK's with
+        the judge's jar on the module path and java.se added to the graph."""
+        if self.runtime_image:
+            return [IMAGE_JAVA, *JVM_FLAGS]
+        return ["java", *JVM_FLAGS, "--add-modules", "java.se", "--module-path", f"{LAUNCHER}/judge.jar"]
 
     async def run(self, req: RunRequest, limits: Limits) -> RunResult:
         async for _, result in self.run_batch([req], [limits]):
@@ -174,7 +200,8 @@ class JavaRunner:
         paths = [f"/src/{f.relative_to(batch_dir / 'src')}" for u in units for f in u.files]
         cmd = SandboxCommand(
             argv=["javac", "-J-Xmx1g", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
-                  "-XDshould-stop.ifError=FLOW", "-proc:none", "-nowarn", "-encoding", "UTF-8", "-Xmaxerrs", "100000",
+                  "-XDshould-stop.ifError=FLOW", INLINE_CONCAT, "-proc:none", "-nowarn", "-encoding", "UTF-8",
+                  "-Xmaxerrs", "100000",
                   "-cp", JUNIT_JAR, "-d", "/classes", *paths],
             limits=COMPILE_LIMITS, binds=[Bind(batch_dir / "src", "/src"), Bind(classes, "/classes", writable=True)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=COMPILE_LIMITS.output_bytes * 4,
@@ -212,8 +239,9 @@ class JavaRunner:
     async def _run_unit(self, classes: Path, unit: _Unit, limits: Limits) -> tuple[int, RunResult]:
         token = protocol.new_token()
         cmd = SandboxCommand(
-            argv=["java", *JVM_FLAGS, *memory_flags(limits.memory_bytes), "--module-path", f"{LAUNCHER}/judge.jar",
-                  "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}", "-m", JUDGE_MAIN,
+            argv=[*self.java_command(), *memory_flags(limits.memory_bytes),
+                  "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}",
+                  "-m", JUDGE_MODULE if self.runtime_image else JUDGE_MAIN,
                   unit.main_class, TRUSTED_ROOTS, ",".join(_class_names(classes, unit.package))],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
             binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],

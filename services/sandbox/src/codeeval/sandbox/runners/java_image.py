@@ -1,0 +1,133 @@
+"""The Java judge's runtime image: a ``jlink`` image of java.se plus the judge as a system module.
+
+Why: a JVM started with ``--module-path judge.jar --add-modules java.se -m codeeval.judge/...``
+resolves its module graph at each start (CDS's archived module graph is off for a named main module
+and for those options) and loads the judge's classes from a jar. In a jlink'ed image the judge is a
+system module whose jar declares its main class, so jlink pre-computes that main module's graph
+(``java -m codeeval.judge`` skips resolution), and the image's own CDS archive, dumped by jlink
+(``--generate-cds-archive``) from the image's default class list, is used without any
+``-XX:SharedArchiveFile`` option. The image holds java.se and the few service providers the JDK's
+boot layer binds for it (locale data, charsets, EC crypto, random generators, zipfs), and nothing
+else: no jdk.unsupported (no ``sun.misc.Unsafe``), no jdk.attach, jdk.management or jdk.compiler.
+
+Trust: built by the service itself (a trusted process; nothing of a candidate runs), owned by the
+service (root when root), dirs 0755 and files 0644 (0755 for executables), bound read-only. Cost:
+jlink ~13 s of CPU, ~100 MB; so a built image is kept in a cache directory (``cache_root``, the
+service's own, refused when another uid owns it or it is group/world-writable) under a key of the
+JDK's version and the judge's sources, and a service start hard-links it into its launcher
+directory (a copy when the cache is on another file system): ~0.1 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+#: Modules beside the judge (which requires java.se): the providers the JDK binds for java.se.
+EXTRA_MODULES = ("jdk.localedata", "jdk.charsets", "jdk.crypto.ec", "jdk.random", "jdk.zipfs")
+JLINK_OPTIONS = ("--no-man-pages", "--no-header-files", "--generate-cds-archive")
+#: Bumped when the way the image is built changes (part of the cache key).
+IMAGE_FORMAT = "1"
+
+
+def cache_root() -> Path:
+    """Root: /var/cache/codeeval-sandbox; otherwise $XDG_CACHE_HOME (or ~/.cache)/codeeval-sandbox."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/codeeval-sandbox")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codeeval-sandbox"
+
+
+def image_key(judge_sources: Iterable[Path]) -> str:
+    """The JDK's version and build, the judge's sources and the build options, hashed."""
+    h = hashlib.sha256(IMAGE_FORMAT.encode())
+    version = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True,
+                             timeout=60).stderr
+    h.update("\n".join(line for line in version.splitlines()
+                       if "java.home" in line or "java.vm.version" in line or "java.runtime.version" in line).encode())
+    for src in judge_sources:
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    h.update(" ".join([*EXTRA_MODULES, *JLINK_OPTIONS]).encode())
+    return h.hexdigest()[:24]
+
+
+def build(judge_jar: Path, output: Path) -> None:
+    """jlink the image into ``output`` (which must not exist). Raises CalledProcessError on failure."""
+    subprocess.run(["jlink", "--module-path", str(judge_jar), "--add-modules",
+                    ",".join(["codeeval.judge", *EXTRA_MODULES]), *JLINK_OPTIONS, "--output", str(output)],
+                   check=True, capture_output=True, timeout=600)
+    seal(output)
+
+
+def seal(tree: Path) -> None:
+    """Dirs 0755, files 0644 (0755 when executable): readable by every uid, writable by none but the owner."""
+    for p in [tree, *tree.rglob("*")]:
+        if p.is_symlink():
+            continue
+        p.chmod(0o755 if p.is_dir() or p.stat().st_mode & stat.S_IXUSR else 0o644)
+
+
+def _owned_and_closed(path: Path) -> bool:
+    """``path`` is a real directory of this uid that no group or other may write."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _cache_dir(root: Path) -> Path | None:
+    """``root`` created (0755) or checked; None when it cannot be trusted or made."""
+    try:
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return root if _owned_and_closed(root) else None
+
+
+def _place(src: Path, dest: Path) -> None:
+    """``dest`` as a tree of hard links to ``src`` (copies across file systems)."""
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+    shutil.copytree(src, dest, symlinks=True, copy_function=link)
+
+
+def provide(judge_jar: Path, judge_sources: Iterable[Path], dest: Path, root: Path | None = None) -> str:
+    """The runtime image at ``dest``: from the cache when a complete, trusted entry exists, else
+    built (into the cache when it can be trusted, else straight into ``dest``). Returns how:
+    "cached", "built" or "built-uncached"."""
+    cache = _cache_dir(root or cache_root())
+    if cache is None:
+        build(judge_jar, dest)
+        return "built-uncached"
+    entry = cache / f"jre-{image_key(judge_sources)}"
+    how = "cached"
+    if not (_owned_and_closed(entry) and (entry / ".complete").is_file()):
+        tmp = cache / f".build-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            build(judge_jar, tmp)
+            (tmp / ".complete").write_text("")
+            try:
+                os.rename(tmp, entry)
+            except OSError:  # another service finished the same image first, or a stale entry is in the way
+                if not (entry / ".complete").is_file():
+                    shutil.rmtree(entry, ignore_errors=True)
+                    os.rename(tmp, entry)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        how = "built"
+        for stale in cache.glob("jre-*"):  # another JDK's or judge's: placed images are links or copies
+            if stale != entry:
+                shutil.rmtree(stale, ignore_errors=True)
+    _place(entry, dest)
+    (dest / ".complete").unlink(missing_ok=True)
+    return how
