@@ -33,7 +33,9 @@ def grouped_bars(title: str, groups: list[str], series: dict[str, list[Bar]], *,
     names = list(series)
     values = [v for bars in series.values() for b in bars for v in b if v is not None]
     top = ymax if ymax is not None else (max(values) * 1.1 if values and max(values) > 0 else 1.0)
-    width = max(360, 70 + len(groups) * (len(names) * 22 + 26))
+    longest = max((len(g) for g in groups), default=0)
+    group_w = max(len(names) * 22 + 26, min(longest, 30) * 6 + 12)  # room for a label of up to 30 characters
+    width = max(360, 70 + len(groups) * group_w, 70 + int(len(title) * 7.8))
     height, left, bottom, plot_h = 270, 50, 205, 160
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            f'font-family="sans-serif"><title>{escape(title)}</title>',
@@ -44,7 +46,7 @@ def grouped_bars(title: str, groups: list[str], series: dict[str, list[Bar]], *,
         y = bottom - frac * plot_h
         out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y}" y2="{y}" stroke="#ddd"/>'
                    f'<text x="{left - 4}" y="{y + 3}" font-size="9" text-anchor="end">{_fmt(top * frac)}</text>')
-    group_w = len(names) * 22 + 26
+    chars = max(6, group_w // 6)
     for g, group in enumerate(groups):
         gx = left + 10 + g * group_w
         for s, name in enumerate(names):
@@ -62,9 +64,9 @@ def grouped_bars(title: str, groups: list[str], series: dict[str, list[Bar]], *,
                 out.append(f'<line x1="{x + 9}" x2="{x + 9}" y1="{y1}" y2="{y2}" stroke="#222"/>'
                            f'<line x1="{x + 5}" x2="{x + 13}" y1="{y2}" y2="{y2}" stroke="#222"/>'
                            f'<line x1="{x + 5}" x2="{x + 13}" y1="{y1}" y2="{y1}" stroke="#222"/>')
-        label = group if len(group) <= 18 else group[:17] + "…"
+        label = group if len(group) <= chars else group[:chars - 1] + "…"
         out.append(f'<text x="{gx + len(names) * 11}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
-                   f'{escape(label)}</text>')
+                   f'{escape(label)}<title>{escape(group)}</title></text>')
     out.append(_legend(names, left, height - 12))
     out.append("</svg>")
     return "".join(out)

@@ -55,7 +55,7 @@ def cost_rows(results: Mapping[str, Mapping[str, Any]], files: Mapping[str, Stag
         peak = max((e.peak_memory_bytes for e in execs), default=0)
         adapter = (res.get("receipt") or {}).get("adapter") or {}
         load = adapter.get("load_time_ms")
-        load_s = "- (base model)" if not adapter else "not recorded" if load is None else f"{load / 1000:.1f} s"
+        load_s = "- (base model)" if not adapter else f"{load / 1000:.1f} s" if load else "not recorded"
         rows.append([variant, *[_secs(timings.get(s)) for s in stages], _secs(sum(timings.values()) or None),
                      str(tokens_in), str(tokens_out), rate, _bytes(peak), load_s, "none recorded"])
     return rows

@@ -91,8 +91,9 @@ def power_section(gates: Sequence[tuple[str, Mapping[str, Any]]]) -> Section:
         tm, th = table(POWER_HEADERS, power_rows(gate)) if gate["power"] else ("No metric has a margin.\n",
                                                                              "<p>No metric has a margin.</p>")
         md += [f"### {title}\n", *[f"> warning: {w}\n" for w in gate["warnings"]], tm]
-        html += [f"<h3>{escape(title)}</h3>", *[f"<p class='warn'>warning: {escape(w)}</p>" for w in gate["warnings"]],
-                 th]
+        warns = "".join(f"<li>{escape(w)}</li>" for w in gate["warnings"])
+        html += [f"<h3>{escape(title)}</h3>", f"<p class='warn'>warnings:</p><ul class='warn'>{warns}</ul>" if warns
+                 else "", th]
     return Section("Power", "\n".join(md), "".join(html))
 
 
