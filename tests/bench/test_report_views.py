@@ -101,13 +101,26 @@ def bench_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     planted = {f"summarize-planted/s{i}": f"Add {i} to x." for i in range(PLANTED)}
     gen = OverridingGenerator({**default_answers(3), **planted}, adapter_answers={
         **default_answers(2), **{k: ("It does things." if i % 2 else v) for i, (k, v) in enumerate(planted.items())}})
+    suite = str(_suite(root))
     with pytest.MonkeyPatch.context() as mp:
         served = _served(mp, gen)
         next(served)
-        rc = main(["bench", "--suite", str(_suite(root)), "--out", str(root / "out"), "--adapter", f"tuned={adapter}"])
+        rc = main(["bench", "--suite", suite, "--out", str(root / "out"), "--adapter", f"tuned={adapter}"])
+        # the same run resumed (nothing redone) in copies: failing on the headline's regression, and
+        # against a baseline (the base run itself), whose gate decides the exit code
+        shutil.copytree(root / "out", root / "again")
+        RCS["fail-on-regression"] = main(["bench", "--suite", suite, "--out", str(root / "again"), "--adapter",
+                                          f"tuned={adapter}", "--fail-on-regression"])
+        shutil.copytree(root / "out", root / "baselined")
+        RCS["baseline"] = main(["bench", "--suite", suite, "--out", str(root / "baselined"), "--adapter",
+                                f"tuned={adapter}", "--baseline", str(root / "out" / "base"), "--tasks",
+                                "summarize-planted"])
         next(served, None)
     assert rc == 0
     yield root / "out"
+
+
+RCS: dict[str, int] = {}
 
 
 def _html_text(path: Path) -> str:
@@ -137,6 +150,32 @@ def test_headline_per_task_and_overall_is_the_gate_compare_exits_with(bench_out:
     power = md.split("## Power")[1].split("\n## ")[0]
     assert "| codegen-python | pass@1 | binary | 8 |" in power and "NOT GATING" in power
     assert "can never fire" in power or "cannot tell" in power
+
+
+def test_bench_exit_codes_follow_the_headline(bench_out: Path):
+    assert RCS["fail-on-regression"] == 1  # the headline says regressed: --fail-on-regression fails
+    baselined = bench_out.parent / "baselined"
+    gates = json.loads((baselined / "comparison.json").read_text())["gates"]
+    assert [(g["a"], g["b"], g["verdict"]) for g in gates] == [
+        ("base", "tuned", "regression"), (f"baseline {bench_out / 'base'}", "base", "no regression"),
+        (f"baseline {bench_out / 'base'}", "tuned", "regression")]
+    assert RCS["baseline"] == 1  # bench --baseline: the gate of every variant against the baseline
+    md = (baselined / "report.md").read_text()
+    assert f"**NO CHANGE**: base vs baseline {bench_out / 'base'}" in md
+    assert f"**REGRESSED**: tuned vs baseline {bench_out / 'base'}" in md
+
+
+def test_one_variant_says_there_is_nothing_to_compare_and_what_a_gate_could_detect(bench_out: Path):
+    from codeeval.pipeline.report import write_reports
+
+    base = json.loads((bench_out / "base" / "results.json").read_text())
+    out = bench_out.parent / "single"
+    out.mkdir()
+    shutil.copytree(bench_out / "base", out / "base")
+    md = write_reports(out, {"base": base})["md"].read_text()
+    assert "**INCONCLUSIVE**: one variant and no --baseline: nothing to compare" in md
+    assert "### if base were the baseline" in md and "| summarize-planted | chrf | continuous | 40 |" in md
+    assert "## Flipped items" not in md and "## Costs" in md
 
 
 def test_flipped_items_show_both_sides_code_outcome_and_stderr_tail(bench_out: Path):
