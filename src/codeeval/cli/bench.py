@@ -198,9 +198,7 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(f"interrupted; {args.out} keeps everything finished: run the same command to resume")
         return 130
     written = json.loads(paths["comparison"].read_text())
-    _print_results(results, written["comparisons"])
-    for gate in written.get("gates", []) if baseline is None else []:  # with --baseline: _gate_variants prints
-        _print_gate(_stdout_console(), gate)
+    _print_results(results, written["comparisons"], written.get("gates", []))
     print(f"report: {paths['html'].resolve()}")
     if baseline is None:
         regressed = any(g["verdict"] == Verdict.REGRESSION for g in written.get("gates", []))
@@ -234,7 +232,12 @@ def _stdout_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=220)
 
 
-def _print_results(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> None:
+def _print_results(results: dict[str, Any], comparisons: list[dict[str, Any]],
+                   gates: list[dict[str, Any]] | None = None) -> None:
+    """The results table, the descriptive tests, then the report's headline: per gate (``gates``, else
+    each adapter against base with the default margins, as the report decides) a line per task and the
+    verdict."""
+    from codeeval.pipeline.comparison import gate_results
     from codeeval.pipeline.report import COMPARISON_HEADERS, SUMMARY_HEADERS, comparison_rows, summary_rows
 
     console = _stdout_console()
@@ -244,6 +247,25 @@ def _print_results(results: dict[str, Any], comparisons: list[dict[str, Any]]) -
     console.print(table)
     for cmp in comparisons:
         _print_comparison(console, cmp, COMPARISON_HEADERS, comparison_rows(cmp))
+    if gates is None and "base" in results:
+        gates = [gate_results(results["base"], res, margins={}, label_a="base", label_b=variant)
+                 for variant, res in results.items() if variant != "base"]
+    tasks = list(next(iter(results.values()))["tasks"]) if results else []
+    for gate in gates or []:
+        _print_headline(console, gate, tasks)
+
+
+def _print_headline(console: Console, gate: dict[str, Any], tasks: list[str]) -> None:
+    """The report's headline in the log: a line per task (verdict and why), then the gate's verdict."""
+    from codeeval.pipeline.report_gate import overall_reason, task_headlines
+
+    heads = task_headlines(gate, [t for t in tasks if any(r["task"] == t for r in gate["power"] + gate["results"])])
+    console.print(f"headline: {gate['b']} vs {gate['a']}", highlight=False)
+    for h in heads:
+        style = {"regressed": "red bold", "improved": "green", "inconclusive": "yellow"}.get(h.label)
+        console.print(f"  {h.task}: {h.label} ({h.reason})", style=style, highlight=False)
+    console.print(f"gate {gate['b']} vs {gate['a']}: {_label(gate['verdict'])} ({overall_reason(gate, heads)})",
+                  highlight=False)
 
 
 def _print_comparison(console: Console, cmp: dict[str, Any], headers: list[str], rows: list[list[str]]) -> None:
