@@ -256,7 +256,7 @@ def test_compare_writes_the_same_report_and_prints_its_path(bench_out: Path, cap
         flipped = text.split("## Flipped items")[1].split("\n## ")[0]
         return {line.replace(a, "A").replace(b, "B") for line in flipped.splitlines() if line.startswith("####")}
 
-    found = items(md, str(bench_out / "base"), str(bench_out / "tuned"))
+    found = items(md, "baseline", "candidate")
     assert len(found) > 5 and found == items(bench_md, "base", "tuned")
     # default: the candidate's folder
     main(["compare", str(bench_out / "base"), str(bench_out / "tuned")])

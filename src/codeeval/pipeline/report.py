@@ -298,8 +298,9 @@ def write_compare_report(out: Path, baseline: Path, candidate: Path, a: dict[str
     """``codeeval compare``'s ``report.md`` and ``report.html`` in ``out`` (created): the same sections as a
     bench report for the one pair, decided by the ``gate`` compare exits with."""
     out.mkdir(parents=True, exist_ok=True)
-    pair = Pair(str(baseline), str(candidate), a, b, run_folder(baseline), run_folder(candidate), gate)
-    cmp = compare_results(a, b, label_a=str(baseline), label_b=str(candidate))
+    pair = Pair("baseline", "candidate", a, b, run_folder(baseline), run_folder(candidate),
+                {**gate, "a": "baseline", "b": "candidate"})  # short labels; the paths head the page
+    cmp = compare_results(a, b, label_a="baseline", label_b="candidate")
     results = {"baseline": a, "candidate": b}
     sections = _sections(results, [pair], [cmp])
     return _write(out, "report", "codeeval compare report", [f"baseline: {baseline}", f"candidate: {candidate}"],

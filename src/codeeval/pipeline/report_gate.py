@@ -82,8 +82,9 @@ def _no_gate_reason(task: str, gate: Mapping[str, Any]) -> str:
         if not p["can_fire"]:
             parts.append(f"{p['metric']} can never fire with {p['items']} items")
         else:
-            drop = "no drop" if p["detectable_drop"] is None else f"only a {p['detectable_drop']:.2f} drop"
-            parts.append(f"{p['metric']} detects {drop} at 80% power with {p['items']} items")
+            drop = ("cannot detect any drop" if p["detectable_drop"] is None else
+                    f"detects only a {p['detectable_drop']:.2f} drop")
+            parts.append(f"{p['metric']} {drop} at 80% power with {p['items']} items")
     return f"not gating (a gating metric must detect a {TARGET_DROP:g} drop): " + "; ".join(parts)
 
 

@@ -69,7 +69,8 @@ def gate_section(pairs: Sequence[Pair]) -> Section:
                  _num(r["diff"], True), "no interval" if r["low"] is None or r["high"] is None else
                  f"[{r['low']:+.3f}, {r['high']:+.3f}]", f"{r['margin']:g}", f"{r['effect']:+.2f}",
                  LABELS[Verdict(r["verdict"])], r["reason"]] for r in g["results"]]
-        tm, th = table(GATE_HEADERS, rows) if rows else ("No metric gates.\n", "<p>No metric gates.</p>")
+        none = f"No metric gates: none can detect a {TARGET_DROP:g} drop on these items (see Power)."
+        tm, th = table(GATE_HEADERS, rows) if rows else (none + "\n", f"<p>{escape(none)}</p>")
         md += [f"### {title}\n", tm]
         html += [f"<h3>{escape(title)}</h3>", th]
     return Section("Gate", "\n".join(md), "".join(html))
