@@ -146,7 +146,7 @@ def gate_plot(title: str, rows: list[tuple[str, float | None, float | None, floa
     (label, diff, low, high, margin, verdict)."""
     values = [abs(v) for _, d, lo, hi, m, _ in rows for v in (d, lo, hi, m) if v is not None] or [1.0]
     m = max(max(values) * 1.1, 0.05)
-    left, width, row_h = 260, 660, 20
+    left, width, row_h = 260, max(660, 20 + int(len(title) * 7.8)), 20
     height = 44 + len(rows) * row_h + 34
     mid = left + (width - left - 20) / 2
 
