@@ -22,7 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from codeeval.pipeline import plots
+from codeeval.pipeline import contamination_view, plots
 from codeeval.pipeline.comparison import compare_results, gate_results, load_results
 from codeeval.pipeline.report_flips import StageFiles, stage_files
 from codeeval.pipeline.report_gate import Pair, gate_pair, override_notes
@@ -217,13 +217,8 @@ def extra_sections(results: dict[str, dict[str, Any]], comparisons: list[dict[st
                    ) -> tuple[list[Section], dict[str, str]]:
     """Sections and per-task headline notes of other report views: the place where they are added.
 
-    Today: the contamination view of issue 19 (``codeeval.pipeline.contamination_view``: ``sections``
-    and ``headline_notes``), when that module exists.
+    Today: the contamination view of issue 19 (:mod:`codeeval.pipeline.contamination_view`).
     """
-    try:
-        from codeeval.pipeline import contamination_view  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return [], {}
     found = [Section(s.title, s.markdown, s.html) for s in contamination_view.sections(results, comparisons)]
     return found, dict(contamination_view.headline_notes(results, comparisons))
 
