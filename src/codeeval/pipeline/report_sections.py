@@ -115,6 +115,8 @@ def outcomes_section(results: Mapping[str, Mapping[str, Any]]) -> Section:
 
 def costs_section(results: Mapping[str, Mapping[str, Any]], files: Mapping[str, StageFiles]) -> Section:
     note = ("Wall seconds per stage (summed over resumed runs); tokens/s: completion tokens per second of the "
-            "generate stage; accelerator-seconds: no service reports an accelerator, so none are recorded.")
+            "generate stage; peak memory: of the largest program the sandbox ran (the generator reports none); "
+            "adapter load: as the generator timed it; accelerator-seconds: no service reports an accelerator, so "
+            "none are recorded.")
     tm, th = table(costs.cost_headers(results), costs.cost_rows(results, files))
     return Section("Costs", f"{note}\n\n{tm}", f"<p>{escape(note)}</p>{th}")
