@@ -73,6 +73,7 @@ def test_a_trl_adapter_is_benched_with_its_sha256_and_the_template_it_was_served
     for variant in ("base", "trl"):
         results = json.loads((out / variant / "results.json").read_text())
         got = results["tasks"][TASK]
+        assert "template_override" not in results and "template_override" not in got["generation"]
         assert got["items"] == got["samples"] == LIMIT, got
         assert sum(got["outcomes"].values()) == LIMIT, got["outcomes"]  # every answer got a sandbox verdict
         assert got["generation"]["templates"] == [f"{own.name} {own.sha256[:12]}"]
