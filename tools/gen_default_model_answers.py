@@ -13,7 +13,8 @@ task prompts, the model's own chat template, the suite's max_tokens), once greed
 
 The generator is ``$CODEEVAL_GENERATOR_ADDR`` or a local one started for the run (its engine per
 ``$CODEEVAL_GENERATOR_ENGINE``). Cost: 21 items x (1 + samples) answers per variant of up to 256
-tokens; about 10 minutes for the base model on a 2-core CPU with the transformers engine.
+tokens, 8 Generate calls; the fixture's 84 took 25 minutes with the vLLM engine (its start included)
+on a 2-core machine at a load average of about 20.
 
     .venv/bin/python tools/gen_default_model_answers.py
     .venv/bin/python tools/gen_default_model_answers.py --adapter mine=runs/adapter --out /tmp/answers
