@@ -10,7 +10,8 @@ program the bench runs (:func:`codeeval.pipeline.programs.build_program`).
 - fast: where the old program parses (and defines the entry point), the new one does too; checked
   by ``ast`` and tree-sitter here, independently of the sanitizer;
 - integration (real sandbox service): no answer that passes with the old extraction fails with the
-  new one, and the answers the new one recovers are counted.
+  new one, and the answers the new one recovers are counted;
+- the regeneration script's glue, against a fake generator.
 """
 
 from __future__ import annotations
@@ -181,3 +182,31 @@ def test_no_answer_that_passes_with_the_regular_expressions_fails_with_the_parse
     assert not lost, f"{len(lost)} answers pass with the regular expressions and fail with the parser: {lost}"
     # Not vacuous: the sandbox passes some answers, and the two extractions make different programs of some.
     assert by_task["codegen-python"] > 0 and by_task["codegen-java"] > 0 and differ
+
+
+def test_the_regeneration_script_writes_the_fixtures_format_with_portable_provenance(fake_services, tmp_path):
+    """tools/gen_default_model_answers.py against a fake generator (the fixture itself is its output
+    against the real one): the same record fields, every code task's items greedy and sampled, per
+    variant, and a provenance that names no folder of the machine."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_answers", Path(__file__).parents[2] / "tools"
+                                                  / "gen_default_model_answers.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    adapter = tmp_path / "adapters" / "mine"
+    adapter.mkdir(parents=True)
+    out = tmp_path / "answers"
+    assert script.main(["--out", str(out), "--samples", "2", "--adapter", f"tuned={adapter}"]) == 0
+    records = [json.loads(line) for line in Path(f"{out}.jsonl").read_text().splitlines()]
+    prov = json.loads(Path(f"{out}.provenance.json").read_text())
+    fixture_fields = set(json.loads(ANSWERS.read_text().splitlines()[0]))
+    assert all(set(r) == fixture_fields for r in records)
+    assert len(records) == prov["answers"] == 2 * 21 * 3  # two variants, 21 items, greedy + 2 sampled
+    assert Counter(r["adapter"] for r in records) == {"": 63, "tuned": 63}
+    assert prov["command"] == ["tools/gen_default_model_answers.py", "--out", ".../answers", "--samples", "2",
+                               "--adapter", "tuned=.../mine"]
+    assert prov["adapters"]["tuned"]["path"] == ".../mine" and prov["adapters"]["tuned"]["sha256"] == "a" * 64
+    assert str(tmp_path) not in json.dumps(prov)
+    assert fake_services.generator.loaded_paths == [str(adapter.resolve())]
