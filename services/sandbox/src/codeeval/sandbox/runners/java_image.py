@@ -4,15 +4,20 @@ Why: a JVM started with ``--module-path judge.jar --add-modules java.se -m codee
 resolves its module graph at each start (CDS's archived module graph is off for a named main module
 and for those options) and loads the judge's classes from a jar. In a jlink'ed image the judge is a
 system module whose jar declares its main class, so jlink pre-computes that main module's graph
-(``java -m codeeval.judge`` skips resolution), and the image's own CDS archive, dumped by jlink
-(``--generate-cds-archive``) from the image's default class list, is used without any
-``-XX:SharedArchiveFile`` option. The image holds java.se and the few service providers the JDK's
-boot layer binds for it (locale data, charsets, EC crypto, random generators, zipfs), and nothing
-else: no jdk.unsupported (no ``sun.misc.Unsafe``), no jdk.attach, jdk.management or jdk.compiler.
+(``java -m codeeval.judge`` skips resolution), and the image's own CDS archive is used without any
+``-XX:SharedArchiveFile`` option. That archive is dumped again after jlink from the image's default
+class list plus the classes a trusted warm-up run of the judge loaded (the policy, the security
+manager, the launcher, the lambda forms they spin), so a run maps them instead of loading and
+linking them. Classes from the class path (JUnit, the candidate's, the test's) are never archived
+(a static archive takes no directory entries, and they are not trusted). The image holds java.se
+and the few service providers the JDK's boot layer binds for it (locale data, charsets, EC crypto,
+random generators, zipfs), and nothing else: no jdk.unsupported (no ``sun.misc.Unsafe``), no
+jdk.attach, jdk.management, jdk.compiler or jdk.jfr (the JDK's own boot layer for
+``--add-modules java.se`` binds those too, as service providers).
 
 Trust: built by the service itself (a trusted process; nothing of a candidate runs), owned by the
 service (root when root), dirs 0755 and files 0644 (0755 for executables), bound read-only. Cost:
-jlink ~13 s of CPU, ~100 MB; so a built image is kept in a cache directory (``cache_root``, the
+jlink and the dump ~15 s of CPU, ~140 MB; so a built image is kept in a cache directory (``cache_root``, the
 service's own, refused when another uid owns it or it is group/world-writable) under a key of the
 JDK's version and the judge's sources, and a service start hard-links it into its launcher
 directory (a copy when the cache is on another file system): ~0.1 s.
@@ -26,6 +31,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,7 +39,12 @@ from pathlib import Path
 EXTRA_MODULES = ("jdk.localedata", "jdk.charsets", "jdk.crypto.ec", "jdk.random", "jdk.zipfs")
 JLINK_OPTIONS = ("--no-man-pages", "--no-header-files", "--generate-cds-archive")
 #: Bumped when the way the image is built changes (part of the cache key).
-IMAGE_FORMAT = "1"
+IMAGE_FORMAT = "2"
+#: The trusted warm-up the judge runs once at build time, so its class list can be archived.
+WARMUP = ("public class Warmup { public static void main(String[] a) { java.util.List<Integer> l = "
+          "new java.util.ArrayList<>(java.util.Arrays.asList(3, 1, 2)); java.util.Collections.sort(l); "
+          "if (!l.equals(java.util.Arrays.asList(1, 2, 3)) || !(\"n\" + l.size()).equals(\"n3\")) "
+          "{ throw new AssertionError(); } } }\n")
 
 
 def cache_root() -> Path:
@@ -58,11 +69,34 @@ def image_key(judge_sources: Iterable[Path]) -> str:
 
 
 def build(judge_jar: Path, output: Path) -> None:
-    """jlink the image into ``output`` (which must not exist). Raises CalledProcessError on failure."""
+    """jlink the image into ``output`` (which must not exist) and dump its CDS archive with the
+    judge's classes. Raises CalledProcessError on failure."""
     subprocess.run(["jlink", "--module-path", str(judge_jar), "--add-modules",
                     ",".join(["codeeval.judge", *EXTRA_MODULES]), *JLINK_OPTIONS, "--output", str(output)],
                    check=True, capture_output=True, timeout=600)
+    archive_judge_classes(output)
     seal(output)
+
+
+def archive_judge_classes(image: Path) -> None:
+    """Re-dump ``image``'s default CDS archive from its class list plus the judge's (see the module
+    docstring); the warm-up is our own code, run on the host before any candidate."""
+    java = str(image / "bin" / "java")
+    with tempfile.TemporaryDirectory(prefix="codeeval-jre-warmup-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "Warmup.java").write_text(WARMUP)
+        subprocess.run(["javac", "-XDstringConcat=inline", "-d", str(tmp), str(tmp / "Warmup.java")], check=True,
+                       capture_output=True, timeout=300)
+        subprocess.run([java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.security.manager=allow",
+                        f"-XX:DumpLoadedClassList={tmp / 'judge.classlist'}", "-cp", str(tmp), "-m", "codeeval.judge",
+                        "Warmup", str(image), "Warmup"], input=b"warmup\n", check=True, capture_output=True,
+                       timeout=300)
+        classlist = tmp / "all.classlist"
+        classlist.write_text((image / "lib" / "classlist").read_text() + (tmp / "judge.classlist").read_text())
+        archive = image / "lib" / "server" / "classes.jsa"
+        archive.unlink(missing_ok=True)
+        subprocess.run([java, "-Xshare:dump", f"-XX:SharedClassListFile={classlist}",
+                        f"-XX:SharedArchiveFile={archive}"], check=True, capture_output=True, timeout=600)
 
 
 def seal(tree: Path) -> None:

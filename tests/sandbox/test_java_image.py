@@ -1,0 +1,82 @@
+"""The Java judge's runtime image (runners/java_image.py): the real image the engine runs from holds
+java.se and the judge and nothing a candidate could use to reach below the judge, sealed read-only;
+and the cache that keeps the ~15 s jlink out of every start (unit tests with a stand-in build)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codeeval.sandbox.executor import Executor
+from codeeval.sandbox.model import Language
+from codeeval.sandbox.runners import java_image
+from codeeval.sandbox.runners.java import JavaRunner
+
+SOURCES = [Path(java_image.__file__).parent / "support" / "module-info.java"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_engine_image_holds_the_judge_and_no_unsafe_modules(engine: Executor):
+    runner = engine.runners[Language.JAVA]
+    assert isinstance(runner, JavaRunner) and runner.runtime_image and runner.image_source
+    image = runner.launcher_dir / "jre"
+    out = subprocess.run([str(image / "bin" / "java"), "--list-modules"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    modules = {line.split("@")[0] for line in out.split()}
+    assert {"codeeval.judge", "java.se", "java.sql", "jdk.localedata"} <= modules
+    assert not modules & {"jdk.unsupported", "jdk.attach", "jdk.management", "jdk.compiler", "jdk.jfr"}
+    for p in [image, *image.rglob("*")]:
+        if p.is_symlink():  # jlink's legal/ notices: relative links inside the image
+            assert p.resolve().is_relative_to(image.resolve()), p
+            continue
+        mode = p.lstat().st_mode
+        assert not mode & (stat.S_IWGRP | stat.S_IWOTH), p
+        assert p.lstat().st_uid == os.geteuid(), p
+    assert (image / "lib" / "server" / "classes.jsa").stat().st_size > 1 << 20
+
+
+def fake_build(judge_jar: Path, output: Path) -> None:
+    (output / "bin").mkdir(parents=True)
+    (output / "bin" / "java").write_text(judge_jar.read_text())
+    (output / "bin" / "java").chmod(0o755)
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setattr(java_image, "build", fake_build)
+    jar = tmp_path / "judge.jar"
+    jar.write_text("judge")
+    return jar
+
+
+def test_built_once_then_linked_from_the_cache(stand_in: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    assert java_image.provide(stand_in, SOURCES, tmp_path / "a", cache) == "built"
+    assert java_image.provide(stand_in, SOURCES, tmp_path / "b", cache) == "cached"
+    [entry] = cache.glob("jre-*")
+    assert (tmp_path / "b" / "bin" / "java").stat().st_ino == (entry / "bin" / "java").stat().st_ino
+    assert not (tmp_path / "b" / ".complete").exists()
+    assert os.access(tmp_path / "b" / "bin" / "java", os.X_OK)
+
+
+def test_untrusted_cache_is_not_used(stand_in: Path, tmp_path: Path):
+    cache = tmp_path / "open"
+    cache.mkdir()
+    cache.chmod(0o777)  # another uid could have planted an image here
+    assert java_image.provide(stand_in, SOURCES, tmp_path / "a", cache) == "built-uncached"
+    assert list(cache.iterdir()) == [] and (tmp_path / "a" / "bin" / "java").exists()
+
+
+def test_incomplete_entry_is_rebuilt_and_stale_ones_removed(stand_in: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = java_image.image_key(SOURCES)
+    (cache / f"jre-{key}").mkdir()  # a build that died before it finished
+    (cache / "jre-0ld").mkdir()
+    assert java_image.provide(stand_in, SOURCES, tmp_path / "a", cache) == "built"
+    assert sorted(p.name for p in cache.iterdir()) == [f"jre-{key}"]
+    assert (cache / f"jre-{key}" / ".complete").is_file()
