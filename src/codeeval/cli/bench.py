@@ -58,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("compare", help="CI gate: a candidate run against a baseline run, per metric with a margin",
                        description="Pairs the items both runs have and decides per gated metric on a confidence "
                        "interval of candidate - baseline: improved, no regression, regression (beyond the "
-                       "margin) or inconclusive. Exit 0 no regression or improved, 1 regression, 2 bad input, "
-                       "3 inconclusive (0 with --allow-inconclusive).")
+                       "margin) or inconclusive, and writes report.md and report.html (the headline per task, "
+                       "the flipped items with both sides' code, power, outcomes, costs) to --out. Exit 0 no "
+                       "regression or improved, 1 regression, 2 bad input, 3 inconclusive (0 with "
+                       "--allow-inconclusive).")
     p.add_argument("baseline", type=Path, metavar="BASELINE", help="run folder (a variant) or its results.json")
     p.add_argument("candidate", type=Path, metavar="CANDIDATE", help="run folder (a variant) or its results.json")
     _gate_options(p)
