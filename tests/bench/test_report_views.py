@@ -263,6 +263,14 @@ def test_compare_writes_the_same_report_and_prints_its_path(bench_out: Path, cap
     assert f"report: {(bench_out / 'tuned' / 'report.html').resolve()}" in capsys.readouterr().out
 
 
+def test_compare_keeps_its_exit_code_when_the_report_cannot_be_written(bench_out: Path, capsys):
+    blocked = bench_out.parent / "a-file"
+    blocked.write_text("not a folder")
+    assert main(["compare", str(bench_out / "base"), str(bench_out / "tuned"), "--out", str(blocked)]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: no report written to {blocked}" in err and "Traceback" not in err
+
+
 # --- in a real browser ------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
