@@ -1,6 +1,7 @@
 """The report's headline words on results.json dicts built here (the shape test_gate_cli.py uses): every
 verdict of the gate maps to its headline, with the deciding metric's reason and n; the template
-override note names the served and the trained templates. The same on a bench run: test_report_views.py."""
+override note names the served and the trained templates; flipped items of runs without stage files.
+The same on a bench run: test_report_views.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 
 from codeeval.pipeline.comparison import gate_results
+from codeeval.pipeline.report_flips import TOP, StageFiles, flips
 from codeeval.pipeline.report_gate import overall_reason, override_notes, task_headlines
+from codeeval.pipeline.report_html import flips_section
 
 SCHEMA = "codeeval.pipeline.results/v1"
 
@@ -60,3 +63,15 @@ def test_template_override_note_names_served_and_trained_templates():
     assert override_notes({"base": _results({"t": _steady(3)}), "tuned": res}) == [
         "tuned: TEMPLATE OVERRIDE: 2 samples were served with another chat template (chatml abc) than the adapter "
         f"was trained with (smollm2 {'f' * 12}); its scores do not measure the adapter as trained (t 2/3)"]
+
+
+def test_flips_without_stage_files_list_the_drops_and_say_once_that_there_is_no_code():
+    a, b = _results({"t": _steady(30)}), _results({"t": _steady(30, -0.1)})
+    b["tasks"]["t"]["instances"]["i0"]["metrics"]["codebleu"] = 0.9  # one item better: not a drop
+    empty = StageFiles({}, {}, {})
+    (found,) = flips(a, b, empty, empty)
+    assert (found.kind, found.total, len(found.shown)) == ("codebleu", 29, TOP)
+    assert [f.item for f in found.shown[:3]] == ["i1", "i2", "i3"] and found.shown[0].change == "codebleu -0.100"
+    md, html = flips_section([("baseline", "candidate", [found])])
+    assert md.count("No code or stderr to show") == 1 and "```" not in md
+    assert "t: 29 items with a lower codebleu (the first 20 shown)" in md and "click an item" in html

@@ -14,6 +14,7 @@ Cost: one read of each side's stage files (:func:`stage_files`; the caller keeps
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,17 +79,20 @@ def clip(text: str, lines: int, *, tail: bool = False) -> str:
 
 
 def _side(files: StageFiles, task: str, item: str, sample: int | None, value: str, outcome: str) -> Side:
-    if sample is None:
+    e = files.extractions.get((task, item, sample)) if sample is not None else None
+    if e is None:  # no stage files beside results.json, or no per-sample outcomes in it: said once per pair
         return Side(value, outcome, "", "")
-    e = files.extractions.get((task, item, sample))
-    if e is None:
-        return Side(value, outcome, "(no stage files beside results.json: code not available)", "")
     prog = files.programs.get(e.key) if e.key else None
     code = prog.source if prog is not None else e.answer
     ex = files.executions.get(e.key) if e.key else None
     err = "" if ex is None else (ex.stderr or ex.compile_output or ex.detail)
     return Side(value, outcome, clip(code, CODE_LINES) if code else "(no code in the answer)",
                 clip(err, STDERR_LINES, tail=True))
+
+
+def natural(item: str) -> list[Any]:
+    """Sort key that puts ``s2`` before ``s10`` (numbers compared as numbers)."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", item)]
 
 
 def _pick(inst: Mapping[str, Any], want_pass: bool | None) -> tuple[int | None, str]:
@@ -123,7 +127,7 @@ def _binary_flips(task: str, ia: Mapping[str, Any], ib: Mapping[str, Any], fa: S
         out.append(Flip(task, item, change, rb - ra,
                         _side(fa, task, item, sa, f"{words[0]} {round(ra * n_a)}/{n_a}", oa),
                         _side(fb, task, item, sb, f"{words[0]} {round(rb * n_b)}/{n_b}", ob)))
-    return sorted(out, key=lambda f: (f.delta > 0, -abs(f.delta), f.item))
+    return sorted(out, key=lambda f: (f.delta > 0, -abs(f.delta), natural(f.item)))
 
 
 def _metric_drops(task: str, metric: str, ia: Mapping[str, Any], ib: Mapping[str, Any], fa: StageFiles,
@@ -138,7 +142,11 @@ def _metric_drops(task: str, metric: str, ia: Mapping[str, Any], ib: Mapping[str
         out.append(Flip(task, item, f"{metric} {vb - va:+.3f}", vb - va,
                         _side(fa, task, item, sa, f"{metric} {va:.3f}", oa),
                         _side(fb, task, item, sb, f"{metric} {vb:.3f}", ob)))
-    return sorted(out, key=lambda f: (f.delta, f.item))
+    return sorted(out, key=lambda f: (f.delta, natural(f.item)))
+
+
+def _any(instances: Mapping[str, Mapping[str, Any]], key: str) -> bool:
+    return any(inst.get(key) for inst in instances.values())
 
 
 @dataclass(frozen=True)
@@ -157,11 +165,12 @@ def flips(a: Mapping[str, Any], b: Mapping[str, Any], fa: StageFiles, fb: StageF
         ta, tb = a["tasks"][task], b["tasks"][task]
         ia, ib = ta.get("instances", {}), tb.get("instances", {})
         lists: list[tuple[str, list[Flip]]] = []
-        if "pass_at_k" in ta and "pass_at_k" in tb:
+        if ("pass_at_k" in ta and "pass_at_k" in tb) or _any(ia, "n") and _any(ib, "n") and "compile" not in ta:
             lists.append(("pass/fail", _binary_flips(task, ia, ib, fa, fb, "passed")))
-        elif "compile" in ta and "compile" in tb:
+        elif _any(ia, "compiled") and _any(ib, "compiled"):
             lists.append(("compile", _binary_flips(task, ia, ib, fa, fb, "compiled")))
-        shared = [m for m in ta.get("metrics", {}) if m in tb.get("metrics", {})]
+        names_b = {m for inst in ib.values() for m in inst.get("metrics") or {}}
+        shared = list(dict.fromkeys(m for inst in ia.values() for m in inst.get("metrics") or {} if m in names_b))
         for metric in [m for m in shared if m in DEFAULT_GATED] or shared[:1]:
             lists.append((metric, _metric_drops(task, metric, ia, ib, fa, fb)))
         out += [TaskFlips(task, kind, found[:top], len(found)) for kind, found in lists]

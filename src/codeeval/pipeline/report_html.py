@@ -88,7 +88,7 @@ def flip_block(f: Flip, label_a: str, label_b: str, *, open_: bool) -> tuple[str
         code_md, code_html = _code(f"{label} {what}", side.code)
         err_md, err_html = _code(f"{label} stderr (tail)", side.stderr)
         md += [code_md, err_md]
-        cols.append(f"<div>{code_html or escape(label) + ': no code'}{err_html}</div>")
+        cols.append(f"<div>{code_html or escape(label) + ': no code recorded'}{err_html}</div>")
     html = (f"<details{' open' if open_ else ''}><summary>{escape(head)}</summary>"
             f"<div class='sides'>{''.join(cols)}</div></details>")
     return "".join(m for m in md if m), html
@@ -104,6 +104,10 @@ def flips_section(groups: Iterable[tuple[str, str, list[TaskFlips]]], *, open_fi
         if not changed:
             md.append("No item changed.\n")
             html.append("<p>No item changed.</p>")
+        elif not any(f.a.code or f.b.code for tf in changed for f in tf.shown):
+            note = "No code or stderr to show: the runs' folders hold no stage files beside results.json."
+            md.append(note + "\n")
+            html.append(f"<p class='warn'>{escape(note)}</p>")
         for tf in changed:
             noun = "item" if tf.total == 1 else "items"
             what = f"{noun} changed" if tf.kind in ("pass/fail", "compile") else f"{noun} with a lower {tf.kind}"
