@@ -75,3 +75,19 @@ def test_flips_without_stage_files_list_the_drops_and_say_once_that_there_is_no_
     md, html = flips_section([("baseline", "candidate", [found])])
     assert md.count("No code or stderr to show") == 1 and "```" not in md
     assert "t: 29 items with a lower codebleu (the first 20 shown)" in md and "click an item" in html
+
+
+def test_compile_flips_of_a_compile_only_task_pick_the_samples_that_changed():
+    def run(compiled: list[bool]) -> dict[str, Any]:
+        inst = {f"i{k}": {"n": None, "compiled": [c, True], "outcomes": [[0, "PASSED" if c else "COMPILE_ERROR"],
+                                                                          [1, "PASSED"]]}
+                for k, c in enumerate(compiled)}
+        return {"tasks": {"t": {"compile": {}, "instances": inst}}}
+
+    empty = StageFiles({}, {}, {})
+    (found,) = flips(run([True, True, False]), run([False, True, True]), empty, empty)
+    assert found.kind == "compile" and [(f.item, f.change) for f in found.shown] == [
+        ("i0", "compiles->fails"), ("i2", "fails->compiles")]
+    drop = found.shown[0]
+    assert (drop.a.value, drop.a.outcome, drop.b.value, drop.b.outcome) == (
+        "compiles 2/2", "PASSED", "compiles 1/2", "COMPILE_ERROR")

@@ -95,11 +95,16 @@ def natural(item: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", item)]
 
 
-def _pick(inst: Mapping[str, Any], want_pass: bool | None) -> tuple[int | None, str]:
-    """A sample of the item whose outcome is PASSED (``want_pass``) or not, else the first one."""
+NOT_COMPILED = ("COMPILE_ERROR", "NO_CODE")
+
+
+def _pick(inst: Mapping[str, Any], want: bool | None, key: str = "passed") -> tuple[int | None, str]:
+    """A sample of the item that passed (``key`` "passed") or compiled (``key`` "compiled") when ``want``,
+    that did not when not ``want``, else the first one."""
     pairs = [(int(s), str(o)) for s, o in inst.get("outcomes") or []]
     for s, o in pairs:
-        if want_pass is None or (o == "PASSED") == want_pass:
+        good = o == "PASSED" if key == "passed" else o not in NOT_COMPILED
+        if want is None or good == want:
             return s, o
     return (pairs[0] if pairs else (None, "-"))
 
@@ -121,8 +126,8 @@ def _binary_flips(task: str, ia: Mapping[str, Any], ib: Mapping[str, Any], fa: S
             continue
         drop = rb < ra
         n_a, n_b = len(ia[item].get(key) or []), len(ib[item].get(key) or [])
-        sa, oa = _pick(ia[item], drop if key == "passed" else None)
-        sb, ob = _pick(ib[item], not drop if key == "passed" else None)
+        sa, oa = _pick(ia[item], drop, key)
+        sb, ob = _pick(ib[item], not drop, key)
         change = f"{words[0]}->{words[1]}" if drop else f"{words[1]}->{words[0]}"
         out.append(Flip(task, item, change, rb - ra,
                         _side(fa, task, item, sa, f"{words[0]} {round(ra * n_a)}/{n_a}", oa),
