@@ -79,7 +79,8 @@ def gate_section(pairs: Sequence[Pair]) -> Section:
 def power_rows(gate: Mapping[str, Any]) -> list[list[str]]:
     return [[p["task"], p["metric"], p["kind"], str(p["items"]), f"{p['margin']:g}", f"{p['confidence']:.4f}",
              "out of range (never at 80% power)" if p["detectable_drop"] is None else f"{p['detectable_drop']:.3f}",
-             "gating" if p["gating"] else "NOT GATING", p["assumption"]] for p in gate["power"]]
+             "gating" if p["gating"] else "NOT GATING", p["assumption"]]
+            for p in sorted(gate["power"], key=lambda p: not p["gating"])]  # the gating metrics first
 
 
 def power_section(gates: Sequence[tuple[str, Mapping[str, Any]]]) -> Section:
