@@ -55,7 +55,9 @@ JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
 #: without spinning method-handle classes at the first concatenation of each run (~10-20 ms of CPU).
 INLINE_CONCAT = "-XDstringConcat=inline"
 #: The code locations the judge's policy trusts (everything else is the candidate's or the test's).
-TRUSTED_ROOTS = f"{LAUNCHER}/judge.jar:{LAUNCHER}/junit:{JUNIT_DIR}"
+#: (The image's own classes are jrt: locations, trusted as the JDK's; naming it also makes the policy
+#: refuse writes under it, beside its read-only bind and modes.)
+TRUSTED_ROOTS = f"{LAUNCHER}/judge.jar:{LAUNCHER}/junit:{LAUNCHER}/jre:{JUNIT_DIR}"
 #: The JDK's deprecation notice for System.setSecurityManager, printed before any candidate code runs.
 _SM_BANNER = re.compile(rb"(?:WARNING: [^\n]*(?:terminally deprecated|setSecurityManager|JudgePolicy)[^\n]*\n){1,4}")
 _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|strictfp)\s+)*"
