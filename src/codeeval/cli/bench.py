@@ -310,8 +310,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _compare_report(args: argparse.Namespace, baseline: dict[str, Any], candidate: dict[str, Any],
                     gate: dict[str, Any], err: Console) -> None:
-    """The compare report in ``--out`` (default: the candidate's folder); a folder that cannot be written
-    is warned about and does not change the gate's exit code."""
+    """The compare report in ``--out`` (default: the candidate's folder); a folder that cannot be written,
+    or a results.json the report cannot show, is warned about and does not change the gate's exit code."""
     from codeeval.pipeline.report import run_folder, write_compare_report
 
     out = args.out or run_folder(args.candidate)
@@ -320,8 +320,10 @@ def _compare_report(args: argparse.Namespace, baseline: dict[str, Any], candidat
     except OSError as exc:
         err.print(f"[yellow]warning:[/] no report written to {out}: {exc}", highlight=False)
         return
-    except (KeyError, TypeError) as exc:  # a hand-made results.json without a field the report shows
-        err.print(f"[yellow]warning:[/] no report written: a results.json lacks or mistypes {exc}", highlight=False)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # a hand-made results.json the report
+        # cannot show (a field missing or mistyped): the report is a view, the gate's verdict stands
+        err.print(f"[yellow]warning:[/] no report written: a results.json lacks or mistypes a field "
+                  f"({type(exc).__name__}: {exc})", highlight=False)
         return
     print(f"report: {paths['html'].resolve()}")
 
