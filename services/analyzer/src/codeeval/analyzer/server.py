@@ -14,6 +14,7 @@ import grpc
 
 from codeeval.analyzer.analysis import Analyzer, Limits
 from codeeval.analyzer.pmd import Pmd
+from codeeval.analyzer.pmd_worker import PmdWorker
 from codeeval.analyzer.scoring import ScoreLimits, Scorer
 from codeeval.analyzer.servicer import AnalyzerServicer
 from codeeval.analyzer.settings import AnalyzerSettings
@@ -27,8 +28,10 @@ log = logging.getLogger("codeeval.analyzer")
 
 
 def create(settings: AnalyzerSettings) -> Service:
-    analyzer = Analyzer(Pmd(settings.pmd_home, settings.java_home),
-                        Limits(settings.max_files, settings.max_file_bytes), settings.pmd_timeout_seconds)
+    pmd = Pmd(settings.pmd_home, settings.java_home)
+    worker = PmdWorker(pmd, settings.pmd_heap_mb, settings.pmd_threads) if settings.pmd_warm_jvm else None
+    analyzer = Analyzer(pmd, Limits(settings.max_files, settings.max_file_bytes), settings.pmd_timeout_seconds,
+                        worker)
     scorer = Scorer(settings.wordnet_dir)
     servicer = AnalyzerServicer(analyzer, scorer, ScoreLimits(settings.max_score_instances, settings.max_text_bytes))
     state: dict[str, str | None] = {"reason": "start-up probe (pylint, PMD JVM, WordNet) has not finished"}
@@ -49,5 +52,8 @@ def create(settings: AnalyzerSettings) -> Service:
     async def readiness() -> str | None:
         return state["reason"] or analyzer.pmd.available()
 
+    async def stop() -> None:
+        await asyncio.to_thread(analyzer.close)
+
     return Service(name="analyzer", full_name="codeeval.analyzer.v1.AnalyzerService", register=register,
-                   readiness=readiness, start=start)
+                   readiness=readiness, start=start, stop=stop)

@@ -24,4 +24,8 @@ class AnalyzerSettings(ServiceSettings):
     max_file_bytes: int = Field(256 * 1024, gt=0, description="Bytes per analysed file.")
     max_score_instances: int = Field(20000, gt=0, description="Hypotheses per Score request.")
     max_text_bytes: int = Field(64 * 1024, gt=0, description="Bytes per hypothesis, reference or source.")
-    pmd_timeout_seconds: float = Field(600.0, gt=0, description="Wall limit of one PMD run (one JVM per batch).")
+    pmd_timeout_seconds: float = Field(600.0, gt=0, description="Wall limit of one PMD run over a batch.")
+    pmd_warm_jvm: bool = Field(True, description="Keep one PMD JVM warm across batches (needs a JDK: the helper "
+                                                 "is a single-file Java source); false: one JVM per batch.")
+    pmd_heap_mb: int = Field(1024, ge=64, description="Heap bound (-Xmx) of the warm PMD JVM, MiB.")
+    pmd_threads: int = Field(0, ge=0, description="PMD threads in the warm JVM; 0 = one per CPU core.")
