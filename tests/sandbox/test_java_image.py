@@ -4,19 +4,22 @@ and the cache that keeps the ~15 s jlink out of every start (unit tests with a s
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, requires_bwrap, settings
 
 from codeeval.sandbox.executor import Executor
-from codeeval.sandbox.model import Language
+from codeeval.sandbox.model import Language, Outcome, RunRequest
 from codeeval.sandbox.runners import java_image
 from codeeval.sandbox.runners.java import JavaRunner
 
 SOURCES = [Path(java_image.__file__).parent / "support" / "module-info.java"]
+TASK = json.loads((FIXTURES / "humaneval_x_java.jsonl").read_text().splitlines()[0])  # Java/0: add(x, y)
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -80,3 +83,26 @@ def test_incomplete_entry_is_rebuilt_and_stale_ones_removed(stand_in: Path, tmp_
     assert java_image.provide(stand_in, SOURCES, tmp_path / "a", cache) == "built"
     assert sorted(p.name for p in cache.iterdir()) == [f"jre-{key}"]
     assert (cache / f"jre-{key}" / ".complete").is_file()
+
+
+@pytest.mark.slow
+@requires_bwrap
+@pytest.mark.asyncio(loop_scope="session")
+async def test_without_an_image_the_judge_runs_from_the_module_path(monkeypatch: pytest.MonkeyPatch):
+    """No jlink (or a failed build): the service still starts, says why, and judges as before."""
+    def no_jlink(*args: object, **kwargs: object) -> str:
+        raise subprocess.CalledProcessError(1, ["jlink"], stderr=b"jlink: not here")
+    monkeypatch.setattr(java_image, "provide", no_jlink)
+    eng = Executor(settings())
+    await eng.start()
+    try:
+        runner = eng.runners[Language.JAVA]
+        assert isinstance(runner, JavaRunner) and not runner.runtime_image
+        assert runner.image_source.startswith("off (the runtime image could not be built") and "not here" in \
+            runner.image_source
+        reqs = [RunRequest(Language.JAVA, TASK["prompt"] + TASK["canonical_solution"], TASK["test"]),
+                RunRequest(Language.JAVA, TASK["prompt"] + "        return x - y;\n    }\n}", TASK["test"])]
+        outcomes = {i: res.outcome async for i, res in eng.execute_batch(reqs)}
+        assert outcomes == {0: Outcome.PASSED, 1: Outcome.FAILED}
+    finally:
+        await eng.stop()

@@ -19,6 +19,7 @@ attributable errors (a crash, a timeout) every candidate is compiled on its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from codeeval.sandbox.runners.base import SUPPORT_DIR, harnessed_result
 from codeeval.sandbox.runners.java_source import JavaIndex
 from codeeval.sandbox.runners.workspace import Workspace, make_writable_dir, write_file
 
+_log = logging.getLogger(__name__)
 JUNIT_DIR = "/usr/share/java"
 JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
 #: Start-up flags, each measured by bench/sandbox/java_batch.py --flags: C1 only, one compiler thread,
@@ -132,8 +134,7 @@ class JavaRunner:
                         "codeeval.judge.CodeevalLauncher", "-C", str(judge), "."],
                        check=True, capture_output=True, timeout=120)
         if self.runtime_image:
-            self.image_source = java_image.provide(judge_jar, [SUPPORT_DIR / f for f in JUDGE_SOURCES],
-                                                   self.launcher_dir / "jre")
+            self._provide_image(judge_jar)
         subprocess.run([*javac, "-d", str(junit), "-cp", JUNIT_JAR, str(SUPPORT_DIR / "JUnitRun.java")], check=True,
                        capture_output=True, timeout=120)
         subprocess.run([*javac, "-d", str(tools), str(SUPPORT_DIR / "JdkIndex.java")], check=True,
@@ -144,6 +145,19 @@ class JavaRunner:
         shutil.rmtree(judge)
         self.index = build_index(out.stdout.split(), junit_type_names())
         java_image.seal(self.launcher_dir)
+
+    def _provide_image(self, judge_jar: Path) -> None:
+        """The runtime image, or (no jlink, a failed build) the module-path launcher, which keeps
+        every property at a higher start-up cost; ``image_source`` says which and why."""
+        try:
+            self.image_source = java_image.provide(judge_jar, [SUPPORT_DIR / f for f in JUDGE_SOURCES],
+                                                   self.launcher_dir / "jre")
+        except (OSError, subprocess.SubprocessError) as e:
+            shutil.rmtree(self.launcher_dir / "jre", ignore_errors=True)
+            self.runtime_image = False
+            detail = e.stderr.decode(errors="replace")[-300:] if isinstance(e, subprocess.CalledProcessError) else ""
+            self.image_source = f"off (the runtime image could not be built: {e} {detail})".strip()
+            _log.warning("java: %s; the judge runs from the module path", self.image_source)
 
     def java_command(self) -> list[str]:
         """The JVM and its flags up to the memory bounds: the runtime image's java, or the JDK's with
