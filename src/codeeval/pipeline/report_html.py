@@ -24,8 +24,9 @@ CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}"
        "border-left:6px solid #070}.no-change{background:#eef3fa;border-left:6px solid #4c78a8}"
        ".inconclusive{background:#fff4dc;border-left:6px solid #d90}.override{background:#fde2e2;"
        "border-left:6px solid #b00;padding:.5em 1em}"
-       "pre{background:#f7f7f7;padding:6px;font-size:11px;overflow-x:auto;max-height:28em;margin:2px 0}"
-       ".sides{display:grid;grid-template-columns:1fr 1fr;gap:10px}details{margin:.3em 0}"
+       "pre{background:#f7f7f7;padding:6px;font-size:11px;overflow:auto;max-height:28em;margin:2px 0;"
+       "white-space:pre-wrap;overflow-wrap:anywhere}"
+       ".sides{display:grid;grid-template-columns:1fr 1fr;gap:10px}.sides>div{min-width:0}details{margin:.3em 0}"
        "summary{cursor:pointer;font-size:13px}nav a{margin-right:1em;font-size:13px}")
 
 #: Cell classes by the words a cell holds (verdicts of the gate).
