@@ -173,7 +173,7 @@ def test_one_variant_says_there_is_nothing_to_compare_and_what_a_gate_could_dete
     out.mkdir()
     shutil.copytree(bench_out / "base", out / "base")
     md = write_reports(out, {"base": base})["md"].read_text()
-    assert "**INCONCLUSIVE**: one variant and no --baseline: nothing to compare" in md
+    assert "**NOTHING TO COMPARE**: one variant and no --baseline." in md
     assert "### if base were the baseline" in md and "| summarize-planted | chrf | continuous | 40 |" in md
     assert "## Flipped items" not in md and "## Costs" in md
 

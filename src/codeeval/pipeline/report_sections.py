@@ -38,10 +38,10 @@ def headline_section(results: Mapping[str, Mapping[str, Any]], pairs: Sequence[P
         md.append(f"> **{line}**\n")
         html.append(f"<p class='override'>{escape(line)}</p>")
     if not pairs:
-        text = ("one variant and no --baseline: nothing to compare. Benchmark an adapter beside the base model "
-                "(--adapter) or give a previous run (--baseline); the power section says what such a gate "
-                "could detect with this run as the baseline")
-        m, h = banner("inconclusive", text)
+        text = ("one variant and no --baseline. Benchmark an adapter beside the base model (--adapter) or give "
+                "a previous run (--baseline); the power section says what such a gate could detect with this "
+                "run as the baseline")
+        m, h = banner("nothing to compare", text)
         md.append(m)
         html.append(h)
     for p in pairs:
