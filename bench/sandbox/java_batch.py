@@ -7,7 +7,7 @@ of a batch once; that is not what is measured here, and it is also switched off)
 
 ``--flags`` also measures, outside the sandbox (the JVM alone, on this host), the judge's JVM start
 with each start-up flag changed one at a time (median CPU and wall time of ``--repeat`` runs,
-interleaved), and the compile step: javac once per candidate, one javac for the batch, and a warm
+interleaved in a shuffled order), and the compile step: javac once per candidate, one javac for the batch, and a warm
 compiler (javax.tools in one long-lived JVM) per candidate.
 """
 
@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -43,25 +44,22 @@ import java.util.*;
 public class WarmJavac {
     public static void main(String[] args) throws Exception {
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+        StandardJavaFileManager files = javac.getStandardFileManager(null, null, null);  // shared: its caches stay warm
         List<Long> nanos = new ArrayList<>();
         for (int i = 1; i < args.length; i++) {
-            String[] files = args[i].split(",");
-            List<String> opts = new ArrayList<>(List.of("-proc:none", "-nowarn", "-XDstringConcat=inline",
-                "--limit-modules", "java.se", "-cp", args[0], "-d", files[0]));
+            String[] unit = args[i].split(",");
+            new File(unit[0]).mkdirs();
+            List<String> opts = List.of("-proc:none", "-nowarn", "-XDstringConcat=inline", "--limit-modules", "java.se",
+                "-cp", args[0], "-d", unit[0]);
             long t0 = System.nanoTime();
-            int rc = javac.run(null, null, null, concat(opts, Arrays.copyOfRange(files, 1, files.length)));
+            boolean ok = javac.getTask(null, files, null, opts, null,
+                files.getJavaFileObjects(Arrays.copyOfRange(unit, 1, unit.length))).call();
             nanos.add(System.nanoTime() - t0);
-            if (rc != 0) throw new IllegalStateException("javac failed: " + args[i]);
+            if (!ok) throw new IllegalStateException("javac failed: " + args[i]);
         }
         StringBuilder out = new StringBuilder();
         for (long n : nanos) out.append(n / 1000).append(' ');
         System.out.println(out.toString().trim());
-    }
-
-    static String[] concat(List<String> a, String[] b) {
-        List<String> all = new ArrayList<>(a);
-        all.addAll(Arrays.asList(b));
-        return all.toArray(new String[0]);
     }
 }
 """
@@ -152,9 +150,12 @@ def measure_flags(runner: java.JavaRunner, repeat: int, batch: int) -> None:
         }
         cpu: dict[str, list[float]] = {k: [] for k in variants}
         wall: dict[str, list[float]] = {k: [] for k in variants}
+        order = list(variants)
+        shuffle = random.Random(20).shuffle
         for i in range(repeat + 1):
-            for name, argv in variants.items():
-                w, c, out = _timed(argv, b"t\n")
+            shuffle(order)  # no variant always runs first (or after the same one) in a round
+            for name in order:
+                w, c, out = _timed(variants[name], b"t\n")
                 if out.returncode != 0 and b"CODEEVAL-DONE" not in out.stderr:
                     raise RuntimeError(f"{name}: {out.stderr[-800:]!r}")
                 if i:  # the first round warms the page cache
@@ -179,7 +180,8 @@ def measure_compile(runner: java.JavaRunner, tmp: Path, batch: int) -> None:
     subprocess.run(["javac", "-d", str(tmp / "warm"), str(tmp / "warm" / "WarmJavac.java")], check=True,
                    capture_output=True, timeout=300)
     args = [",".join([str(tmp / "warmout" / str(i)), *map(str, u)]) for i, u in enumerate(units)]
-    w, c, out = _timed(["java", "-XX:+UseSerialGC", "-cp", str(tmp / "warm"), "WarmJavac", java.JUNIT_JAR, *args])
+    w, c, out = _timed(["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", str(tmp / "warm"), "WarmJavac",
+                        java.JUNIT_JAR, *args])
     assert out.returncode == 0, out.stderr[-800:]
     per = [int(x) / 1000 for x in out.stdout.split()]
     steady = per[3:] or per
@@ -188,15 +190,21 @@ def measure_compile(runner: java.JavaRunner, tmp: Path, batch: int) -> None:
           f"wall {statistics.median(w for w, _, _ in cold):7.1f} ms per candidate")
     print(f"  one javac for {batch:3d} candidates     : cpu {one_c / batch:7.1f} ms   wall {one_w / batch:7.1f} ms "
           "per candidate")
-    print(f"  warm compiler (javax.tools, 1 JVM) : wall {statistics.median(steady):7.1f} ms per candidate after "
-          f"3 warm-up compiles (first {per[0]:.0f} ms; whole JVM cpu {c:.0f} ms, wall {w:.0f} ms for {batch})")
+    print(f"  warm compiler (javax.tools)        : wall {statistics.median(steady):7.1f} ms per candidate after "
+          f"3 warm-up compiles, one JVM and file manager\n{'':39s}(first {per[0]:.0f} ms; whole JVM: cpu {c:.0f} ms, "
+          f"wall {w:.0f} ms for {batch})")
 
 
-async def run(n: int, workers: int, flags: bool, repeat: int) -> None:
+async def run(n: int, workers: int, flags: bool, repeat: int, flags_only: bool = False) -> None:
     engine = Executor(SandboxSettings.load(max_concurrency=workers, dedupe_batch=False))
     await engine.start()
     reqs = candidates(n)
     try:
+        if flags_only:
+            runner = engine.runners[Language.JAVA]
+            assert isinstance(runner, java.JavaRunner)
+            measure_flags(runner, repeat, min(n, 50))
+            return
         start = time.perf_counter()
         single = await asyncio.gather(*(engine.execute(r) for r in reqs))  # each compiles on its own
         single_s = time.perf_counter() - start
@@ -229,8 +237,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--flags", action="store_true", help="also measure start-up flags and the compile step")
     parser.add_argument("--repeat", type=int, default=10, help="runs per flag variant (with --flags)")
+    parser.add_argument("--flags-only", action="store_true", help="only the flags and the compile step")
     args = parser.parse_args()
-    asyncio.run(run(args.candidates, args.workers, args.flags, args.repeat))
+    asyncio.run(run(args.candidates, args.workers, args.flags, args.repeat, args.flags_only))
 
 
 if __name__ == "__main__":

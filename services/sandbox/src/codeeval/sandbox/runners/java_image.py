@@ -5,22 +5,24 @@ resolves its module graph at each start (CDS's archived module graph is off for 
 and for those options) and loads the judge's classes from a jar. In a jlink'ed image the judge is a
 system module whose jar declares its main class, so jlink pre-computes that main module's graph
 (``java -m codeeval.judge`` skips resolution), and the image's own CDS archive is used without any
-``-XX:SharedArchiveFile`` option. That archive is dumped again after jlink from the image's default
-class list plus the classes a trusted warm-up run of the judge loaded (the policy, the security
-manager, the launcher, the lambda forms they spin), so a run maps them instead of loading and
-linking them. Classes from the class path (JUnit, the candidate's, the test's) are never archived
-(a static archive takes no directory entries, and they are not trusted). The image holds java.se
-and the few service providers the JDK's boot layer binds for it (locale data, charsets, EC crypto,
-random generators, zipfs), and nothing else: no jdk.unsupported (no ``sun.misc.Unsafe``), no
-jdk.attach, jdk.management, jdk.compiler or jdk.jfr (the JDK's own boot layer for
-``--add-modules java.se`` binds those too, as service providers).
+``-XX:SharedArchiveFile`` option. That archive is dumped again after jlink, with the serial
+collector the runs use, from the classes a trusted warm-up run of the judge loaded (the policy, the
+security manager, the launcher, the lambda forms they spin, the JDK classes of a HumanEval-X-shaped
+test), so a run maps them instead of loading and linking them; not from the image's default class
+list too, as the archive is relocated at each start (ASLR), at a cost that grows with its size.
+Classes from the class path (JUnit, the candidate's, the test's) are never archived (a static
+archive takes no directory entries, and they are not trusted). The image holds java.se and the few
+service providers the JDK's boot layer binds for it (locale data, charsets, EC crypto, random
+generators, zipfs), and nothing else: no jdk.unsupported (no ``sun.misc.Unsafe``), no jdk.attach,
+jdk.management, jdk.compiler or jdk.jfr (the JDK's own boot layer for ``--add-modules java.se``
+binds those too, as service providers).
 
 Trust: built by the service itself (a trusted process; nothing of a candidate runs), owned by the
 service (root when root), dirs 0755 and files 0644 (0755 for executables), bound read-only. Cost:
-jlink and the dump ~15 s of CPU, ~140 MB; so a built image is kept in a cache directory (``cache_root``, the
-service's own, refused when another uid owns it or it is group/world-writable) under a key of the
-JDK's version and the judge's sources, and a service start hard-links it into its launcher
-directory (a copy when the cache is on another file system): ~0.1 s.
+jlink and the dump ~15 s of CPU, ~140 MB; so a built image is kept in a cache directory
+(``cache_root``, the service's own, refused when another uid owns it or it is group/world-writable)
+under a key of the JDK's version and the judge's sources, and a service start hard-links it into its
+launcher directory (a copy when the cache is on another file system): ~0.1 s.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 EXTRA_MODULES = ("jdk.localedata", "jdk.charsets", "jdk.crypto.ec", "jdk.random", "jdk.zipfs")
 JLINK_OPTIONS = ("--no-man-pages", "--no-header-files", "--generate-cds-archive")
 #: Bumped when the way the image is built changes (part of the cache key).
-IMAGE_FORMAT = "2"
+IMAGE_FORMAT = "3"
 #: The trusted warm-up the judge runs once at build time, so its class list can be archived.
 WARMUP = ("public class Warmup { public static void main(String[] a) { java.util.List<Integer> l = "
           "new java.util.ArrayList<>(java.util.Arrays.asList(3, 1, 2)); java.util.Collections.sort(l); "
@@ -91,11 +93,9 @@ def archive_judge_classes(image: Path) -> None:
                         f"-XX:DumpLoadedClassList={tmp / 'judge.classlist'}", "-cp", str(tmp), "-m", "codeeval.judge",
                         "Warmup", str(image), "Warmup"], input=b"warmup\n", check=True, capture_output=True,
                        timeout=300)
-        classlist = tmp / "all.classlist"
-        classlist.write_text((image / "lib" / "classlist").read_text() + (tmp / "judge.classlist").read_text())
         archive = image / "lib" / "server" / "classes.jsa"
         archive.unlink(missing_ok=True)
-        subprocess.run([java, "-Xshare:dump", f"-XX:SharedClassListFile={classlist}",
+        subprocess.run([java, "-XX:+UseSerialGC", "-Xshare:dump", f"-XX:SharedClassListFile={tmp / 'judge.classlist'}",
                         f"-XX:SharedArchiveFile={archive}"], check=True, capture_output=True, timeout=600)
 
 
