@@ -112,8 +112,11 @@ def bench_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         RCS["fail-on-regression"] = main(["bench", "--suite", suite, "--out", str(root / "again"), "--adapter",
                                           f"tuned={adapter}", "--fail-on-regression"])
         shutil.copytree(root / "out", root / "baselined")
+        # the baseline alone in its run (its gate is planned on it alone: the tuned sibling's regression
+        # would otherwise enter the plan's spread, see test_gate_history.py)
+        shutil.copytree(root / "out" / "base", root / "accepted" / "base")
         RCS["baseline"] = main(["bench", "--suite", suite, "--out", str(root / "baselined"), "--adapter",
-                                f"tuned={adapter}", "--baseline", str(root / "out" / "base"), "--tasks",
+                                f"tuned={adapter}", "--baseline", str(root / "accepted" / "base"), "--tasks",
                                 "summarize-planted"])
         next(served, None)
     assert rc == 0
@@ -156,13 +159,14 @@ def test_bench_exit_codes_follow_the_headline(bench_out: Path):
     assert RCS["fail-on-regression"] == 1  # the headline says regressed: --fail-on-regression fails
     baselined = bench_out.parent / "baselined"
     gates = json.loads((baselined / "comparison.json").read_text())["gates"]
+    accepted = bench_out.parent / "accepted" / "base"
     assert [(g["a"], g["b"], g["verdict"]) for g in gates] == [
-        ("base", "tuned", "regression"), (f"baseline {bench_out / 'base'}", "base", "no regression"),
-        (f"baseline {bench_out / 'base'}", "tuned", "regression")]
+        ("base", "tuned", "regression"), (f"baseline {accepted}", "base", "no regression"),
+        (f"baseline {accepted}", "tuned", "regression")]
     assert RCS["baseline"] == 1  # bench --baseline: the gate of every variant against the baseline
     md = (baselined / "report.md").read_text()
-    assert f"**NO CHANGE**: base vs baseline {bench_out / 'base'}" in md
-    assert f"**REGRESSED**: tuned vs baseline {bench_out / 'base'}" in md
+    assert f"**NO CHANGE**: base vs baseline {accepted}" in md
+    assert f"**REGRESSED**: tuned vs baseline {accepted}" in md
 
 
 def test_one_variant_says_there_is_nothing_to_compare_and_what_a_gate_could_detect(bench_out: Path):

@@ -150,7 +150,7 @@ def _bench(args: argparse.Namespace) -> int:
     from codeeval.cli.main import ExitCode
     from codeeval.data import DataError, DataNotFound
     from codeeval.pipeline import bench
-    from codeeval.pipeline.comparison import load_results
+    from codeeval.pipeline.comparison import load_history
     from codeeval.pipeline.services import ServiceError, Services
     from codeeval.stats.gate import Verdict, parse_max_drop
     from codeeval.suites import SuiteError, load_suite, validate_suite
@@ -173,7 +173,8 @@ def _bench(args: argparse.Namespace) -> int:
         margins = parse_max_drop(args.max_drop)
         if not 0.5 < args.confidence < 1.0:
             raise ValueError(f"--confidence must be in (0.5, 1), got {args.confidence}")
-        baseline = load_results(args.baseline) if args.baseline is not None else None
+        history = (load_history(args.baseline, exclude=[args.out / v for v, _ in config.variants()])
+                   if args.baseline is not None else None)
         args.out.mkdir(parents=True, exist_ok=True)
     except (SuiteError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
@@ -202,25 +203,25 @@ def _bench(args: argparse.Namespace) -> int:
     written = json.loads(paths["comparison"].read_text())
     _print_results(results, written["comparisons"], written.get("gates", []))
     print(f"report: {paths['html'].resolve()}")
-    if baseline is None:
+    if history is None:
         regressed = any(g["verdict"] == Verdict.REGRESSION for g in written.get("gates", []))
         return ExitCode.REGRESSION if args.fail_on_regression and regressed else ExitCode.OK
-    return _gate_variants(baseline, results, margins=margins, confidence=args.confidence,
+    return _gate_variants(history, results, margins=margins, confidence=args.confidence,
                           allow_inconclusive=args.allow_inconclusive, label=str(args.baseline))
 
 
-def _gate_variants(baseline: dict[str, Any], results: dict[str, dict[str, Any]], *, margins: dict[str, float],
-                   confidence: float, allow_inconclusive: bool, label: str) -> int:
-    """``bench --baseline``: every variant gated against the baseline; 1 if any regressed, else 3 if any
-    is inconclusive (unless allowed), else 0."""
+def _gate_variants(history: list[dict[str, Any]], results: dict[str, dict[str, Any]], *,
+                   margins: dict[str, float], confidence: float, allow_inconclusive: bool, label: str) -> int:
+    """``bench --baseline``: every variant gated against the baseline (``history[0]``, planned with its
+    run's other variants); 1 if any regressed, else 3 if any is inconclusive (unless allowed), else 0."""
     from codeeval.cli.main import ExitCode, gate_exit_code
     from codeeval.pipeline.comparison import gate_results
     from codeeval.stats.gate import Verdict
 
     codes = []
     for variant, res in results.items():
-        gate = gate_results(baseline, res, margins=margins, confidence=confidence, label_a=f"baseline {label}",
-                            label_b=variant)
+        gate = gate_results(history[0], res, margins=margins, confidence=confidence, label_a=f"baseline {label}",
+                            label_b=variant, history=history)
         _print_gate(_stdout_console(), gate)
         codes.append(gate_exit_code(Verdict(gate["verdict"]), allow_inconclusive=allow_inconclusive))
     for code in (ExitCode.REGRESSION, ExitCode.INCONCLUSIVE):
@@ -286,15 +287,16 @@ def _compare(args: argparse.Namespace) -> int:
     input (a missing folder, a malformed results.json, a bad --max-drop or --confidence) exits 2 with the
     file or option named, never a traceback."""
     from codeeval.cli.main import ExitCode, gate_exit_code
-    from codeeval.pipeline.comparison import ResultsError, gate_results, load_results
+    from codeeval.pipeline.comparison import ResultsError, gate_results, load_history, load_results
     from codeeval.stats.gate import Verdict, parse_max_drop
 
     err = Console(stderr=True, soft_wrap=True)
     try:
         margins = parse_max_drop(args.max_drop)
-        baseline, candidate = load_results(args.baseline), load_results(args.candidate)
+        history, candidate = load_history(args.baseline, exclude=[args.candidate]), load_results(args.candidate)
+        baseline = history[0]
         gate = gate_results(baseline, candidate, margins=margins, confidence=args.confidence,
-                            label_a=str(args.baseline), label_b=str(args.candidate))
+                            label_a=str(args.baseline), label_b=str(args.candidate), history=history)
     except ResultsError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return ExitCode.USAGE

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -152,24 +152,57 @@ def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def load_history(baseline: Path, *, exclude: Collection[Path] = ()) -> list[dict[str, Any]]:
+    """The baseline's whole run, for the gate's plan: the variant at ``baseline`` (its folder or its
+    results.json) first, then the other variants of the same bench output folder that ran the same suite
+    (same name and sha256), in name order. The discordance measured between them (for example base and
+    the last accepted adapter) is what the plan assumes a candidate's change looks like; with one variant
+    the plan assumes independent runs at the baseline's pass rate (the worst case). ``exclude``: the
+    candidate's folders (a candidate never plans its own gate). Unreadable siblings are skipped: they
+    are context, the baseline itself is loaded strictly. Cost: one read per variant.
+    """
+    first = load_results(baseline)
+    folder = baseline if baseline.is_dir() else baseline.parent
+    skip = {folder.resolve(), *((p if p.is_dir() else p.parent).resolve() for p in exclude)}
+    runs = [first]
+    for sibling in sorted(p for p in folder.parent.iterdir() if p.is_dir() and p.resolve() not in skip):
+        if not (sibling / "results.json").is_file():
+            continue
+        try:
+            other = load_results(sibling)
+        except ResultsError:
+            continue
+        if _suite_key(other) == _suite_key(first):
+            runs.append(other)
+    return runs
+
+
+def _suite_key(results: Mapping[str, Any]) -> tuple[Any, Any]:
+    suite = results.get("suite") or {}
+    return (suite.get("name"), suite.get("sha256")) if isinstance(suite, dict) else (None, None)
+
+
 def gate_results(baseline: Mapping[str, Any], candidate: Mapping[str, Any], *, margins: Mapping[str, float],
-                 confidence: float = 0.95, label_a: str = "baseline", label_b: str = "candidate") -> dict[str, Any]:
+                 confidence: float = 0.95, label_a: str = "baseline", label_b: str = "candidate",
+                 history: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The CI gate of ``candidate`` against ``baseline`` (:func:`codeeval.stats.power.evaluate`) as a dict.
 
     ``margins`` by metric (``--max-drop``; empty: the default metrics and margin); ``confidence`` is
     the family-wise one-sided level, in (0.5, 1), else ValueError naming ``--confidence``. Keys:
     ``verdict`` (a :class:`~codeeval.stats.gate.Verdict` value), ``results`` (one per gating metric),
-    ``power`` (every metric with a margin, ``detectable_drop`` None when out of range), ``warnings``.
-    Cost: one bootstrap per continuous gating metric (about a second at most).
+    ``power`` (every metric with a margin, ``detectable_drop`` None when out of range), ``warnings``,
+    ``history`` (how many runs of the baseline the plan's spreads came from). ``history``: the
+    baseline's run with its other variants (:func:`load_history`), never the candidate; empty: the
+    baseline alone. Cost: one bootstrap per continuous gating metric (about a second at most).
     """
     from codeeval.stats.power import evaluate
 
     if not 0.5 < confidence < 1.0:
         raise ValueError(f"--confidence must be in (0.5, 1), got {confidence}")
-    report = evaluate(baseline, candidate, margins=margins, alpha=1.0 - confidence)
+    report = evaluate(baseline, candidate, margins=margins, history=history, alpha=1.0 - confidence)
     return {
         "schema": "codeeval.gate/v1", "a": label_a, "b": label_b, "confidence": confidence,
-        "margins": dict(margins), "verdict": report.verdict.value,
+        "margins": dict(margins), "verdict": report.verdict.value, "history": max(1, len(history)),
         "results": [{k: _finite(v) for k, v in {**asdict(r), "verdict": r.verdict.value}.items()}
                     for r in report.results],
         "power": [{k: _finite(v) for k, v in asdict(r).items()} for r in report.rows],

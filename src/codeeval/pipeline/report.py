@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from codeeval.pipeline import contamination_view, plots
-from codeeval.pipeline.comparison import compare_results, gate_results, load_results
+from codeeval.pipeline.comparison import compare_results, gate_results, load_history, load_results
 from codeeval.pipeline.report_flips import StageFiles, stage_files
 from codeeval.pipeline.report_gate import Pair, gate_pair, override_notes
 from codeeval.pipeline.report_html import Section, page, table
@@ -202,8 +202,8 @@ def bench_pairs(out: Path, results: dict[str, dict[str, Any]], baseline: Path | 
         pairs += [Pair("base", v, results["base"], res, out / "base", out / v) for v, res in results.items()
                   if v != "base"]
     if baseline is not None:
-        ref = load_results(baseline)
-        pairs += [Pair(f"baseline {baseline}", v, ref, res, run_folder(baseline), out / v)
+        history = load_history(baseline, exclude=[out / v for v in results])
+        pairs += [Pair(f"baseline {baseline}", v, history[0], res, run_folder(baseline), out / v, history=history)
                   for v, res in results.items()]
     return pairs
 

@@ -14,7 +14,7 @@ or have no margin). Pure: no I/O. Cost: one gate per pair (a bootstrap per conti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ class Pair:
     run_a: Path | None = None
     run_b: Path | None = None
     gate: dict[str, Any] = field(default_factory=dict)
+    #: the baseline side's whole run (``a`` and its other variants), for the gate's plan
+    history: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class TaskHeadline:
 def gate_pair(pair: Pair, *, margins: Mapping[str, float], confidence: float) -> Pair:
     """Fill ``pair.gate`` with the gate's dict (see :func:`gate_results`); returns the pair."""
     pair.gate = gate_results(pair.a, pair.b, margins=margins, confidence=confidence, label_a=pair.label_a,
-                             label_b=pair.label_b)
+                             label_b=pair.label_b, history=pair.history)
     return pair
 
 
