@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeeval.analyzer.analysis import Analyzer
+from codeeval.analyzer.analysis import Analyzer, RawFile
 from codeeval.analyzer.pmd import Pmd
 
 from .conftest import fixture_file, inputs
@@ -94,3 +94,15 @@ def test_a_parser_crash_is_that_files_error(analyzer: Analyzer, monkeypatch) -> 
     assert not crashed.analyzable and crashed.tool_errors == [("parse", "RecursionError: maximum recursion depth "
                                                                         "exceeded")]
     assert clean.analyzable and result.summary_all["python"].analyzable_rate == 0.5
+
+
+def test_negative_lizard_counts_are_that_files_metrics_error(analyzer: Analyzer) -> None:
+    # lizard 1.24 counts a function holding a multi-line f-string at NLOC -2 (a sample of CoderEval's
+    # published ChatGPT results); the service's uint32 fields would fail the whole response on it
+    text = ('def render(name):\n\tcode = f"""\n\tclass {name}:\n\t\tdef get(self, field):\n'
+            '\t\t\treturn {name}[\'{field}\']\n\t"""\n\treturn code\n')
+    result = analyzer.analyze(inputs(RawFile("fstring.py", text.encode()), fixture_file("python/clean.py")), [])
+    odd, clean = result.files
+    assert [t for t, _ in odd.tool_errors] == ["lizard"] and "negative" in odd.tool_errors[0][1]
+    assert odd.metrics.functions == [] and odd.metrics.nloc == 0
+    assert clean.metrics.functions and not clean.tool_errors

@@ -20,11 +20,20 @@ def tools() -> list[ToolInfo]:
 def measure(language: str, text: str) -> FileMetrics:
     """Metrics of ``text`` (lines are ``text``'s own).
 
-    Raises whatever lizard/radon raise; the caller turns that into a per-file tool error.
+    Raises whatever lizard/radon raise, and ValueError when lizard reports a negative count (lizard
+    1.24 gives a function holding a multi-line f-string a negative NLOC); the caller turns that
+    into a per-file tool error.
     """
     info = lizard.analyze_file.analyze_source_code(f"file{languages.get(language).suffix}", text)
+    if info.nloc < 0 or info.token_count < 0:
+        raise ValueError(f"lizard reported a negative count for the file: nloc {info.nloc}, tokens {info.token_count}")
     functions = []
     for fn in info.function_list:
+        counts = {"nloc": fn.nloc, "token_count": fn.token_count, "cyclomatic_complexity": fn.cyclomatic_complexity}
+        negative = {k: v for k, v in counts.items() if v < 0}
+        if negative:
+            raise ValueError(f"lizard reported negative counts for {fn.name} (lines {fn.start_line}-{fn.end_line}): "
+                             f"{negative}")
         functions.append(FunctionMetrics(
             name=fn.name, start_line=fn.start_line, end_line=fn.end_line,
             cyclomatic_complexity=fn.cyclomatic_complexity, nloc=fn.nloc, token_count=fn.token_count,
