@@ -38,12 +38,13 @@ from codeeval.suites import load_suite
 
 @dataclass
 class OverridingGenerator(FakeGenerator):
-    """Answers as FakeGenerator; for an adapter, as the real generator does when asked to override the
-    adapter's template: every response says template_override with the template it used."""
+    """Answers as FakeGenerator; for an adapter, as the real generator does when the request asks to
+    override the adapter's template (the suite's tasks set ``template_override``): every response says
+    template_override with the template it used."""
 
     def Generate(self, request, context):
         for resp in super().Generate(request, context):
-            if request.adapter:
+            if request.adapter and request.template_override:
                 resp.template, resp.template_override, resp.template_sha256 = "chatml", True, "c" * 64
             yield resp
 
@@ -82,6 +83,7 @@ def _suite(root: Path) -> Path:
     doc = yaml.safe_load(loaded.text)
     for task in doc["tasks"]:
         task["path"] = str(loaded.base_dir / task["path"])
+        task["template_override"] = True  # the suite asks for it: the bench passes it on to the generator
     items = [{"id": f"s{i}", "code": f"def f{i}(x):\n    return x + {i}\n", "reference": f"Add {i} to x."}
              for i in range(PLANTED)]
     (root / "planted.yaml").write_text(yaml.safe_dump(items))
@@ -233,8 +235,10 @@ def test_template_override_is_counted_in_results_and_flagged_in_headline_and_rec
     tuned = json.loads((bench_out / "tuned" / "results.json").read_text())
     base = json.loads((bench_out / "base" / "results.json").read_text())
     assert "template_override" not in base
-    total = sum(t["samples"] for t in tuned["tasks"].values())
+    # every task of the default suite asks for the override; the planted task does not, and is not flagged
+    total = sum(t["samples"] for name, t in tuned["tasks"].items() if name != "summarize-planted")
     assert tuned["template_override"]["codegen-python"] == 8 and sum(tuned["template_override"].values()) == total
+    assert "summarize-planted" not in tuned["template_override"]
     assert tuned["tasks"]["codegen-python"]["generation"]["template_override"] == {
         "samples": 8, "templates": [f"chatml {'c' * 12}"]}
     md = (bench_out / "report.md").read_text()

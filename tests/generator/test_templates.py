@@ -126,3 +126,27 @@ async def test_hub_id_that_cannot_be_fetched_is_a_clear_error(generator, monkeyp
     err = await _error(generator.LoadAdapter(pb.LoadAdapterRequest(name="hub", path="no-such-org/no-such-adapter")))
     assert err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)
     assert "no-such-org/no-such-adapter" in err.details() and "hub" in err.details()
+
+
+async def test_the_bench_client_asks_for_the_override_only_when_told(generator, tiny_adapters) -> None:  # type: ignore[no-untyped-def]
+    """The typed client the bench uses (a suite task's ``template_override``) reaches the real service."""
+    import asyncio
+
+    from codeeval.clients import ServiceError
+    from codeeval.clients.generator import GeneratorClient, PromptToGenerate, Sampling
+
+    await generator.LoadAdapter(pb.LoadAdapterRequest(name="alpha", path=str(tiny_adapters["alpha"])))
+    prompts = [PromptToGenerate("t", "i", [{"role": "user", "content": "hi"}])]
+    sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=3, n=1, seed=0, stop=[])
+
+    def run(**kw) -> list:  # type: ignore[no-untyped-def,type-arg]
+        got: list = []  # type: ignore[type-arg]
+        with GeneratorClient(address=f"127.0.0.1:{generator.port}") as client:
+            client.generate(prompts, sampling, got.append, adapter="alpha", template="human-assistant", **kw)
+        return got
+
+    with pytest.raises(ServiceError) as info:
+        await asyncio.to_thread(run)
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    forced = await asyncio.to_thread(run, template_override=True)
+    assert forced[0].template == "human-assistant" and forced[0].template_override

@@ -47,14 +47,15 @@ class GeneratorClient(ServiceClient[generator_pb2_grpc.GeneratorServiceStub]):
         return caps
 
     def generate(self, prompts: Sequence[PromptToGenerate], sampling: Sampling, on_sample: Callable[[Sample], None],
-                 *, adapter: str = "", template: str = "") -> None:
+                 *, adapter: str = "", template: str = "", template_override: bool = False) -> None:
         """Generate ``sampling.n`` samples per prompt; ``on_sample`` is called once per sample (a
-        re-opened stream's repeats are not delivered again)."""
+        re-opened stream's repeats are not delivered again). ``template_override``: serve ``adapter``
+        with ``template`` even when it was trained with another (each sample then says so)."""
         request = generator_pb2.GenerateRequest(
             prompts=[generator_pb2.Prompt(id=f"{p.task}/{p.item}", chat=generator_pb2.Chat(messages=[
                 generator_pb2.ChatMessage(role=m["role"], content=m["content"]) for m in p.messages]))
                 for p in prompts],
-            adapter=adapter, template=template,
+            adapter=adapter, template=template, template_override=template_override,
             sampling=generator_pb2.SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
                                                   max_tokens=sampling.max_tokens, n=sampling.n, seed=sampling.seed,
                                                   stop=sampling.stop))

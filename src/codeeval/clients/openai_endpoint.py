@@ -96,7 +96,9 @@ class OpenAIEndpointClient(GeneratorClient):
         return "/completions", {"prompt": text}, tpl.name, tpl.sha256, text_sha256(text)
 
     def generate(self, prompts: Sequence[PromptToGenerate], sampling: Sampling, on_sample: Callable[[Sample], None],
-                 *, adapter: str = "", template: str = "") -> None:
+                 *, adapter: str = "", template: str = "", template_override: bool = False) -> None:
+        """As :meth:`GeneratorClient.generate`; ``template_override`` has nothing to override here (an
+        endpoint's models carry no trained-template record) and is accepted for the same call."""
         stop = list(sampling.stop) + (get_template(template).stop if template else [])
         requests = [self._request(p.messages, template) for p in prompts]
 

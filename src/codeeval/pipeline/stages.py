@@ -111,7 +111,8 @@ def generate(run: RunDir, services: Services, tasks: Iterable[TaskItems], adapte
                 done.add(sample.key)
                 advance(1)
 
-            services.generator.generate(prompts, sampling, on_sample, adapter=adapter, template=task.template or "")
+            services.generator.generate(prompts, sampling, on_sample, adapter=adapter, template=task.template or "",
+                                        template_override=task.template_override)
 
 
 def _samples_task(rec: dict[str, object], where: str, tasks: list[TaskItems]) -> TaskItems:

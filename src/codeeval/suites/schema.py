@@ -77,6 +77,9 @@ class Task(BaseModel):
     limit: int | None = Field(None, ge=1, description="first N items only")
     task_prompt: str = Field(description="registry task prompt (codeeval.prompts)")
     template: str | None = Field(None, description="chat template; None = the adapter's or model's own")
+    template_override: bool = Field(False, description="serve adapters with `template` even when they were "
+                                    "trained with another one (else the generator refuses, naming both); "
+                                    "every such result is flagged in results.json and the report")
     generation: Generation = Field(default_factory=Generation)
     metrics: list[str] = Field(default_factory=list)
     timeout_ms: int = Field(0, ge=0, description="sandbox wall limit per program; 0 = service default")
