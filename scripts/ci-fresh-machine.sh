@@ -79,7 +79,7 @@ run_all() {
   echo "download caches: ${CACHE:-none (--no-cache)}$([ -n "$CACHE" ] && du -sh "$CACHE" 2>/dev/null | cut -f1 | sed 's/^/, /')" \
     | tee -a "$LOG"
   stage "container + clone" bash -c "
-    docker run -d --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
+    docker run -d --init --name '$NAME' --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
       ${CACHE_MOUNTS[*]@Q} -v '$REPO/.git:/src.git:ro' '$IMAGE' sleep infinity >/dev/null
     docker exec '$NAME' bash -lc 'chmod 700 ~ && git clone -q /src.git ~/main && cd ~/main &&

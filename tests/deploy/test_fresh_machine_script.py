@@ -1,5 +1,5 @@
-"""scripts/ci-fresh-machine.sh, which CI's last stage runs: it parses, documents its options, refuses an
-unknown one, and .ci/run runs it. (The run itself, 20-50 min, is CI's and is measured there.)"""
+"""scripts/ci-fresh-machine.sh (run by hand or on a schedule; not a CI stage yet): it parses, documents its
+options, refuses an unknown one, and .ci/run says why it does not run it. (The run itself takes 30-80 min.)"""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def test_unknown_option_exits_2_naming_it():
     assert result.returncode == 2 and "unknown argument --frobnicate" in result.stderr
 
 
-def test_ci_runs_it_as_a_timed_stage():
-    stages = [line.split() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("stage ")]
-    assert ["stage", "fresh-machine", "bash", "scripts/ci-fresh-machine.sh"] in stages
+def test_ci_says_why_it_does_not_run_it_yet():
+    """Not a CI stage yet (longer than CI's budget on this machine kind); .ci/run says so, naming it."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    stages = [line.split() for line in ci.splitlines() if line.startswith("stage ")]
+    assert not any("scripts/ci-fresh-machine.sh" in part for stage in stages for part in stage)
+    assert "scripts/ci-fresh-machine.sh" in ci and "budget" in ci
