@@ -26,7 +26,8 @@ def test_samples_are_scored_without_the_generator(fake_services, tmp_path):
                  "--out", str(out)]) == 0
     assert fake_services.generator.sent == 0
     task = json.loads((out / "base/results.json").read_text())["tasks"]["codegen-python"]
-    assert task["instances"]["py-chunks"] == {"n": 2, "c": 1, "passed": [True, False], "compiled": [True, True]}
+    assert task["instances"]["py-chunks"] == {"n": 2, "c": 1, "passed": [True, False], "compiled": [True, True],
+                                              "outcomes": [[0, "PASSED"], [1, "FAILED"]]}
     assert task["samples"] == 2 and task["generation"]["origin"] == ["samples"]
     receipt = json.loads((out / "base/receipt.json").read_text())
     assert receipt["model"]["base_model_sha256"].startswith("samples:")
