@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from codeeval.kit.init import become_init_if_pid_1
+
+    become_init_if_pid_1()  # a container's pid 1 reaps what is orphaned in it (before any thread starts)
     from codeeval.kit.server import run
 
     try:
