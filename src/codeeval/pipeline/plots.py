@@ -8,6 +8,7 @@ values are drawn as "n/a".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
@@ -106,12 +107,10 @@ def strip_plot(title: str, rows: list[tuple[str, dict[str, list[float]]]], *, lo
     return "".join(out)
 
 
-def forest_plot(title: str, rows: list[tuple[str, float, float | None, float | None, bool]]) -> str:
-    """Paired differences (B - A) with CIs; significant rows are drawn solid, others hollow."""
-    bounds = [abs(v) for _, d, lo, hi, _ in rows for v in (d, lo, hi) if v is not None] or [1.0]
-    m = max(bounds) * 1.1 or 1.0
-    left, width, row_h = 230, 620, 18
-    height = 40 + len(rows) * row_h + 20
+def _difference_axis(title: str, width: int, height: int, left: int, m: float, *, top: int, bottom: int,
+                     labels_y: int, zero_label: bool = False) -> tuple[list[str], Callable[[float], float]]:
+    """The opening of a plot of differences on [-m, m]: the svg element, its title, the zero line and the
+    axis labels; and the x position of a value."""
     mid = left + (width - left - 20) / 2
 
     def xpos(v: float) -> float:
@@ -120,9 +119,21 @@ def forest_plot(title: str, rows: list[tuple[str, float, float | None, float | N
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            f'font-family="sans-serif"><title>{escape(title)}</title>',
            f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-           f'<line x1="{mid}" x2="{mid}" y1="26" y2="{height - 20}" stroke="#999"/>',
-           f'<text x="{left}" y="{height - 6}" font-size="9">{_fmt(-m)}</text>',
-           f'<text x="{width - 20}" y="{height - 6}" font-size="9" text-anchor="end">{_fmt(m)}</text>']
+           f'<line x1="{mid}" x2="{mid}" y1="{top}" y2="{height - bottom}" stroke="#999"/>',
+           f'<text x="{left}" y="{labels_y}" font-size="9">{_fmt(-m)}</text>']
+    if zero_label:
+        out.append(f'<text x="{mid}" y="{labels_y}" font-size="9" text-anchor="middle">0</text>')
+    out.append(f'<text x="{width - 20}" y="{labels_y}" font-size="9" text-anchor="end">{_fmt(m)}</text>')
+    return out, xpos
+
+
+def forest_plot(title: str, rows: list[tuple[str, float, float | None, float | None, bool]]) -> str:
+    """Paired differences (B - A) with CIs; significant rows are drawn solid, others hollow."""
+    bounds = [abs(v) for _, d, lo, hi, _ in rows for v in (d, lo, hi) if v is not None] or [1.0]
+    m = max(bounds) * 1.1 or 1.0
+    left, width, row_h = 230, 620, 18
+    height = 40 + len(rows) * row_h + 20
+    out, xpos = _difference_axis(title, width, height, left, m, top=26, bottom=20, labels_y=height - 6)
     for r, (label, diff, lo, hi, sig) in enumerate(rows):
         y = 36 + r * row_h
         color = "#e45756" if sig and diff < 0 else "#54a24b" if sig else "#4c78a8"
@@ -148,18 +159,8 @@ def gate_plot(title: str, rows: list[tuple[str, float | None, float | None, floa
     m = max(max(values) * 1.1, 0.05)
     left, width, row_h = 260, max(660, 20 + int(len(title) * 7.8)), 20
     height = 44 + len(rows) * row_h + 34
-    mid = left + (width - left - 20) / 2
-
-    def xpos(v: float) -> float:
-        return mid + v / m * (width - left - 20) / 2
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-           f'font-family="sans-serif"><title>{escape(title)}</title>',
-           f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-           f'<line x1="{mid}" x2="{mid}" y1="28" y2="{height - 30}" stroke="#999"/>',
-           f'<text x="{left}" y="{height - 18}" font-size="9">{_fmt(-m)}</text>',
-           f'<text x="{mid}" y="{height - 18}" font-size="9" text-anchor="middle">0</text>',
-           f'<text x="{width - 20}" y="{height - 18}" font-size="9" text-anchor="end">{_fmt(m)}</text>']
+    out, xpos = _difference_axis(title, width, height, left, m, top=28, bottom=30, labels_y=height - 18,
+                                 zero_label=True)
     for r, (label, diff, lo, hi, margin, verdict) in enumerate(rows):
         y = 40 + r * row_h
         color = GATE_COLOURS.get(verdict, "#888")
