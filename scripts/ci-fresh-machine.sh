@@ -67,11 +67,13 @@ summary() {
 # inside the container: the clone lives in the container user's own home (root's, mode 0700), as a newcomer's would
 in_container() { docker exec "$NAME" bash -lc "cd \"\$HOME/main\" && $*"; }
 
-# the download caches, mounted where apt, pip and npm look (root's: the container user is root)
+# the download caches: apt's where apt looks, pip's and npm's where their environment variables point
 CACHE_MOUNTS=()
 if [ -n "$CACHE" ]; then
   mkdir -p "$CACHE/apt" "$CACHE/pip" "$CACHE/npm"
-  CACHE_MOUNTS=(-v "$CACHE/apt:/var/cache/apt/archives" -v "$CACHE/pip:/root/.cache/pip" -v "$CACHE/npm:/root/.npm")
+  CACHE_MOUNTS=(-v "$CACHE/apt:/var/cache/apt/archives"
+                -v "$CACHE/pip:/var/cache/codeeval-fresh/pip" -e PIP_CACHE_DIR=/var/cache/codeeval-fresh/pip
+                -v "$CACHE/npm:/var/cache/codeeval-fresh/npm" -e npm_config_cache=/var/cache/codeeval-fresh/npm)
 fi
 
 run_all() {
