@@ -5,7 +5,7 @@ CODEEVAL := $(VENV)/bin/codeeval
 FAST := not slow and not integration and not docker and not gpu
 SLOW := (slow or integration or docker) and not gpu
 
-.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean deploy-check
+.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean deploy-check reliability
 
 setup: system-deps venv  ## everything a fresh machine needs (idempotent)
 
@@ -26,7 +26,7 @@ lint: venv  ## buf lint on the protos, stubs match the protos, ruff, import cont
 	$(PY) tools/gen_proto.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy src services
+	$(VENV)/bin/mypy src services reliability
 
 test: setup  ## the README's test command: lint + the fast suite
 	$(MAKE) lint
@@ -39,6 +39,10 @@ test-all: test test-slow
 
 main:  ## the README's first command: install, train a CPU multi-task QLoRA adapter, bench base vs adapter, print report path
 	bash scripts/main-job.sh
+
+RELIABILITY_PROFILE ?= full
+reliability: setup  ## bad input on every RPC, load and faults against the real services; writes RELIABILITY.md (RELIABILITY_PROFILE=short: CI's, <= 5 min)
+	$(PY) -m reliability --profile $(RELIABILITY_PROFILE)
 
 deploy-check: venv  ## kustomize build + offline schema validation + pod security policy (seconds; part of `make test` too)
 	$(PY) -m pytest tests/deploy -m "$(FAST)" -q

@@ -1,0 +1,64 @@
+"""``python -m reliability [--profile short|full] [--only fuzz,load,faults] [--out RELIABILITY.md]``:
+run the reliability areas against real services on loopback and write the figures.
+
+Exit status: 0 when every figure holds and nothing was lost, 1 otherwise, 2 on bad arguments.
+An area that crashes becomes a figure that does not hold (with the error), never a lost report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from reliability.context import Context
+from reliability.report import PROFILES, Section, provenance, write
+
+AREAS = {"fuzz": "bad-input", "load": "load", "faults": "fault"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--only", default=",".join(AREAS), help="comma-separated areas: " + ", ".join(AREAS))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "RELIABILITY.md")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    areas = [a.strip() for a in args.only.split(",") if a.strip()]
+    unknown = [a for a in areas if a not in AREAS]
+    if unknown:
+        parser.error(f"--only: unknown area(s) {', '.join(unknown)}; known: {', '.join(AREAS)}")
+    profile = PROFILES[args.profile]
+    sections: list[Section] = []
+    t_all = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="codeeval-reliability-") as tmp:
+        for area in areas:
+            ctx = Context(profile=profile, workdir=Path(tmp) / area)
+            ctx.workdir.mkdir()
+            t0 = time.monotonic()
+            ctx.log(f"{area}: start ({profile.name})")
+            try:
+                module = importlib.import_module(f"reliability.{area}")
+                got = list(module.run(ctx))
+            except Exception as exc:  # noqa: BLE001 - a crashed area is a figure that does not hold
+                got = [Section(title=f"{area} did not finish", service="all", area=AREAS[area],
+                               problems=[f"{type(exc).__name__}: {exc}"],
+                               notes=[traceback.format_exc(limit=5).strip().replace("\n", " / ")])]
+            ctx.log(f"{area}: {len(got)} figures in {time.monotonic() - t0:.0f}s")
+            sections += got
+    prov = provenance(profile) | {"areas": ",".join(areas), "wall_s": round(time.monotonic() - t_all)}
+    write(sections, prov, args.out, args.json)
+    bad = [s for s in sections if not s.ok]
+    print(f"reliability: {len(sections) - len(bad)}/{len(sections)} figures hold, "
+          f"lost {sum(s.lost for s in sections)}; wrote {args.out}")
+    for s in bad:
+        print(f"  NOT HOLDING: {s.service}: {s.title}: {'; '.join(s.problems) or f'lost {s.lost}'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

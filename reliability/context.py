@@ -1,0 +1,43 @@
+"""What every reliability area gets: the profile, a scratch folder of its own, and a logger.
+
+Every request loop an area runs must be bounded in count (``ctx.count(n)``) and in time
+(``ctx.deadline()``), and send traffic only to loopback addresses (``ctx.check_loopback``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reliability.report import Profile
+
+
+@dataclass
+class Context:
+    profile: Profile
+    workdir: Path
+
+    def count(self, full: int, minimum: int = 1) -> int:
+        """``full`` scaled by the profile (at least ``minimum``)."""
+        return max(minimum, int(full * self.profile.scale))
+
+    def deadline(self, seconds: float | None = None) -> float:
+        """A ``time.monotonic()`` deadline: ``seconds`` (default the profile's per-section bound)."""
+        return time.monotonic() + (self.profile.seconds if seconds is None else min(seconds, self.profile.seconds))
+
+    def log(self, message: str) -> None:
+        print(f"[reliability] {message}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def check_loopback(address: str) -> str:
+        """``address`` (host:port, or an ``ipv4:`` list) when every host is a loopback address;
+        ValueError otherwise."""
+        hosts = address.removeprefix("ipv4:").split(",")
+        for hostport in hosts:
+            host = hostport.rsplit(":", 1)[0].strip("[]")
+            if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+                raise ValueError(f"address: {address!r} is not a loopback address")
+        return address

@@ -1,0 +1,67 @@
+"""The figures' writer and runner: a figure that lost a result or found a problem does not hold, the
+markdown says so, and an area that crashes becomes a figure that does not hold (exit 1)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from reliability import __main__ as runner
+from reliability.context import Context
+from reliability.report import PROFILES, Section, provenance, render_markdown, write
+
+
+def test_section_holds_only_without_problems_and_losses() -> None:
+    assert Section("a", "sandbox", "load").ok
+    assert not Section("a", "sandbox", "load", lost=1).ok
+    assert not Section("a", "sandbox", "load", problems=["INTERNAL seen"]).ok
+    with pytest.raises(ValueError, match="area"):
+        Section("a", "sandbox", "nonsense")
+
+
+def test_markdown_and_json(tmp_path: Path) -> None:
+    sections = [Section("ExecuteBatch", "sandbox", "bad-input", rows=[{"status": "OK", "count": 3},
+                                                                      {"status": "INVALID_ARGUMENT", "count": 9}]),
+                Section("replica killed", "sandbox", "fault", lost=2, problems=["2 programs missing"])]
+    prov = provenance(PROFILES["short"])
+    md = render_markdown(sections, prov)
+    assert "**1 of 2 figures hold; results lost: 2.**" in md
+    assert "| sandbox | fault | replica killed | NO | 2 |" in md
+    assert "| INVALID_ARGUMENT | 9 |" in md and "- 2 programs missing" in md
+    write(sections, prov, tmp_path / "R.md", tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [s["ok"] for s in data["sections"]] == [True, False]
+    assert data["provenance"]["profile"] == "short"
+
+
+def test_context_bounds_and_loopback(tmp_path: Path) -> None:
+    ctx = Context(PROFILES["short"], tmp_path)
+    assert ctx.count(1000) == 50 and ctx.count(3) == 1
+    assert ctx.check_loopback("127.0.0.1:5000") and ctx.check_loopback("ipv4:127.0.0.1:1,127.0.0.2:2")
+    with pytest.raises(ValueError, match="loopback"):
+        ctx.check_loopback("ipv4:127.0.0.1:1,10.0.0.1:2")
+
+
+def test_crashing_area_is_a_figure_that_does_not_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(ctx: Context) -> list[Section]:
+        raise RuntimeError("replica did not start")
+
+    def fine(ctx: Context) -> list[Section]:
+        assert ctx.workdir.is_dir()
+        return [Section("fine", "analyzer", "load", rows=[{"n": 1}])]
+
+    monkeypatch.setitem(sys.modules, "reliability.faults", types.SimpleNamespace(run=boom))
+    monkeypatch.setitem(sys.modules, "reliability.load", types.SimpleNamespace(run=fine))
+    out = tmp_path / "R.md"
+    assert runner.main(["--profile", "short", "--only", "load,faults", "--out", str(out)]) == 1
+    text = out.read_text()
+    assert "replica did not start" in text and "| analyzer | load | fine | yes |" in text
+    monkeypatch.setitem(sys.modules, "reliability.faults", types.SimpleNamespace(run=fine))
+    assert runner.main(["--profile", "short", "--only", "load,faults", "--out", str(out)]) == 0
+    with pytest.raises(SystemExit) as exc:
+        runner.main(["--only", "nonsense"])
+    assert exc.value.code == 2
