@@ -4,12 +4,23 @@ OOM kills, and killing whatever is left.
 A run's cgroup nests under the service's own cgroup (read from /proc/self/cgroup), so a pod's or
 a CI job's limits still bound the sandbox. Needs write access to the cgroup tree (root on a VM, or
 a delegated subtree); :func:`detect` returns None otherwise and the backend falls back to rlimits.
-Cost: a few mkdir/write/rmdir calls per run (well under a millisecond).
+
+Each service instance owns one group, ``GROUP/pid-<pid>-<nonce>`` (per controller on v1), and holds an
+exclusive ``flock`` on that group's directory for its lifetime. The kernel drops the lock when the
+instance ends, even by SIGKILL, so at start-up an instance sweeps exactly the groups whose lock it
+can take: their owners are gone. Liveness is never read from ``/proc/<pid>``: an instance in another
+pid namespace (a container, ``unshare --pid``), or a reused pid, would make a live instance's group
+look dead or a dead one's look live. The lock lives in the cgroup tree itself, so it is seen by every
+instance that shares the tree, whatever its pid namespace or uid lock directory. (Instances of a
+version that did not lock their group are taken for dead.)
+Cost: a few mkdir/write/rmdir calls per run (well under a millisecond); at start-up one
+``open``/``flock`` per existing instance group.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import time
@@ -19,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "codeeval-sandbox"
-#: Each backend instance gets ``GROUP/pid-<pid>-<random>``; groups of dead processes are swept at start-up.
+#: Each backend instance gets ``GROUP/pid-<pid>-<random>`` (the pid is for people; liveness is the lock).
 INSTANCE = "pid-{pid}-{nonce}"
 
 
@@ -89,9 +100,11 @@ class RunCgroup:
 class Cgroups:
     """Factory of per-run cgroups under the service's own cgroup."""
 
-    def __init__(self, version: int, parents: dict[str, Path]) -> None:
+    def __init__(self, version: int, parents: dict[str, Path], locks: list[int] | None = None) -> None:
         self.version = version
         self.parents = parents
+        #: Open, flock'ed descriptors of the instance groups (closed by :meth:`close`).
+        self.locks = locks if locks is not None else []
 
     def create(self, memory_bytes: int, max_processes: int) -> RunCgroup:
         name = uuid.uuid4().hex[:16]
@@ -120,13 +133,18 @@ class Cgroups:
         return f"cgroup v{self.version}"
 
     def close(self) -> None:
-        """Remove this service instance's group (its runs are gone by now)."""
+        """Remove this service instance's group (its runs are gone by now), then drop its locks."""
         for d in dict.fromkeys(self.parents.values()):
             _remove_tree(d)
+        for fd in self.locks:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.locks = []
 
 
 def detect() -> Cgroups | None:
     """Usable cgroups for per-run limits, or None (not root, read-only tree, controllers missing)."""
+    cg: Cgroups | None = None
     try:
         if (ROOT / "cgroup.controllers").exists():  # v2 unified
             top = ROOT / _own_path("") / GROUP
@@ -137,33 +155,72 @@ def detect() -> Cgroups | None:
             if not needed <= enabled:
                 parent_ctl.write_text(" ".join(f"+{c}" for c in sorted(needed - enabled)))
             (top / "cgroup.subtree_control").write_text("+memory +pids +cpu")
-            base = _instance(top)
+            cg = Cgroups(2, {})
+            base = _instance(top, cg.locks)
+            cg.parents = {"memory": base, "pids": base, "cpuacct": base}
             (base / "cgroup.subtree_control").write_text("+memory +pids +cpu")
-            return _probe(Cgroups(2, {"memory": base, "pids": base, "cpuacct": base}))
-        parents = {}
+            return _probe(cg)
+        cg = Cgroups(1, {})
         for ctl in ("memory", "pids", "cpuacct"):
             if not (ROOT / ctl).is_dir():
+                cg.close()
                 return None
             top = ROOT / ctl / _own_path(ctl) / GROUP
             top.mkdir(exist_ok=True)
             if ctl == "memory" and (top / "memory.use_hierarchy").exists():
                 with contextlib.suppress(OSError):
                     (top / "memory.use_hierarchy").write_text("1")
-            parents[ctl] = _instance(top)
-        return _probe(Cgroups(1, parents))
+            cg.parents[ctl] = _instance(top, cg.locks)
+        return _probe(cg)
     except OSError:
+        if cg is not None:
+            cg.close()
         return None
 
 
-def _instance(top: Path) -> Path:
-    """This process's group under ``top``, after sweeping the groups of instances that died."""
-    for old in top.glob("pid-*"):
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            _remove_tree(old)
-    base = top / INSTANCE.format(pid=os.getpid(), nonce=uuid.uuid4().hex[:8])
-    base.mkdir(exist_ok=True)
-    return base
+def sweep(top: Path) -> list[Path]:
+    """Remove the instance groups under ``top`` whose owner is gone (their lock can be taken); return
+    them. A group whose lock is held by a live instance, in any pid namespace, is never touched."""
+    swept = []
+    for old in sorted(top.glob("pid-*")):
+        try:
+            fd = os.open(old, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue  # removed meanwhile (by another instance's sweep)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # its instance lives
+        try:
+            _remove_tree(old)  # under its lock: a starting instance cannot claim it meanwhile
+            swept.append(old)
+        finally:
+            os.close(fd)
+    return swept
+
+
+def _instance(top: Path, locks: list[int]) -> Path:
+    """This instance's group under ``top``, flock'ed (the descriptor is appended to ``locks``), after
+    sweeping the groups of instances that are gone. Raises OSError when no group can be made."""
+    sweep(top)
+    for _ in range(5):
+        base = top / INSTANCE.format(pid=os.getpid(), nonce=uuid.uuid4().hex[:8])
+        base.mkdir()
+        try:
+            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:  # another instance's sweep removed it between mkdir and open
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another instance's sweep took it between mkdir and flock
+            os.close(fd)
+            continue
+        if base.exists() and os.stat(base).st_ino == os.fstat(fd).st_ino:
+            locks.append(fd)
+            return base
+        os.close(fd)  # swept before we locked it: make another
+    raise OSError(f"could not claim an instance group under {top}")
 
 
 def _remove_tree(group: Path) -> None:
@@ -178,6 +235,7 @@ def _probe(cg: Cgroups) -> Cgroups | None:
     try:
         cg.create(64 << 20, 8).destroy()
     except OSError:
+        cg.close()
         return None
     return cg
 
