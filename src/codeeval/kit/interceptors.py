@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Histogram
 
-from codeeval.kit import errors, logs
+from codeeval.kit import errors, logs, wire
 
 log = logging.getLogger("codeeval.rpc")
 
@@ -49,15 +50,45 @@ def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary: Callable[[Behavior], Beh
     return handler  # client-streaming RPCs are not used by codeeval
 
 
+class _Undecodable:
+    """A request whose bytes did not parse: where (field path) and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer`` returning :class:`_Undecodable` instead of raising DecodeError (which gRPC
+    would answer UNKNOWN before any handler runs)."""
+    desc = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    if deserializer is None or desc is None:
+        return deserializer
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            return _Undecodable(*wire.decode_error(desc, data))
+    return parse
+
+
+def _check_decoded(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise errors.InvalidArgument(request.reason, field=request.field)
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps :class:`~codeeval.kit.errors.CodeevalError` to its status code; any other exception
-    becomes INTERNAL with the request id only, never a traceback (that goes to the log)."""
+    becomes INTERNAL with the request id only, never a traceback (that goes to the log). A request
+    whose bytes do not parse (bad UTF-8 in a string, a torn message) is INVALID_ARGUMENT naming the
+    field (:mod:`codeeval.kit.wire`), not gRPC's UNKNOWN."""
 
     async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
                                 details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None:
             return handler
+        handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
         return _rewrap(handler, self._unary, self._stream)
 
     @staticmethod
@@ -70,6 +101,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, behavior: Behavior) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
+                _check_decoded(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -80,6 +112,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     def _stream(self, behavior: Behavior) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
+                _check_decoded(request)
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:
