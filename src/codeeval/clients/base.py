@@ -2,7 +2,13 @@
 (``CODEEVAL_<SERVICE>_ADDR``, an explicit address, or a local service started for the client's
 lifetime), the channel with the bearer token and TLS from the environment (:mod:`codeeval.kit.client`),
 retries of UNAVAILABLE with back-off for ``wait_s`` seconds, server streams re-opened after
-UNAVAILABLE, cached capabilities, and :class:`ServiceError` naming the service that failed.
+UNAVAILABLE (a batch stream re-opened with only the requests not yet answered:
+:meth:`ServiceClient.stream_batch`), cached capabilities, and :class:`ServiceError` naming the
+service that failed.
+
+Behind a static address list (``ipv4:127.0.0.1:A,127.0.0.1:B``) or a headless Service the channel
+spreads calls round robin; a replica that dies mid-call fails that call with UNAVAILABLE, and the
+retry or the re-opened stream goes to a replica that is still up.
 
 A client is a context manager; closing it closes its channel and stops a local service it started.
 Cost: the first call opens the channel (and starts a local service when no address is set:
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -54,6 +60,9 @@ class ServiceClient(Generic[StubT]):
         self._channel: grpc.Channel | None = None
         self._stub: StubT | None = None
         self._caps: Any = None
+        #: Streams re-opened after UNAVAILABLE, and requests sent again in them (for the figures).
+        self.reopened = 0
+        self.resent = 0
 
     def __enter__(self: T) -> T:
         return self
@@ -110,9 +119,13 @@ class ServiceClient(Generic[StubT]):
             delay = min(delay * 2, 5.0)
 
     def stream(self, open_stream: Callable[[StubT], Iterable[R]], on_response: Callable[[R], None]) -> None:
-        """Consume a server stream, re-opening it when the service is UNAVAILABLE (for ``wait_s``).
+        """Consume a server stream, re-opening it when the service is UNAVAILABLE.
 
-        ``on_response`` must skip responses it has already handled: a re-opened stream starts over.
+        ``open_stream(stub)`` is called again for every re-open. Either it sends only what is still
+        unanswered (:meth:`stream_batch` does that for batch streams), or ``on_response`` must skip
+        responses it has already handled (a re-opened stream starts over). The ``wait_s`` budget of
+        retries counts from the last response received: a long stream that made progress, then lost its
+        replica, gets the whole budget again. Other errors become ServiceError at once.
         """
         deadline = time.monotonic() + self.wait_s
         delay = 0.5
@@ -120,12 +133,51 @@ class ServiceClient(Generic[StubT]):
             try:
                 for response in open_stream(self.stub()):
                     on_response(response)
+                    deadline = time.monotonic() + self.wait_s
+                    delay = 0.5
                 return
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or time.monotonic() + delay > deadline:
                     raise self.error(exc) from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+            self.reopened += 1
+
+    def stream_batch(self, requests: Sequence[T], open_stream: Callable[[StubT, list[T]], Iterable[R]],
+                     index_of: Callable[[R], int], on_response: Callable[[int, R], None]) -> None:
+        """A batch stream: ``open_stream(stub, batch)`` answers each request of ``batch`` once, in any
+        order, each response naming its request by position in ``batch`` (``index_of``).
+
+        ``on_response(i, response)`` is called exactly once per request, ``i`` its position in
+        ``requests``. A stream lost to UNAVAILABLE is re-opened (as :meth:`stream`) with only the
+        requests not answered yet, so a replica's death re-runs only what was in flight there; an answer
+        that repeats a request is dropped. Raises ServiceError when a response names a position outside
+        its batch or the stream ends with requests unanswered (never a silent gap).
+        Cost: one stream, plus one per re-open carrying the unanswered requests.
+        """
+        delivered: set[int] = set()
+        sent: list[int] = []
+
+        def reopen(stub: StubT) -> Iterable[R]:
+            if sent:
+                self.resent += len(requests) - len(delivered)
+            sent[:] = [i for i in range(len(requests)) if i not in delivered]
+            return open_stream(stub, [requests[i] for i in sent]) if sent else ()
+
+        def handle(response: R) -> None:
+            j = index_of(response)
+            if not 0 <= j < len(sent):
+                raise ServiceError(self.service, f"{self.service}: a response names request {j} of a batch of "
+                                                 f"{len(sent)}")
+            if sent[j] in delivered:
+                return
+            delivered.add(sent[j])
+            on_response(sent[j], response)
+
+        self.stream(reopen, handle)
+        if len(delivered) < len(requests):
+            raise ServiceError(self.service, f"{self.service}: the stream ended with {len(requests) - len(delivered)} "
+                                             f"of {len(requests)} requests unanswered")
 
     @property
     def contacted(self) -> bool:

@@ -1,10 +1,11 @@
 """Typed client of the sandbox service: capabilities, what it can run, and batches of programs
-executed into :class:`~codeeval.records.Execution` records (streamed, re-opened after UNAVAILABLE).
-Cost: one ExecuteBatch stream per call; the service runs the programs in parallel."""
+executed into :class:`~codeeval.records.Execution` records (streamed; after UNAVAILABLE, a replica
+that died say, re-opened with only the programs not answered yet).
+Cost: one ExecuteBatch stream per call, plus one per re-open; the service runs the programs in parallel."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.clients.base import ServiceClient
@@ -39,17 +40,19 @@ class SandboxClient(ServiceClient[sandbox_pb2_grpc.SandboxServiceStub]):
 
     def execute_batch(self, requests: Sequence[sandbox_pb2.ExecuteRequest], keys: Sequence[str],
                       on_result: Callable[[int, Execution], None]) -> None:
-        """Run ``requests``; ``on_result(index, execution)`` once per request (``keys[index]`` is the
-        record's key). After a re-opened stream, indexes already delivered are not delivered again."""
+        """Run ``requests``; ``on_result(index, execution)`` exactly once per request (``keys[index]`` is
+        the record's key). A stream lost to UNAVAILABLE is re-opened with only the requests not answered
+        yet (a program in flight on a replica that died runs again on another; no result is delivered
+        twice). Raises ServiceError when the service fails otherwise or leaves a request unanswered."""
         if len(keys) != len(requests):
             raise ValueError(f"keys: {len(keys)} keys for {len(requests)} requests")
-        delivered: set[int] = set()
-        request = sandbox_pb2.ExecuteBatchRequest(requests=list(requests))
 
-        def handle(resp: sandbox_pb2.ExecuteBatchResponse) -> None:
-            if resp.index in delivered:
-                return
-            delivered.add(resp.index)
-            on_result(resp.index, Execution.from_proto(keys[resp.index], resp.result))
+        def open_stream(stub: sandbox_pb2_grpc.SandboxServiceStub,
+                        batch: list[sandbox_pb2.ExecuteRequest]) -> Iterable[sandbox_pb2.ExecuteBatchResponse]:
+            return stub.ExecuteBatch(sandbox_pb2.ExecuteBatchRequest(requests=batch),  # type: ignore[no-any-return]
+                                     timeout=BATCH_DEADLINE_S)
 
-        self.stream(lambda stub: stub.ExecuteBatch(request, timeout=BATCH_DEADLINE_S), handle)
+        def handle(index: int, resp: sandbox_pb2.ExecuteBatchResponse) -> None:
+            on_result(index, Execution.from_proto(keys[index], resp.result))
+
+        self.stream_batch(list(requests), open_stream, lambda resp: resp.index, handle)
