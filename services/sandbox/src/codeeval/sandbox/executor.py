@@ -75,7 +75,8 @@ def make_backend(settings: SandboxSettings, uid_base: int | None = None) -> Back
     from codeeval.sandbox.backends.bubblewrap import BubblewrapBackend
 
     return BubblewrapBackend(slots=settings.max_concurrency, uid_base=uid_base,
-                             use_seccomp=settings.seccomp, use_cgroups=settings.cgroups)
+                             use_seccomp=settings.seccomp, use_cgroups=settings.cgroups,
+                             python_zygote=settings.python_zygote)
 
 
 #: Top-level names a runner writes itself in the run directory (an extra file may not take them).

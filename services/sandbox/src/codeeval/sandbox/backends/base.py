@@ -22,6 +22,19 @@ class Bind:
     writable: bool = False
 
 
+@dataclass(frozen=True)
+class ZygoteProgram:
+    """A judged Python run a backend with a warm zygote (bubblewrap as root, ``python_zygote`` on)
+    may run instead of ``SandboxCommand.argv``: the zygote forks a fresh sandbox that imports
+    ``source`` as ``__main__`` and answers the judge on the inherited fd ``channel``. ``binds`` are
+    the trusted directories the zygote itself needs (the support and worker dirs, the same for
+    every run of a service). Other backends ignore it and run ``argv``."""
+
+    source: str
+    channel: int
+    binds: tuple[Bind, ...]
+
+
 @dataclass
 class SandboxCommand:
     """One command to run in a fresh sandbox.
@@ -43,6 +56,8 @@ class SandboxCommand:
     #: Host fds the sandboxed process inherits at the same numbers (the Python judge's channel);
     #: the caller keeps and closes them.
     pass_fds: tuple[int, ...] = ()
+    #: The same run for a backend's Python zygote (see ZygoteProgram), when the runner offers one.
+    zygote: ZygoteProgram | None = None
 
 
 def map_paths(argv: list[str], mapping: dict[str, str]) -> list[str]:

@@ -13,6 +13,11 @@ What one run gets (see SANDBOX.md for why each piece is there):
   the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2); without
   cgroups (a pod) a watchdog (``memwatch``) kills a run whose processes and /dev/shm together reach
   the memory limit (MEMORY_EXCEEDED).
+
+With ``python_zygote`` (root only, not the unshare subclass) a judged Python run that offers a
+``ZygoteProgram`` is forked by the slot's warm zygote instead (``zygote.py``): the same root, the
+same namespaces (fresh per run), tmpfs, rlimits, seccomp filter and cgroups, the candidate under
+the slot's uid, the zygote under another; every other run takes the path above.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from codeeval.sandbox.backends import cgroups
+from codeeval.sandbox.backends import cgroups, zygote
 from codeeval.sandbox.backends.base import WORK_DIR, Backend, SandboxCommand, StreamCollector
 from codeeval.sandbox.backends.memwatch import MemoryWatch, Watch
 from codeeval.sandbox.backends.seccomp_filter import compile_filter
@@ -52,7 +57,7 @@ class BubblewrapBackend(Backend):
     has_shm = True
 
     def __init__(self, *, slots: int = 4, uid_base: int = 61000, use_seccomp: bool = True,
-                 use_cgroups: bool = True, bwrap: str = "bwrap") -> None:
+                 use_cgroups: bool = True, bwrap: str = "bwrap", python_zygote: bool = False) -> None:
         self.bwrap = shutil.which(bwrap) or bwrap
         self.slots = slots
         self.uid_base = uid_base
@@ -63,6 +68,9 @@ class BubblewrapBackend(Backend):
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._uids: asyncio.Queue[int] | None = None
         self.is_root = os.geteuid() == 0
+        #: judged Python runs go through a warm zygote per slot (bubblewrap as root only)
+        self.python_zygote = python_zygote and self.is_root and self.tool == "bwrap"
+        self.zygotes: dict[int, zygote.Zygote] = {}
 
     def version(self) -> str:
         out = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
@@ -74,6 +82,7 @@ class BubblewrapBackend(Backend):
             "cgroups": self.cgroups.describe() if self.cgroups else "none (rlimits only)",
             "seccomp": "on" if self.seccomp_path else "off",
             "host_uid": f"{self.uid_base}+slot" if self.is_root else str(os.geteuid()),
+            "python_zygote": "on" if self.python_zygote else "off",
         }
 
     async def start(self) -> None:
@@ -93,6 +102,9 @@ class BubblewrapBackend(Backend):
             raise RuntimeError(f"bubblewrap not found ({self.bwrap}); apt-get install bubblewrap")
 
     async def stop(self) -> None:
+        for z in self.zygotes.values():
+            await asyncio.to_thread(z.stop)
+        self.zygotes.clear()
         if self.cgroups is not None:
             self.cgroups.close()
         if self._tmp is not None:
@@ -160,7 +172,37 @@ class BubblewrapBackend(Backend):
         finally:
             self._uids.put_nowait(uid)
 
+    def _zygote(self, cmd: SandboxCommand, uid: int) -> zygote.Zygote:
+        """The slot's zygote, replaced when the run needs other trusted binds than it has."""
+        assert cmd.zygote is not None
+        env = tuple({**BASE_ENV, **cmd.env}.items())
+        spec = zygote.ZygoteSpec(self.bwrap, tuple(d for d in RO_SYSTEM_DIRS if Path(d).exists()),
+                                 tuple(SYMLINKS.items()), cmd.zygote.binds, env, self.seccomp_path)
+        z = self.zygotes.get(uid)
+        if z is None or z.spec != spec:
+            if z is not None:
+                z.stop()
+            z = self.zygotes[uid] = zygote.Zygote(uid, spec)
+        return z
+
+    async def _execute_zygote(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
+        lim = cmd.limits
+        cg: cgroups.RunCgroup | None = None
+        try:
+            if self.cgroups is not None:
+                cg = await asyncio.to_thread(self.cgroups.create, lim.memory_bytes, lim.max_processes)
+        except (OSError, RuntimeError) as exc:
+            return ProcessResult(exit_code=-1, sandbox_failure=f"could not create the run's cgroups: {exc}")
+        try:
+            return await zygote.run(self._zygote(cmd, uid), cmd, cg, lim.max_processes,
+                                    lambda pid, kill: self._watches(cmd, pid, kill, cg))
+        finally:
+            if cg is not None:
+                await asyncio.to_thread(cg.destroy)
+
     async def _execute(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
+        if cmd.zygote is not None and self.python_zygote:
+            return await self._execute_zygote(cmd, uid)
         lim = cmd.limits
         cg: cgroups.RunCgroup | None = None
         seccomp_fd: int | None = None

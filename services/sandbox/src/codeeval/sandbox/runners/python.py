@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codeeval.kit.errors import check_max, require
-from codeeval.sandbox.backends.base import Bind, SandboxCommand
+from codeeval.sandbox.backends.base import Bind, SandboxCommand, ZygoteProgram
 from codeeval.sandbox.model import Limits, Mode, Outcome, ProcessResult, RunRequest, RunResult
 from codeeval.sandbox.runners import protocol
 from codeeval.sandbox.runners.base import CODE_DIR, SUPPORT_DIR, harnessed_result, write_extra_files
@@ -210,6 +210,9 @@ class PythonRunner:
                     cmd = self._command(argv, run_dir, limits, req.stdin, fds)
                     if listener is None:
                         cmd.binds.append(Bind(worker, WORKER))
+                        if not req.extra_files:  # the zygote's run has main.py alone
+                            cmd.zygote = ZygoteProgram(req.source, run.candidate_fd,
+                                                       (Bind(self.support_dir(), "/harness"), Bind(worker, WORKER)))
                     pr = await self.execute(cmd)
                     run.release_candidate()
                     if listener is not None:

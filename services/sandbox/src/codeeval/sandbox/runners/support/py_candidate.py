@@ -133,9 +133,14 @@ def _channel(spec: str) -> int:
 
 
 def main() -> None:
-    fd = _channel(sys.argv[1])
+    serve(_channel(sys.argv[1]), sys.argv[2])
+
+
+def serve(fd: int, program: str) -> None:
+    """Import ``program`` and answer the judge on ``fd`` until the channel ends; exits the process
+    (py_zygote calls it in a run's forked child). Never returns."""
     os.write(2, START)  # the sandbox works (tells a sandbox failure from a candidate that died early)
-    module, hello = _load(sys.argv[2])
+    module, hello = _load(program)
     _send(fd, hello)
     while module is not None:
         try:

@@ -1,0 +1,209 @@
+"""The Python zygote: runs INSIDE a slot's long-lived bubblewrap sandbox (backends/zygote.py starts
+it) and forks every judged run of that slot into fresh namespaces, without an exec or an
+interpreter start.
+
+usage: python3 -I -S -B py_zygote.py CONTROL_FD FILTER_FD
+  CONTROL_FD: the host's control socket (SOCK_SEQPACKET); FILTER_FD: the seccomp BPF program
+  (-1: none).
+
+The zygote is uid 0 of a user namespace (with its capabilities there) that maps exactly two uids:
+0 (the zygote, a host uid of its own) and 1 (the candidate, the slot's host uid). It imports the
+candidate worker (py_candidate, py_codec from /worker) and a few common standard-library modules,
+makes itself not dumpable, says ``R`` on fd 3 and then serves one message per run: a JSON header
+(the run's limits) with five fds (SCM_RIGHTS): stdin, stdout, stderr, the judge channel and the
+run's own control socket (SOCK_STREAM). It never receives a run's source, test code or expected
+values: the source goes from the host straight to the run's child on that control socket.
+
+Per run:
+- C1 (forked) unshares the mount, pid, net, ipc and uts namespaces and forks C2, pid 1 of the new
+  pid namespace; C1 waits for it and reports ``S`` + its wait status (int32) on the control socket.
+- C2 sends ``P`` with SCM_CREDENTIALS (the host sees its pid in the host's pid namespace), waits
+  for the host to attach it to the run's cgroups, and reads the source (8-byte length, UTF-8).
+  Then: stdio on 0/1/2, a new cgroup namespace, ``/`` private, fresh size-capped tmpfs on /tmp
+  and /dev/shm, a tmpfs on /code holding main.py (then read-only), a new /proc, hostname
+  ``sandbox``, rlimits, every other fd closed, a new session, the bounding set and ambient
+  capabilities dropped, uid/gid 1 (which clears the remaining capabilities), no_new_privs, the
+  seccomp filter; then py_candidate serves the judge (no return). Any setup failure is written to
+  stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
+
+Costs: one fork for C1, one for C2, five unshares, four mounts and a page-table copy of the warm
+interpreter per run (~2-4 CPU-ms); the zygote's start is one python3 (~50 ms, once per slot).
+"""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+
+NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWPID, NEWNET = 0x20000, 0x02000000, 0x04000000, 0x08000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 1 << 14, 1 << 18)
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAP_AMBIENT = 4, 24, 38, 22, 47
+PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 4, 2
+CANDIDATE_ID = 1
+CODE_DIR = "/code"
+#: Preloaded once: what most judged programs import. Nothing with per-process random state
+#: (``random``, ``tempfile``): forks would share it.
+PRELOAD = ("re", "math", "collections", "itertools", "functools", "heapq", "string", "typing", "bisect",
+           "operator", "traceback", "fractions", "decimal", "statistics", "hashlib")
+#: The highest capability number of this kernel (read at the zygote's start).
+CAP_LAST = 40
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+class SetupError(Exception):
+    pass
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise SetupError(f"{what}: {os.strerror(err)} (errno {err})")
+
+
+def _mount(source: bytes, target: str, kind: bytes | None, flags: int, data: str | None) -> None:
+    _check(libc.mount(source, target.encode(), kind, flags, data.encode() if data else None), f"mount {target}")
+
+
+def _recv_exact(fd: int, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise SetupError("the host hung up before the run started")
+        buf += chunk
+    return bytes(buf)
+
+
+def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
+    """C2, after the cgroup attach: everything between the zygote's state and the candidate's."""
+    _check(libc.unshare(NEWCGROUP), "unshare cgroup namespace")
+    _mount(b"none", "/", None, MS_REC | MS_PRIVATE, None)
+    owner = f"uid={CANDIDATE_ID},gid={CANDIDATE_ID}"
+    _mount(b"tmpfs", "/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={req['work_dir_bytes']},mode=0755,{owner}")
+    _mount(b"tmpfs", "/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={req['shm_bytes']},mode=0755,{owner}")
+    _mount(b"tmpfs", CODE_DIR, b"tmpfs", MS_NOSUID | MS_NODEV, f"size={len(source) + (64 << 10)},mode=0755")
+    fd = os.open(f"{CODE_DIR}/main.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    view = memoryview(source)
+    while view:
+        view = view[os.write(fd, view):]
+    os.close(fd)
+    _mount(b"none", CODE_DIR, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    _mount(b"proc", "/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    _check(libc.sethostname(b"sandbox", 7), "sethostname")
+    for name, value in req["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value[0], value[1]))
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+    os.setsid()
+    os.chdir("/tmp")
+    for cap in range(CAP_LAST + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
+    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    os.setgroups([])
+    os.setresgid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
+    os.setresuid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)  # clears the permitted and effective sets
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if bpf:
+        prog = SockFprog(len(bpf) // 8, bpf)
+        _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0), "seccomp")
+
+
+def _init(req: dict, fds: list[int], bpf: bytes) -> None:
+    """C2: pid 1 of the run's pid namespace; becomes the candidate worker. Never returns."""
+    stdin, stdout, stderr, channel, control = fds
+    for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        os.dup2(fd, target)
+    try:
+        creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+        sock = socket.socket(fileno=control)
+        try:
+            sock.sendmsg([b"P"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+        finally:
+            sock.detach()
+        size = struct.unpack("<Q", _recv_exact(control, 8))[0]
+        source = _recv_exact(control, size)
+        _isolate(req, source, channel, bpf)
+    except (OSError, SetupError, ValueError, KeyError, TypeError) as exc:
+        os.write(2, f"zygote: {exc}\n".encode(errors="replace"))
+        os._exit(1)
+    del source, req
+    import py_candidate
+
+    py_candidate.serve(channel, f"{CODE_DIR}/main.py")
+    os._exit(0)
+
+
+def _run(req: dict, fds: list[int], bpf: bytes) -> None:
+    """C1: fresh namespaces, C2 as their pid 1, its wait status to the host. Never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if len(fds) != 5:
+            raise SetupError(f"expected 5 fds, got {len(fds)}")
+        _check(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
+        pid = os.fork()
+        if pid == 0:
+            _init(req, fds, bpf)
+        for fd in fds[:4]:
+            os.close(fd)
+        status = os.waitpid(pid, 0)[1]
+        os.write(fds[4], b"S" + struct.pack("<i", status))
+    except BaseException as exc:  # noqa: BLE001 - told to the host, which makes it a SANDBOX_ERROR
+        code = 1
+        try:  # noqa: SIM105
+            os.write(fds[2] if len(fds) > 2 else 2, f"zygote: {exc}\n".encode(errors="replace"))
+        except BaseException:  # noqa: BLE001,S110
+            pass
+    os._exit(code)
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    bpf = b""
+    if int(sys.argv[2]) >= 0:
+        with os.fdopen(int(sys.argv[2]), "rb") as fh:
+            bpf = fh.read()
+    sys.path.insert(0, "/worker")
+    import py_candidate  # noqa: F401 - warm: its site set-up and py_codec run once, here
+
+    del sys.path[0]
+    global CAP_LAST
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        CAP_LAST = int(fh.read())
+    for name in PRELOAD:
+        __import__(name)
+    _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # C1s are reaped by the kernel
+    control.sendall(b"R")
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 8)
+        except OSError:
+            return
+        if not msg:
+            return
+        try:
+            req = json.loads(msg)
+        except ValueError:
+            req = {}
+        if os.fork() == 0:
+            control.close()
+            _run(req, fds, bpf)
+        for fd in fds:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    main()
