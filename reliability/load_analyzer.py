@@ -1,0 +1,251 @@
+"""Analyzer under concurrent load: a real local analyzer service (pylint, the warm PMD JVM, lizard)
+receiving concurrent Analyze calls of large and malformed files.
+
+Each "mixed" call holds control files with known findings (a Python unused variable, a Java unused
+local) beside files that make a tool fail or cannot be analysed: a 3,000-term sum that crashes
+pylint's astroid (pylint's fatal F0002, a real crash of pylint 4.1), a multi-line f-string lizard
+counts negatively, a 3,000-term sum that overflows CPython's compiler (the parse check's
+RecursionError), Python and Java syntax errors, printable junk, deeply nested Python and Java,
+and one large file. A failing tool must fail that file only: the control files keep exactly the
+findings they had in the first call, and every file gets its report. Oversized (5 MiB) and binary
+(non-UTF-8) files are refused as a whole call with INVALID_ARGUMENT naming the file's field (and
+the limit, for the size). Between rounds the service is quiet and its RSS, fds and process tree
+(the PMD JVM) are sampled.
+
+Bounded by ``ctx.count(600)`` calls and ``ctx.deadline(seconds)``. Cost: pylint and PMD on the
+files (seconds per mixed call on a busy 2-core machine).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import grpc
+
+from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from codeeval.api.common.v1 import common_pb2
+from codeeval.kit.client import LocalService, open_channel
+from reliability.context import Context
+from reliability.load_checks import Flatness, Sample, descendants, open_fds, percentile, rss_bytes
+from reliability.report import Section
+
+FULL_CALLS = 600
+STREAMS = 3
+MAX_FILE_BYTES = 256 * 1024   # the analyzer's default max_file_bytes
+OVERSIZED_BYTES = 5 * 1024 * 1024
+CALL_TIMEOUT_S = 300.0
+
+PY, JAVA = common_pb2.LANGUAGE_PYTHON, common_pb2.LANGUAGE_JAVA
+CONTROL_PY = "def area(w, h):\n    unused = w * 2\n    return w * h\n"
+CONTROL_JAVA = ("public class Control {\n    public int area(int w, int h) {\n        int unused = w * 2;\n"
+                "        return w * h;\n    }\n}\n")
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """One file of a mixed call and what its report must show: ``tool`` failed on it (its
+    tool_errors name that tool), or it is not analysable, or it is analysable without errors."""
+
+    path: str
+    content: bytes
+    language: common_pb2.Language
+    expect: str   # "findings" (control: analysable, no tool error, findings), "tool:<name>", "unanalysable", "any"
+
+
+def _large_python(size: int) -> str:
+    body: list[str] = []
+    total = 0
+    while total < size - 200:
+        body.append(f"def f{len(body)}(x):\n    if x > {len(body)}:\n        return x - 1\n    return x + 1\n\n\n")
+        total += len(body[-1])
+    return "".join(body)
+
+
+def mixed_files(large_bytes: int) -> list[FileCase]:
+    rng = random.Random(0)
+    junk = "".join(chr(rng.randrange(33, 0x2FFF)) for _ in range(4000))
+    nested_py = "def deep(x):\n" + "".join("    " * (d + 1) + f"if x > {d}:\n" for d in range(60)) \
+        + "    " * 61 + "return x\n    return 0\n"
+    nested_java = ("public class Deep {\n    int f(int x) {\n" + "".join(f"if (x > {d}) {{\n" for d in range(150))
+                   + "return x;\n" + "}\n" * 150 + "return 0;\n    }\n}\n")
+    fstring = ('def render(name):\n\tcode = f"""\n\tclass {name}:\n\t\tdef get(self, field):\n'
+               '\t\t\treturn {name}[\'{field}\']\n\t"""\n\treturn code\n')
+    return [
+        FileCase("control.py", CONTROL_PY.encode(), PY, "findings"),
+        FileCase("Control.java", CONTROL_JAVA.encode(), JAVA, "findings"),
+        FileCase("pylint_crash.py", ("x = " + "+".join(["1"] * 1000) + "\n").encode(), PY, "tool:pylint"),
+        FileCase("parse_crash.py", ("x = " + "+".join(["1"] * 3000) + "\n").encode(), PY, "tool:parse"),
+        FileCase("lizard_negative.py", fstring.encode(), PY, "tool:lizard"),
+        FileCase("syntax_error.py", b"def broken(:\n    return\n", PY, "unanalysable"),
+        FileCase("Broken.java", b"public class Broken { void f( { } }\n", JAVA, "unanalysable"),
+        FileCase("junk.py", junk.encode(), PY, "unanalysable"),
+        FileCase("nested.py", nested_py.encode(), PY, "any"),
+        FileCase("Deep.java", nested_java.encode(), JAVA, "any"),
+        FileCase("large.py", _large_python(large_bytes).encode(), PY, "any"),
+    ]
+
+
+def refused_calls() -> dict[str, tuple[list[common_pb2.SourceFile], str]]:
+    """Calls the service must refuse: name -> (files, text the error must contain)."""
+    control = common_pb2.SourceFile(path="control.py", content=CONTROL_PY.encode(), language=PY)
+    return {
+        "oversized": ([control, common_pb2.SourceFile(path="big.py", content=b"x = 1\n" * (OVERSIZED_BYTES // 6),
+                                                      language=PY)], "files[1].content"),
+        "binary": ([control, common_pb2.SourceFile(path="bin.py", content=os.urandom(4096) + b"\xff\xfe",
+                                                   language=PY)], "files[1].content"),
+    }
+
+
+def report_problems(cases: list[FileCase], resp: analyzer_pb2.AnalyzeResponse,
+                    control: dict[str, frozenset[tuple[str, int]]]) -> tuple[list[str], int, int]:
+    """Problems of one mixed call's response, the files it lost (no report), its per-file tool
+    errors. ``control``: each control file's findings (rule, line) from the first call, filled here."""
+    problems: list[str] = []
+    reports = {r.path: r for r in resp.files}
+    lost = sum(1 for c in cases if c.path not in reports)
+    errors = sum(len(r.tool_errors) for r in resp.files)
+    for case in cases:
+        r = reports.get(case.path)
+        if r is None:
+            continue
+        tools = {e.tool for e in r.tool_errors}
+        if case.expect == "findings":
+            found = frozenset((f.rule, f.line) for f in r.findings)
+            if not r.analyzable or r.tool_errors or not found:
+                problems.append(f"{case.path}: a control file lost its analysis (analyzable={r.analyzable}, "
+                                f"tool errors {sorted(tools)}, {len(found)} findings)")
+            elif control.setdefault(case.path, found) != found:
+                problems.append(f"{case.path}: findings changed between calls: {sorted(found)} vs "
+                                f"{sorted(control[case.path])}")
+        elif case.expect.startswith("tool:") and case.expect[5:] not in tools:
+            problems.append(f"{case.path}: expected a {case.expect[5:]} error, got tool errors {sorted(tools)}")
+        elif case.expect == "unanalysable" and r.analyzable:
+            problems.append(f"{case.path}: malformed file reported analysable")
+    return problems, lost, errors
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: Counter[str] = field(default_factory=Counter)
+    files: int = 0
+    lost: int = 0
+    file_errors: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    latency_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    problems: Counter[str] = field(default_factory=Counter)
+    control: dict[str, frozenset[tuple[str, int]]] = field(default_factory=dict)
+    error_files: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class AnalyzerService:
+    service: LocalService
+
+    @property
+    def pid(self) -> int:
+        assert self.service.proc is not None
+        return self.service.proc.pid
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start(ctx: Context, timeout: float = 300.0) -> AnalyzerService:
+    svc = LocalService("analyzer", log_file=ctx.workdir / "analyzer.log")
+    try:
+        ctx.check_loopback(svc.start(timeout=timeout, on_wait=ctx.log))
+    except BaseException:
+        svc.stop()
+        raise
+    return AnalyzerService(svc)
+
+
+def _call(stub: analyzer_pb2_grpc.AnalyzerServiceStub, kind: str, cases: list[FileCase], tally: Tally) -> None:
+    refused = refused_calls()
+    if kind == "mixed":
+        files = [common_pb2.SourceFile(path=c.path, content=c.content, language=c.language) for c in cases]
+        must = ""
+    else:
+        files, must = refused[kind]
+    req = analyzer_pb2.AnalyzeRequest(files=[analyzer_pb2.AnalyzedFile(file=f) for f in files])
+    t0 = time.monotonic()
+    try:
+        resp = stub.Analyze(req, timeout=CALL_TIMEOUT_S)
+        code, details = "OK", ""
+    except grpc.RpcError as exc:
+        resp, code, details = None, exc.code().name, exc.details() or ""
+    dt = time.monotonic() - t0
+    with tally.lock:
+        tally.calls[kind] += 1
+        tally.statuses[f"{kind}: {code}"] += 1
+        tally.latency_s[kind].append(dt)
+        if kind == "mixed":
+            tally.files += len(files)
+            if resp is None:
+                tally.lost += len(files)
+                tally.problems[f"a mixed call failed as a whole: {code}: {details[:160]}"] += 1
+                return
+            problems, lost, errors = report_problems(cases, resp, tally.control)
+            tally.lost += lost
+            tally.file_errors += errors
+            tally.error_files.update(f"{r.path} ({e.tool})" for r in resp.files for e in r.tool_errors)
+            for p in problems:
+                tally.problems[p] += 1
+        elif code != "INVALID_ARGUMENT" or must not in details:
+            tally.problems[f"{kind} call: expected INVALID_ARGUMENT naming {must}, got {code}: {details[:160]}"] += 1
+        elif kind == "oversized" and str(MAX_FILE_BYTES) not in details:
+            tally.problems[f"oversized call: the error does not name the limit {MAX_FILE_BYTES}: {details[:160]}"] += 1
+
+
+def sample(svc: AnalyzerService, calls: int) -> Sample:
+    return Sample(runs=calls, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(descendants(svc.pid)))
+
+
+def run(ctx: Context, svc: AnalyzerService, seconds: float | None = None) -> Section:
+    """The analyzer load figure (see the module docstring)."""
+    t_start = time.monotonic()
+    total = ctx.count(FULL_CALLS, minimum=12)
+    deadline = ctx.deadline(seconds)
+    large = MAX_FILE_BYTES - 1024 if ctx.profile.name == "full" else MAX_FILE_BYTES // 32
+    cases = mixed_files(large)
+    kinds = itertools.cycle(["mixed", "mixed", "oversized", "mixed", "binary", "mixed"])
+    tally, flat = Tally(), Flatness()
+    sent = 0
+    with open_channel(ctx.check_loopback(svc.service.address)) as channel, \
+            ThreadPoolExecutor(STREAMS, thread_name_prefix="analyzer-load") as pool:
+        stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
+        while sent < total and time.monotonic() < deadline:
+            round_kinds = [next(kinds) for _ in range(min(STREAMS, total - sent))]
+            sent += len(round_kinds)
+            list(pool.map(lambda k: _call(stub, k, cases, tally), round_kinds))
+            flat.add(sample(svc, sum(tally.calls.values())))
+    elapsed = time.monotonic() - t_start
+    rows = [{"call": kind, "calls": tally.calls[kind],
+             "statuses": ", ".join(f"{s.split(': ')[1]} {n}" for s, n in tally.statuses.items()
+                                   if s.startswith(kind + ":")),
+             "p50 s": percentile(tally.latency_s[kind], 0.5), "p99 s": percentile(tally.latency_s[kind], 0.99)}
+            for kind in ("mixed", "oversized", "binary")]
+    problems = [f"{n}x {p}" for p, n in tally.problems.most_common(8)] + flat.problems("analyzer")
+    if not tally.calls["mixed"]:
+        problems.append("no mixed call finished")
+    figures = flat.figures()
+    notes = [f"{sum(tally.calls.values())} calls in {elapsed:.0f}s on {STREAMS} concurrent streams; {tally.files} "
+             f"files in mixed calls of {len(cases)} ({', '.join(c.path for c in cases)}; large.py "
+             f"{large // 1024} KiB); per-file tool errors {tally.file_errors} "
+             f"({tally.file_errors / max(1, tally.calls['mixed']):.1f} a call: "
+             + ", ".join(f"{k} {n}x" for k, n in sorted(tally.error_files.items())) + ")",
+             f"refused calls: a {OVERSIZED_BYTES >> 20} MiB file (limit {MAX_FILE_BYTES} bytes) and a non-UTF-8 "
+             "file, each beside a valid one: INVALID_ARGUMENT naming files[1].content",
+             "resources sampled while quiet after each round of "
+             f"{STREAMS} calls (first after the warm-up round): "
+             + "; ".join(f"{k} {v}" for k, v in figures.items())]
+    return Section(title="concurrent Analyze of large and malformed files", service="analyzer", area="load",
+                   rows=rows, lost=tally.lost, problems=problems, notes=notes, seconds=elapsed)

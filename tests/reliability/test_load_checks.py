@@ -1,0 +1,161 @@
+"""The load area's judges can fail: a planted leak (RSS, fds, a process, a run directory, a cgroup),
+a wrong verdict, a lost program or stream, a wrong-adapter output and a broken analyzer report are
+each caught; clean records pass. Also: the /proc readers see this process and a child it leaves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import grpc
+
+from codeeval.api.analyzer.v1 import analyzer_pb2
+from reliability import load_analyzer, load_generator, load_programs
+from reliability.load_checks import (
+    Proc,
+    Sample,
+    Verdict,
+    descendants,
+    flatness_problems,
+    leftovers,
+    lost_count,
+    open_fds,
+    percentile,
+    rss_bytes,
+    verdict_problems,
+)
+
+MiB = 2**20
+
+
+def samples(n: int = 5, **last: int) -> list[Sample]:
+    out = [Sample(runs=20 * (i + 1), rss=100 * MiB, fds=20, tree=6) for i in range(n)]
+    for key, value in last.items():
+        setattr(out[-1], key, value)
+    return out
+
+
+def test_flat_resources_pass() -> None:
+    flat = samples()
+    flat[-1].rss = 104 * MiB  # within 5%
+    assert flatness_problems(flat, "sandbox") == []
+
+
+def test_a_planted_leak_is_caught() -> None:
+    assert "RSS grew" in flatness_problems(samples(rss=106 * MiB), "sandbox")[0]
+    assert "open fds grew from 20" in flatness_problems(samples(fds=21), "sandbox")[0]
+    assert "process tree grew" in flatness_problems(samples(tree=7), "sandbox")[0]
+    mid = samples()
+    mid[2].leftover_processes = 3  # a leftover counts even when a later sample is clean
+    assert flatness_problems(mid, "sandbox") == ["sandbox: leftover processes in 1 of 5 quiet samples (up to 3, "
+                                                 "after 60 runs)"]
+    assert "leftover dirs" in flatness_problems(samples(leftover_dirs=1), "sandbox")[0]
+    assert "leftover cgroups" in flatness_problems(samples(leftover_cgroups=2), "sandbox")[0]
+    assert flatness_problems([], "sandbox") == ["sandbox: no resource sample was taken"]
+
+
+def test_leftovers_tell_live_processes_from_orphaned_zombies() -> None:
+    table = {10: Proc(1, 61000, "S"), 11: Proc(1, 61001, "Z"), 12: Proc(500, 61000, "Z"), 13: Proc(1, 1000, "S")}
+    left, orphans = leftovers(range(61000, 61002), 500, table)
+    assert left == {10, 12} and orphans == {11}  # a zombie of the service itself is its leak
+
+
+def test_a_wrong_verdict_is_caught() -> None:
+    ok = [Verdict("benign-correct", "add", frozenset({"PASSED"}), "PASSED"),
+          Verdict("forging", "always_equal", frozenset({"FAILED"}), "FAILED")]
+    assert verdict_problems(ok) == []
+    forged = ok + [Verdict("forging", "always_equal", frozenset({"FAILED"}), "PASSED")] * 2
+    assert verdict_problems(forged) == ["forging program 'always_equal' ended PASSED 2x (expected FAILED)"]
+    broken = [Verdict("benign-correct", "add", frozenset({"PASSED"}), "SANDBOX_ERROR")]
+    assert "ended SANDBOX_ERROR" in verdict_problems(broken)[0]
+
+
+def test_every_non_benign_program_must_fail() -> None:
+    programs = load_programs.mix()
+    assert {p.kind for p in programs} == {"benign-correct", "benign-wrong", "hostile", "forging"}
+    for p in programs:
+        assert ("PASSED" in p.expected) == (p.kind == "benign-correct"), p
+        assert "SANDBOX_ERROR" not in p.expected, p
+    assert len(load_programs.forging()) >= 15
+    assert load_programs.unique(programs[0], 1) != load_programs.unique(programs[0], 2)
+
+
+def test_lost_results_are_counted() -> None:
+    assert lost_count(10, 10) == 0 and lost_count(10, 7) == 3 and lost_count(3, 5) == 0
+
+
+def test_percentiles() -> None:
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile(list(map(float, range(1, 101))), 0.99) == 99.0
+    assert percentile([], 0.5) != percentile([], 0.5)  # NaN
+
+
+def test_proc_readers_see_a_leftover_child() -> None:
+    assert rss_bytes(os.getpid()) > 0 and open_fds(os.getpid()) > 2
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in descendants(os.getpid())
+        left, _ = leftovers(range(os.getuid(), os.getuid() + 1), os.getpid())
+        assert child.pid in left
+    finally:
+        child.kill()
+        child.wait()
+
+
+class _Err(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+
+def test_a_lost_stream_is_caught() -> None:
+    ok = [SimpleNamespace(text="AAAA")] * 2
+    assert load_generator.stream_outcome("marker-a", ok, 2, None) == "completed"  # type: ignore[arg-type]
+    assert load_generator.stream_outcome("marker-a", ok[:1], 2, None) == "lost"  # type: ignore[arg-type]
+    assert load_generator.stream_outcome("", [], 2, _Err(grpc.StatusCode.UNAVAILABLE)) == "lost"
+    # NOT_FOUND before any response is a refusal only for the name being unloaded
+    churned = load_generator.CHURNED
+    assert load_generator.stream_outcome(churned, [], 2, _Err(grpc.StatusCode.NOT_FOUND)) == "refused"
+    assert load_generator.stream_outcome("marker-b", [], 2, _Err(grpc.StatusCode.NOT_FOUND)) == "lost"
+    assert load_generator.stream_outcome(churned, ok[:1], 2, _Err(grpc.StatusCode.NOT_FOUND)) == "lost"  # type: ignore[arg-type]
+
+
+def test_a_wrong_adapter_output_is_caught() -> None:
+    assert not load_generator.wrong_output("marker-a", "AAAA AAAA")
+    assert not load_generator.wrong_output(load_generator.CHURNED, " AAAA AAA")
+    assert load_generator.wrong_output("marker-a", "BBBB BBBB")
+    assert load_generator.wrong_output("marker-b", "Here is a function")
+    assert load_generator.wrong_output("", "BBBB BBBB")
+    assert not load_generator.wrong_output("", "Here is a function")
+
+
+def _report(path: str, analyzable: bool = True, tools: tuple[str, ...] = (),
+            findings: int = 0) -> analyzer_pb2.FileReport:
+    return analyzer_pb2.FileReport(path=path, analyzable=analyzable,
+                                   tool_errors=[analyzer_pb2.ToolError(tool=t, message="x") for t in tools],
+                                   findings=[analyzer_pb2.Finding(rule="unused-variable", line=i + 1)
+                                             for i in range(findings)])
+
+
+def test_a_tool_failure_spreading_to_other_files_is_caught() -> None:
+    cases = [c for c in load_analyzer.mixed_files(1024) if c.path in ("control.py", "pylint_crash.py")]
+    good = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", findings=1),
+                                               _report("pylint_crash.py", False, ("pylint",))])
+    control: dict[str, frozenset[tuple[str, int]]] = {}
+    assert load_analyzer.report_problems(cases, good, control) == ([], 0, 1)
+    spread = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", False, ("pylint",)),
+                                                 _report("pylint_crash.py", False, ("pylint",))])
+    problems, _, _ = load_analyzer.report_problems(cases, spread, control)
+    assert problems and "control file lost its analysis" in problems[0]
+    changed = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", findings=2),
+                                                  _report("pylint_crash.py", False, ("pylint",))])
+    assert "findings changed" in load_analyzer.report_problems(cases, changed, control)[0][0]
+    missing = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", findings=1)])
+    problems, lost, _ = load_analyzer.report_problems(cases, missing, control)
+    assert lost == 1
+    silent = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", findings=1), _report("pylint_crash.py")])
+    assert "expected a pylint error" in load_analyzer.report_problems(cases, silent, control)[0][0]
