@@ -5,6 +5,7 @@ directories and the ``exit``/``quit`` builtins."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -133,3 +134,63 @@ async def test_identical_programs_in_a_batch_run_once(engine: Executor, monkeypa
                    "g2": (3, Outcome.PASSED), "b1": (4, Outcome.FAILED)}
     assert sorted(ran) == ["b0", "g0"]
     assert engine._admitted == 0
+
+
+
+PREFIX = "codeeval-earlier-"
+SECRET_SOURCE = f'''SECRET = "{PREFIX}{MARK}"
+
+def leave():
+    return len(SECRET)
+'''
+SELF_CHECK = "selfcheck01"  # as long as MARK; the scanning program holds PREFIX + SELF_CHECK as a constant
+SCAN = f'''import hashlib
+
+OWN = "{PREFIX}{SELF_CHECK}"
+
+def scan(prefix, digests, length):
+    """How often each sha256 in digests matches the length bytes at an occurrence of prefix, over
+    every readable mapping of this process (on the zygote path: the zygote's memory as forked)."""
+    counts = [0] * len(digests)
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if "r" not in line.split()[1] or "[vvar" in line or hi - lo > 1 << 28:
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            at = data.find(prefix.encode())
+            while at >= 0:
+                digest = hashlib.sha256(data[at:at + length]).hexdigest()
+                if digest in digests:
+                    counts[digests.index(digest)] += 1
+                at = data.find(prefix.encode(), at + 1)
+    return counts
+'''
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@ASYNC
+async def test_a_run_never_finds_an_earlier_runs_source_in_its_memory(engine: Executor):
+    """The worker a run starts from (a fresh interpreter, or a fork of the slot's zygote) holds no
+    byte of an earlier run's source. The scan looks for a hash, never the text itself (so the
+    scanning run holds no copy of it), and checks itself on a constant of its own source, which
+    it must find."""
+    assert len(SELF_CHECK) == len(MARK)
+    leave = RunRequest(Language.PYTHON, SECRET_SOURCE, "def check(c):\n    assert c() > 0\n", "leave", limits=LIMITS)
+    for _ in range(engine.settings.max_concurrency):
+        assert (await engine.execute(leave)).outcome is Outcome.PASSED
+    digests = [_sha(PREFIX + MARK), _sha(PREFIX + SELF_CHECK)]
+    test = ("def check(candidate):\n"
+            f"    earlier, own = candidate({PREFIX!r}, {digests!r}, {len(PREFIX + MARK)})\n"
+            "    assert own >= 1, 'the scan did not find its own constant'\n"
+            "    assert earlier == 0, 'an earlier run source is in memory'\n")
+    for _ in range(engine.settings.max_concurrency):
+        res = await engine.execute(RunRequest(Language.PYTHON, SCAN, test, "scan", limits=LIMITS))
+        assert res.outcome is Outcome.PASSED, (res.detail, res.stderr[-500:])

@@ -22,7 +22,8 @@ Per run:
   Then: stdio on 0/1/2, a new cgroup namespace, ``/`` private, fresh size-capped tmpfs on /tmp
   and /dev/shm, a tmpfs on /code holding main.py (then read-only), a new /proc, hostname
   ``sandbox``, rlimits, every other fd closed, a new session, the bounding set and ambient
-  capabilities dropped, uid/gid 1 (which clears the remaining capabilities), no_new_privs, the
+  capabilities dropped, uid/gid 1 (which clears the permitted and effective sets), the inheritable
+  set cleared, no_new_privs, the
   seccomp filter; then py_candidate serves the judge (no return). Any setup failure is written to
   stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
 
@@ -43,7 +44,7 @@ NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWPID, NEWNET = 0x20000, 0x02000000, 0x040000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 1 << 14, 1 << 18)
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAP_AMBIENT = 4, 24, 38, 22, 47
-PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 4, 2
+PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER, CAPS_V3 = 4, 2, 0x20080522
 CANDIDATE_ID = 1
 CODE_DIR = "/code"
 #: Preloaded once: what most judged programs import. Nothing with per-process random state
@@ -114,7 +115,12 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
     os.setgroups([])
     os.setresgid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
     os.setresuid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)  # clears the permitted and effective sets
+    header, data = (ctypes.c_uint32 * 2)(CAPS_V3, 0), (ctypes.c_uint32 * 6)()
+    _check(libc.capset(header, data), "clear the inheritable capabilities")
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # dumpable again, as a process started by bwrap is: its /proc files are its own uid's (it may
+    # read its own memory; ptrace and process_vm_* stay denied by seccomp)
+    _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     if bpf:
         prog = SockFprog(len(bpf) // 8, bpf)
         _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0), "seccomp")
