@@ -2,7 +2,9 @@
 
 A record is written with one ``write`` of a whole line and flushed at once, so a crash or Ctrl-C
 loses at most the record being written; a torn last line (no newline) is ignored on reading and
-overwritten by the next append. A stage knows what is done by the keys already in its file, so a
+overwritten by the next append. A line that is not the last and does not parse was damaged after it
+was written: reading refuses the file (:class:`~codeeval.data.DataError` naming the file and the
+line) rather than dropping that record. A stage knows what is done by the keys already in its file, so a
 resumed stage neither redoes nor duplicates work. :class:`RunDir` reads each stage file back as
 its typed records (:mod:`codeeval.records`); records of an older layout that a stage can no longer
 read (analysis.jsonl before it held one record per task) are skipped, so that stage redoes them.
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from codeeval.data import DataError
 from codeeval.records import Execution, Extraction, Program, Sample, SampleKey, TaskAnalysis, TaskScore
 
 STAGES = ("generate", "extract", "execute", "analyze", "score", "judge")
@@ -44,13 +47,16 @@ class JsonlStore:
         if not self.path.exists():
             return
         with self.path.open("rb") as fh:
-            for raw in fh:
+            for n, raw in enumerate(fh, 1):
                 if not raw.endswith(b"\n"):
                     return  # torn last line: the write was interrupted
                 try:
                     yield json.loads(raw)
-                except json.JSONDecodeError:
-                    continue
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                    raise DataError(f"{self.path}: line {n} is damaged ({why}); it is not the torn last line "
+                                    "of an interrupted write, so nothing is dropped silently: move the file "
+                                    "away to redo its stage, or repair the line") from None
 
     def keys(self, key: Callable[[dict[str, Any]], Any]) -> set[Any]:
         return {key(r) for r in self.records()}

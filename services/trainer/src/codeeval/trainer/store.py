@@ -1,7 +1,9 @@
 """Embedded job store: one SQLite file, one row per job (indexed columns + the record as JSON).
 
 Survives restarts of the service; WAL mode so readers never block the writer. All calls are
-short (one row), so the async manager calls them directly. Cost: O(1) per update, O(page) per list.
+short (one row), so the async manager calls them directly. A damaged database file is refused at
+open (:class:`JobStoreError` naming the file), never overwritten or dropped. Cost: O(1) per update,
+O(page) per list; at open, one ``PRAGMA quick_check`` (O(database size): a job is one small row).
 """
 
 from __future__ import annotations
@@ -28,12 +30,26 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
 
 
+class JobStoreError(RuntimeError):
+    """The job database cannot be used as it is; the message names the file and what to do."""
+
+
 class JobStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            damage = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+            if damage != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(d) for d in damage[:3]))
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            why = " ".join(str(exc).split())
+            raise JobStoreError(f"the job database {path} is damaged ({why}); it is left as it is: move it away "
+                                "to start with no job history (adapters in the state dir are kept), or restore "
+                                "it from a backup") from None
         self._lock = threading.Lock()
 
     def insert(self, job: dict[str, Any]) -> None:
