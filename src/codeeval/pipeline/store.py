@@ -12,6 +12,7 @@ read (analysis.jsonl before it held one record per task) are skipped, so that st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -70,17 +71,37 @@ class JsonlStore:
             self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
     def append(self, records: Iterable[dict[str, Any] | JsonRecord]) -> int:
+        """Append each record as one line, flushed, then fsync. A write that fails (a full disk) cuts
+        the file back to its last whole record and raises OSError naming the file (every record
+        written before is kept; the same run resumes once there is space)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
         n = 0
-        with self.path.open("ab") as fh:
-            for rec in records:
-                rec = rec if isinstance(rec, dict) else rec.to_json()
-                fh.write((json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n").encode())
-                fh.flush()
-                n += 1
-            os.fsync(fh.fileno())
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            good = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                for rec in records:
+                    rec = rec if isinstance(rec, dict) else rec.to_json()
+                    line = memoryview((json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n").encode())
+                    while line:  # one write, unless the kernel takes it in parts
+                        line = line[os.write(fd, line):]
+                    good = os.lseek(fd, 0, os.SEEK_CUR)
+                    n += 1
+                os.fsync(fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # truncating frees space, so it normally works
+                    os.ftruncate(fd, good)
+                raise _named(exc, self.path) from None
+        finally:
+            os.close(fd)
         return n
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name and what to do, for the CLI's one-line error."""
+    return OSError(exc.errno, f"{exc.strerror}; every whole record before it is kept: free space and run the same "
+                              "command again to resume", str(path))
 
 
 class RunDir:
@@ -95,8 +116,12 @@ class RunDir:
     def write_json(self, name: str, data: Any) -> Path:
         target = self.path / name
         tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
+        try:
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+            tmp.replace(target)
+        except OSError as exc:  # a full disk: the old file stays whole
+            tmp.unlink(missing_ok=True)
+            raise _named(exc, target) from None
         return target
 
     def read_json(self, name: str) -> Any:
