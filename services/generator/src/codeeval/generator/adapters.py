@@ -100,6 +100,27 @@ def _same_model(a: str, b: str) -> bool:
     return a == b or Path(a.rstrip("/")).name.lower() == Path(b.rstrip("/")).name.lower()
 
 
+def _check_safetensors(file: Path) -> None:
+    """A truncated or damaged safetensors file is FAILED_PRECONDITION naming it (reads its header only:
+    the file must be 8 + header + the tensors' bytes the header describes, no more, no less)."""
+    if not file.is_file():
+        return
+    size = file.stat().st_size
+    try:
+        with file.open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or not 0 < n <= size - 8:
+                raise ValueError(f"header of {n} bytes in a file of {size}")
+            header = json.loads(fh.read(n))
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise FailedPrecondition(f"{file} is not a readable safetensors file ({exc}); truncated or damaged",
+                                 field="path") from None
+    if 8 + n + end != size:
+        raise FailedPrecondition(f"{file} has {size} bytes where its header describes {8 + n + end}; truncated or "
+                                 "damaged", field="path")
+
+
 def inspect_adapter(path: Path, base: BaseModelInfo) -> dict[str, Any]:
     """Validate the folder against ``base`` and return its description (no weights are loaded)."""
     if not path.is_dir():
@@ -114,6 +135,7 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> dict[str, Any]:
         raise FailedPrecondition(f"{cfg_file}: peft_type must be LORA", field="path")
     if not any((path / w).is_file() for w in WEIGHT_FILES):
         raise FailedPrecondition(f"{path} has no {' or '.join(WEIGHT_FILES)}", field="path")
+    _check_safetensors(path / WEIGHT_FILES[0])
     rank = cfg.get("r")
     if not isinstance(rank, int) or rank < 1:
         raise FailedPrecondition(f"{cfg_file}: r must be a positive integer", field="path")
