@@ -5,12 +5,15 @@ CODEEVAL := $(VENV)/bin/codeeval
 FAST := not slow and not integration and not docker and not gpu
 SLOW := (slow or integration or docker) and not gpu
 
-.PHONY: setup system-deps venv proto lint test test-slow test-all main bench clean deploy-check reliability
+.PHONY: setup system-deps system-deps-test venv proto lint test test-slow test-all main bench clean deploy-check reliability
 
 setup: system-deps venv  ## everything a fresh machine needs (idempotent)
 
-system-deps:
+system-deps:  ## the system packages the main job runs on
 	bash scripts/install-system-deps.sh
+
+system-deps-test:  ## those plus what only the tests and image builds use (Chromium, Docker, gVisor, debootstrap, procps)
+	bash scripts/install-system-deps.sh --test
 
 venv: $(VENV)/.installed
 
@@ -28,11 +31,11 @@ lint: venv  ## buf lint on the protos, stubs match the protos, ruff, import cont
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src services reliability
 
-test: setup  ## the README's test command: lint + the fast suite
+test: setup system-deps-test  ## the README's test command: lint + the fast suite
 	$(MAKE) lint
 	$(PY) -m pytest -m "$(FAST)"
 
-test-slow: setup  ## slow, integration and docker tests (CI runs these too)
+test-slow: setup system-deps-test  ## slow, integration and docker tests (CI runs these too)
 	$(PY) -m pytest -m "$(SLOW)" || [ $$? -eq 5 ]
 
 test-all: test test-slow
