@@ -77,6 +77,17 @@ def _check_decoded(request: Any) -> None:
         raise errors.InvalidArgument(request.reason, field=request.field)
 
 
+#: Longest status message sent: the details travel as trailing metadata, which a client refuses past
+#: 16 KiB (a message echoing a huge field value would reach the caller as RESOURCE_EXHAUSTED instead).
+MAX_DETAILS = 2000
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_DETAILS:
+        return message
+    return f"{message[:MAX_DETAILS - 100]}... ({len(message)} characters in all)"
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps :class:`~codeeval.kit.errors.CodeevalError` to its status code; any other exception
     becomes INTERNAL with the request id only, never a traceback (that goes to the log). A request
@@ -94,7 +105,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     @staticmethod
     async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         if isinstance(exc, errors.CodeevalError):
-            await context.abort(grpc.StatusCode[exc.status], str(exc))
+            await context.abort(grpc.StatusCode[exc.status], _bounded(str(exc)))
         log.exception("unhandled error", exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {logs.request_id.get()})")
 

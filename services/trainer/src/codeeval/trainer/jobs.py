@@ -102,6 +102,8 @@ class JobManager:
         size = page_size or 50
         try:
             after = int(page_token) if page_token else 0
+            if not 0 <= after < 2**63:
+                raise ValueError(page_token)
         except ValueError:
             raise InvalidArgument("not a token from a previous ListJobs", field="page_token") from None
         rows = self.store.list(state=state, after_seq=after, limit=size + 1)

@@ -176,7 +176,15 @@ def list_configs() -> list[str]:
     return sorted(p.stem for p in configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
 
 
+#: Longest config name looked up (a longer one cannot name a file: NotFound, not the OS's error).
+MAX_CONFIG_NAME = 200
+
+
 def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    if len(name) > MAX_CONFIG_NAME or not name or any(c in name for c in "/\\\x00") or name.startswith("."):
+        # a path (absolute, with '..'), a NUL or an over-long name never names a shipped config
+        shown = name if len(name) <= 60 else f"{name[:40]}...({len(name)} chars)"
+        raise NotFound(f"unknown training config {shown!r}; `codeeval train --list` lists them", field="config")
     path = configs_dir() / f"{name}.yaml"
     if not path.is_file():
         raise NotFound(f"unknown training config {name!r}{did_you_mean(name, list_configs())}", field="config")

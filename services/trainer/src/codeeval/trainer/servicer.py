@@ -10,7 +10,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from codeeval.api.trainer.v1 import trainer_pb2, trainer_pb2_grpc
-from codeeval.kit.errors import require
+from codeeval.kit.errors import InvalidArgument, require
 from codeeval.trainer.jobs import JobManager
 from codeeval.trainer.recipe_schema import list_configs, load_config
 
@@ -82,6 +82,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     async def ListJobs(self, request: trainer_pb2.ListJobsRequest,  # noqa: N802
                        context: grpc.aio.ServicerContext) -> trainer_pb2.ListJobsResponse:
+        if request.state not in trainer_pb2.JobState.values():
+            raise InvalidArgument(f"{request.state} is not a JobState", field="state")
         state = trainer_pb2.JobState.Name(request.state).removeprefix("JOB_STATE_") if request.state else None
         jobs, token = self.manager.list(state, request.page_size, request.page_token)
         return trainer_pb2.ListJobsResponse(jobs=[job_message(j) for j in jobs], next_page_token=token)
