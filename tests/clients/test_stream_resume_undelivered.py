@@ -6,6 +6,7 @@ real sandbox replicas, one SIGKILLed mid-run, are in tests/reliability/test_faul
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 
@@ -117,3 +118,34 @@ def test_the_retry_goes_to_another_replica_of_an_address_list(serve):
     sizes = sorted([[len(b) for b in first.batches], [len(b) for b in second.batches]])
     assert sizes == [[3], [4, 2]], "each re-open went to the other replica, carrying what was left"
     assert (client.reopened, client.resent) == (2, 5)
+
+
+class _SlowThenLost(sandbox_pb2_grpc.SandboxServiceServicer):
+    """GetCapabilities: the first call runs for ``first_s`` seconds, then is lost (UNAVAILABLE)."""
+
+    def __init__(self, first_s: float) -> None:
+        self.first_s = first_s
+        self.calls = 0
+
+    def GetCapabilities(self, request, context):  # noqa: N802
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.first_s)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "replica went away late in the call")
+        return sandbox_pb2.GetCapabilitiesResponse(max_batch_size=7)
+
+
+def test_a_unary_call_lost_after_longer_than_wait_s_is_still_retried():
+    """The retry budget counts from the failure: a call that ran longer than ``wait_s`` before its
+    replica died is sent again (it used to fail at once)."""
+    server = _SlowThenLost(first_s=1.5)
+    srv = grpc.server(futures.ThreadPoolExecutor(2))
+    sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(server, srv)
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    try:
+        with SandboxClient(address=f"127.0.0.1:{port}", wait_s=1.0) as client:
+            assert client.capabilities().max_batch_size == 7
+        assert server.calls == 2
+    finally:
+        srv.stop(0)

@@ -4,7 +4,11 @@ per-instance metrics, corpus values and the analyzer's leakage report.
 
 Files are matched back by id: each file's path is ``<id>.<extension>``; the analyzer answers one
 report per file in request order, and a report whose path is not the id sent is an error (never a
-silent mismatch). Cost: one RPC per call; the analyzer pays tool start-up once per call.
+silent mismatch). Analyze and Score are unary and idempotent: a call lost to UNAVAILABLE (a
+replica that died mid-call, behind an address list) is sent again whole, within the client's
+``wait_s``, and round robin takes it to a replica that is up; a call has one answer, so nothing is
+counted twice. Cost: one RPC per call (plus one per such retry); the analyzer pays tool start-up once
+per call.
 """
 
 from __future__ import annotations

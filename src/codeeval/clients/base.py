@@ -106,13 +106,17 @@ class ServiceClient(Generic[StubT]):
         return ServiceError(self.service, describe_rpc_error(self.service, exc), exc.code())
 
     def call(self, fn: Callable[[StubT], R]) -> R:
-        """``fn(stub)`` with UNAVAILABLE retried for ``wait_s``; other errors become ServiceError at once."""
-        deadline = time.monotonic() + self.wait_s
+        """``fn(stub)`` with UNAVAILABLE retried for ``wait_s`` seconds counted from the first failure
+        (a long call whose replica dies late still gets the whole budget); other errors become
+        ServiceError at once. Only for idempotent calls: a call lost mid-way is sent again whole."""
+        deadline: float | None = None
         delay = 0.5
         while True:
             try:
                 return fn(self.stub())
             except grpc.RpcError as exc:
+                if deadline is None:
+                    deadline = time.monotonic() + self.wait_s
                 if exc.code() not in RETRYABLE or time.monotonic() + delay > deadline:
                     raise self.error(exc) from None
             time.sleep(delay)
