@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeeval.cli.main import ExitCode
 from reliability.context import Context
-from reliability.faults_replicas import Fleet, Outcome, Replica, bench, differences, finish, lines, read_outcome
+from reliability.faults_replicas import (
+    Fleet,
+    Outcome,
+    Replica,
+    bench,
+    differences,
+    finish,
+    lines,
+    read_outcome,
+    run_deadline,
+)
 from reliability.report import Section
 
 #: Exit status of the CLI when a service failed (the run resumes once it is back).
@@ -30,6 +40,8 @@ class Inputs:
     samples: Path
     items: int
     expected: dict[tuple[str, int], bool]
+    #: How the undisturbed run's calls spread over each service's replicas (filled by :func:`reference`).
+    spread: dict[str, str] = field(default_factory=dict)
 
     @property
     def programs(self) -> int:
@@ -41,7 +53,7 @@ def reference(ctx: Context, fleet: Fleet, inputs: Inputs) -> tuple[Outcome, floa
     ones, a failed run, calls not spread over the replicas)."""
     out = ctx.workdir / "reference"
     t0 = time.monotonic()
-    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), ctx.deadline(600))
+    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     took = time.monotonic() - t0
     ref = read_outcome(out)
     problems = [] if rc == 0 else [f"the undisturbed run exited {rc} (see {out}.log)"]
@@ -49,7 +61,9 @@ def reference(ctx: Context, fleet: Fleet, inputs: Inputs) -> tuple[Outcome, floa
         wrong = sorted(k for k in inputs.expected if ref.verdicts.get(k) != inputs.expected[k])
         problems.append(f"undisturbed verdicts differ from the known ones on {len(wrong)} samples: {wrong[:3]}")
     for service, method in (("sandbox", "ExecuteBatch"), ("analyzer", "Analyze")):
-        idle = [r.name for r in fleet.replicas[service] if r.served(method) == 0]
+        served = {r.name: r.served(method) for r in fleet.replicas[service]}
+        inputs.spread[service] = f"{method} calls per replica in the undisturbed run: {served}"
+        idle = [name for name, n in served.items() if n == 0]
         if idle:
             problems.append(f"round robin did not spread {method}: {', '.join(idle)} served none")
     return ref, took, problems
@@ -73,7 +87,7 @@ def scale_out(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> list[
     proc = bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env())
     executions = out / "base" / "executions.jsonl"
     killed: dict[str, str] = {}
-    deadline = ctx.deadline(600)
+    deadline = run_deadline()
     while proc.poll() is None and time.monotonic() < deadline and len(killed) < 2:
         done = lines(executions)
         if "sandbox" not in killed and done >= inputs.programs // 4:
@@ -107,7 +121,7 @@ def scale_out(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> list[
                    "executed twice": got.duplicates if service == "sandbox" else 0,
                    "equal to undisturbed": not diffs, "lost": lost, "run (s)": round(took)}],
             lost=lost, problems=problems, seconds=took,
-            notes=[f"killed: {killed.get(service, 'none')}",
+            notes=[f"killed: {killed.get(service, 'none')}", inputs.spread.get(service, ""),
                    f"target ipv4:127.0.0.1:A,127.0.0.1:B; {inputs.items} HumanEval items x (canonical, broken)"]))
     return sections
 
@@ -128,7 +142,7 @@ def cli_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_s: f
         else:
             at.append(f"{delay:.1f}s (already finished)")
         finish(proc, time.monotonic())  # kills the group when still running
-    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), ctx.deadline(600))
+    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     took = time.monotonic() - t0
     got = read_outcome(out)
     problems = ([] if rc == 0 else [f"the final resume exited {rc} (see {out}.log)"]) + differences(got, ref)
@@ -159,12 +173,12 @@ def service_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_
             r.kill()
         at.append(f"{delay:.1f}s ({lines(out / 'base' / 'executions.jsonl')} executions)")
         fleet.heal()  # restarts on the same ports while the CLI notices
-        rc = finish(proc, ctx.deadline(600))
+        rc = finish(proc, run_deadline())
         statuses.append(rc)
         if rc not in (0, SERVICE_FAILED):
             problems.append(f"with the {service} down the CLI exited {rc}, not {SERVICE_FAILED} (see {out}.log)")
         fleet.wait_healed()
-    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), ctx.deadline(600))
+    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     took = time.monotonic() - t0
     got = read_outcome(out)
     problems += ([] if rc == 0 else [f"the final resume exited {rc} (see {out}.log)"]) + differences(got, ref)

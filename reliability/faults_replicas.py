@@ -210,6 +210,16 @@ def bench(out: Path, suite: Path, samples: Path, items: int, env: dict[str, str]
         return subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **env}, start_new_session=True)
 
 
+#: A bench run of the fault figures taking longer than this is a hang (killed; the figure fails). Not
+#: the profile's per-section bound: one run takes tens of seconds on a loaded machine whatever the profile.
+RUN_LIMIT_S = 420.0
+
+
+def run_deadline() -> float:
+    """The ``time.monotonic()`` deadline of a bench run started now."""
+    return time.monotonic() + RUN_LIMIT_S
+
+
 def finish(proc: subprocess.Popen[bytes], deadline: float) -> int:
     """The bench's exit status, killing it at ``deadline`` (a hang: status -9)."""
     try:

@@ -28,7 +28,7 @@ from codeeval.kit.client import LocalService
 from codeeval.kit.startup import ServiceStartError
 from reliability.context import Context
 from reliability.faults_bench import Inputs
-from reliability.faults_replicas import Fleet, Outcome, bench, differences, finish, read_outcome
+from reliability.faults_replicas import Fleet, Outcome, bench, differences, finish, read_outcome, run_deadline
 from reliability.report import Section
 
 STAGE_FILE = "executions.jsonl"
@@ -60,7 +60,6 @@ def run_folders(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Sec
     each on a copy of the undisturbed run's folder."""
     t0 = time.monotonic()
     rows, problems = [], []
-    deadline = ctx.deadline(600)
 
     # 1. torn last line: the record being written when the process died; dropped and redone.
     out = _copy_reference(ctx, "torn-last-line")
@@ -68,7 +67,7 @@ def run_folders(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Sec
     data = stage.read_bytes()
     last = data.rstrip(b"\n").rfind(b"\n") + 1
     stage.write_bytes(data[: last + (len(data) - last) // 2])
-    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), deadline)
+    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     got = read_outcome(out)
     diffs = differences(got, ref)
     ok = rc == 0 and not diffs and not got.missing
@@ -84,7 +83,7 @@ def run_folders(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Sec
     lines[1] = b"{" + b"\x00" * (len(lines[1]) - 2) + b"\n"
     stage.write_bytes(b"".join(lines))
     before = _digest(out)
-    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), deadline)
+    rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     said = f"{STAGE_FILE}: line 2 is damaged" in _log(out)
     ok = rc == 2 and said and _digest(out) == before and "Traceback" not in _log(out)
     rows.append({"injected": f"damaged line 2 of {STAGE_FILE}", "expected": "refused naming file and line, unchanged",
@@ -98,7 +97,7 @@ def run_folders(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Sec
     other = ctx.workdir / "suite-v2.yaml"
     other.write_text(inputs.suite.read_text().replace('version: "1"', 'version: "2"'))
     before = _digest(out)
-    rc = finish(bench(out, other, inputs.samples, inputs.items, fleet.env()), deadline)
+    rc = finish(bench(out, other, inputs.samples, inputs.items, fleet.env()), run_deadline())
     said = "version" in _log(out) and "Traceback" not in _log(out)
     ok = rc == 2 and said and _digest(out) == before
     rows.append({"injected": "run folder of suite version 1, run with version 2", "expected": "refused, unchanged",
@@ -151,7 +150,7 @@ def disk_full(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Secti
     problems: list[str] = []
     try:
         out = where / "run"
-        rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), ctx.deadline(600))
+        rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
         log = _log(out)
         clear = "No space left on device" in log and "Traceback" not in log
         torn = _torn_middle(out)
@@ -165,7 +164,7 @@ def disk_full(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> Secti
         grown = _mount(where, 64 << 10, remount=True)
         if grown is not None:
             raise RuntimeError(f"cannot grow the tmpfs: {grown}")
-        rc2 = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), ctx.deadline(600))
+        rc2 = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
         got = read_outcome(out)
         diffs = differences(got, ref)
         if rc2 != 0 or diffs:
