@@ -66,7 +66,13 @@ async def resolve_adapter_path(path: str) -> Path:
     """The local folder for ``path`` (see the module docstring). Cost: none for a folder; a hub
     download (network, seconds to minutes) the first time for a hub id, then the hub's cache."""
     local = Path(path).expanduser()
-    if local.exists() or not HUB_ID_RE.match(path):
+    try:
+        exists = local.exists()
+    except (OSError, ValueError) as exc:  # too long for the file system, a NUL byte
+        shown = path if len(path) <= 60 else f"{path[:40]}...({len(path)} chars)"
+        raise InvalidArgument(f"{shown!r} is not a usable path on the generator ({type(exc).__name__}: "
+                              f"{getattr(exc, 'strerror', None) or exc})", field="path") from None
+    if exists or not HUB_ID_RE.match(path):
         return local
     repo, _, revision = path.partition("@")
     try:
@@ -207,11 +213,12 @@ class AdapterRegistry:
     def list(self) -> list[AdapterRecord]:
         return sorted(self._adapters.values(), key=lambda r: r.name)
 
-    def get(self, name: str) -> AdapterRecord:
+    def get(self, name: str, field: str = "adapter") -> AdapterRecord:
+        """The loaded adapter ``name``; NOT_FOUND naming ``field`` (the request's field that named it)."""
         rec = self._adapters.get(name)
         if rec is None or name in self._draining:
             raise NotFound(f"adapter {name!r} is not loaded (loaded: {', '.join(sorted(self._adapters)) or 'none'})",
-                           field="adapter")
+                           field=field)
         return rec
 
     async def load(self, name: str, path: str, replace: bool = False, *, startup: bool = False) -> AdapterRecord:
@@ -250,7 +257,7 @@ class AdapterRegistry:
             raise FailedPrecondition("runtime adapter loading is disabled (generator.runtime_adapter_loading)",
                                      field="name")
         async with self._lock(name):
-            self.get(name)
+            self.get(name, field="name")
             await self._drain_and_remove(name)
 
     async def _drain_and_remove(self, name: str) -> None:

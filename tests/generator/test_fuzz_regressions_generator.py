@@ -1,0 +1,33 @@
+"""Found by the bad-input fuzzer (reliability.fuzz) on the real GeneratorService: LoadAdapter with a
+path too long for the file system (40,000 characters) answered INTERNAL, and
+UnloadAdapter of a name not loaded said NOT_FOUND naming ``adapter``, a field its request does not
+have. The fuzzer's real run (tests/reliability/test_fuzz_real.py) sends both to the real service;
+here the same code paths run with the registry's recording engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeeval.generator.adapters import AdapterRegistry, resolve_adapter_path
+from codeeval.kit.errors import InvalidArgument, NotFound
+
+from .test_registry import BASE, RecordingEngine
+
+
+@pytest.mark.parametrize("path", ["[" * 40_000, "a/" * 3000])
+async def test_an_unusable_adapter_path_is_invalid_argument_naming_path(path: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        await resolve_adapter_path(path)
+    assert info.value.field == "path"
+    assert str(info.value).startswith("path: ") and len(str(info.value)) < 300
+
+
+async def test_unloading_an_adapter_not_loaded_names_the_requests_name_field() -> None:
+    reg = AdapterRegistry(RecordingEngine(), BASE)
+    with pytest.raises(NotFound) as info:
+        await reg.unload("never-loaded")
+    assert info.value.field == "name"
+    assert str(info.value) == "name: adapter 'never-loaded' is not loaded (loaded: none)"
+    with pytest.raises(NotFound) as gen:  # a generation naming it still names its own field
+        reg.get("never-loaded")
+    assert gen.value.field == "adapter"
