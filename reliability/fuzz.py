@@ -1,0 +1,292 @@
+"""Bad input, on every RPC: requests generated from the proto descriptors (hypothesis) against the
+real four services started on loopback; one :class:`~reliability.report.Section` per service.
+
+Per service: start it (``codeeval serve`` as a child process, state and logs in ``ctx.workdir``),
+send a warm-up pass, read its footprint (RSS of the service process, open fds and processes of its
+tree), send the measured pass, read it again, check it still answers SERVING. Per RPC the row gives
+the requests sent, the statuses seen with counts, the slowest answer and the violations; the
+section's problems give each violation with the shortest reproducer seen.
+
+Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops share
+``AREA_FACTOR x ctx.profile.seconds`` (short: 45 s, full: 15 min) in proportion to each service's
+RPCs, each request has a ``HANG_S`` deadline; all traffic goes to 127.0.0.1. Generate is capped at
+2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they must be
+refused); every training job a valid StartTraining starts is cancelled at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hseed
+
+from codeeval.kit.client import LocalService, open_channel
+from reliability.context import Context
+from reliability.fuzz_checks import ALLOWED, Answer, Resources, Tally, resource_problems, resources, violation
+from reliability.fuzz_strategies import Case, Targets, cases, field_names, message_class, plan
+from reliability.report import Section
+
+#: Requests per RPC in the full profile (``ctx.count`` scales it).
+PER_RPC = 2000
+#: The area's loops (all services) take at most this many times the profile's per-section seconds.
+AREA_FACTOR = 1.5
+#: Part of a service's time given to the warm-up pass.
+WARMUP_SHARE = 0.2
+HANG_S = 60.0
+#: Seconds a footprint waits for runs still ending (processes, fds) before it is read anyway.
+SETTLE_S = 20.0
+START_S = 600.0
+GEN_MAX_NEW_TOKENS = 2
+
+
+@dataclass
+class Rpc:
+    """One RPC of a service: how to call it, what it may answer beside :data:`ALLOWED`, and hooks."""
+
+    service: str
+    name: str
+    desc: Descriptor
+    response: type[Message]
+    streaming: bool
+    extra_allowed: dict[str, str] = field(default_factory=dict)
+    adjust: Callable[[Message, str], None] | None = None
+    after_ok: Callable[[list[Message]], None] | None = None
+
+    @property
+    def method(self) -> str:
+        return f"/{self.service}/{self.name}"
+
+
+def rpcs_of(pb: Any, service: str) -> list[Rpc]:
+    """Every RPC of ``service`` in module ``pb`` (its descriptor), in declaration order."""
+    sd = pb.DESCRIPTOR.services_by_name[service]
+    return [Rpc(sd.full_name, m.name, m.input_type, message_class(m.output_type), m.server_streaming)
+            for m in sd.methods]
+
+
+def call(channel: grpc.Channel, rpc: Rpc, data: bytes, timeout: float = HANG_S) -> tuple[Answer, list[Message]]:
+    """Send ``data`` (raw request bytes) to ``rpc``; the answer and the messages received."""
+    t0 = time.monotonic()
+    got: list[Message] = []
+    try:
+        if rpc.streaming:
+            stream = channel.unary_stream(rpc.method, request_serializer=None,
+                                          response_deserializer=rpc.response.FromString)
+            for item in stream(data, timeout=timeout):
+                got.append(item)
+        else:
+            unary = channel.unary_unary(rpc.method, request_serializer=None,
+                                        response_deserializer=rpc.response.FromString)
+            got.append(unary(data, timeout=timeout))
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        return Answer(code.name, details or "", time.monotonic() - t0, len(got)), got
+    return Answer("OK", "", time.monotonic() - t0, len(got)), got
+
+
+def drive(strategy: Any, count: int, seed: int, body: Callable[[Case], bool]) -> None:
+    """Draw up to ``count`` cases from ``strategy`` (hypothesis, generate phase only: no shrinking,
+    no example database) and pass each to ``body``, until ``body`` returns False (time is up)."""
+
+    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @hseed(seed)
+    @given(strategy)
+    def loop(c: Case) -> None:
+        if body(c) is False:
+            raise TimeUp
+
+    with suppress(TimeUp):
+        loop()
+
+
+class TimeUp(Exception):
+    """Raised inside the hypothesis loop to end it once the RPC's time is up."""
+
+
+@dataclass
+class Service:
+    """A service under test: its RPCs and per-field tables, and (once started) where it runs."""
+
+    name: str
+    rpcs: list[Rpc]
+    targets: Targets
+    local: LocalService | None = None
+    address: str = ""
+    pid: int = 0
+    start_error: str = ""
+    started: threading.Event = field(default_factory=threading.Event)
+    setup: Callable[[Service, grpc.Channel], None] | None = None
+
+
+def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: float) -> Section:
+    """The bad-input figure of one running service (``address`` on loopback, process ``pid``)."""
+    ctx.check_loopback(address)
+    t_start = time.monotonic()
+    section = Section(title="bad input on every RPC", service=svc.name, area="bad-input")
+    tallies = {r.name: Tally() for r in svc.rpcs}
+    names = {r.name: field_names(r.desc) for r in svc.rpcs}
+    count = ctx.count(PER_RPC, minimum=20)
+    warm_count = max(5, count // 10)
+    with open_channel(address) as channel:
+        if svc.setup is not None:
+            svc.setup(svc, channel)
+        strategies = {r.name: cases(r.desc, svc.targets, r.adjust) for r in svc.rpcs}
+
+        # the RPCs with the fewest cases first: the time they leave goes to the costly ones
+        order = sorted(svc.rpcs, key=lambda r: len(plan(r.desc, svc.targets)))
+
+        def run_pass(rounds: int, budget: float, tally: bool) -> None:
+            end = time.monotonic() + budget
+            for i, rpc in enumerate(order):
+                rpc_end = time.monotonic() + max(0.0, end - time.monotonic()) / (len(order) - i)
+
+                def body(c: Case, rpc: Rpc = rpc, rpc_end: float = rpc_end) -> bool:
+                    if time.monotonic() > rpc_end:
+                        return False
+                    answer, got = call(channel, rpc, c.payload)
+                    if answer.status == "OK" and rpc.after_ok is not None:
+                        rpc.after_ok(got)
+                    if tally:
+                        problem = violation(answer, names[rpc.name], rpc.extra_allowed)
+                        tallies[rpc.name].add(c.kind, answer, problem, c.text())
+                    return True
+
+                drive(strategies[rpc.name], rounds, ctx.profile.seed + (0 if tally else 1), body)
+
+        run_pass(warm_count, seconds * WARMUP_SHARE, tally=False)
+        before = settle(pid, None)
+        run_pass(count, max(1.0, seconds - (time.monotonic() - t_start)), tally=True)
+        serving = health(channel)
+        after = settle(pid, before)  # with the channel still open, as before
+    for rpc in svc.rpcs:
+        t = tallies[rpc.name]
+        section.rows.append({"rpc": rpc.name, "requests": t.requests,
+                             "statuses": ", ".join(f"{k} {v}" for k, v in t.statuses.most_common()),
+                             "max latency (s)": round(t.max_seconds, 2), "violations": t.violations})
+        section.problems += [f"{rpc.name}: {e}" for e in t.examples.values()]
+        if t.requests == 0:
+            section.problems.append(f"{rpc.name}: no request sent within the time bound")
+        extra = "; ".join(f"{k} allowed: {v}" for k, v in rpc.extra_allowed.items())
+        if extra:
+            section.notes.append(f"{rpc.name}: {extra}")
+    if serving != "SERVING":
+        section.problems.append(f"health after the run: {serving}")
+    if after is None:
+        section.problems.append(f"the service process {pid} is gone (a crash)")
+    elif before is not None:
+        section.problems += resource_problems(before, after)
+        section.notes.append(_footprint(before, after))
+    kinds: dict[str, int] = {}
+    for t in tallies.values():
+        for k, v in t.kinds.items():
+            kinds[k] = kinds.get(k, 0) + v
+    section.notes.append(f"{count} requests per RPC at most (warm-up {warm_count}), within {seconds:.0f}s; kinds "
+                         f"sent: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    section.seconds = time.monotonic() - t_start
+    return section
+
+
+def _footprint(before: Resources, after: Resources) -> str:
+    return (f"after warm-up -> after the run: RSS {before.rss_kib / 1024:.1f} -> {after.rss_kib / 1024:.1f} MiB, "
+            f"open fds {before.fds} -> {after.fds}, processes {len(before.processes)} -> {len(after.processes)} "
+            f"({', '.join(sorted(set(after.processes.values())))})")
+
+
+def settle(pid: int, want: Resources | None, wait_s: float | None = None) -> Resources | None:
+    """The footprint once the process tree is quiet: unchanged over 1 s (and, when ``want`` is
+    given, with as many processes and fds, waiting up to ``wait_s`` for runs still ending).
+    None when the process is gone."""
+    end = time.monotonic() + (SETTLE_S if wait_s is None else wait_s)
+    last: Resources | None = None
+    while True:
+        try:
+            now = resources(pid)
+        except ProcessLookupError:
+            return None
+        quiet = last is not None and now.fds == last.fds and now.processes.keys() == last.processes.keys()
+        matches = want is None or (now.fds == want.fds and len(now.processes) == len(want.processes))
+        if (quiet and matches) or time.monotonic() > end:
+            return now
+        last = now
+        time.sleep(1.0)
+
+
+def health(channel: grpc.Channel) -> str:
+    try:
+        resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    except grpc.RpcError as exc:
+        return f"{exc.code().name}: {exc.details()}"
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status))
+
+
+def run(ctx: Context) -> list[Section]:
+    """The four services' bad-input figures (see the module docstring)."""
+    from reliability import fuzz_services
+
+    services = fuzz_services.services(ctx)
+    env = fuzz_services.service_env(ctx)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    sections: list[Section] = []
+    rpcs_left = sum(len(s.rpcs) for s in services)
+    budget = AREA_FACTOR * ctx.profile.seconds
+    area_end = time.monotonic() + budget + START_S
+    with ExitStack() as stack:
+        for svc in services:
+            stack.callback(_stop, svc)
+            threading.Thread(target=_start, args=(ctx, svc), daemon=True).start()
+        try:
+            for svc in services:
+                svc.started.wait(max(1.0, area_end - time.monotonic()))
+                if not svc.address:
+                    sections.append(Section(title="bad input on every RPC", service=svc.name, area="bad-input",
+                                            problems=[f"did not start: {svc.start_error or 'timed out'}"]))
+                    continue
+                # a share of what is left, by RPCs: time a quick service leaves goes to the next
+                seconds = budget * len(svc.rpcs) / rpcs_left
+                ctx.log(f"fuzz: {svc.name} at {svc.address} (pid {svc.pid}), {seconds:.0f}s")
+                section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
+                sections.append(section)
+                budget = max(0.0, budget - section.seconds)
+                rpcs_left -= len(svc.rpcs)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return sections
+
+
+def _start(ctx: Context, svc: Service) -> None:
+    try:
+        svc.local = LocalService(svc.name, log_file=ctx.workdir / f"{svc.name}.log")
+        svc.address = ctx.check_loopback(svc.local.start(timeout=START_S))
+        assert svc.local.proc is not None
+        svc.pid = svc.local.proc.pid
+    except Exception as exc:  # noqa: BLE001 - a service that does not start is a figure that does not hold
+        svc.address = ""
+        svc.start_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        svc.started.set()
+
+
+def _stop(svc: Service) -> None:
+    if svc.local is not None:
+        svc.local.stop()
+
+
+__all__ = ["ALLOWED", "Rpc", "Service", "call", "drive", "fuzz_service", "rpcs_of", "run"]

@@ -1,0 +1,128 @@
+"""The four services as the bad-input run sees them: their RPCs (from the descriptors), tables, the
+environment they start with, and the per-RPC hooks: Generate's caps, cancelling each training job a
+valid StartTraining starts, unloading an adapter a LoadAdapter loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+
+from codeeval.api.analyzer.v1 import analyzer_pb2
+from codeeval.api.generator.v1 import generator_pb2
+from codeeval.api.sandbox.v1 import sandbox_pb2
+from codeeval.api.trainer.v1 import trainer_pb2
+from reliability import fuzz_targets
+from reliability.context import Context
+from reliability.fuzz import GEN_MAX_NEW_TOKENS, Rpc, Service, rpcs_of
+
+#: Generate's service limits (the defaults of GeneratorSettings); a value within them is capped.
+GEN_LIMITS = {"max_tokens": 1024, "max_n": 32, "max_prompts": 256}
+GEN_PROMPTS = 3
+
+
+#: glibc's allocator with a fixed mmap threshold and two arenas: measured on the trainer, its default
+#: (a threshold that rises after each freed 300 KiB request buffer, an arena per thread) let RSS
+#: swing 152-171 MiB between rounds of the same requests; with these, 140-142 MiB. RSS then measures
+#: what the service holds, not what the allocator caches.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+
+
+def service_env(ctx: Context) -> dict[str, str]:
+    """Environment the services start with: state under ``ctx.workdir``, the hub off (an adapter
+    named like a hub id fails at once instead of waiting on the network), the main job's generator
+    LoRA settings, :data:`MALLOC_ENV`."""
+    return {"CODEEVAL_TRAINER_STATE_DIR": str(ctx.workdir / "trainer-state"),
+            "CODEEVAL_GENERATOR_MAX_LORAS": "1", "CODEEVAL_GENERATOR_MAX_LORA_RANK": "16",
+            "HF_HUB_OFFLINE": "1", **MALLOC_ENV}
+
+
+def cap_generate(msg: Message, kind: str) -> None:
+    """Cap a GenerateRequest to a few cheap tokens where it is within the service's limits (values over
+    them are kept: they must be refused)."""
+    assert isinstance(msg, generator_pb2.GenerateRequest)
+    s = msg.sampling
+    if s.max_tokens <= GEN_LIMITS["max_tokens"]:
+        s.max_tokens = min(s.max_tokens or GEN_MAX_NEW_TOKENS, GEN_MAX_NEW_TOKENS)  # 0 (the default, 256) too
+    if s.n <= GEN_LIMITS["max_n"]:
+        s.n = min(max(s.n, 1), 2)
+    if len(msg.prompts) <= GEN_LIMITS["max_prompts"]:
+        del msg.prompts[GEN_PROMPTS:]
+
+
+def _by_name(rpcs: list[Rpc]) -> dict[str, Rpc]:
+    return {r.name: r for r in rpcs}
+
+
+def _unary(channel: grpc.Channel, rpc: Rpc, request: Message) -> Any:
+    return channel.unary_unary(rpc.method, request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=rpc.response.FromString)(request, timeout=60)
+
+
+def sandbox(ctx: Context) -> Service:
+    rpcs = rpcs_of(sandbox_pb2, "SandboxService")
+    full = ctx.profile.name == "full"
+    return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full))
+
+
+def analyzer(ctx: Context) -> Service:
+    rpcs = rpcs_of(analyzer_pb2, "AnalyzerService")
+    return Service("analyzer", rpcs, fuzz_targets.analyzer(ctx.workdir / "paths", ctx.profile.name == "full"))
+
+
+def generator(ctx: Context) -> Service:
+    rpcs = rpcs_of(generator_pb2, "GeneratorService")
+    by = _by_name(rpcs)
+    by["Generate"].adjust = cap_generate
+    by["LoadAdapter"].extra_allowed = {
+        "UNAVAILABLE": "a path shaped like a hub id (org/name) with the hub unreachable (HF_HUB_OFFLINE here)"}
+    svc = Service("generator", rpcs, fuzz_targets.generator(ctx.workdir / "paths", ctx.profile.name == "full"))
+
+    def setup(s: Service, channel: grpc.Channel) -> None:
+        def unload(got: list[Message]) -> None:
+            for resp in got:
+                assert isinstance(resp, generator_pb2.LoadAdapterResponse)
+                _unary(channel, by["UnloadAdapter"], generator_pb2.UnloadAdapterRequest(name=resp.adapter.name))
+
+        by["LoadAdapter"].after_ok = unload
+
+    svc.setup = setup
+    return svc
+
+
+def trainer(ctx: Context) -> Service:
+    rpcs = rpcs_of(trainer_pb2, "TrainerService")
+    by = _by_name(rpcs)
+    svc = Service("trainer", rpcs, fuzz_targets.trainer(ctx.workdir / "paths", ctx.profile.name == "full", []))
+
+    def setup(s: Service, channel: grpc.Channel) -> None:
+        listed = _unary(channel, by["ListConfigs"], trainer_pb2.ListConfigsRequest())
+        fresh = fuzz_targets.trainer(ctx.workdir / "paths", ctx.profile.name == "full",
+                                     [c.name for c in listed.configs])
+        s.targets.typical.update(fresh.typical)
+        s.targets.hostile.update(fresh.hostile)
+        ids: list[str] = s.targets.typical["id"]
+
+        def cancel(got: list[Message]) -> None:
+            for resp in got:
+                assert isinstance(resp, trainer_pb2.StartTrainingResponse)
+                job_id = resp.job.id
+                try:
+                    _unary(channel, by["CancelJob"], trainer_pb2.CancelJobRequest(id=job_id))
+                except grpc.RpcError as exc:  # a job that ended already (failed at once) cannot be cancelled
+                    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
+                if job_id not in ids:
+                    ids.append(job_id)
+
+        by["StartTraining"].after_ok = cancel
+
+    svc.setup = setup
+    return svc
+
+
+def services(ctx: Context) -> list[Service]:
+    """The four, in the order they are fuzzed (the quickest to start first; the generator last, its
+    start overlapping the others' runs)."""
+    return [trainer(ctx), sandbox(ctx), analyzer(ctx), generator(ctx)]
