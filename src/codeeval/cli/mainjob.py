@@ -1,17 +1,18 @@
 """The main job (``make main`` -> scripts/main-job.sh -> ``python -m codeeval.cli.mainjob``).
 
-1. prepares the default model (SmolLM2-135M-Instruct, converted once into the model cache);
-2. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set), saying every few
-   seconds which one it waits for and why; one that cannot start ends the job with its reason and log;
-3. trains a multi-task QLoRA adapter with the trainer config ``smollm2-multitask-qlora-cpu``, or
+1. starts the four services on loopback (or uses ``CODEEVAL_<SVC>_ADDR`` where set), their starts
+   overlapping, and prepares the default model (SmolLM2-135M-Instruct, converted once into the model
+   cache) before the generator starts; every few seconds a line says which service it waits for and
+   why; one that cannot start ends the job with its reason and log;
+2. trains a multi-task QLoRA adapter with the trainer config ``smollm2-multitask-qlora-cpu``, or
    reuses the adapter of the newest succeeded job of that config whose folder still exists
    (``--retrain`` forces a new one); while it trains, the base model is benchmarked (the trainer and
    the generator use one core each);
-4. benchmarks the base model and the adapter (hot-loaded into the running generator by
+3. benchmarks the base model and the adapter (hot-loaded into the running generator by
    LoadAdapter) on the default suite; the output folder is named after the codeeval commit and the
    training job, so a second run of the same code with the same adapter resumes it instead of
    redoing it (``--fresh`` starts over);
-5. prints the results, the base-vs-adapter comparison and the path of report.html.
+4. prints the results, the base-vs-adapter comparison and the path of report.html.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
@@ -45,23 +48,61 @@ def _say(line: str) -> None:
     console.print(line, highlight=False, markup=False)
 
 
-def start_services(log_dir: Path, timeout: float, started: list[LocalService]) -> None:
+class _Aborted(Exception):
+    """Another start failed for good: this one stops waiting (raised from its next progress line)."""
+
+
+def start_services(log_dir: Path, timeout: float, started: list[LocalService],
+                   prepare_model: Callable[[], object] | None = None) -> None:
     """Start every service without an address in the environment, appending each to ``started`` before
     it starts (so the caller stops it even when its start is interrupted); export the addresses.
 
-    While it waits, a line every few seconds says which service and why it is not ready yet; a
-    service whose start-up fails for good raises ServiceStartError (reason and log path) at once."""
+    The starts overlap, one thread per chain: sandbox; analyzer; ``prepare_model`` (the default model's
+    one-time conversion), then the generator, then the trainer (which reads the generator's address for
+    its rank checks). On a 2-core machine this hides the JVMs', torch's and the conversion's start-up
+    behind one another instead of adding them up.
+    While they wait, a line every few seconds says which service and why it is not ready yet. A start
+    that fails for good raises its ServiceStartError (reason and log path) at once; the other starts stop
+    waiting at their next progress line (within REPORT_EVERY_S), and the caller stops what ``started`` holds."""
     for key, value in GENERATOR_ENV.items():
         os.environ.setdefault(key, value)
-    for name in SERVICES:
-        if service_address(name):
-            console.print(f"{name}: using {service_address(name)}")
-            continue
-        t0 = time.monotonic()
-        svc = LocalService(name, log_file=log_dir / f"{name}.log")
-        started.append(svc)
-        os.environ[address_env(name)] = svc.start(timeout=timeout, on_wait=_say)
-        console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
+    failed = threading.Event()
+
+    def on_wait(line: str) -> None:
+        if failed.is_set():
+            raise _Aborted
+        _say(line)
+
+    def start(names: tuple[str, ...], before: Callable[[], object] | None) -> None:
+        if before is not None:
+            before()
+        for name in names:
+            if failed.is_set():
+                raise _Aborted
+            if service_address(name):
+                console.print(f"{name}: using {service_address(name)}")
+                continue
+            t0 = time.monotonic()
+            svc = LocalService(name, log_file=log_dir / f"{name}.log")
+            started.append(svc)
+            try:
+                os.environ[address_env(name)] = svc.start(timeout=timeout, on_wait=on_wait)
+            except _Aborted:
+                svc.stop()  # it may have been added after the caller stopped what ``started`` held
+                raise
+            console.print(f"{name}: SERVING at {svc.address} ({time.monotonic() - t0:.0f}s; log {svc.log_file})")
+
+    chains = [(("sandbox",), None), (("analyzer",), None), (("generator", "trainer"), prepare_model)]
+    pool = ThreadPoolExecutor(len(chains), thread_name_prefix="start")
+    futures = [pool.submit(start, names, before) for names, before in chains]
+    try:
+        for fut in as_completed(futures):
+            fut.result()
+    except BaseException:
+        failed.set()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _trainer() -> TrainerClient:
@@ -126,13 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     from codeeval.pipeline.services import Services
     from codeeval.suites import load_suite
 
-    t0 = time.monotonic()
-    model = prepare_default_model()
-    console.print(f"default model: {model} ({time.monotonic() - t0:.0f}s)")
+    def prepare_model() -> None:
+        t0 = time.monotonic()
+        console.print(f"default model: {prepare_default_model()} ({time.monotonic() - t0:.0f}s)")
+
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started: list[LocalService] = []
     try:
-        start_services(args.log_dir, args.start_timeout, started)
+        t0 = time.monotonic()
+        start_services(args.log_dir, args.start_timeout, started, prepare_model)
+        console.print(f"services started in {time.monotonic() - t0:.0f}s")
         job, reused = start_training(args.retrain)
         commit = codeeval_version()["git_commit"][:10] or "nocommit"
         out = args.out_root / f"{commit}-job{job.id}"
