@@ -147,6 +147,7 @@ async def test_zygote_runs_keep_the_limits(zygote_engine: Executor):
                          base, "f", limits=LIMITS)  # the candidate is not its namespace's init: it dies
     res = await zygote_engine.execute(suicide)
     assert res.outcome is Outcome.RUNTIME_ERROR and res.signal == 9, (res.outcome, res.detail)
-    ok = RunRequest(Language.PYTHON, "def f():\n    return 1\n", "def check(c):\n    assert c() == 1\n", "f",
-                    limits=LIMITS)
-    assert (await zygote_engine.execute(ok)).outcome is Outcome.PASSED
+    reader = RunRequest(Language.PYTHON, "import sys\ndef f():\n    return sys.stdin.read()\n",
+                        "def check(c):\n    assert c() == 'from stdin' * 10000\n", "f", stdin=b"from stdin" * 10000,
+                        limits=LIMITS)
+    assert (await zygote_engine.execute(reader)).outcome is Outcome.PASSED

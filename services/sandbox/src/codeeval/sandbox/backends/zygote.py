@@ -349,7 +349,12 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
         assert cmd.zygote is not None
         source = cmd.zygote.source.encode()
         await asyncio.get_running_loop().sock_sendall(ctl, struct.pack("<Q", len(source)) + source)
-        writer = asyncio.ensure_future(asyncio.to_thread(_write_all, stdin_w, cmd.stdin))
+        if cmd.stdin:  # a thread: a candidate that never reads must not block the loop
+            writer = asyncio.ensure_future(asyncio.to_thread(_write_all, stdin_w, cmd.stdin))
+        else:
+            os.close(stdin_w)
+            writer = asyncio.get_running_loop().create_future()
+            writer.set_result(None)
         run_watches = watches(pid, kill)
         watchers = [asyncio.create_task(w.run()) for w in run_watches]
         timed_out = False
