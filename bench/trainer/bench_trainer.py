@@ -3,14 +3,21 @@
 Same model, same tokenized examples (built by the trainer's data code from the same config),
 same batch size, sequence length, LoRA settings, optimizer (AdamW), learning rate and steps; no
 evaluation or checkpoints in either. Each side runs in its own subprocess (so peak RSS is its
-own), one after the other in the same run. Prints both and the ratios ours / TRL (goal <= 1.1).
+own), one after the other in the same run. Prints both, the ratios ours / TRL (issue 20's goals
+for QLoRA: peak memory <= 1.0x, step time <= 0.7x) and each phase's peak memory on both sides.
 
     .venv/bin/python bench/trainer/bench_trainer.py                      # default model, LoRA
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --steps 20
-    .venv/bin/python bench/trainer/bench_trainer.py --model /path/to/hf-folder
+    .venv/bin/python bench/trainer/bench_trainer.py --model MODEL_FOLDER
+    .venv/bin/python bench/trainer/bench_trainer.py --method qlora --only ours   # one side, no ratios
 
-Step time is the median over steps after the first ``--warmup`` ones. Peak memory is the peak
-RSS of the process (CPU) or the peak CUDA allocation (GPU).
+Step time is the median over steps after the first ``--warmup`` ones; step CPU time is the mean
+over the steps after the first (the process's CPU time, which load inflates far less). Peak memory is the peak
+RSS of the process (CPU) or the peak CUDA allocation (GPU), measured per phase by
+:class:`codeeval.trainer.memory.PhasePeaks` (the run's peak is the largest phase's). The TRL side
+builds its PEFT model inside ``SFTTrainer(...)`` (with its dataset preparation) and its optimizer
+inside ``train()``: those phases are reported under "adapter" and "optimizer". Load average is
+printed before and after: step time depends on it, peak memory does not.
 """
 
 from __future__ import annotations
@@ -43,18 +50,27 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return cfg
 
 
+PHASES = {"imports": "imports", "data": "data (tokenized examples)", "load": "load (+ quantize)",
+          "adapter": "adapter (PEFT wrap)", "optimizer": "optimizer", "first step": "first step",
+          "steps": "other steps"}
+
+
 def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
-    from codeeval.trainer.artifacts import peak_memory_bytes
+    from codeeval.trainer.memory import PhasePeaks
     from codeeval.trainer.recipe import Recipe
 
-    recipe = Recipe(_config(args), workdir)
+    peaks = PhasePeaks()
+    peaks.mark("imports")
+    recipe = Recipe(_config(args), workdir, on_phase=peaks.mark)
     recipe.setup()
     recipe.train()
     recipe.cleanup()
-    times = [json.loads(line)["time"] for line in (workdir / "events.jsonl").read_text().splitlines()
-             if json.loads(line)["kind"] == "progress"]
-    return {"step_times": [b - a for a, b in zip(times, times[1:], strict=False)], "peak": peak_memory_bytes(),
-            "examples": len(recipe.train_set)}
+    events = [json.loads(line) for line in (workdir / "events.jsonl").read_text().splitlines()]
+    times = [e["time"] for e in events if e["kind"] == "progress"]
+    return {"step_times": [b - a for a, b in zip(times, times[1:], strict=False)], "peak": peaks.peak,
+            "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative,
+            "examples": len(recipe.train_set),
+            "losses": [e["loss"] for e in events if e["kind"] == "progress"]}
 
 
 def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
@@ -65,11 +81,14 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from codeeval.prompts import get_task_prompt, get_template
-    from codeeval.trainer.artifacts import peak_memory_bytes
     from codeeval.trainer.data import IGNORE, encode
+    from codeeval.trainer.memory import PhasePeaks
     from codeeval.trainer.mixing import mix
     from codeeval.trainer.modeling import resolve_base
     from codeeval.trainer.recipe import build_examples
+
+    peaks = PhasePeaks()
+    peaks.mark("imports")
 
     cfg = _config(args)
     torch.set_num_threads(args.threads)
@@ -81,20 +100,33 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     feats = [encode(e, tokenizer, template, prompts[e.task], cfg.data.max_length, True) for e in mixed]
     ds = Dataset.from_list([{"input_ids": f.input_ids, "completion_mask": [int(x != IGNORE) for x in f.labels]}
                             for f in feats])
+    peaks.mark("data")
     kwargs: dict = {"dtype": torch.float32}
     if args.method == "qlora":
         kwargs = {"dtype": torch.bfloat16, "quantization_config": BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)}
     model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
+    peaks.mark("load")
     lora = cfg.method.lora
     peft = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
                       task_type="CAUSAL_LM")
     stamps: list[float] = []
 
+    losses: list[float] = []
+
     class Clock(TrainerCallback):
+        def on_train_begin(self, *a, **k):  # type: ignore[no-untyped-def]
+            peaks.mark("optimizer")
+
         def on_step_end(self, *a, **k):  # type: ignore[no-untyped-def]
+            if not stamps:
+                peaks.mark("first step")
             stamps.append(time.monotonic())
+
+        def on_log(self, *a, logs=None, **k):  # type: ignore[no-untyped-def]
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
 
     sft = SFTConfig(output_dir=str(workdir), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
                     gradient_accumulation_steps=1, learning_rate=1e-4, lr_scheduler_type="constant",
@@ -104,9 +136,12 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
                     disable_tqdm=True, gradient_checkpointing=False)
     trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, peft_config=peft, processing_class=tokenizer,
                          callbacks=[Clock()])
+    peaks.mark("adapter")
     trainer.train()
-    return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peak_memory_bytes(),
-            "examples": len(ds)}
+    peaks.mark("steps")
+    return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peaks.peak,
+            "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative, "examples": len(ds),
+            "losses": losses}
 
 
 def main() -> int:
@@ -118,6 +153,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", choices=["ours", "trl"], help="run one side (no ratios)")
     parser.add_argument("--child", choices=["ours", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,29 +162,54 @@ def main() -> int:
             result = (child_ours if args.child == "ours" else child_trl)(args, Path(tmp))
         args.out.write_text(json.dumps(result))
         return 0
+    sides = [args.only] if args.only else ["ours", "trl"]
     results = {}
+    load_before = os.getloadavg()
     with TemporaryDirectory() as tmp:
-        for side in ("ours", "trl"):
+        for side in sides:
             out = Path(tmp) / f"{side}.json"
             cmd = [sys.executable, __file__, "--child", side, "--out", str(out)] + [
                 a for a in sys.argv[1:]]
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TRANSFORMERS_VERBOSITY": "error"}
             subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
             results[side] = json.loads(out.read_text())
+    load_after = os.getloadavg()
     med = {s: statistics.median(r["step_times"][args.warmup - 1:]) for s, r in results.items()}
     from codeeval.trainer.artifacts import versions
 
     v = versions()
     print(f"model={args.model} method={args.method} steps={args.steps} batch={args.batch_size} "
-          f"max_length={args.max_length} threads={args.threads} examples={results['ours']['examples']}")
+          f"max_length={args.max_length} threads={args.threads} examples={results[sides[0]]['examples']}")
     print(f"versions: torch {v['torch']}, transformers {v['transformers']}, peft {v['peft']}, "
           f"trl {_trl_version()}, bitsandbytes {v['bitsandbytes']}")
-    print(f"{'':8s} {'step s (median)':>16s} {'peak MiB':>10s}")
-    for side in ("ours", "trl"):
-        print(f"{side:8s} {med[side]:16.4f} {results[side]['peak'] / 2**20:10.0f}")
-    print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x, "
-          f"peak memory {results['ours']['peak'] / results['trl']['peak']:.3f}x (goal <= 1.1x on both)")
+    print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+    _print_phases(results, sides)
+    cpu = {s: r["cpu"]["steps"] / max(1, args.steps - 1) for s, r in results.items()}
+    print(f"{'':8s} {'step s (median)':>16s} {'step CPU s':>11s} {'peak MiB':>10s}   first losses")
+    for side in sides:
+        losses = " ".join(f"{x:.4f}" for x in results[side]["losses"][:3])
+        print(f"{side:8s} {med[side]:16.4f} {cpu[side]:11.4f} {results[side]['peak'] / 2**20:10.0f}   {losses}")
+    if len(sides) == 2:
+        print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x (goal <= 0.7x; CPU time "
+              f"{cpu['ours'] / cpu['trl']:.3f}x), peak memory {results['ours']['peak'] / results['trl']['peak']:.3f}x "
+              f"(goal <= 1.0x)")
     return 0
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.1f}" for x in avg)
+
+
+def _print_phases(results: dict[str, dict], sides: list[str]) -> None:
+    """Each phase's peak memory (MiB) per side, in :data:`PHASES` order; '-' where a side has none."""
+    per_side = {s: dict(results[s]["phases"]) for s in sides}
+    print(f"{'peak MiB per phase':28s}" + "".join(f"{s:>8s}" for s in sides))
+    for key, label in PHASES.items():
+        cells = "".join(f"{per_side[s][key] / 2**20:8.0f}" if key in per_side[s] else f"{'-':>8s}" for s in sides)
+        print(f"{label:28s}{cells}")
+    for side in sides:
+        if results[side]["cumulative"]:
+            print(f"{side}: the high-water mark could not be reset: each phase's figure is the peak so far")
 
 
 def _trl_version() -> str:

@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import torch.distributed as dist
 from codeeval.contamination.check import examples_sha256
 from codeeval.data import Example
 from codeeval.prompts import get_task_prompt, prompt_sha256, resolve_template
-from codeeval.trainer import artifacts, checkpoint, modeling
+from codeeval.trainer import artifacts, checkpoint, memory, modeling
 from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
@@ -61,8 +62,13 @@ def build_examples(cfg: TrainConfig, hashes: dict[str, str] | None = None
 
 
 class Recipe:
-    def __init__(self, cfg: TrainConfig, workdir: Path) -> None:
+    """One run in ``workdir``. ``on_phase(name)``, if given, is called as each phase ends: "load" (base
+    loaded and quantized), "adapter", "data", "optimizer" (the end of :meth:`setup`), "first step",
+    "steps" (the end of :meth:`train`); the bench measures each phase's peak memory with it."""
+
+    def __init__(self, cfg: TrainConfig, workdir: Path, on_phase: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
+        self.on_phase = on_phase or (lambda _name: None)
         self.workdir = workdir
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
@@ -76,6 +82,7 @@ class Recipe:
     def setup(self) -> None:
         cfg = self.cfg
         torch.set_num_threads(cfg.train.compute_threads)
+        memory.bound_heap()
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -84,7 +91,9 @@ class Recipe:
         torch.manual_seed(cfg.train.seed)
         self.prompts = {t.name: get_task_prompt(t.task_prompt) for t in cfg.data.tasks}
         self.base_path = modeling.resolve_base(cfg.model.base)
-        self.model, self.tokenizer = modeling.load(cfg, self.base_path)
+        self.model, self.tokenizer = modeling.load(cfg, self.base_path, self.on_phase)
+        self.keep_logits = modeling.keeps_logits(self.model)
+        self.on_phase("adapter")
         self.template = resolve_template(cfg.model.template, self.tokenizer)  # "model": the tokenizer's own
         self.trainable, self.total_params = modeling.parameter_counts(self.model)
         self.data_sha256: dict[str, str] = {}
@@ -97,6 +106,7 @@ class Recipe:
         if cfg.data.packing:
             self.train_set = pack(self.train_set, cfg.data.max_length)
         self.eval_sets = {t: self._features(rows) for t, rows in evals.items() if rows}
+        self.on_phase("data")
         self.order = BatchOrder(len(self.train_set), cfg.train.batch_size, cfg.train.seed, self.rank, self.world)
         per_step = self.order.per_epoch / cfg.train.grad_accum
         self.total_steps = cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * per_step))
@@ -130,6 +140,7 @@ class Recipe:
             self.state["resumed_from_step"] = self.state["step"]
             self.state["wall_base"] = self.state.get("wall", 0.0)
             self.events.message(f"resumed from {latest.name} (data position {self.state['micro']} micro-batches)")
+        self.on_phase("optimizer")
 
     def _features(self, rows: list[Example]) -> list[Features]:
         return [encode(ex, self.tokenizer, self.template, self.prompts[ex.task], self.cfg.data.max_length,
@@ -155,7 +166,7 @@ class Recipe:
                 sync = i == cfg.grad_accum - 1 or self.world == 1 or self.sharded
                 ctx = self.ddp_model.no_sync() if not sync else _Null()  # type: ignore[operator]
                 with ctx:
-                    loss = self.ddp_model(**batch).loss / cfg.grad_accum
+                    loss = modeling.lm_loss(self.ddp_model, batch, self.keep_logits) / cfg.grad_accum
                     loss.backward()
                 losses.append(float(loss.detach()) * cfg.grad_accum)
             if cfg.max_grad_norm > 0:
@@ -165,6 +176,8 @@ class Recipe:
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
             st["step"] += 1
+            if not step_times:
+                self.on_phase("first step")
             step_loss = self._mean_across_ranks(sum(losses) / len(losses))
             tokens *= self.world
             if cfg.min_step_seconds:
@@ -193,6 +206,7 @@ class Recipe:
             if stop_early:
                 self.events.message(f"early stopping at step {st['step']} (patience {cfg.early_stopping_patience})")
                 return "early_stopped"
+        self.on_phase("steps")
         return "completed"
 
     def _evaluate_and_track(self) -> bool:
@@ -220,7 +234,7 @@ class Recipe:
             for i in range(0, len(feats), self.cfg.train.batch_size):
                 batch = collate(feats[i: i + self.cfg.train.batch_size], pad)
                 n = float((batch["labels"][:, 1:] != -100).sum())
-                loss_sum += float(self.model(**batch).loss) * n
+                loss_sum += float(modeling.lm_loss(self.model, batch, self.keep_logits)) * n
                 n_sum += n
             metrics[f"eval_loss/{task}"] = loss_sum / max(n_sum, 1.0)
             total_loss, total_tokens = total_loss + loss_sum, total_tokens + n_sum
