@@ -3,11 +3,14 @@ data position (micro-batches consumed), written atomically (temp folder, then re
 
 Layout: ``<dir>/step-000040/{trainable.pt, optimizer.pt, scheduler.pt, rng-rank<r>.pt, state.json}``.
 Only parameters with ``requires_grad`` are saved (LoRA: a few MB; full fine-tuning: the model).
-A folder without ``state.json`` is incomplete (killed while writing) and is ignored.
+A folder without ``state.json`` is incomplete (killed while writing) and is ignored. A save that runs
+out of disk removes its temp folder and raises OSError(ENOSPC) saying so (torch's own error is an
+``enforce fail ... unexpected pos``); the previous checkpoint stays whole and a resume starts from it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import shutil
@@ -68,11 +71,21 @@ def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.O
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        torch.save(weights if sharded else trainable_state(model), tmp / "trainable.pt")
-        torch.save(optim if sharded else optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        torch.save(_rng_state(), tmp / "rng-rank0.pt")
-        (tmp / STATE).write_text(json.dumps({**state, "step": step}, indent=1))
+        try:
+            torch.save(weights if sharded else trainable_state(model), tmp / "trainable.pt")
+            torch.save(optim if sharded else optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+            torch.save(_rng_state(), tmp / "rng-rank0.pt")
+            (tmp / STATE).write_text(json.dumps({**state, "step": step}, indent=1))
+        except (OSError, RuntimeError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if getattr(exc, "errno", None) == errno.ENOSPC or shutil.disk_usage(root).free < 1 << 20:
+                kept = latest(root)
+                raise OSError(errno.ENOSPC, f"no space left on device for checkpoint step {step} in {root} "
+                              f"({shutil.disk_usage(root).free} bytes free); "
+                              + (f"{kept.name} is kept whole and the job resumes from it once there is space"
+                                 if kept else "no earlier checkpoint")) from exc
+            raise
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in sorted(root.glob("step-*"))[:-keep]:
