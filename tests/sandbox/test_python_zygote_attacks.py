@@ -1,0 +1,385 @@
+"""Red team of the Python zygote (``python_zygote``, bubblewrap as root): candidate programs that
+know py_zygote.py and backends/zygote.py try to reach the zygote or the run's init, leave state
+for the next run of their slot, raise their limits, and grow memory past the limit where there are
+no cgroups (a pod). Each attack asserts the safe outcome; one that succeeds is a recorded hole
+(``xfail(strict=True)``, analysed in the zygote findings). Real bubblewrap, real seccomp, real
+cgroups (and an engine without them); one slot per engine so that consecutive runs share the
+slot's zygote."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from conftest import bwrap_usable, leftover_sandbox_processes, settings
+
+from codeeval.sandbox.executor import Executor
+from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest, RunResult
+
+ASYNC = pytest.mark.asyncio(loop_scope="session")
+LIMITS = Limits(wall_time_ms=15000, cpu_time_ms=10000)
+pytestmark = [pytest.mark.slow]
+
+#: Prints what it found as JSON; the judge's test only calls it (the pytest side asserts).
+CALL = "def check(c):\n    c()\n"
+
+#: Every writable place a run can reach, and the SysV/POSIX IPC names and abstract socket used to
+#: carry state from one run to the next.
+COMMON = r'''import ctypes, errno, json, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, MARK, MQ, ABSTRACT = 0x7A7967, "zygred-mark", b"/zygred", b"\0zygred"
+SKIP = ("/proc", "/sys", "/usr")
+
+def places():
+    found = set()
+    roots = ["/", "/tmp", "/dev", "/dev/shm", "/dev/pts", "/dev/mqueue", "/code", "/harness", "/worker",
+             "/etc", "/run", "/var/tmp", "/home", "/root", os.path.expanduser("~")]
+    roots += [line.split()[1] for line in open("/proc/self/mounts")]
+    for root in roots:
+        if root.startswith(SKIP) or not os.path.isdir(root):
+            continue
+        for here, dirs, _files in os.walk(root):
+            if here.startswith(SKIP) or here.count("/") > 4:
+                dirs[:] = []
+                continue
+            found.add(here)
+    return sorted(found)
+
+def ipc(call, *args):
+    rc = getattr(libc, call)(*args)
+    return rc if rc >= 0 else -ctypes.get_errno()
+'''
+
+PLANT = COMMON + r'''
+def plant():
+    planted = []
+    for d in places():
+        try:
+            with open(os.path.join(d, MARK), "w") as fh:
+                fh.write("x")
+            planted.append(d)
+        except OSError:
+            pass
+    planted.append(("shm", ipc("shmget", KEY, 4096, 0o1000 | 0o666)))
+    planted.append(("msg", ipc("msgget", KEY, 0o1000 | 0o666)))
+    planted.append(("sem", ipc("semget", KEY, 1, 0o1000 | 0o666)))
+    libc.mq_open.restype = ctypes.c_int
+    planted.append(("mq", ipc("mq_open", MQ, os.O_CREAT | os.O_RDWR, 0o666, None)))
+    try:
+        _master, slave = os.openpty()
+        planted.append(("pty", os.ttyname(slave)))
+    except OSError as exc:
+        planted.append(("pty", exc.errno))
+    os.environ["ZYGRED"] = "1"
+    import builtins, json as j, py_codec
+    builtins.ZYGRED = 1
+    j.dumps = lambda *a, **k: "forged"
+    py_codec.ZYGRED = 1  # (its functions serve this very call's answer)
+    if os.fork() == 0:  # a daemon that holds the abstract socket
+        os.setsid()
+        if os.fork() == 0:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(ABSTRACT)
+            s.listen(1)
+            import time
+            time.sleep(60)
+            os._exit(0)
+        os._exit(0)
+    import time
+    time.sleep(0.3)
+    print(json.dumps(planted))
+    return planted
+'''
+
+SEARCH = COMMON + r'''
+def search():
+    left = [d for d in places() if os.path.exists(os.path.join(d, MARK))]
+    probes = (("shm", "shmget", (KEY, 0, 0)), ("msg", "msgget", (KEY, 0)), ("sem", "semget", (KEY, 0, 0)),
+              ("mq", "mq_open", (MQ, os.O_RDWR)))
+    for name, call, args in probes:
+        rc = ipc(call, *args)
+        if rc != -errno.ENOENT:
+            left.append(f"{name}: {rc}")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(ABSTRACT)
+        left.append("abstract socket answers")
+    except OSError:
+        pass
+    pts = [n for n in os.listdir("/dev/pts") if n != "ptmx"]
+    if pts:
+        left.append(f"ptys: {pts}")
+    if "ZYGRED" in os.environ:
+        left.append("environment")
+    import builtins, py_codec
+    if hasattr(builtins, "ZYGRED") or json.dumps([1]) != "[1]" or hasattr(py_codec, "ZYGRED"):
+        left.append("zygote modules")
+    procs = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    if procs != [1, os.getpid()]:
+        left.append(f"processes {procs}")
+    print(json.dumps(left))
+    return left
+'''
+
+PRIVILEGE = r'''import ctypes, json, os, signal
+
+def fields(pid):
+    text = open(f"/proc/{pid}/status").read().splitlines()
+    status = dict(line.split(":", 1) for line in text if ":" in line)
+    return {k: status[k].split() for k in ("Uid", "Gid", "Groups", "CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh",
+                                           "NoNewPrivs", "Seccomp", "State")}
+
+def attempt(fn, *args):
+    try:
+        fn(*args)
+        return "ok"
+    except OSError as exc:
+        return exc.errno
+
+def write(path, data):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+def probe():
+    import resource
+    out = {"init": fields(1), "self": fields(os.getpid())}
+    sigs = (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM, signal.SIGSEGV)
+    out["kill_init"] = [attempt(os.kill, 1, s) for s in sigs]
+    out["kill_all"] = attempt(os.kill, -1, signal.SIGKILL)
+    out["init_after"] = fields(1)["State"]
+    out["setuid0"] = attempt(os.setuid, 0)
+    out["setgroups"] = attempt(os.setgroups, [0])
+    out["setgid0"] = attempt(os.setgid, 0)
+    for name in ("uid_map", "gid_map", "setgroups"):
+        out[name] = attempt(write, f"/proc/self/{name}", b"deny\n" if name == "setgroups" else b"0 0 1\n")
+    out["rlimits"] = {}
+    for name in ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_CORE"):
+        soft, hard = resource.getrlimit(getattr(resource, name))
+        try:
+            resource.setrlimit(getattr(resource, name), (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            raised = "raised"
+        except (OSError, ValueError):
+            raised = "refused"
+        out["rlimits"][name] = [soft, hard, raised]
+    out["tmpfs"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", "/dev/shm")}
+    libc = ctypes.CDLL(None, use_errno=True)
+    out["ptrace_init"] = [libc.ptrace(16, 1, 0, 0), ctypes.get_errno()]  # PTRACE_ATTACH
+    print(json.dumps(out))
+'''
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def attacked() -> AsyncIterator[Executor]:
+    """One slot on the zygote path, with cgroups where the host has them."""
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    if os.geteuid() != 0:
+        pytest.skip("the zygote needs root (a two-uid user namespace)")
+    eng = Executor(settings(python_zygote=True, max_concurrency=1, retries=0))
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def podlike_zygote() -> AsyncIterator[Executor]:
+    """One slot on the zygote path without cgroups, as in a pod: rlimits and the watchdog bound it."""
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    if os.geteuid() != 0:
+        pytest.skip("the zygote needs root (a two-uid user namespace)")
+    eng = Executor(settings(python_zygote=True, cgroups=False, max_concurrency=1, retries=0))
+    await eng.backend.start()
+    assert eng.backend.describe()["cgroups"].startswith("none")
+    yield eng
+    await eng.stop()
+
+
+def _zygote_pid(engine: Executor) -> int:
+    zygotes = engine.backend.zygotes  # type: ignore[attr-defined]
+    assert len(zygotes) == 1, "one slot: one zygote"
+    return int(next(iter(zygotes.values())).proc.pid)
+
+
+async def _run(engine: Executor, source: str, test: str = CALL, entry: str = "f",
+               limits: Limits = LIMITS) -> RunResult:
+    return await engine.execute(RunRequest(Language.PYTHON, source, test, entry, limits=limits))
+
+
+async def _healthy_after(engine: Executor, zygote_pid: int) -> None:
+    """The slot still judges correctly, with the same zygote (the attack neither killed nor
+    poisoned it), and no process of the slot's uids outlived the attack."""
+    right = await _run(engine, "def f(x):\n    return x * 2\n", "def check(c):\n    assert c(21) == 42\n")
+    assert right.outcome is Outcome.PASSED, (right.outcome, right.detail)
+    wrong = await _run(engine, "def f(x):\n    return x\n", "def check(c):\n    assert c(21) == 42\n")
+    assert wrong.outcome is Outcome.FAILED, (wrong.outcome, wrong.detail)
+    assert _zygote_pid(engine) == zygote_pid
+    assert leftover_sandbox_processes(engine.uids.base, 1) == []
+
+
+@ASYNC
+async def test_a_run_leaves_nothing_for_the_next_run_of_its_slot(attacked: Executor):
+    """Run A writes a marker into every directory it can, creates SysV shm/msg/sem objects and a
+    POSIX queue under fixed names, keeps a pty, daemonises a child holding an abstract socket,
+    sets the environment and monkeypatches modules the zygote preloaded (json, py_codec,
+    builtins). Run B of the same slot, forked from the same zygote, finds none of it."""
+    warm = await _run(attacked, "def f():\n    return 1\n")
+    assert warm.outcome is Outcome.PASSED, warm.detail
+    zygote = _zygote_pid(attacked)
+    planted = await _run(attacked, PLANT, "def check(c):\n    assert c()\n", "plant")
+    assert planted.outcome is Outcome.PASSED, (planted.outcome, planted.detail, planted.stderr[-800:])
+    found = await _run(attacked, SEARCH, "def check(c):\n    assert c() == []\n", "search")
+    assert found.outcome is Outcome.PASSED, (found.detail, found.stdout[-800:], found.stderr[-800:])
+    assert json.loads(found.stdout) == []
+    assert _zygote_pid(attacked) == zygote
+
+
+@ASYNC
+async def test_the_candidate_cannot_reach_its_init_raise_limits_or_gain_ids(attacked: Executor):
+    """The run's init (C2, the candidate's parent and the only other process it sees) is as
+    unprivileged as the candidate: uid 1, no capability in any set, no_new_privs, the seccomp
+    filter; signals from inside the namespace cannot stop or kill it; ptrace is denied. No id
+    change, no map write, no raised hard limit; the tmpfs sizes are the configured caps. The
+    zygote survives and the slot still judges right."""
+    await _run(attacked, "def f():\n    return 1\n")
+    zygote = _zygote_pid(attacked)
+    res = await _run(attacked, PRIVILEGE, entry="probe")
+    assert res.outcome is Outcome.PASSED, (res.outcome, res.detail, res.stderr[-800:])
+    out = json.loads(res.stdout)
+    for who in ("init", "self"):
+        st = out[who]
+        assert st["Uid"] == ["1"] * 4 and st["Gid"] == ["1"] * 4 and st["Groups"] == [], (who, st)
+        for caps in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"):
+            assert int(st[caps][0], 16) == 0, (who, caps)
+        assert st["NoNewPrivs"] == ["1"] and st["Seccomp"] == ["2"], (who, st)
+    assert out["init_after"][0] in ("S", "R"), out["init_after"]
+    assert out["ptrace_init"] == [-1, 1]  # EPERM (seccomp)
+    for key in ("setuid0", "setgroups", "setgid0", "uid_map", "gid_map", "setgroups"):
+        assert out[key] != "ok", key
+    for name, (soft, hard, raised) in out["rlimits"].items():
+        assert raised == "refused" and hard != -1, (name, soft, hard)
+    assert out["tmpfs"]["/tmp"] == attacked.settings.work_dir_bytes
+    assert res.effective_limits is not None
+    assert out["tmpfs"]["/dev/shm"] == res.effective_limits.memory_bytes
+    await _healthy_after(attacked, zygote)
+
+
+FORK_BOMB = r'''import os
+def f():
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+'''
+BOMB_ENDS = (Outcome.TIMEOUT, Outcome.MEMORY_EXCEEDED)
+
+
+@ASYNC
+async def test_a_fork_bomb_is_contained_and_the_slot_recovers(attacked: Executor):
+    await _run(attacked, "def f():\n    return 1\n")
+    zygote = _zygote_pid(attacked)
+    res = await _run(attacked, FORK_BOMB, "def check(c):\n    assert c() == 42\n",
+                     limits=Limits(wall_time_ms=4000, cpu_time_ms=4000, max_processes=32))
+    assert res.outcome in BOMB_ENDS, (res.outcome, res.detail)
+    await _healthy_after(attacked, zygote)
+
+
+ESCAPE_INIT = r'''import os, signal, sys
+def f():
+    # the run's init is the candidate's parent: try to get it to exit 0 early or to hang the run
+    os.kill(os.getppid(), signal.SIGCHLD)
+    os.kill(os.getppid(), signal.SIGTERM)
+    os.kill(os.getppid(), signal.SIGINT)
+    try:
+        fd = os.open("/proc/1/mem", os.O_RDWR)
+        os.close(fd)
+        print("init memory writable")
+    except OSError as exc:
+        print("init memory:", exc.errno)
+    sys.stdout.flush()
+    return 0
+'''
+
+
+@ASYNC
+async def test_signals_to_the_runs_init_do_not_change_the_verdict(attacked: Executor):
+    """Signals the run's init has no handler for are ignored inside its namespace: a wrong answer
+    stays FAILED, the run is not cut short into a SANDBOX_ERROR."""
+    await _run(attacked, "def f():\n    return 1\n")
+    zygote = _zygote_pid(attacked)
+    res = await _run(attacked, ESCAPE_INIT, "def check(c):\n    assert c() == 1\n")
+    assert res.outcome is Outcome.FAILED, (res.outcome, res.detail, res.stdout)
+    await _healthy_after(attacked, zygote)
+
+
+#: Memory the watchdog of a pod (no cgroups) must see. Each holds ~4x the limit for a while.
+POD_LIMITS = Limits(wall_time_ms=15000, cpu_time_ms=10000, memory_bytes=96 << 20)
+MEMFD = r'''import os, time
+def f():
+    fd = os.memfd_create("hoard")
+    chunk = b"\1" * (1 << 20)
+    for _ in range(384):
+        os.write(fd, chunk)
+    time.sleep(2)
+    return 1
+'''
+SHARED_ANON = r'''import mmap, os, time
+def f():
+    kids = []
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:
+            m = mmap.mmap(-1, 48 << 20)  # MAP_SHARED | MAP_ANONYMOUS: shmem, "shared" in statm
+            for i in range(0, len(m), 4096):
+                m[i] = 1
+            time.sleep(3)
+            os._exit(0)
+        kids.append(pid)
+    for pid in kids:
+        os.waitpid(pid, 0)
+    return 1
+'''
+SYSV_SHM = r'''import ctypes, time
+def f():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    for _ in range(8):
+        sid = libc.shmget(0, 48 << 20, 0o1000 | 0o600)  # IPC_PRIVATE
+        assert sid >= 0, ctypes.get_errno()
+        addr = libc.shmat(sid, None, 0)
+        ctypes.memset(addr, 1, 48 << 20)
+        libc.shmdt(ctypes.c_void_p(addr))  # the segment keeps its pages, mapped by no process
+    time.sleep(2)
+    return 1
+'''
+HOLE = ("without cgroups the watchdog counts only anonymous RSS and /dev/shm: {} pages are shmem "
+        "that no process maps privately, so memory grows to ~4x the limit and the run passes")
+
+
+@ASYNC
+@pytest.mark.parametrize("source", [
+    pytest.param(MEMFD, id="memfd", marks=pytest.mark.xfail(strict=True, reason=HOLE.format("memfd"))),
+    pytest.param(SHARED_ANON, id="shared_anon",
+                 marks=pytest.mark.xfail(strict=True, reason=HOLE.format("MAP_SHARED anonymous"))),
+    pytest.param(SYSV_SHM, id="sysv_shm", marks=pytest.mark.xfail(strict=True, reason=HOLE.format("SysV shm"))),
+])
+async def test_memory_is_bounded_without_cgroups_on_the_zygote_path(podlike_zygote: Executor, source: str):
+    res = await _run(podlike_zygote, source, "def check(c):\n    assert c() == 1\n", limits=POD_LIMITS)
+    assert res.outcome is Outcome.MEMORY_EXCEEDED, (res.outcome, res.detail, res.stderr[-500:])
+
+
+@ASYNC
+async def test_a_fork_bomb_without_cgroups_is_contained(podlike_zygote: Executor):
+    await _run(podlike_zygote, "def f():\n    return 1\n")
+    zygote = _zygote_pid(podlike_zygote)
+    res = await _run(podlike_zygote, FORK_BOMB, "def check(c):\n    assert c() == 42\n",
+                     limits=Limits(wall_time_ms=4000, cpu_time_ms=4000, max_processes=32))
+    assert res.outcome in BOMB_ENDS, (res.outcome, res.detail)
+    await _healthy_after(podlike_zygote, zygote)
