@@ -64,3 +64,12 @@ async def test_a_huge_job_id_echoed_in_the_answer_is_cut_not_refused_by_the_clie
     assert err.details().startswith("id: ") and err.details().endswith("characters in all)")
     assert len(err.details()) <= 2000
     assert (await trainer.ListJobs(trainer_pb2.ListJobsRequest(), timeout=30)).jobs is not None
+
+
+async def test_a_non_ascii_id_echoed_in_the_answer_fits_the_clients_metadata_limit(trainer) -> None:  # type: ignore[no-untyped-def]
+    # percent-encoded, each 'é' takes 6 bytes of metadata: cut by encoded size, not by characters
+    err = await _error(trainer.GetJob(trainer_pb2.GetJobRequest(id="é" * 100_000), timeout=30))
+    assert err.code() == grpc.StatusCode.NOT_FOUND, err.details()
+    assert err.details().startswith("id: ") and err.details().endswith("characters in all)")
+    encoded = sum(1 if " " <= c <= "~" and c != "%" else 3 * len(c.encode()) for c in err.details())
+    assert encoded <= 2000

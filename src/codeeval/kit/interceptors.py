@@ -77,15 +77,20 @@ def _check_decoded(request: Any) -> None:
         raise errors.InvalidArgument(request.reason, field=request.field)
 
 
-#: Longest status message sent: the details travel as trailing metadata, which a client refuses past
-#: 16 KiB (a message echoing a huge field value would reach the caller as RESOURCE_EXHAUSTED instead).
+#: Longest status message sent, in bytes on the wire: the details travel as trailing metadata,
+#: percent-encoded (3 bytes per non-ASCII byte), and a client may refuse metadata past 8 KiB (a message
+#: echoing a huge field value would reach the caller as RESOURCE_EXHAUSTED instead).
 MAX_DETAILS = 2000
 
 
 def _bounded(message: str) -> str:
-    if len(message) <= MAX_DETAILS:
-        return message
-    return f"{message[:MAX_DETAILS - 100]}... ({len(message)} characters in all)"
+    """``message`` cut so that its percent-encoded form fits :data:`MAX_DETAILS` bytes."""
+    size = 0
+    for i, char in enumerate(message):
+        size += 1 if " " <= char <= "~" and char != "%" else 3 * len(char.encode("utf-8", "replace"))
+        if size > MAX_DETAILS - 100:
+            return f"{message[:i]}... ({len(message)} characters in all)"
+    return message
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
