@@ -151,3 +151,25 @@ async def test_zygote_runs_keep_the_limits(zygote_engine: Executor):
                         "def check(c):\n    assert c() == 'from stdin' * 10000\n", "f", stdin=b"from stdin" * 10000,
                         limits=LIMITS)
     assert (await zygote_engine.execute(reader)).outcome is Outcome.PASSED
+
+
+@ASYNC
+async def test_the_plain_path_judges_alike(zygote_engine: Executor):
+    """python_zygote off: the same programs get the same outcomes from a bwrap per run."""
+    plain = Executor(settings(python_zygote=False, max_concurrency=1, retries=0))
+    await plain.start()
+    try:
+        assert plain.backend.describe()["python_zygote"] == "off"
+        test = "def check(c):\n    assert c(2) == 4\n"
+        sources = {"pass": "def f(x):\n    return x * 2\n", "fail": "def f(x):\n    return x\n",
+                   "raise": "def f(x):\n    raise ValueError(x)\n", "syntax": "def f(x)\n    return x\n",
+                   "exit": "import os\ndef f(x):\n    os._exit(0)\n"}
+        got = {}
+        for name, source in sources.items():
+            req = RunRequest(Language.PYTHON, source, test, "f", limits=LIMITS)
+            got[name] = ((await zygote_engine.execute(req)).outcome, (await plain.execute(req)).outcome)
+        assert got == {"pass": (Outcome.PASSED,) * 2, "fail": (Outcome.FAILED,) * 2,
+                       "raise": (Outcome.RUNTIME_ERROR,) * 2, "syntax": (Outcome.COMPILE_ERROR,) * 2,
+                       "exit": (Outcome.RUNTIME_ERROR,) * 2}, got
+    finally:
+        await plain.stop()

@@ -60,9 +60,9 @@ class SandboxSettings(ServiceSettings):
                                                                  "must be shared by every instance on the host.")
     seccomp: bool = Field(True, description="Load the seccomp filter (needs Debian's python3-seccomp).")
     cgroups: bool = Field(True, description="Per-run memory/pids cgroups where the cgroup tree is writable.")
-    python_zygote: bool = Field(False, description="bubblewrap as root: judged Python runs are forked by a warm "
-                                                   "zygote per slot into fresh namespaces (no bwrap or python3 "
-                                                   "start per run); elsewhere ignored.")
+    python_zygote: bool = Field(True, description="bubblewrap as root: judged Python runs are forked by a warm "
+                                                  "zygote per slot into fresh namespaces (no bwrap or python3 "
+                                                  "start per run); elsewhere ignored. Off: a bwrap per run.")
 
     jail_dir: str = Field("/jail", description="unshare backend: the chroot holding the toolchains and a writable "
                                                "tmp/ (deploy/sandbox/Dockerfile builds it).")
