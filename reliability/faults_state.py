@@ -21,23 +21,35 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from codeeval.kit.client import LocalService
 from codeeval.kit.startup import ServiceStartError
 from reliability.context import Context
 from reliability.faults_bench import Inputs
-from reliability.faults_replicas import Fleet, Outcome, bench, differences, finish, read_outcome, run_deadline
+from reliability.faults_replicas import (
+    RUN_LIMIT_S,
+    Fleet,
+    Outcome,
+    bench,
+    differences,
+    finish,
+    read_outcome,
+    run_deadline,
+)
 from reliability.report import Section
 
 STAGE_FILE = "executions.jsonl"
 
 
 def _digest(folder: Path) -> str:
-    """sha256 over a folder's files (names and bytes): unchanged means nothing was rewritten."""
+    """sha256 over a run folder's records (its stage files and results.json, names and bytes):
+    unchanged means no record was dropped or rewritten (the receipt's and timings' bookkeeping may be)."""
     h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file() and "logs" not in p.parts and p.suffix != ".log"):
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and (p.suffix == ".jsonl" or p.name == "results.json")):
         h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
@@ -269,10 +281,8 @@ def truncated_adapter(ctx: Context) -> Section:
 
     from codeeval.api.generator.v1 import generator_pb2, generator_pb2_grpc
     from codeeval.kit.client import open_channel
-    from codeeval.models import tiny_llama
-
     t0 = time.monotonic()
-    base = tiny_llama(ctx.workdir / "tiny-llama")
+    base = _tiny_model(ctx)
     whole = _tiny_adapter(base, ctx.workdir / "adapter-whole")
     data = (whole / "adapter_model.safetensors").read_bytes()
     header = 8 + int.from_bytes(data[:8], "little")
@@ -309,3 +319,85 @@ def truncated_adapter(ctx: Context) -> Section:
     return Section(title="truncated adapter weights on LoadAdapter", service="generator", area="fault", rows=rows,
                    problems=problems, seconds=time.monotonic() - t0,
                    notes=["the real generator service, transformers engine, a tiny random Llama; a PEFT adapter"])
+
+
+def _tiny_model(ctx: Context) -> Path:
+    from codeeval.models import tiny_llama
+
+    where = ctx.workdir / "tiny-llama"
+    return where if (where / "config.json").exists() else tiny_llama(where)
+
+
+def _train(base: Path, workdir: Path) -> tuple[int, str, dict[str, Any]]:
+    """The trainer's recipe (what its worker runs) on the tiny test config: (exit status, its output,
+    result.json or {})."""
+    cmd = [sys.executable, "-m", "codeeval.trainer.recipe", "--config", "tiny-multitask-lora",
+           "--set", f"model.base={base}", "--workdir", str(workdir)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+        rc, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        rc, out = -9, "timed out"
+    result = workdir / "result.json"
+    return rc, out, json.loads(result.read_text()) if result.exists() else {}
+
+
+def trainer_checkpoints_full(ctx: Context) -> Section:
+    """The trainer's checkpoint dir on a tmpfs that holds one checkpoint but not two: the run stops
+    with a clear error, the checkpoint it had is whole (the half-written one is a hidden temp folder
+    that resume ignores), and once the tmpfs is grown the same run resumes from it to the
+    uninterrupted run's loss."""
+    from codeeval.kit.paths import datasets_dir
+    from codeeval.trainer import checkpoint
+
+    t0 = time.monotonic()
+    title = "trainer checkpoint dir on a full disk (tmpfs), then resumed"
+    data = datasets_dir() / "codexglue_code_to_code_trans" / "valid.java-cs.txt.java"  # and its .cs twin
+    if os.geteuid() != 0:
+        return Section(title=title, service="trainer", area="fault", notes=["not run: mounting a tmpfs needs root"])
+    if not data.exists():
+        return Section(title=title, service="trainer", area="fault",
+                       notes=[f"not run: the tiny training config reads {data.name}, not in the datasets dir"])
+    base = _tiny_model(ctx)
+    rc0, out0, ref = _train(base, ctx.workdir / "train-reference")
+    if rc0 != 0:
+        raise RuntimeError(f"the uninterrupted training run exited {rc0}: {out0.strip()[-300:]}")
+    one = checkpoint.latest(ctx.workdir / "train-reference" / "checkpoints")
+    assert one is not None
+    files = [f for f in one.iterdir() if f.is_file()]
+    size_kib = (sum(f.stat().st_size for f in files) + 4096 * len(files)) * 3 // 2 // 1024 + 8
+    work = ctx.workdir / "train-full"
+    (work / "checkpoints").mkdir(parents=True)
+    error = _mount(work / "checkpoints", size_kib)
+    if error is not None:
+        return Section(title=title, service="trainer", area="fault", notes=[f"not run: cannot mount a tmpfs: {error}"])
+    problems: list[str] = []
+    try:
+        rc1, out1, _ = _train(base, work)
+        kept = checkpoint.latest(work / "checkpoints")
+        whole = kept is not None and sorted(f.name for f in kept.iterdir()) == sorted(f.name for f in files)
+        clear = "no space left on device for checkpoint" in out1
+        if rc1 == 0:
+            problems.append(f"training finished on a {size_kib} KiB checkpoint dir: nothing was injected")
+        if not clear:
+            problems.append(f"the full disk stopped training without saying so: {out1.strip()[-300:]!r}")
+        if not whole:
+            problems.append(f"no whole checkpoint kept after the full disk (latest: {kept})")
+        grown = _mount(work / "checkpoints", 256 << 10, remount=True)
+        if grown is not None:
+            raise RuntimeError(f"cannot grow the tmpfs: {grown}")
+        rc2, out2, got = _train(base, work)
+    finally:
+        subprocess.run(["umount", "-l", str(work / "checkpoints")], capture_output=True)
+    resumed = int(got.get("resumed_from_step", 0))
+    loss, ref_loss = got.get("metrics", {}).get("train_loss"), ref.get("metrics", {}).get("train_loss")
+    equal = loss is not None and ref_loss is not None and abs(loss - ref_loss) <= 1e-4 * max(1.0, abs(ref_loss))
+    if rc2 != 0 or not resumed or not equal:
+        problems.append(f"resume after the disk grew: exit {rc2}, resumed from step {resumed}, loss {loss} vs "
+                        f"{ref_loss}: {out2.strip()[-200:]!r}")
+    return Section(title=title, service="trainer", area="fault", problems=problems, seconds=time.monotonic() - t0,
+                   rows=[{"tmpfs (KiB)": size_kib, "full run": f"exit {rc1}, {'clear error' if clear else 'unclear'}",
+                          "checkpoint kept": kept.name if kept else "none", "kept is whole": whole,
+                          "resumed from step": resumed, "final loss equal": equal}],
+                   notes=["the trainer's recipe (what its worker runs) on the tiny test config, 12 steps, a checkpoint "
+                          "every 4; the tmpfs holds one checkpoint and a half"])

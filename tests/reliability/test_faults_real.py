@@ -4,13 +4,13 @@ resumed or failed-over run equal to the undisturbed one).
 
 Real components throughout: two sandbox and two analyzer replicas (one of each SIGKILLed mid-run), the
 CLI SIGKILLed and resumed, the trainer on damaged job databases, the generator (transformers engine,
-a tiny random Llama) on truncated adapter weights, a real tmpfs for the full disk (root). About five
-minutes on a loaded 2-core machine.
+a tiny random Llama) on truncated adapter weights, the trainer's recipe on the tiny model, a real tmpfs
+for the full disks (root; without root, or without the datasets dir for the training config, those
+figures say "not run" and why). About eight minutes on a loaded 2-core machine (load 20+).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -33,6 +33,7 @@ def test_every_fault_figure_holds_on_the_short_profile(tmp_path: Path) -> None:
         "truncated adapter weights on LoadAdapter",
         "damaged run folders: torn line, damaged line, other suite version",
         "bench output dir on a full disk (tmpfs), then resumed",
+        "trainer checkpoint dir on a full disk (tmpfs), then resumed",
         "one of two sandbox replicas SIGKILLed mid-run (round robin)",
         "one of two analyzer replicas SIGKILLed mid-run (round robin)",
         "the CLI SIGKILLed at random points, then resumed",
@@ -42,8 +43,9 @@ def test_every_fault_figure_holds_on_the_short_profile(tmp_path: Path) -> None:
     for s in sections:
         assert s.area == "fault"
         assert s.ok, f"{s.service}: {s.title}: lost {s.lost}; {s.problems}; {s.notes}"
-        if os.geteuid() == 0 or "full disk" not in s.title:
-            assert s.rows, f"{s.title}: nothing was injected ({s.notes})"
+        if not s.rows:  # only where this machine cannot inject it (not root, no datasets dir): said so
+            assert s.notes and s.notes[0].startswith("not run:"), f"{s.title}: nothing was injected"
+            print(f"{s.title}: {s.notes[0]}")
     scale_out = by_title["one of two sandbox replicas SIGKILLed mid-run (round robin)"].rows[0]
     assert scale_out["kills"] == 1 and scale_out["executed twice"] == 0
     assert scale_out["programs in the results"] == scale_out["programs"]
