@@ -170,6 +170,18 @@ def probe():
     out["tmpfs"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", "/dev/shm")}
     libc = ctypes.CDLL(None, use_errno=True)
     out["ptrace_init"] = [libc.ptrace(16, 1, 0, 0), ctypes.get_errno()]  # PTRACE_ATTACH
+    # the init is dumpable and of the candidate's uid: its fds are reachable (pidfd_getfd); they
+    # must be nothing the candidate does not already hold
+    own = {os.readlink(f"/proc/self/fd/{n}") for n in os.listdir("/proc/self/fd")
+           if os.path.exists(f"/proc/self/fd/{n}")}
+    pidfd = libc.syscall(434, 1, 0)  # pidfd_open
+    taken = set()
+    for n in range(64):
+        fd = libc.syscall(438, pidfd, n, 0)  # pidfd_getfd
+        if fd >= 0:
+            taken.add(os.readlink(f"/proc/self/fd/{fd}"))
+    out["init_fds_not_own"] = sorted(taken - own)
+    out["init_fds_taken"] = len(taken)
     print(json.dumps(out))
 '''
 
@@ -260,6 +272,7 @@ async def test_the_candidate_cannot_reach_its_init_raise_limits_or_gain_ids(atta
         assert st["NoNewPrivs"] == ["1"] and st["Seccomp"] == ["2"], (who, st)
     assert out["init_after"][0] in ("S", "R"), out["init_after"]
     assert out["ptrace_init"] == [-1, 1]  # EPERM (seccomp)
+    assert out["init_fds_taken"] >= 3 and out["init_fds_not_own"] == [], out["init_fds_not_own"]
     for key in ("setuid0", "setgroups", "setgid0", "uid_map", "gid_map", "setgroups"):
         assert out[key] != "ok", key
     for name, (soft, hard, raised) in out["rlimits"].items():
@@ -323,10 +336,11 @@ async def test_signals_to_the_runs_init_do_not_change_the_verdict(attacked: Exec
 POD_LIMITS = Limits(wall_time_ms=15000, cpu_time_ms=10000, memory_bytes=96 << 20)
 MEMFD = r'''import os, time
 def f():
-    fd = os.memfd_create("hoard")
     chunk = b"\1" * (1 << 20)
-    for _ in range(384):
-        os.write(fd, chunk)
+    for _ in range(32):  # each file under RLIMIT_FSIZE, 384 MiB together
+        fd = os.memfd_create("hoard")
+        for _ in range(12):
+            os.write(fd, chunk)
     time.sleep(2)
     return 1
 '''
