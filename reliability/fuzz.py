@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -28,8 +29,9 @@ import grpc
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hseed
+from hypothesis.errors import HypothesisWarning
 
 from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context
@@ -101,14 +103,15 @@ def drive(strategy: Any, count: int, seed: int, body: Callable[[Case], bool]) ->
     no example database) and pass each to ``body``, until ``body`` returns False (time is up)."""
 
     @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
     @hseed(seed)
     @given(strategy)
     def loop(c: Case) -> None:
         if body(c) is False:
             raise TimeUp
 
-    with suppress(TimeUp):
+    with suppress(TimeUp), warnings.catch_warnings():
+        warnings.simplefilter("ignore", HypothesisWarning)  # the repr of the case that met TimeUp
         loop()
 
 
@@ -129,6 +132,9 @@ class Service:
     start_error: str = ""
     started: threading.Event = field(default_factory=threading.Event)
     setup: Callable[[Service, grpc.Channel], None] | None = None
+    #: Sent before the warm-up pass: requests that bring the service to its steady footprint (a warm
+    #: pool filled to its size, every tool's classes loaded), which random requests may not reach.
+    warm: Callable[[grpc.Channel], None] | None = None
 
 
 def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: float) -> Section:
@@ -166,7 +172,9 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
 
                 drive(strategies[rpc.name], rounds, ctx.profile.seed + (0 if tally else 1), body)
 
-        run_pass(warm_count, seconds * WARMUP_SHARE, tally=False)
+        if svc.warm is not None:
+            svc.warm(channel)
+        run_pass(warm_count, max(0.0, seconds * WARMUP_SHARE - (time.monotonic() - t_start)), tally=False)
         before = settle(pid, None)
         run_pass(count, max(1.0, seconds - (time.monotonic() - t_start)), tally=True)
         serving = health(channel)
@@ -241,8 +249,9 @@ def run(ctx: Context) -> list[Section]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     sections: list[Section] = []
-    rpcs_left = sum(len(s.rpcs) for s in services)
+    total = sum(len(s.rpcs) for s in services)
     budget = AREA_FACTOR * ctx.profile.seconds
+    carry = 0.0
     area_end = time.monotonic() + budget + START_S
     with ExitStack() as stack:
         for svc in services:
@@ -255,13 +264,13 @@ def run(ctx: Context) -> list[Section]:
                     sections.append(Section(title="bad input on every RPC", service=svc.name, area="bad-input",
                                             problems=[f"did not start: {svc.start_error or 'timed out'}"]))
                     continue
-                # a share of what is left, by RPCs: time a quick service leaves goes to the next
-                seconds = budget * len(svc.rpcs) / rpcs_left
+                # a share by RPCs, plus what the services before left unused (never less than the share)
+                share = budget * len(svc.rpcs) / total
+                seconds = share + carry
                 ctx.log(f"fuzz: {svc.name} at {svc.address} (pid {svc.pid}), {seconds:.0f}s")
                 section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
                 sections.append(section)
-                budget = max(0.0, budget - section.seconds)
-                rpcs_left -= len(svc.rpcs)
+                carry = max(0.0, seconds - section.seconds)
         finally:
             for k, v in saved.items():
                 if v is None:

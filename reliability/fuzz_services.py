@@ -10,6 +10,7 @@ import grpc
 from google.protobuf.message import Message
 
 from codeeval.api.analyzer.v1 import analyzer_pb2
+from codeeval.api.common.v1 import common_pb2
 from codeeval.api.generator.v1 import generator_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.api.trainer.v1 import trainer_pb2
@@ -57,18 +58,55 @@ def _by_name(rpcs: list[Rpc]) -> dict[str, Rpc]:
 
 def _unary(channel: grpc.Channel, rpc: Rpc, request: Message) -> Any:
     return channel.unary_unary(rpc.method, request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=rpc.response.FromString)(request, timeout=60)
+                               response_deserializer=rpc.response.FromString)(request, timeout=300)
 
 
 def sandbox(ctx: Context) -> Service:
     rpcs = rpcs_of(sandbox_pb2, "SandboxService")
+    by = _by_name(rpcs)
     full = ctx.profile.name == "full"
-    return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full))
+
+    def warm(channel: grpc.Channel) -> None:
+        """A batch of twice the service's concurrency per language tried: fills its warm pools."""
+        caps = _unary(channel, by["GetCapabilities"], sandbox_pb2.GetCapabilitiesRequest())
+        programs = [sandbox_pb2.Program(language=common_pb2.LANGUAGE_PYTHON, source=b"print(1)\n"),
+                    sandbox_pb2.Program(language=common_pb2.LANGUAGE_PYTHON, source=b"def f(x):\n    return x\n",
+                                        test=b"assert f(1) == 1\n"),  # the judge's pool too
+                    sandbox_pb2.Program(language=common_pb2.LANGUAGE_PYTHON, source=b"def f(x):\n    return x\n",
+                                        entry_point="f", table=sandbox_pb2.TableTest(
+                                            reference_source=b"def f(x):\n    return x\n", inputs=["[1]"]))]
+        if full:
+            programs.append(sandbox_pb2.Program(language=common_pb2.LANGUAGE_JAVA, source=JAVA_MAIN))
+        batch = sandbox_pb2.ExecuteBatchRequest(requests=[
+            sandbox_pb2.ExecuteRequest(id=f"warm-{i}", program=p) for p in programs
+            for i in range(2 * max(1, caps.max_concurrency))])
+        stream = channel.unary_stream(by["ExecuteBatch"].method, request_serializer=lambda m: m.SerializeToString(),
+                                      response_deserializer=by["ExecuteBatch"].response.FromString)
+        for _ in stream(batch, timeout=300):
+            pass
+
+    return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full), warm=warm)
+
+
+JAVA_MAIN = b"public class Main { public static void main(String[] a) { System.out.println(1); } }\n"
 
 
 def analyzer(ctx: Context) -> Service:
     rpcs = rpcs_of(analyzer_pb2, "AnalyzerService")
-    return Service("analyzer", rpcs, fuzz_targets.analyzer(ctx.workdir / "paths", ctx.profile.name == "full"))
+    by = _by_name(rpcs)
+
+    def warm(channel: grpc.Channel) -> None:
+        """A Python and a Java file under every PMD category, and one Score: every tool loaded."""
+        caps = _unary(channel, by["GetCapabilities"], analyzer_pb2.GetCapabilitiesRequest())
+        files = [analyzer_pb2.AnalyzedFile(file=common_pb2.SourceFile(path="a.py", content=b"x = 1\n")),
+                 analyzer_pb2.AnalyzedFile(file=common_pb2.SourceFile(path="A.java", content=JAVA_MAIN))]
+        _unary(channel, by["Analyze"], analyzer_pb2.AnalyzeRequest(files=files, java_categories=caps.java_categories))
+        _unary(channel, by["Analyze"], analyzer_pb2.AnalyzeRequest(files=files))
+        _unary(channel, by["Score"], analyzer_pb2.ScoreRequest(hypotheses=["x = 1"], references=["x = 2"],
+                                                               language=common_pb2.LANGUAGE_PYTHON))
+
+    return Service("analyzer", rpcs, fuzz_targets.analyzer(ctx.workdir / "paths", ctx.profile.name == "full"),
+                   warm=warm)
 
 
 def generator(ctx: Context) -> Service:
