@@ -8,6 +8,7 @@ slot's zygote."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -397,3 +398,78 @@ async def test_a_fork_bomb_without_cgroups_is_contained(podlike_zygote: Executor
                      limits=Limits(wall_time_ms=4000, cpu_time_ms=4000, max_processes=32))
     assert res.outcome in BOMB_ENDS, (res.outcome, res.detail)
     await _healthy_after(podlike_zygote, zygote)
+
+
+SIBLING_HOLD = r'''import ctypes, os, socket, time
+SECRET = "zygred-sibling-secret-7c1f"
+def hold():
+    libc = ctypes.CDLL(None, use_errno=True)
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.bind(b"\0zygred-sibling")
+    a.listen(8)
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 47123))
+    t.listen(8)
+    assert libc.shmget(0x7A7968, 4096, 0o1000 | 0o666) >= 0
+    for d in ("/tmp", "/dev/shm"):
+        with open(f"{d}/{SECRET}", "w") as fh:
+            fh.write(SECRET)
+    print(time.time(), flush=True)
+    time.sleep(8)
+    return SECRET
+'''
+SIBLING_PROBE = r'''import ctypes, errno, os, socket, time
+def probe():
+    time.sleep(1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    seen = []
+    own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # the probe itself works: its own socket answers
+    own.bind(b"\0zygred-self")
+    own.listen(1)
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(b"\0zygred-self")
+    for family, address in ((socket.AF_UNIX, b"\0zygred-sibling"), (socket.AF_INET, ("127.0.0.1", 47123))):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.connect(address)
+            seen.append(f"connected to {address!r}")
+        except OSError:
+            pass
+    if libc.shmget(0x7A7968, 0, 0) >= 0 or ctypes.get_errno() != errno.ENOENT:
+        seen.append("shm segment")
+    for d in ("/tmp", "/dev/shm"):
+        seen += [f"{d}/{n}" for n in os.listdir(d)]
+    procs = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    if procs != [1, os.getpid()]:
+        seen.append(f"processes {procs}")
+    print(time.time(), flush=True)
+    return seen
+'''
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def two_slots() -> AsyncIterator[Executor]:
+    """Two slots (two zygotes) on the zygote path; no cgroups (the host is shared and loaded)."""
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    if os.geteuid() != 0:
+        pytest.skip("the zygote needs root (a two-uid user namespace)")
+    eng = Executor(settings(python_zygote=True, cgroups=False, max_concurrency=2, retries=0))
+    await eng.backend.start()
+    yield eng
+    await eng.stop()
+
+
+@ASYNC
+async def test_a_concurrent_run_of_another_slot_sees_nothing_of_its_sibling(two_slots: Executor):
+    """While run A (one slot's zygote) holds an abstract socket, a loopback TCP port, a SysV
+    segment and files in /tmp and /dev/shm, run B (the other slot's zygote) reaches none of them
+    and sees no process but its own and its init."""
+    hold = asyncio.ensure_future(_run(two_slots, SIBLING_HOLD, "def check(c):\n    assert c()\n", "hold"))
+    await asyncio.sleep(1.5)
+    probe = await _run(two_slots, SIBLING_PROBE, "def check(c):\n    assert c() == []\n", "probe")
+    held = await hold
+    assert held.outcome is Outcome.PASSED, (held.outcome, held.detail, held.stderr[-500:])
+    assert probe.outcome is Outcome.PASSED, (probe.outcome, probe.detail)
+    assert len(two_slots.backend.zygotes) == 2  # type: ignore[attr-defined]
+    held_at, probed_at = float(held.stdout), float(probe.stdout)  # the host's clock: no time namespace
+    assert held_at < probed_at < held_at + 8, "the probe ran while the sibling held its resources"
