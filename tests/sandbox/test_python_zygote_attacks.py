@@ -374,6 +374,19 @@ def f():
     time.sleep(2)
     return 1
 '''
+SYSV_MSG = r'''import ctypes, time
+def f():
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(8 + 8192)
+    ctypes.memset(buf, 1, 8)
+    for _ in range(24000):  # 16 KiB (msgmnb) in each of 24000 queues: 375 MiB of kernel memory
+        q = libc.msgget(0, 0o1000 | 0o600)
+        assert q >= 0, ctypes.get_errno()
+        for _ in range(2):
+            libc.msgsnd(q, buf, 8192, 0o4000)  # IPC_NOWAIT
+    time.sleep(2)
+    return 1
+'''
 HOLE = ("without cgroups the watchdog counts only anonymous RSS and /dev/shm: {} pages are shmem "
         "that no process maps privately, so memory grows to ~4x the limit and the run passes")
 
@@ -384,6 +397,8 @@ HOLE = ("without cgroups the watchdog counts only anonymous RSS and /dev/shm: {}
     pytest.param(SHARED_ANON, id="shared_anon",
                  marks=pytest.mark.xfail(strict=True, reason=HOLE.format("MAP_SHARED anonymous"))),
     pytest.param(SYSV_SHM, id="sysv_shm", marks=pytest.mark.xfail(strict=True, reason=HOLE.format("SysV shm"))),
+    pytest.param(SYSV_MSG, id="sysv_msg", marks=pytest.mark.xfail(
+        strict=True, reason="without cgroups SysV message queues hold kernel memory no watchdog sees: the run passes")),
 ])
 async def test_memory_is_bounded_without_cgroups_on_the_zygote_path(podlike_zygote: Executor, source: str):
     res = await _run(podlike_zygote, source, "def check(c):\n    assert c() == 1\n", limits=POD_LIMITS)
