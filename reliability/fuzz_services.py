@@ -4,6 +4,8 @@ valid StartTraining starts, unloading an adapter a LoadAdapter loaded."""
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -77,13 +79,15 @@ def sandbox(ctx: Context) -> Service:
                                             reference_source=b"def f(x):\n    return x\n", inputs=["[1]"]))]
         if full:
             programs.append(sandbox_pb2.Program(language=common_pb2.LANGUAGE_JAVA, source=JAVA_MAIN))
+        width = 2 * max(1, caps.max_concurrency)
         batch = sandbox_pb2.ExecuteBatchRequest(requests=[
-            sandbox_pb2.ExecuteRequest(id=f"warm-{i}", program=p) for p in programs
-            for i in range(2 * max(1, caps.max_concurrency))])
+            sandbox_pb2.ExecuteRequest(id=f"warm-{i}", program=p) for p in programs for i in range(width)])
         stream = channel.unary_stream(by["ExecuteBatch"].method, request_serializer=lambda m: m.SerializeToString(),
                                       response_deserializer=by["ExecuteBatch"].response.FromString)
         for _ in stream(batch, timeout=300):
             pass
+        with ThreadPoolExecutor(width) as pool:  # concurrent single runs: every slot's zygote too
+            list(pool.map(lambda req: _unary(channel, by["Execute"], req), batch.requests))
 
     return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full), warm=warm)
 
@@ -125,7 +129,22 @@ def generator(ctx: Context) -> Service:
 
         by["LoadAdapter"].after_ok = unload
 
+    def warm(channel: grpc.Channel) -> None:
+        """One generation of each prompt kind (text, chat, raw) and a refused LoadAdapter."""
+        prompts = [generator_pb2.Prompt(id="t", text="Say hi"), generator_pb2.Prompt(id="r", raw="x"),
+                   generator_pb2.Prompt(id="c", chat=generator_pb2.Chat(messages=[
+                       generator_pb2.ChatMessage(role="user", content="hi")]))]
+        req = generator_pb2.GenerateRequest(prompts=prompts, sampling=generator_pb2.SamplingParams(
+            max_tokens=GEN_MAX_NEW_TOKENS, n=2))
+        stream = channel.unary_stream(by["Generate"].method, request_serializer=lambda m: m.SerializeToString(),
+                                      response_deserializer=by["Generate"].response.FromString)
+        for _ in stream(req, timeout=300):
+            pass
+        with contextlib.suppress(grpc.RpcError):
+            _unary(channel, by["LoadAdapter"], generator_pb2.LoadAdapterRequest(name="warm", path="no-such-folder"))
+
     svc.setup = setup
+    svc.warm = warm
     return svc
 
 
@@ -156,7 +175,23 @@ def trainer(ctx: Context) -> Service:
 
         by["StartTraining"].after_ok = cancel
 
+    def warm(channel: grpc.Channel) -> None:
+        """Three valid jobs started, cancelled and watched to their end (a job's first start loads
+        the machinery every later one reuses)."""
+        configs = [c for c in svc.targets.typical["config"] if c != "no-such-config"]
+        for i in range(3 if configs else 0):
+            resp = _unary(channel, by["StartTraining"], trainer_pb2.StartTrainingRequest(
+                config=configs[0], name=f"warm-{i}", overrides={"train.max_steps": "1"}))
+            cancel = by["StartTraining"].after_ok  # set by setup, which runs first
+            assert cancel is not None
+            cancel([resp])
+            watch = channel.unary_stream(by["WatchJob"].method, request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=by["WatchJob"].response.FromString)
+            for _ in watch(trainer_pb2.WatchJobRequest(id=resp.job.id), timeout=300):
+                pass
+
     svc.setup = setup
+    svc.warm = warm
     return svc
 
 
