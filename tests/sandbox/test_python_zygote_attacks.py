@@ -488,3 +488,15 @@ async def test_a_concurrent_run_of_another_slot_sees_nothing_of_its_sibling(two_
     assert len(two_slots.backend.zygotes) == 2  # type: ignore[attr-defined]
     held_at, probed_at = float(held.stdout), float(probe.stdout)  # the host's clock: no time namespace
     assert held_at < probed_at < held_at + 8, "the probe ran while the sibling held its resources"
+
+
+@ASYNC
+@pytest.mark.parametrize("source", [MEMFD, SHARED_ANON, SYSV_SHM, SYSV_MSG],
+                         ids=["memfd", "shared_anon", "sysv_shm", "sysv_msg"])
+async def test_the_same_memory_is_bounded_with_cgroups(attacked: Executor, source: str):
+    """With cgroups the run's pid 1 joins the memory cgroup before any candidate code, so shmem and
+    message-queue pages are charged to the run: the four pod holes above end MEMORY_EXCEEDED."""
+    if attacked.backend.describe()["cgroups"].startswith("none"):
+        pytest.skip("no writable cgroup tree on this host")
+    res = await _run(attacked, source, "def check(c):\n    assert c() == 1\n", limits=POD_LIMITS)
+    assert res.outcome is Outcome.MEMORY_EXCEEDED, (res.outcome, res.detail, res.stderr[-500:])
