@@ -9,6 +9,7 @@ slot's zygote."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -500,3 +501,63 @@ async def test_the_same_memory_is_bounded_with_cgroups(attacked: Executor, sourc
         pytest.skip("no writable cgroup tree on this host")
     res = await _run(attacked, source, "def check(c):\n    assert c() == 1\n", limits=POD_LIMITS)
     assert res.outcome is Outcome.MEMORY_EXCEEDED, (res.outcome, res.detail, res.stderr[-500:])
+
+
+SECRET_PREFIX = "zygred-secret-"
+#: One secret per channel an earlier run's data travels: its source, its stdin, an argument the
+#: judge sent it and a value only the judge's test holds. All the same length.
+SECRETS = {"source": "src-91ac52e0", "stdin": "inp-4d07b3f9", "argument": "arg-c2e8a611", "expected": "exp-77f0d4b2"}
+OWN_SECRET = "own-0a1b2c3d"
+SCAN_BOTH = f'''import hashlib, json
+
+OWN = "{SECRET_PREFIX}{OWN_SECRET}"
+
+def scan(prefix, digests, length):
+    """How often each sha256 in digests matches the length bytes at an occurrence of prefix, over
+    every readable mapping of this process and of the run's init (pid 1, the zygote's fork)."""
+    counts = [0] * len(digests)
+    for pid in ("self", "1"):
+        with open(f"/proc/{{pid}}/maps") as maps, open(f"/proc/{{pid}}/mem", "rb", 0) as mem:
+            for line in maps:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                if "r" not in line.split()[1] or "[vvar" in line or hi - lo > 1 << 28:
+                    continue
+                try:
+                    mem.seek(lo)
+                    data = mem.read(hi - lo)
+                except (OSError, ValueError, OverflowError):
+                    continue
+                at = data.find(prefix.encode())
+                while at >= 0:
+                    digest = hashlib.sha256(data[at:at + length]).hexdigest()
+                    if digest in digests:
+                        counts[digests.index(digest)] += 1
+                    at = data.find(prefix.encode(), at + 1)
+    print(json.dumps(counts))
+    return counts
+'''
+
+
+@ASYNC
+async def test_no_earlier_runs_data_is_in_the_candidates_or_its_inits_memory(attacked: Executor):
+    """After a run whose source, stdin, call argument and test's expected value each carry a
+    secret, the next run of the slot scans its own memory and its init's (the fork of the
+    zygote that received the source) and finds none, only its own constant (the scan works). It
+    looks for hashes, so the scanning run holds no copy of the secrets."""
+    full = {k: SECRET_PREFIX + v for k, v in SECRETS.items()}
+    earlier = RunRequest(
+        Language.PYTHON, f"import sys\nSOURCE = {full['source']!r}\n\ndef f(x):\n    return sys.stdin.read() + x\n",
+        f"def check(c):\n    assert c({full['argument']!r}) != {full['expected']!r}\n", "f",
+        stdin=full["stdin"].encode(), limits=LIMITS)
+    assert (await attacked.execute(earlier)).outcome is Outcome.PASSED
+    zygote = _zygote_pid(attacked)
+    names = [*SECRETS, "own"]
+    digests = [hashlib.sha256(s.encode()).hexdigest() for s in [*full.values(), SECRET_PREFIX + OWN_SECRET]]
+    test = (f"def check(candidate):\n    counts = candidate({SECRET_PREFIX!r}, {digests!r}, "
+            f"{len(SECRET_PREFIX + OWN_SECRET)})\n"
+            f"    assert counts[-1] >= 1 and counts[:-1] == [0] * {len(SECRETS)}, counts\n")
+    res = await attacked.execute(RunRequest(Language.PYTHON, SCAN_BOTH, test, "scan", limits=LIMITS))
+    assert _zygote_pid(attacked) == zygote
+    counts = dict(zip(names, json.loads(res.stdout), strict=True))
+    assert res.outcome is Outcome.PASSED, (res.outcome, res.detail, counts)
+    assert counts["own"] >= 1 and all(counts[k] == 0 for k in SECRETS), counts
