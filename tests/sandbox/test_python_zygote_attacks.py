@@ -281,7 +281,14 @@ async def test_the_candidate_cannot_reach_its_init_raise_limits_or_gain_ids(atta
         assert raised == "refused" and hard != -1, (name, soft, hard)
     assert out["tmpfs"]["/tmp"] == attacked.settings.work_dir_bytes
     assert res.effective_limits is not None
-    assert out["tmpfs"]["/dev/shm"] == res.effective_limits.memory_bytes
+    lim = res.effective_limits
+    assert out["tmpfs"]["/dev/shm"] == lim.memory_bytes
+    cpu_s = -(-lim.cpu_time_ms // 1000)
+    assert out["rlimits"]["RLIMIT_CPU"][:2] == [cpu_s, cpu_s + 1]
+    assert out["rlimits"]["RLIMIT_NOFILE"][:2] == [256, 256]
+    assert out["rlimits"]["RLIMIT_FSIZE"][:2] == [lim.max_file_bytes] * 2
+    assert out["rlimits"]["RLIMIT_AS"][:2] == [lim.memory_bytes] * 2
+    assert out["rlimits"]["RLIMIT_CORE"][:2] == [0, 0]
     await _healthy_after(attacked, zygote)
 
 
