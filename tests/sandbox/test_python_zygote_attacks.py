@@ -568,3 +568,52 @@ async def test_no_earlier_runs_data_is_in_the_candidates_or_its_inits_memory(att
     counts = dict(zip(names, json.loads(res.stdout), strict=True))
     assert res.outcome is Outcome.PASSED, (res.outcome, res.detail, counts)
     assert counts["own"] >= 1 and all(counts[k] == 0 for k in SECRETS), counts
+
+
+def _zygote_python(engine: Executor) -> int:
+    """The host pid of the slot's idle zygote interpreter (below its bwrap)."""
+    from codeeval.sandbox.backends.memwatch import descendants
+
+    zygote = next(iter(engine.backend.zygotes.values()))  # type: ignore[attr-defined]
+    argv = {p: open(f"/proc/{p}/cmdline", "rb").read().split(b"\0") for p in descendants(zygote.proc.pid)}  # noqa: SIM115
+    found = [p for p, args in argv.items() if args[0].endswith(b"python3") and b"/harness/py_zygote.py" in args]
+    assert len(found) == 1, found  # idle: no run's C1 beside it
+    return found[0]
+
+
+@ASYNC
+async def test_a_hung_zygote_is_a_sandbox_error_then_replaced(attacked: Executor):
+    """A zygote that stops answering (stopped here from the host, as a wedged process would be)
+    costs the run in flight a SANDBOX_ERROR, never a TIMEOUT or a model failure; the next run
+    gets a fresh zygote and is judged right."""
+    import signal
+
+    ok = "def f():\n    return 1\n"
+    assert (await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")).outcome is Outcome.PASSED
+    old = _zygote_pid(attacked)
+    os.kill(_zygote_python(attacked), signal.SIGSTOP)
+    hung = await _run(attacked, ok, "def check(c):\n    assert c() == 1\n", limits=Limits(wall_time_ms=3000))
+    assert hung.outcome is Outcome.SANDBOX_ERROR and "zygote" in hung.detail, (hung.outcome, hung.detail)
+    await _healthy_after_restart(attacked, old)
+
+
+@ASYNC
+async def test_a_zygote_killed_between_runs_never_fails_a_run(attacked: Executor):
+    """The zygote interpreter killed while idle (an OOM kill, say): the next run is judged right or,
+    if it raced the death, is a SANDBOX_ERROR; never FAILED. Then the slot works again."""
+    import signal
+
+    ok = "def f():\n    return 1\n"
+    assert (await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")).outcome is Outcome.PASSED
+    old = _zygote_pid(attacked)
+    os.kill(_zygote_python(attacked), signal.SIGKILL)
+    after = await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")
+    assert after.outcome in (Outcome.PASSED, Outcome.SANDBOX_ERROR), (after.outcome, after.detail)
+    await _healthy_after_restart(attacked, old)
+
+
+async def _healthy_after_restart(engine: Executor, old: int) -> None:
+    right = await _run(engine, "def f(x):\n    return x * 2\n", "def check(c):\n    assert c(21) == 42\n")
+    assert right.outcome is Outcome.PASSED, (right.outcome, right.detail)
+    assert _zygote_pid(engine) != old
+    assert leftover_sandbox_processes(engine.uids.base, 1) == []
