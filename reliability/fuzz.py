@@ -8,8 +8,9 @@ the requests sent, the statuses seen with counts, the slowest answer and the vio
 section's problems give each violation with the shortest reproducer seen.
 
 Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops share
-``AREA_FACTOR x ctx.profile.seconds`` (short: 45 s, full: 15 min) in proportion to each service's
-RPCs, each request has a ``HANG_S`` deadline; all traffic goes to 127.0.0.1. Generate is capped at
+:data:`AREA_SECONDS` (short: 30 s, full: 13 min) in proportion to each service's RPCs (time a
+service leaves unused goes to the next), each request has a ``HANG_S`` deadline; all traffic goes to
+127.0.0.1. Generate is capped at
 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they must be
 refused); every training job a valid StartTraining starts is cancelled at once.
 """
@@ -41,7 +42,10 @@ from reliability.report import Section
 
 #: Requests per RPC in the full profile (``ctx.count`` scales it).
 PER_RPC = 2000
-#: The area's loops (all services) take at most this many times the profile's per-section seconds.
+#: Seconds of request loops for all four services, per profile (start-ups, warm-ups and settling
+#: come on top: short ~90 s in all on an idle 2-core machine, full ~15 min); another profile gets
+#: ``AREA_FACTOR`` times its per-section seconds.
+AREA_SECONDS = {"short": 30.0, "full": 780.0}
 AREA_FACTOR = 1.5
 #: Part of a service's time given to the warm-up pass.
 WARMUP_SHARE = 0.2
@@ -197,6 +201,11 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
     elif before is not None:
         section.problems += resource_problems(before, after)
         section.notes.append(_footprint(before, after))
+    seen = {k for t in tallies.values() for k in t.statuses if k in ALLOWED}
+    section.notes += [f"{k} allowed: {ALLOWED[k]}" for k in sorted(seen)]
+    section.notes.append("every non-OK answer must name a field of the request (a word of its details is a "
+                         "field name of the RPC's input message, or the details start 'request:' for bytes "
+                         "that do not parse outside any field)")
     kinds: dict[str, int] = {}
     for t in tallies.values():
         for k, v in t.kinds.items():
@@ -250,7 +259,7 @@ def run(ctx: Context) -> list[Section]:
     os.environ.update(env)
     sections: list[Section] = []
     total = sum(len(s.rpcs) for s in services)
-    budget = AREA_FACTOR * ctx.profile.seconds
+    budget = AREA_SECONDS.get(ctx.profile.name, AREA_FACTOR * ctx.profile.seconds)
     carry = 0.0
     area_end = time.monotonic() + budget + START_S
     with ExitStack() as stack:
