@@ -150,6 +150,7 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
     names = {r.name: field_names(r.desc) for r in svc.rpcs}
     count = ctx.count(PER_RPC, minimum=20)
     warm_count = max(5, count // 10)
+    hook_errors: set[str] = set()
     with open_channel(address) as channel:
         if svc.setup is not None:
             svc.setup(svc, channel)
@@ -168,7 +169,11 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
                         return False
                     answer, got = call(channel, rpc, c.payload)
                     if answer.status == "OK" and rpc.after_ok is not None:
-                        rpc.after_ok(got)
+                        try:
+                            rpc.after_ok(got)
+                        except grpc.RpcError as exc:  # cancelling the job it started, unloading the adapter
+                            hook_errors.add(f"{rpc.name}: clean-up after an OK answer failed: {exc.code().name}: "
+                                            f"{exc.details()}")
                     if tally:
                         problem = violation(answer, names[rpc.name], rpc.extra_allowed)
                         tallies[rpc.name].add(c.kind, answer, problem, c.text())
@@ -178,7 +183,9 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
 
         if svc.warm is not None:
             svc.warm(channel)
-        run_pass(warm_count, max(0.0, seconds * WARMUP_SHARE - (time.monotonic() - t_start)), tally=False)
+        # at least half a second per RPC, however long the warm hook took
+        run_pass(warm_count, max(0.5 * len(order), seconds * WARMUP_SHARE - (time.monotonic() - t_start)),
+                 tally=False)
         before = settle(pid, None)
         run_pass(count, max(1.0, seconds - (time.monotonic() - t_start)), tally=True)
         serving = health(channel)
@@ -194,6 +201,7 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
         extra = "; ".join(f"{k} allowed: {v}" for k, v in rpc.extra_allowed.items())
         if extra:
             section.notes.append(f"{rpc.name}: {extra}")
+    section.problems += sorted(hook_errors)
     if serving != "SERVING":
         section.problems.append(f"health after the run: {serving}")
     if after is None:
@@ -277,7 +285,13 @@ def run(ctx: Context) -> list[Section]:
                 share = budget * len(svc.rpcs) / total
                 seconds = share + carry
                 ctx.log(f"fuzz: {svc.name} at {svc.address} (pid {svc.pid}), {seconds:.0f}s")
-                section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
+                t0 = time.monotonic()
+                try:
+                    section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
+                except Exception as exc:  # noqa: BLE001 - one service's crash is its figure, not the area's
+                    section = Section(title="bad input on every RPC", service=svc.name, area="bad-input",
+                                      problems=[f"the run stopped: {type(exc).__name__}: {str(exc)[:300]}"],
+                                      seconds=time.monotonic() - t0)
                 sections.append(section)
                 carry = max(0.0, seconds - section.seconds)
         finally:
