@@ -214,7 +214,7 @@ def run(ctx: Context, svc: AnalyzerService, seconds: float | None = None) -> Sec
     t_start = time.monotonic()
     total = ctx.count(FULL_CALLS, minimum=12)
     deadline = ctx.deadline(seconds)
-    large = MAX_FILE_BYTES - 1024 if ctx.profile.name == "full" else MAX_FILE_BYTES // 32
+    large = MAX_FILE_BYTES // 2 if ctx.profile.name == "full" else MAX_FILE_BYTES // 32
     cases = mixed_files(large)
     kinds = itertools.cycle(["mixed", "mixed", "oversized", "mixed", "binary", "mixed"])
     tally, flat = Tally(), Flatness()
