@@ -66,12 +66,18 @@ def descendants(root: int) -> list[int]:
 
 
 def private_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` not shared with files or tmpfs (0 when it is gone)."""
+    """Resident bytes of ``pid`` that no file backs: anonymous pages plus mapped shared memory
+    (``RssAnon + RssShmem``: a ``MAP_SHARED`` anonymous mapping, a mapped /dev/shm file). Shared pages
+    count in every process that maps them (and a mapped /dev/shm file once more in the tmpfs), so the
+    sum errs towards killing early. 0 when the process is gone."""
+    total = 0
     try:
-        fields = (PROC / str(pid) / "statm").read_text().split()
-        return max(0, int(fields[1]) - int(fields[2])) * PAGE
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith(("RssAnon:", "RssShmem:")):
+                total += int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return 0
+    return total
 
 
 class MemoryWatch:

@@ -4,11 +4,13 @@ libseccomp's Python binding is importable only from Debian's ``/usr/bin/python3`
 also a script: ``/usr/bin/python3 seccomp_filter.py OUT`` writes the filter to OUT. The filter
 allows everything except syscalls a test program never needs and that widen the attack surface:
 namespaces and mounts, tracing other processes, kernel keyrings, BPF, perf, module loading,
-userfaultfd, io_uring, clock and host settings, and ``clone`` with any new-namespace flag (a nested
-user namespace would give back the capabilities a chroot jail relies on; ``clone3``, whose flags a
-filter cannot read, fails with ENOSYS so libc falls back to ``clone``). Denied calls fail with EPERM
-(not a kill), so a program that probes them sees an ordinary error. Socket families are denied
-too, except local, IP and netlink ones (the network namespace holds only its own loopback).
+userfaultfd, io_uring, clock and host settings, memory outside every address space
+(``memfd_create``, SysV ``shmget``/``msgget``: where no cgroup bounds a run, its watchdog could not
+see it), ``pidfd_getfd``, and ``clone`` with any new-namespace flag (a nested user namespace would
+give back the capabilities a chroot jail relies on; ``clone3``, whose flags a filter cannot read,
+fails with ENOSYS so libc falls back to ``clone``). Denied calls fail with EPERM (not a kill), so a
+program that probes them sees an ordinary error. Socket families are denied too, except local, IP
+and netlink ones (the network namespace holds only its own loopback).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ DENIED = [
     "open_by_handle_at", "name_to_handle_at", "fanotify_init", "lookup_dcookie", "quotactl",
     "syslog", "vhangup", "iopl", "ioperm", "fsopen", "fsmount", "fsconfig", "move_mount", "open_tree",
     "mount_setattr",
+    # memory no process maps and a pod's watchdog cannot see (no cgroups there): memfds written and
+    # never mapped, SysV segments detached, SysV message queues; and another process's fds
+    "memfd_create", "shmget", "msgget", "pidfd_getfd",
 ]
 #: Address families a test program may open: local, IPv4/IPv6 (only the sandbox's own loopback exists),
 #: netlink (interface listing). Everything else (packet, alg, vsock, bluetooth, ...) is denied.
