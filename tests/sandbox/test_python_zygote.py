@@ -67,6 +67,10 @@ async def zygote_engine() -> AsyncIterator[Executor]:
 async def _state(engine: Executor) -> dict[str, object]:
     res = await engine.execute(RunRequest(Language.PYTHON, STATE, "def check(c):\n    c()\n", "state", limits=LIMITS))
     assert res.outcome is Outcome.PASSED, (res.detail, res.stderr)
+    if engine.backend.cgroups is not None:  # type: ignore[attr-defined]
+        # read from the run's own cgroup: the candidate ran inside it (its peak holds only the pages the
+        # run itself touched: the zygote's shared pages stay charged to the service)
+        assert res.cpu_time_ms > 0 and res.peak_memory_bytes > 0, (res.cpu_time_ms, res.peak_memory_bytes)
     return json.loads(res.stdout)  # type: ignore[no-any-return]
 
 
@@ -143,6 +147,16 @@ async def test_zygote_runs_keep_the_limits(zygote_engine: Executor):
     hog = RunRequest(Language.PYTHON, "def f():\n    x = bytearray(400 << 20)\n    return len(x)\n", base, "f",
                      limits=Limits(wall_time_ms=10000, memory_bytes=128 << 20))
     assert (await zygote_engine.execute(hog)).outcome is Outcome.MEMORY_EXCEEDED
+    if zygote_engine.backend.cgroups is not None:  # type: ignore[attr-defined]
+        # no RLIMIT_NPROC where the pids cgroup bounds processes: only the cgroup stops this
+        forks = RunRequest(Language.PYTHON, "import os, time\ndef f():\n    n = 0\n    try:\n"
+                           "        for _ in range(40):\n            if os.fork() == 0:\n"
+                           "                time.sleep(5)\n                os._exit(0)\n            n += 1\n"
+                           "    except OSError:\n        pass\n    return n\n",
+                           "def check(c):\n    assert c() < 12\n", "f",
+                           limits=Limits(wall_time_ms=10000, max_processes=12))
+        res = await zygote_engine.execute(forks)
+        assert res.outcome is Outcome.PASSED, (res.outcome, res.detail)
     suicide = RunRequest(Language.PYTHON, "import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n",
                          base, "f", limits=LIMITS)  # the candidate is not its namespace's init: it dies
     res = await zygote_engine.execute(suicide)
