@@ -663,3 +663,27 @@ async def _healthy_after_restart(engine: Executor, old: int) -> None:
     assert right.outcome is Outcome.PASSED, (right.outcome, right.detail)
     assert _zygote_pid(engine) != old
     assert leftover_sandbox_processes(engine.uids.base, 1) == []
+
+
+@ASYNC
+async def test_unread_stdin_and_fds_sent_to_the_judge_hold_nothing_open(attacked: Executor):
+    """A run that never reads 256 KiB of stdin and sends its own stdout, stderr and stdin (and its
+    work dir) to the judge with SCM_RIGHTS (trying to keep pipes and its mount namespace alive past
+    its end) ends as a normal run: its answer judged, the slot's next run right."""
+    await _run(attacked, "def f():\n    return 1\n")
+    zygote = _zygote_pid(attacked)
+    source = r'''import os, socket
+def f():
+    fds = [0, 1, 2, os.open("/tmp", os.O_RDONLY)]
+    for fd in range(3, 64):  # the judge channel is the socket among them
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                socket.send_fds(socket.socket(fileno=os.dup(fd)), [b"\0"], fds)
+        except OSError:
+            pass
+    return 1
+'''
+    res = await attacked.execute(RunRequest(Language.PYTHON, source, "def check(c):\n    assert c() == 1\n", "f",
+                                            stdin=b"x" * (256 << 10), limits=LIMITS))
+    assert res.outcome in (Outcome.PASSED, Outcome.FAILED), (res.outcome, res.detail)
+    await _healthy_after(attacked, zygote)
