@@ -249,11 +249,24 @@ def same_fraction(children: list[dict[str, Any]], direct: str, service: str) -> 
     return round(sum(a == b for a, b in pairs) / len(pairs), 3) if pairs else 0.0
 
 
+def paired_ratios(children: list[dict[str, Any]], direct: str, service: str) -> list[float]:
+    """service / direct tokens/s of each repeat against the direct run next to it (paired layout):
+    robust to a load that changes between repeats, unlike a ratio of medians."""
+    return [round(y["tokens_per_s"] / x["tokens_per_s"], 3) for c in children
+            if {"direct", "service"} <= set(c["workloads"])
+            for x, y in zip(c["workloads"]["direct"][direct], c["workloads"]["service"][service], strict=True)]
+
+
 def summarize(children: list[dict[str, Any]]) -> dict[str, Any]:
     d = {w: median(children, "direct", w) for w in ("base", "mixed_free", "mixed_separated")}
     s = {w: median(children, "service", w) for w in ("base", "mixed")}
+    pairs = {"base": paired_ratios(children, "base", "base"),
+             "mixed_vs_separated": paired_ratios(children, "mixed_separated", "mixed"),
+             "mixed_vs_free": paired_ratios(children, "mixed_free", "mixed")}
     return {
         "direct_tokens_per_s": d, "service_tokens_per_s": s,
+        "paired_ratios": pairs,
+        "median_paired_ratio": {k: round(statistics.median(v), 3) if v else None for k, v in pairs.items()},
         "ratio_base": round(s["base"] / d["base"], 3),
         "ratio_mixed_vs_separated": round(s["mixed"] / d["mixed_separated"], 3),
         "ratio_mixed_vs_free": round(s["mixed"] / d["mixed_free"], 3),
@@ -332,7 +345,8 @@ def main() -> int:
           f"service {summary['service_tokens_per_s']['mixed']} tok/s vs direct separated "
           f"{summary['direct_tokens_per_s']['mixed_separated']} = {summary['ratio_mixed_vs_separated']}x, vs direct "
           f"free {summary['direct_tokens_per_s']['mixed_free']} = {summary['ratio_mixed_vs_free']}x (goal >= 0.95x); "
-          f"same texts {summary['same_text_fraction']}", file=sys.stderr)
+          f"same texts {summary['same_text_fraction']}; median of paired ratios {summary['median_paired_ratio']}",
+          file=sys.stderr)
     return 0
 
 
