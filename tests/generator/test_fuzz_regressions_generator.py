@@ -1,13 +1,16 @@
 """Found by the bad-input fuzzer (reliability.fuzz) on the real GeneratorService: LoadAdapter with a
-path too long for the file system (40,000 characters) answered INTERNAL, and
-UnloadAdapter of a name not loaded said NOT_FOUND naming ``adapter``, a field its request does not
-have. The fuzzer's real run (tests/reliability/test_fuzz_real.py) sends both to the real service;
-here the same code paths run with the registry's recording engine."""
+path too long for the file system (40,000 characters) answered INTERNAL; UnloadAdapter of a name not
+loaded said NOT_FOUND naming ``adapter``, a field its request does not have; Generate with an empty
+stop string answered INTERNAL on the vllm engine. The fuzzer's real run (tests/reliability/
+test_fuzz_real.py) sends all three to the real service; here the first two run with the registry's
+recording engine and the third through the service on the tiny model."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
+from codeeval.api.generator.v1 import generator_pb2 as pb
 from codeeval.generator.adapters import AdapterRegistry, resolve_adapter_path
 from codeeval.kit.errors import InvalidArgument, NotFound
 
@@ -31,3 +34,13 @@ async def test_unloading_an_adapter_not_loaded_names_the_requests_name_field() -
     with pytest.raises(NotFound) as gen:  # a generation naming it still names its own field
         reg.get("never-loaded")
     assert gen.value.field == "adapter"
+
+
+async def test_an_empty_stop_string_is_invalid_argument_naming_it(generator) -> None:  # type: ignore[no-untyped-def]
+    """On the vllm engine an empty stop string was a ValueError inside vLLM: INTERNAL."""
+    req = pb.GenerateRequest(prompts=[pb.Prompt(text="def f():")],
+                             sampling=pb.SamplingParams(max_tokens=2, stop=["\n", ""]))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        [r async for r in generator.Generate(req)]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == "sampling.stop[1]: a stop string must not be empty"

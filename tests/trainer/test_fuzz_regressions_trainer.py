@@ -73,3 +73,11 @@ async def test_a_non_ascii_id_echoed_in_the_answer_fits_the_clients_metadata_lim
     assert err.details().startswith("id: ") and err.details().endswith("characters in all)")
     encoded = sum(1 if " " <= c <= "~" and c != "%" else 3 * len(c.encode()) for c in err.details())
     assert encoded <= 2000
+
+
+@pytest.mark.parametrize("value", ["[1", "{a: [", "'unclosed", "[" * 5000])
+async def test_an_override_value_that_is_not_yaml_is_invalid_argument_naming_the_key(trainer, value: str) -> None:  # type: ignore[no-untyped-def]
+    req = trainer_pb2.StartTrainingRequest(config="smollm2-multitask-qlora-cpu", overrides={"train.scheduler": value})
+    err = await _error(trainer.StartTraining(req, timeout=30))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+    assert err.details().startswith("overrides[train.scheduler]: "), err.details()

@@ -215,6 +215,8 @@ class GenerationCore:
         if not 0 <= spec.top_p <= 1:
             raise InvalidArgument(f"top_p {spec.top_p} is outside [0, 1]", field="sampling.top_p")
         check_max("sampling.stop", len(spec.stop), 16)
+        for i, stop in enumerate(spec.stop):  # vLLM refuses an empty one with a ValueError (was INTERNAL)
+            require(stop != "", f"sampling.stop[{i}]", "a stop string must not be empty")
         return n, Sampling(max_tokens=max_tokens, temperature=spec.temperature, top_p=spec.top_p or 1.0,
                            seed=DEFAULT_SEED if spec.seed is None else spec.seed, stop=spec.stop)
 

@@ -226,7 +226,11 @@ def _set(data: dict[str, Any], key: str, value: str) -> None:
             node = node.setdefault(part, {})
         if not isinstance(node, dict | list):
             raise InvalidArgument(f"{'.'.join(parts[:i + 1])} is not a section", field=f"overrides[{key}]")
-    node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+    try:
+        node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+    except (yaml.YAMLError, RecursionError) as exc:  # was INTERNAL
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InvalidArgument(f"not a YAML scalar or list ({problem})", field=f"overrides[{key}]") from None
 
 
 def expand_path(path: str, datasets_dir: str | None = None) -> Path:
