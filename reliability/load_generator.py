@@ -52,7 +52,9 @@ CHURNED = "marker-a-churn"  # loaded and unloaded again and again, with marker-a
 STEPS, LR, RANK = 8, 1e-2, 8
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 RECIPE = {"steps": STEPS, "lr": LR, "rank": RANK, "targets": list(TARGETS), "v": 1}
-CHURN_PAUSE_S = 0.5
+#: The churned name stays loaded this long (streams on it run, and some are still running when it
+#: is unloaded), then unloaded this long (streams on it are refused).
+CHURN_LOADED_S, CHURN_UNLOADED_S = 8.0, 1.0
 
 
 def marker_of(target: str) -> str:
@@ -221,7 +223,8 @@ def _one(stub: generator_pb2_grpc.GeneratorServiceStub, target: str, k: int, tal
 
 
 def _churn(stub: generator_pb2_grpc.GeneratorServiceStub, path: Path, stop: threading.Event, tally: Tally) -> None:
-    """Load and unload :data:`CHURNED` until ``stop``; a failure of either call is recorded."""
+    """Load :data:`CHURNED`, keep it :data:`CHURN_LOADED_S`, unload it, wait :data:`CHURN_UNLOADED_S`,
+    until ``stop``; a failure of either call is recorded."""
     while not stop.is_set():
         for call, req in (("load", pb.LoadAdapterRequest(name=CHURNED, path=str(path))),
                           ("unload", pb.UnloadAdapterRequest(name=CHURNED))):
@@ -232,7 +235,7 @@ def _churn(stub: generator_pb2_grpc.GeneratorServiceStub, path: Path, stop: thre
             except grpc.RpcError as exc:
                 with tally.lock:
                     tally.errors[f"{call} {CHURNED}: {exc.code().name}: {(exc.details() or '')[:120]}"] += 1
-            stop.wait(CHURN_PAUSE_S)
+            stop.wait(CHURN_LOADED_S if call == "load" else CHURN_UNLOADED_S)
 
 
 def run(ctx: Context, svc: GeneratorService, seconds: float | None = None) -> Section:
@@ -288,8 +291,9 @@ def _section(svc: GeneratorService, tally: Tally, elapsed: float, rss0: int, fds
     notes = [f"engine {svc.engine}; {sum(tally.streams.values())} Generate streams of 2 prompts x {MAX_TOKENS} "
              f"tokens (greedy) in {elapsed:.0f}s on {STREAMS} concurrent streams: {tally.tokens / elapsed:.1f} "
              "tokens/s",
-             f"{CHURNED} (marker-a's weights) loaded {tally.loads}x and unloaded {tally.unloads}x during the load; "
-             "its streams may be refused with NOT_FOUND while it is unloaded (not lost)",
+             f"{CHURNED} (marker-a's weights) loaded {tally.loads}x ({CHURN_LOADED_S:.0f}s each) and unloaded "
+             f"{tally.unloads}x ({CHURN_UNLOADED_S:.0f}s each) during the load; its streams may be refused with "
+             "NOT_FOUND, before any response, when it is not loaded (not lost)",
              "wrong-adapter output: an adapter's answer that does not start with its marker ('AA'/'BB'), a "
              "base-model answer that does, or a response naming another adapter",
              f"generator RSS {rss0 / 2**20:.0f} -> {rss_bytes(svc.pid) / 2**20:.0f} MiB, open fds {fds0} -> "
