@@ -71,6 +71,29 @@ def _reference_dataflows(references: list[str], lang: str) -> int:
     return total
 
 
+#: Deepest syntax tree CodeBLEU is run on: its syntax match prints each subtree with tree-sitter's
+#: recursive ts_node_string, which overflows the C stack (SIGSEGV, the whole service) on a tree
+#: 20,000 levels deep ("[[[[...", "----1"), and its data-flow match recurses in Python.
+MAX_SYNTAX_DEPTH = 200
+
+
+def syntax_depth(text: str, lang: str) -> int:
+    """Depth of ``text``'s tree-sitter syntax tree, walked without recursion. Cost: one parse."""
+    from tree_sitter import Parser
+
+    cursor = Parser(_language(lang)).parse(text.strip().encode("utf-8")).walk()
+    depth = deepest = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            deepest = max(deepest, depth)
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return deepest
+            depth -= 1
+
+
 def corpus_codebleu(hypotheses: list[str], references: list[str], lang: str) -> CodeBleu:
     """CodeBLEU of the corpus (micro-averaged like the original); one reference per hypothesis."""
     from codebleu import bleu, dataflow_match, syntax_match, weighted_ngram_match

@@ -81,6 +81,11 @@ def validate(hypotheses: list[str], references: list[str], sources: list[str], l
     chosen = list(dict.fromkeys(metrics)) or [m for m in METRICS if m != "codebleu" or language]
     if "codebleu" in chosen and not language:
         raise InvalidArgument("codebleu needs the code language (python, java or csharp)", field="language")
+    if "codebleu" in chosen:
+        for name, texts in (("hypotheses", hypotheses), ("references", references)):
+            for i, text in enumerate(texts):
+                depth = codebleu_metric.syntax_depth(text, language)
+                check_max(f"{name}[{i}]", depth, codebleu_metric.MAX_SYNTAX_DEPTH, "syntax tree levels")
     return chosen
 
 
