@@ -537,8 +537,7 @@ async def test_a_concurrent_run_of_another_slot_sees_nothing_of_its_sibling(two_
     """While run A (one slot's zygote) holds an abstract socket, a loopback TCP port, a SysV
     segment (where shmget is allowed) and files in /tmp and /dev/shm, run B (the other slot's
     zygote), probing every 0.5 s, reaches none of them and sees no process but its own and its
-    init. (A run's loopback is down, so TCP cannot reach even its own port: the abstract socket,
-    which B shows it can reach in its own namespace, is the probe that counts.)"""
+    init. (Each run has its own network namespace with its own loopback: A's port is not B's.)"""
     hold = asyncio.ensure_future(_run(two_slots, SIBLING_HOLD, "def check(c):\n    assert c()\n", "hold"))
     await asyncio.sleep(1)
     probe = await _run(two_slots, SIBLING_PROBE, "def check(c):\n    assert c() == []\n", "probe")
@@ -711,9 +710,6 @@ def f():
 
 
 @ASYNC
-@pytest.mark.xfail(strict=True, reason="a zygote run's loopback is down (C1 unshares the network namespace and nobody "
-                                       "brings lo up, as bwrap does): a correct program that talks to itself over "
-                                       "127.0.0.1 fails on the zygote path and passes on the bubblewrap path")
 async def test_a_loopback_socket_works_on_the_zygote_path_as_on_bubblewrap(attacked: Executor):
     """Not an attack: the zygote must judge what the bubblewrap path judges. A program that serves
     itself over 127.0.0.1 passes on the plain path (checked first, same engine, the zygote switched

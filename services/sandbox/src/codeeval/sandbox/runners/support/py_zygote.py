@@ -33,6 +33,7 @@ interpreter per run (~2-4 CPU-ms); the zygote's start is one python3 (~50 ms, on
 """
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -88,6 +89,18 @@ def _recv_exact(fd: int, n: int) -> bytes:
     return bytes(buf)
 
 
+SIOCSIFFLAGS = 0x8914
+IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
+
+
+def _loopback_up() -> None:
+    """Bring the run's ``lo`` up (the kernel gives it 127.0.0.1), as bwrap does in every sandbox: a
+    program may serve itself on localhost. C2 still holds CAP_NET_ADMIN in the run's new network
+    namespace, which the zygote's user namespace owns."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
+
+
 def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
     """C2, after the cgroup attach: everything between the zygote's state and the candidate's."""
     _check(libc.unshare(NEWCGROUP), "unshare cgroup namespace")
@@ -104,6 +117,7 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
     _mount(b"none", CODE_DIR, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     _mount(b"proc", "/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     _check(libc.sethostname(b"sandbox", 7), "sethostname")
+    _loopback_up()
     for name, value in req["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value[0], value[1]))
     os.closerange(3, keep)
