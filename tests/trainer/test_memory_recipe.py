@@ -53,7 +53,7 @@ def test_loss_from_kept_logits_matches_the_models_own_loss(tiny_model: Path, tmp
             torch.manual_seed(7)  # the same dropout draws on both paths
             loss = modeling.lm_loss(model, _batch(), keep)
             loss.backward()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
             model.zero_grad(set_to_none=True)
         assert losses[0] == pytest.approx(losses[1], rel=1e-5)
