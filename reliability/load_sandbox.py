@@ -233,9 +233,38 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
                 if rounds == 1:
                     warm_runs = len(tally.verdicts)
         elapsed = time.monotonic() - t_start
+        settle(svc, flat, uids)
     finally:
         client.close()
-    return _section(ctx, svc, tally, flat, elapsed, batch, streams, every, uids, warm_runs, max_orphans)
+    section = _section(ctx, svc, tally, flat, elapsed, batch, streams, every, uids, warm_runs, max_orphans)
+    section.notes.append("the service's process tree at the end: " + _tree_commands(svc.pid))
+    return section
+
+
+def settle(svc: SandboxService, flat: Flatness, uids: range, seconds: float = 10.0) -> None:
+    """Replace the last sample by a fresh one until its fds and process tree are back at the warm-up
+    sample's, for at most ``seconds``: a run's processes and the service's own background work (its
+    start-up's javac, say) can take a moment to end after the last result was streamed, which is
+    not a leak; what is still there after ``seconds`` is."""
+    if len(flat.samples) < 2:
+        return
+    base, end = flat.samples[0], time.monotonic() + seconds
+    while time.monotonic() < end:
+        last = flat.samples[-1]
+        if last.tree <= base.tree and last.fds <= base.fds:
+            return
+        time.sleep(0.5)
+        flat.samples[-1] = sample(svc, last.runs, uids)[0]
+
+
+def _tree_commands(pid: int) -> str:
+    names: Counter[str] = Counter()
+    for child in descendants(pid):
+        try:
+            names[Path(f"/proc/{child}/comm").read_text().strip()] += 1
+        except OSError:
+            continue
+    return ", ".join(f"{n} {k}" for n, k in sorted(names.items())) or "none"
 
 
 def _section(ctx: Context, svc: SandboxService, tally: Tally, flat: Flatness, elapsed: float, batch: int,
