@@ -11,6 +11,7 @@ profile's items), and a service restart per service kill.
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,27 @@ def scale_out(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> list[
     return sections
 
 
+def _wait_kill_point(rng: random.Random, proc: subprocess.Popen[bytes], executions: Path, ref_s: float,
+                     programs: int, mid_execute: bool) -> str:
+    """Wait for a seeded random point of the run: with ``mid_execute``, every other point is a random
+    count of executions (so kills land inside the execute stage, which a random time often misses),
+    otherwise a random time in the undisturbed run's span. Returns what the point was when reached
+    (bounded: at most 1.5 x the undisturbed run's time)."""
+    t0 = time.monotonic()
+    if mid_execute and programs > 1 and rng.random() < 0.5:
+        k = rng.randint(1, programs - 1)
+        while proc.poll() is None and lines(executions) < k and time.monotonic() - t0 < ref_s * 1.5:
+            time.sleep(0.05)
+        point = f"at {k} executions"
+    else:
+        delay = rng.uniform(0.5, max(1.0, ref_s * 0.9))
+        while proc.poll() is None and time.monotonic() - t0 < delay:
+            time.sleep(0.05)
+        point = f"at {delay:.1f}s"
+    state = "already finished" if proc.poll() is not None else f"{lines(executions)} executions"
+    return f"{point} ({state}, {time.monotonic() - t0:.1f}s)"
+
+
 def cli_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_s: float, rounds: int) -> Section:
     """``rounds`` SIGKILLs of the CLI (its whole process group) at seeded random points of one run's
     life, each followed by the same command (a resume); the last resume runs to the end."""
@@ -134,13 +156,8 @@ def cli_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_s: f
     t0 = time.monotonic()
     at = []
     for _ in range(rounds):
-        delay = rng.uniform(0.5, max(1.0, ref_s * 0.9))
         proc = bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env())
-        time.sleep(delay)
-        if proc.poll() is None:
-            at.append(f"{delay:.1f}s ({lines(out / 'base' / 'executions.jsonl')} executions)")
-        else:
-            at.append(f"{delay:.1f}s (already finished)")
+        at.append(_wait_kill_point(rng, proc, out / "base" / "executions.jsonl", ref_s, len(ref.needed), True))
         finish(proc, time.monotonic())  # kills the group when still running
     rc = finish(bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env()), run_deadline())
     took = time.monotonic() - t0
@@ -151,7 +168,7 @@ def cli_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_s: f
                           "executed twice": got.duplicates, "equal to undisturbed": not differences(got, ref),
                           "lost": got.missing}],
                    lost=got.missing, problems=problems, seconds=took,
-                   notes=[f"seed {ctx.profile.seed}; killed at {', '.join(at)}"])
+                   notes=[f"seed {ctx.profile.seed}; killed {'; '.join(at)}"])
 
 
 def service_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_s: float, rounds: int,
@@ -166,12 +183,11 @@ def service_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_
     at, statuses = [], []
     problems: list[str] = []
     for _ in range(rounds):
-        delay = rng.uniform(0.5, max(1.0, ref_s * 0.9))
         proc = bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env(), wait_s=3)
-        time.sleep(delay)
+        at.append(_wait_kill_point(rng, proc, out / "base" / "executions.jsonl", ref_s, len(ref.needed),
+                                   service == "sandbox"))
         for r in fleet.replicas[service]:
             r.kill()
-        at.append(f"{delay:.1f}s ({lines(out / 'base' / 'executions.jsonl')} executions)")
         fleet.heal()  # restarts on the same ports while the CLI notices
         rc = finish(proc, run_deadline())
         statuses.append(rc)
@@ -189,4 +205,4 @@ def service_kills(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome, ref_
                           "executed twice": got.duplicates, "equal to undisturbed": not differences(got, ref),
                           "lost": got.missing}],
                    lost=got.missing, problems=problems, seconds=took,
-                   notes=[f"seed {ctx.profile.seed}; killed at {', '.join(at)}; CLI statuses {statuses}"])
+                   notes=[f"seed {ctx.profile.seed}; killed {'; '.join(at)}; CLI statuses {statuses}"])
