@@ -114,22 +114,26 @@ class Sample:
     leftover_processes: int = 0
     leftover_dirs: int = 0
     leftover_cgroups: int = 0
+    zombies: int = 0   # exited children in the tree that their parent has not reaped yet
 
 
 @dataclass
 class Flatness:
     """What must not grow between the warm-up sample and the last one: RSS by at most
     ``rss_tolerance`` (a fraction), open fds and the process tree not at all; leftovers (processes
-    of the run uids, run directories, run cgroups) must be 0 in every sample."""
+    of the run uids, run directories, run cgroups) must be 0 in every sample, and unreaped children
+    in the tree at the end at most ``zombie_bound`` (a warm worker that reaps its last child at its
+    next job)."""
 
     rss_tolerance: float = 0.05
+    zombie_bound: int = 0
     samples: list[Sample] = field(default_factory=list)
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
 
     def problems(self, service: str) -> list[str]:
-        return flatness_problems(self.samples, service, self.rss_tolerance)
+        return flatness_problems(self.samples, service, self.rss_tolerance, self.zombie_bound)
 
     def figures(self) -> dict[str, str]:
         """First and last sample, for a report row or note."""
@@ -139,11 +143,15 @@ class Flatness:
         return {"RSS MiB (warm -> end)": f"{a.rss / 2**20:.0f} -> {b.rss / 2**20:.0f}",
                 "fds (warm -> end)": f"{a.fds} -> {b.fds}",
                 "processes (warm -> end)": f"{a.tree} -> {b.tree}",
+                "unreaped children (most in a sample)": str(max(s.zombies for s in self.samples)),
                 "samples": str(len(self.samples))}
 
 
-def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: float = 0.05) -> list[str]:
-    """One line per violated property over ``samples`` (the first is the warm-up baseline)."""
+def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: float = 0.05,
+                      zombie_bound: int = 0) -> list[str]:
+    """One line per violated property over ``samples`` (the first is the warm-up baseline). ``tree``
+    counts live processes only; unreaped children in the last sample are judged against ``zombie_bound``
+(mid-run samples catch a parent between a child's exit and its wait)."""
     if not samples:
         return [f"{service}: no resource sample was taken"]
     out = []
@@ -156,6 +164,9 @@ def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: fl
     if last.tree > base.tree:
         out.append(f"{service} process tree grew from {base.tree} after warm-up to {last.tree} after "
                    f"{last.runs} runs")
+    if last.zombies > zombie_bound:
+        out.append(f"{service}: {last.zombies} unreaped children in its process tree after {last.runs} runs "
+                   f"(at most {zombie_bound} expected)")
     for name in ("leftover_processes", "leftover_dirs", "leftover_cgroups"):
         bad = [s for s in samples if getattr(s, name)]
         if bad:

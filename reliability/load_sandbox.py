@@ -142,9 +142,23 @@ def sample(svc: SandboxService, runs: int, uids: range) -> tuple[Sample, int]:
     """A quiet sample, and the orphaned zombies of the slot uids seen (the host init's to reap)."""
     table = processes()
     left, orphans = leftovers(uids, svc.pid, table) if uids else (set(), set())
-    return Sample(runs=runs, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(descendants(svc.pid, table)),
+    tree = descendants(svc.pid, table)
+    zombies = sum(1 for p in tree if table[p].state == "Z")
+    return Sample(runs=runs, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(tree) - zombies, zombies=zombies,
                   leftover_processes=len(left), leftover_dirs=run_dirs(svc.workspace, svc.pid),
                   leftover_cgroups=run_cgroups(svc.pid)), len(orphans)
+
+
+def quiet_sample(svc: SandboxService, runs: int, uids: range, seconds: float = 5.0) -> tuple[Sample, int]:
+    """:func:`sample`, taken again every 0.2 s for at most ``seconds`` while it shows leftovers: the
+    last run's process, directory and cgroup are removed just after its result was streamed, so a
+    sample can catch a teardown in progress; a leftover still there after ``seconds`` is a leak."""
+    end = time.monotonic() + seconds
+    got = sample(svc, runs, uids)
+    while (got[0].leftover_processes or got[0].leftover_dirs or got[0].leftover_cgroups) and time.monotonic() < end:
+        time.sleep(0.2)
+        got = sample(svc, runs, uids)
+    return got
 
 
 @dataclass
@@ -211,7 +225,8 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
     programs = load_programs.mix()
     cycle = itertools.cycle(programs)
     tally = Tally()
-    flat = Flatness()
+    # each warm Python judge reaps the child of its last run when the next one starts: one per slot
+    flat = Flatness(zombie_bound=svc.slots)
     uids = slot_uids(svc.pid, svc.slots)
     client = SandboxClient(address=ctx.check_loopback(svc.service.address), wait_s=5.0)
     counter = itertools.count()
@@ -226,7 +241,7 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
                 batches = [work[i:i + batch] for i in range(0, len(work), batch)]
                 tally.sent += len(work)
                 list(pool.map(lambda b: _one_batch(client, b, tally, deadline), batches))
-                quiet, orphans = sample(svc, len(tally.verdicts), uids)
+                quiet, orphans = quiet_sample(svc, len(tally.verdicts), uids)
                 flat.add(quiet)
                 max_orphans = max(max_orphans, orphans)
                 rounds += 1
@@ -243,18 +258,19 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
 
 def settle(svc: SandboxService, flat: Flatness, uids: range, seconds: float = 10.0) -> None:
     """Replace the last sample by a fresh one until its fds and process tree are back at the warm-up
-    sample's, for at most ``seconds``: a run's processes and the service's own background work (its
-    start-up's javac, say) can take a moment to end after the last result was streamed, which is
-    not a leak; what is still there after ``seconds`` is."""
+    sample's (and its unreaped children within the bound), for at most ``seconds``: a run's
+    processes and the service's own background work (its start-up's javac, say) can take a moment
+    to end after the last result was streamed, which is not a leak; what is still there after
+    ``seconds`` is."""
     if len(flat.samples) < 2:
         return
     base, end = flat.samples[0], time.monotonic() + seconds
     while time.monotonic() < end:
         last = flat.samples[-1]
-        if last.tree <= base.tree and last.fds <= base.fds:
+        if last.tree <= base.tree and last.fds <= base.fds and last.zombies <= flat.zombie_bound:
             return
         time.sleep(0.5)
-        flat.samples[-1] = sample(svc, last.runs, uids)[0]
+        flat.samples[-1] = quiet_sample(svc, last.runs, uids)[0]
 
 
 def _tree_commands(pid: int) -> str:

@@ -56,6 +56,17 @@ def test_a_planted_leak_is_caught() -> None:
     assert flatness_problems([], "sandbox") == ["sandbox: no resource sample was taken"]
 
 
+def test_unreaped_children_beyond_the_bound_are_caught() -> None:
+    bounded = samples()
+    bounded[1].zombies = 2
+    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == []
+    bounded[1].zombies = 3  # mid-run: a parent between a child's exit and its wait
+    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == []
+    bounded[-1].zombies = 3
+    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == [
+        "sandbox: 3 unreaped children in its process tree after 100 runs (at most 2 expected)"]
+
+
 def test_leftovers_tell_live_processes_from_orphaned_zombies() -> None:
     table = {10: Proc(1, 61000, "S"), 11: Proc(1, 61001, "Z"), 12: Proc(500, 61000, "Z"), 13: Proc(1, 1000, "S")}
     left, orphans = leftovers(range(61000, 61002), 500, table)
