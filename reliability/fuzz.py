@@ -163,10 +163,12 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
             end = time.monotonic() + budget
             for i, rpc in enumerate(order):
                 rpc_end = time.monotonic() + max(0.0, end - time.monotonic()) / (len(order) - i)
+                sent = [0]
 
-                def body(c: Case, rpc: Rpc = rpc, rpc_end: float = rpc_end) -> bool:
-                    if time.monotonic() > rpc_end:
+                def body(c: Case, rpc: Rpc = rpc, rpc_end: float = rpc_end, sent: list[int] = sent) -> bool:
+                    if time.monotonic() > rpc_end and sent[0] > 0:  # every RPC gets one request at least
                         return False
+                    sent[0] += 1
                     answer, got = call(channel, rpc, c.payload)
                     if answer.status == "OK" and rpc.after_ok is not None:
                         try:
