@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import torch
@@ -149,3 +149,22 @@ def test_phase_peaks_reset_between_phases() -> None:
         pytest.skip("/proc/self/clear_refs is not writable here: phases are cumulative")
     assert out == "False True True True"
     assert PhasePeaks().phases == []
+
+
+def test_evaluation_leaves_4bit_weights_in_the_training_layout(tiny_model: Path, tmp_path: Path) -> None:
+    recipe = _recipe(tiny_model, tmp_path, "qlora")
+    recipe.setup()
+    try:
+        bnb = pytest.importorskip("bitsandbytes")
+        layers: list[Any] = [m for m in recipe.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+        assert layers and not any(m.support_avx512bf16_for_cpu for m in layers)
+        recipe.model.eval()
+        with torch.no_grad():
+            modeling.lm_loss(recipe.model, _batch(), True)
+        recipe.model.train()
+        assert not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
+        torch.manual_seed(7)
+        modeling.lm_loss(recipe.model, _batch(), True).backward()
+        assert all(p.grad is not None for n, p in recipe.model.named_parameters() if "lora_A" in n)
+    finally:
+        recipe.cleanup()

@@ -70,6 +70,8 @@ def load(cfg: TrainConfig, base_path: str, on_phase: Callable[[str], None] | Non
             bnb_4bit_use_double_quant=q.double_quant, bnb_4bit_compute_dtype=_DTYPES[q.compute_dtype])
     model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
     model.config.use_cache = False
+    if method.kind == "qlora":
+        keep_4bit_training_layout(model)
     if on_phase is not None:
         on_phase("load")
     if method.kind == "full":
@@ -92,6 +94,17 @@ def load(cfg: TrainConfig, base_path: str, on_phase: Callable[[str], None] | Non
     peft_cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
                           bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, peft_cfg), tokenizer
+
+
+def keep_4bit_training_layout(model: torch.nn.Module) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for its CPU inference kernel. On AVX512-BF16 CPUs a
+    ``Linear4bit`` repacks its weight at its first forward in eval mode without gradients (a mid-run
+    evaluation) and keeps it so; the training steps after it then backpropagate through that kernel,
+    which has no autograd formula (PyTorch warns "an autograd kernel was not registered"). With this,
+    evaluation runs the training path. Cost: evaluation without the faster inference kernel."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            setattr(module, "support_avx512bf16_for_cpu", False)  # noqa: B010 - not a declared attribute
 
 
 def keeps_logits(model: torch.nn.Module) -> bool:
