@@ -1,9 +1,9 @@
 """Found by the bad-input fuzzer (reliability.fuzz) on the real GeneratorService: LoadAdapter with a
 path too long for the file system (40,000 characters) answered INTERNAL; UnloadAdapter of a name not
 loaded said NOT_FOUND naming ``adapter``, a field its request does not have; Generate with an empty
-stop string answered INTERNAL on the vllm engine. The fuzzer's real run (tests/reliability/
-test_fuzz_real.py) sends all three to the real service; here the first two run with the registry's
-recording engine and the third through the service on the tiny model."""
+stop string or an empty raw prompt answered INTERNAL on the vllm engine. The fuzzer's real run (tests/reliability/
+test_fuzz_real.py) sends them all to the real service; here the first two run with the registry's
+recording engine and the others through the service on the tiny model."""
 
 from __future__ import annotations
 
@@ -44,3 +44,13 @@ async def test_an_empty_stop_string_is_invalid_argument_naming_it(generator) -> 
         [r async for r in generator.Generate(req)]
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert info.value.details() == "sampling.stop[1]: a stop string must not be empty"
+
+
+async def test_an_empty_raw_prompt_is_invalid_argument_naming_it(generator) -> None:  # type: ignore[no-untyped-def]
+    """On the vllm engine an empty raw prompt beside a valid one was an error inside vLLM: INTERNAL."""
+    req = pb.GenerateRequest(prompts=[pb.Prompt(text="Say hi"), pb.Prompt(raw="")],
+                             sampling=pb.SamplingParams(max_tokens=2))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        [r async for r in generator.Generate(req)]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == "prompts[1].raw: a raw prompt must not be empty"

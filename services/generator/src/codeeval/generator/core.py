@@ -221,7 +221,8 @@ class GenerationCore:
                            seed=DEFAULT_SEED if spec.seed is None else spec.seed, stop=spec.stop)
 
     def _render(self, p: PromptInput, i: int, template: Template | ServerTemplate) -> Rendered:
-        if p.kind == "raw":
+        if p.kind == "raw":  # vLLM fails an empty prompt with an error of its own (was INTERNAL)
+            require(bool(p.text), f"prompts[{i}].raw", "a raw prompt must not be empty")
             return Rendered(p.text, None, get_template("raw"))
         if p.kind == "chat":
             require(bool(p.messages), f"prompts[{i}].chat.messages", "at least one message is required")
