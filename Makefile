@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CODEEVAL := $(VENV)/bin/codeeval
 FAST := not slow and not integration and not docker and not gpu
-SLOW := (slow or integration or docker) and not gpu
+SLOW := (slow or integration or docker) and not gpu and not reliability
 
 .PHONY: setup system-deps system-deps-test venv proto lint test test-slow test-all main bench clean deploy-check reliability
 
@@ -44,8 +44,9 @@ main:  ## the README's first command: install, train a CPU multi-task QLoRA adap
 	bash scripts/main-job.sh
 
 RELIABILITY_PROFILE ?= full
-reliability: setup  ## bad input on every RPC, load and faults against the real services; writes RELIABILITY.md (RELIABILITY_PROFILE=short: CI's, <= 5 min)
-	$(PY) -m reliability --profile $(RELIABILITY_PROFILE)
+RELIABILITY_OUT ?= RELIABILITY.md
+reliability: setup  ## bad input on every RPC, load and faults against the real services; writes RELIABILITY.md (RELIABILITY_PROFILE=short: CI's, ~4 min)
+	$(PY) -m reliability --profile $(RELIABILITY_PROFILE) --out $(RELIABILITY_OUT)
 
 deploy-check: venv  ## kustomize build + offline schema validation + pod security policy (seconds; part of `make test` too)
 	$(PY) -m pytest tests/deploy -m "$(FAST)" -q

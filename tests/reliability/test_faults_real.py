@@ -20,7 +20,7 @@ from reliability import faults
 from reliability.context import Context
 from reliability.report import PROFILES
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration,
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.integration,
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (the sandbox)")]
 
 

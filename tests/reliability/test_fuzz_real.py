@@ -13,7 +13,7 @@ from reliability import fuzz
 from reliability.context import Context
 from reliability.report import PROFILES
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.mark.timeout(900)

@@ -14,7 +14,7 @@ from reliability import load
 from reliability.context import Context
 from reliability.report import PROFILES
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.mark.timeout(900)
