@@ -48,10 +48,10 @@ def _lasting_orphans(pid1: int) -> set[int]:
 
 def _sandbox_as_pid_1(tmp_path: Path, init: str) -> tuple[set[int], int]:
     ready = tmp_path / f"ready-{init}"
-    # No cgroups: from inside a private /proc, another sandbox instance's cgroup group looks like a dead
-    # instance's, and the start-up sweep would remove it under that instance (one sharing this machine).
+    # The plain bubblewrap path (no Python zygote): it orphans one bwrap process per run, the zombies an
+    # init must reap (zygote runs are reaped by the zygote). No cgroups: nothing here needs them.
     env = {**os.environ, "CODEEVAL_INIT": init, "CODEEVAL_SANDBOX_HEALTH_RECHECK_SECONDS": "2",
-           "CODEEVAL_SANDBOX_CGROUPS": "false"}
+           "CODEEVAL_SANDBOX_CGROUPS": "false", "CODEEVAL_SANDBOX_PYTHON_ZYGOTE": "false"}
     proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-m",
                              "codeeval.cli", "serve", "sandbox", "--port", "0", "--ready-file", str(ready)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
