@@ -135,16 +135,18 @@ def generator(ctx: Context) -> Service:
         by["LoadAdapter"].after_ok = unload
 
     def warm(channel: grpc.Channel) -> None:
-        """One generation of each prompt kind (text, chat, raw) and a refused LoadAdapter."""
+        """One generation of each prompt kind (text, chat, raw), one with a stop string over pyzmq's
+        zero-copy threshold (64 KiB: vLLM's first such message to its engine process starts pyzmq's
+        garbage-collector thread and context, 5 eventfds and 2 epolls once), and a refused LoadAdapter."""
         prompts = [generator_pb2.Prompt(id="t", text="Say hi"), generator_pb2.Prompt(id="r", raw="x"),
                    generator_pb2.Prompt(id="c", chat=generator_pb2.Chat(messages=[
                        generator_pb2.ChatMessage(role="user", content="hi")]))]
-        req = generator_pb2.GenerateRequest(prompts=prompts, sampling=generator_pb2.SamplingParams(
-            max_tokens=GEN_MAX_NEW_TOKENS, n=2))
         stream = channel.unary_stream(by["Generate"].method, request_serializer=lambda m: m.SerializeToString(),
                                       response_deserializer=by["Generate"].response.FromString)
-        for _ in stream(req, timeout=300):
-            pass
+        for sampling in (generator_pb2.SamplingParams(max_tokens=GEN_MAX_NEW_TOKENS, n=2),
+                         generator_pb2.SamplingParams(max_tokens=1, n=1, stop=["x" * (80 << 10)])):
+            for _ in stream(generator_pb2.GenerateRequest(prompts=prompts, sampling=sampling), timeout=300):
+                pass
         with contextlib.suppress(grpc.RpcError):
             _unary(channel, by["LoadAdapter"], generator_pb2.LoadAdapterRequest(name="warm", path="no-such-folder"))
 
