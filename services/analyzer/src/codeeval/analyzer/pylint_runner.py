@@ -4,13 +4,18 @@ once, not per file (one subprocess per file pays it every time).
 Files must already compile (see :mod:`codeeval.analyzer.parsing`): a syntax error is an
 unanalysable file, never pylint's E0001 counted as an "error" issue. A pylint crash on one file
 (F0002 astroid-error and other fatal messages) becomes a per-file tool error. Runs are serialised
-by a lock because pylint and astroid keep process-global state; astroid's cache is cleared after
-every batch so memory does not grow with the number of batches.
+by a lock because pylint and astroid keep process-global state. After every batch astroid's cache
+and every module-level ``functools.lru_cache`` of pylint and astroid are cleared: their entries pin
+whole syntax trees of earlier batches (and the builtins module astroid rebuilds after each clear), so a
+long-lived service grew by about 1 MiB a batch until they filled. Memoization only: findings are
+the same.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import sys
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -21,6 +26,22 @@ from codeeval.analyzer.model import Finding, ToolInfo
 
 RCFILE = files("codeeval.analyzer").joinpath("rules/pylintrc")
 _lock = threading.Lock()
+_caches: list[functools._lru_cache_wrapper] = []
+
+
+def _lru_caches() -> list[functools._lru_cache_wrapper]:
+    """pylint's and astroid's ``lru_cache`` wrappers (module functions and class attributes), found
+    once after the first run has imported their checkers."""
+    if not _caches:
+        for name, module in list(sys.modules.items()):
+            if module is None or not name.startswith(("pylint", "astroid")):
+                continue
+            for obj in list(vars(module).values()):
+                for candidate in [obj, *(vars(obj).values() if isinstance(obj, type) else ())]:
+                    candidate = getattr(candidate, "__func__", candidate)
+                    if isinstance(candidate, functools._lru_cache_wrapper) and candidate not in _caches:
+                        _caches.append(candidate)
+    return _caches
 
 
 def tool_info() -> ToolInfo:
@@ -53,6 +74,8 @@ def run_pylint(paths: list[Path]) -> PylintResult:
             Run([f"--rcfile={RCFILE}", *map(str, paths)], reporter=reporter, exit=False)
         finally:
             MANAGER.clear_cache()
+            for cache in _lru_caches():
+                cache.cache_clear()
     for msg in reporter.messages:
         key = str(Path(msg.abspath))
         if msg.category == "fatal":
