@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from memscan import SCAN_MEMORY
 
 from codeeval.sandbox.executor import Executor, duplicates
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
@@ -144,32 +145,13 @@ def leave():
     return len(SECRET)
 '''
 SELF_CHECK = "selfcheck01"  # as long as MARK; the scanning program holds PREFIX + SELF_CHECK as a constant
-SCAN = f'''import hashlib
+SCAN = f'''OWN = "{PREFIX}{SELF_CHECK}"
 
-OWN = "{PREFIX}{SELF_CHECK}"
 
 def scan(prefix, digests, length):
-    """How often each sha256 in digests matches the length bytes at an occurrence of prefix, over
-    every readable mapping of this process (on the zygote path: the zygote's memory as forked)."""
-    counts = [0] * len(digests)
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-        for line in maps:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if "r" not in line.split()[1] or "[vvar" in line or hi - lo > 1 << 28:
-                continue
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
-                continue
-            at = data.find(prefix.encode())
-            while at >= 0:
-                digest = hashlib.sha256(data[at:at + length]).hexdigest()
-                if digest in digests:
-                    counts[digests.index(digest)] += 1
-                at = data.find(prefix.encode(), at + 1)
-    return counts
-'''
+    """Over every readable mapping of this process (on the zygote path: the zygote's memory as forked)."""
+    return scan_memory(prefix, digests, length)
+''' + SCAN_MEMORY
 
 
 def _sha(text: str) -> str:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from conftest import bwrap_usable, leftover_sandbox_processes, settings
+from memscan import SCAN_MEMORY
 
 from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest, RunResult
@@ -565,34 +566,17 @@ SECRET_PREFIX = "zygred-secret-"
 #: judge sent it and a value only the judge's test holds. All the same length.
 SECRETS = {"source": "src-91ac52e0", "stdin": "inp-4d07b3f9", "argument": "arg-c2e8a611", "expected": "exp-77f0d4b2"}
 OWN_SECRET = "own-0a1b2c3d"
-SCAN_BOTH = f'''import hashlib, json
+SCAN_BOTH = f'''import json
 
 OWN = "{SECRET_PREFIX}{OWN_SECRET}"
 
+
 def scan(prefix, digests, length):
-    """How often each sha256 in digests matches the length bytes at an occurrence of prefix, over
-    every readable mapping of this process and of the run's init (pid 1, the zygote's fork)."""
-    counts = [0] * len(digests)
-    for pid in ("self", "1"):
-        with open(f"/proc/{{pid}}/maps") as maps, open(f"/proc/{{pid}}/mem", "rb", 0) as mem:
-            for line in maps:
-                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-                if "r" not in line.split()[1] or "[vvar" in line or hi - lo > 1 << 28:
-                    continue
-                try:
-                    mem.seek(lo)
-                    data = mem.read(hi - lo)
-                except (OSError, ValueError, OverflowError):
-                    continue
-                at = data.find(prefix.encode())
-                while at >= 0:
-                    digest = hashlib.sha256(data[at:at + length]).hexdigest()
-                    if digest in digests:
-                        counts[digests.index(digest)] += 1
-                    at = data.find(prefix.encode(), at + 1)
+    """Over this process and the run's init (pid 1, the zygote's fork); the counts also on stdout."""
+    counts = scan_memory(prefix, digests, length, ("self", "1"))
     print(json.dumps(counts))
     return counts
-'''
+''' + SCAN_MEMORY
 
 
 @ASYNC
