@@ -34,7 +34,7 @@ from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context
-from reliability.load_checks import Flatness, Sample, descendants, open_fds, percentile, rss_bytes
+from reliability.load_checks import Flatness, Sample, Started, descendants, open_fds, percentile, rss_bytes
 from reliability.report import Section
 
 FULL_CALLS = 600
@@ -146,17 +146,8 @@ class Tally:
     error_files: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass
-class AnalyzerService:
-    service: LocalService
-
-    @property
-    def pid(self) -> int:
-        assert self.service.proc is not None
-        return self.service.proc.pid
-
-    def stop(self) -> None:
-        self.service.stop()
+class AnalyzerService(Started):
+    """The analyzer a load figure started."""
 
 
 def start(ctx: Context, timeout: float = 300.0) -> AnalyzerService:

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codeeval.kit.client import LocalService
+
 PROC = Path("/proc")
 
 
@@ -46,6 +48,21 @@ def open_fds(pid: int) -> int:
         return len(os.listdir(PROC / str(pid) / "fd"))
     except OSError:
         return -1
+
+
+@dataclass
+class Started:
+    """A service a load figure started (``codeeval serve`` as a child process on loopback)."""
+
+    service: LocalService
+
+    @property
+    def pid(self) -> int:
+        assert self.service.proc is not None
+        return self.service.proc.pid
+
+    def stop(self) -> None:
+        self.service.stop()
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from codeeval.api.generator.v1 import generator_pb2 as pb
 from codeeval.api.generator.v1 import generator_pb2_grpc
 from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context
-from reliability.load_checks import open_fds, percentile, rss_bytes
+from reliability.load_checks import Started, open_fds, percentile, rss_bytes
 from reliability.report import Section
 
 FULL_REQUESTS = 2000
@@ -136,18 +136,9 @@ def choose_engine(profile: str) -> str:
 
 
 @dataclass
-class GeneratorService:
-    service: LocalService
+class GeneratorService(Started):
     engine: str
     adapters: dict[str, Path]
-
-    @property
-    def pid(self) -> int:
-        assert self.service.proc is not None
-        return self.service.proc.pid
-
-    def stop(self) -> None:
-        self.service.stop()
 
 
 def start(ctx: Context, timeout: float = 600.0) -> GeneratorService:

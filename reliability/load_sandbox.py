@@ -40,6 +40,7 @@ from reliability.context import Context
 from reliability.load_checks import (
     Flatness,
     Sample,
+    Started,
     Verdict,
     descendants,
     leftovers,
@@ -58,21 +59,15 @@ REJECT_PAUSE_S = 0.2
 
 
 @dataclass
-class SandboxService:
+class SandboxService(Started):
     """A started sandbox: the child process, its workspace parent and its settings file."""
 
-    service: LocalService
     workspace: Path
     slots: int
     queue: int
 
-    @property
-    def pid(self) -> int:
-        assert self.service.proc is not None
-        return self.service.proc.pid
-
     def stop(self) -> None:
-        self.service.stop()
+        super().stop()
         shutil.rmtree(self.workspace, ignore_errors=True)
 
 
