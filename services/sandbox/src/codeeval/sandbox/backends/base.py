@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from codeeval.sandbox.model import Limits, ProcessResult
+
+if TYPE_CHECKING:
+    from codeeval.sandbox.backends.cgroups import RunStats
 
 #: Inside every sandbox: the writable, size-capped work dir (also the cwd and $HOME).
 WORK_DIR = "/tmp"
@@ -149,3 +152,19 @@ class StreamCollector:
     @property
     def truncated(self) -> bool:
         return self.total > len(self.head)
+
+
+def finished_result(code: int, sig: int, out: StreamCollector, err: StreamCollector, *, timed_out: bool,
+                    stats: RunStats, wall_ms: int, cpu_limit_ms: int) -> ProcessResult:
+    """A finished run's ProcessResult from its two streams and its cgroup's stats. A wall-time kill
+    is not a timeout when an output limit caused it; a SIGXCPU or SIGKILL with the CPU time at the
+    limit is a CPU-limit kill, not a wall-time one."""
+    result = ProcessResult(
+        exit_code=code, signal=sig, stdout=bytes(out.head), stderr=bytes(err.head),
+        stdout_truncated=out.truncated, stderr_truncated=err.truncated, stderr_tail=err.tail,
+        output_exceeded=out.exceeded or err.exceeded, timed_out=timed_out and not (out.exceeded or err.exceeded),
+        oom_killed=stats.oom_killed, wall_time_ms=wall_ms, cpu_time_ms=stats.cpu_time_ms,
+        peak_memory_bytes=stats.peak_memory_bytes,
+    )
+    result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= cpu_limit_ms - 50 and not timed_out
+    return result

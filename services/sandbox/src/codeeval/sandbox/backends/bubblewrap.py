@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codeeval.sandbox.backends import cgroups, zygote
-from codeeval.sandbox.backends.base import WORK_DIR, Backend, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.base import WORK_DIR, Backend, SandboxCommand, StreamCollector, finished_result
 from codeeval.sandbox.backends.memwatch import MemoryWatch, Watch
 from codeeval.sandbox.backends.seccomp_filter import compile_filter
 from codeeval.sandbox.model import ProcessResult
@@ -267,14 +267,8 @@ class BubblewrapBackend(Backend):
             await asyncio.to_thread(cg.destroy)
         code = proc.returncode if proc.returncode is not None else -1
         sig = -code if code < 0 else (code - 128 if code > 128 and code - 128 < 65 else 0)
-        result = ProcessResult(
-            exit_code=code, signal=sig, stdout=bytes(out.head), stderr=bytes(err.head),
-            stdout_truncated=out.truncated, stderr_truncated=err.truncated, stderr_tail=err.tail,
-            output_exceeded=out.exceeded or err.exceeded, timed_out=timed_out and not (out.exceeded or err.exceeded),
-            oom_killed=stats.oom_killed, wall_time_ms=wall_ms, cpu_time_ms=stats.cpu_time_ms,
-            peak_memory_bytes=stats.peak_memory_bytes,
-        )
-        result.cpu_exceeded = sig in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50 and not timed_out
+        result = finished_result(code, sig, out, err, timed_out=timed_out, stats=stats, wall_ms=wall_ms,
+                                 cpu_limit_ms=lim.cpu_time_ms)
         for w in watches:
             w.annotate(result)
         if code == 1 and err.head.startswith(self.setup_error_prefix):

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeeval.sandbox.backends import cgroups
-from codeeval.sandbox.backends.base import Bind, SandboxCommand, StreamCollector
+from codeeval.sandbox.backends.base import Bind, SandboxCommand, StreamCollector, finished_result
 from codeeval.sandbox.backends.memwatch import Watch
 from codeeval.sandbox.model import ProcessResult
 
@@ -382,15 +382,8 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
         code = os.waitstatus_to_exitcode(status)  # C2's: the worker's code, or 128 + its signal
         sig = -code if code < 0 else (code - 128 if 128 < code < 193 else 0)
         stats = cg.stats() if cg is not None else cgroups.RunStats()
-        result = ProcessResult(
-            exit_code=code, signal=sig, stdout=bytes(out.head), stderr=bytes(err.head),
-            stdout_truncated=out.truncated, stderr_truncated=err.truncated, stderr_tail=err.tail,
-            output_exceeded=out.exceeded or err.exceeded, timed_out=timed_out and not (out.exceeded or err.exceeded),
-            oom_killed=stats.oom_killed, wall_time_ms=wall_ms, cpu_time_ms=stats.cpu_time_ms,
-            peak_memory_bytes=stats.peak_memory_bytes,
-        )
-        result.cpu_exceeded = (result.signal in (24, 9) and stats.cpu_time_ms >= lim.cpu_time_ms - 50
-                               and not timed_out)
+        result = finished_result(code, sig, out, err, timed_out=timed_out, stats=stats, wall_ms=wall_ms,
+                                 cpu_limit_ms=lim.cpu_time_ms)
         for w in run_watches:
             w.annotate(result)
         if code == 1 and err.head.startswith(SETUP_ERROR_PREFIX):
