@@ -10,6 +10,7 @@ of the tree) per sample.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import Counter
@@ -82,6 +83,14 @@ def _stat(pid: int) -> Proc | None:
         return None
 
 
+def cmdline(pid: int) -> str:
+    """``pid``'s command line, arguments joined by spaces ('' when it has gone or is a zombie)."""
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def processes() -> dict[int, Proc]:
     """Every process of the host: pid -> :class:`Proc`. Cost: two reads per process."""
     out = {}
@@ -131,26 +140,36 @@ class Sample:
     leftover_processes: int = 0
     leftover_dirs: int = 0
     leftover_cgroups: int = 0
-    zombies: int = 0   # exited children in the tree that their parent has not reaped yet
+    #: exited children in the tree that their parent has not reaped yet (pids: a zombie keeps its pid
+    #: until it is reaped, so the same pid in a later sample is the same unreaped child)
+    zombie_pids: frozenset[int] = frozenset()
+    #: those of them whose parent is not one of the service's warm workers that reap a finished
+    #: child when their next job arrives (a sandbox's Python judges)
+    stray_zombies: int = 0
+
+    @property
+    def zombies(self) -> int:
+        return len(self.zombie_pids)
 
 
 @dataclass
 class Flatness:
     """What must not grow between the warm-up sample and the last one: RSS by at most
-    ``rss_tolerance`` (a fraction), open fds and the process tree not at all; leftovers (processes
-    of the run uids, run directories, run cgroups) must be 0 in every sample, and unreaped children
-    in the tree at the end at most ``zombie_bound`` (a warm worker that reaps its last child at its
-    next job)."""
+    ``rss_tolerance`` (a fraction), open fds and the live process tree not at all; leftovers
+    (processes of the run uids, run directories, run cgroups) must be 0 in every sample. Unreaped
+    children (zombies) are judged exactly, without a count allowance: in every sample each must be a
+    child of a warm worker (``stray_zombies`` 0), and none may still be there in the next sample taken
+    after more runs (a warm worker reaps its finished children when its next job arrives, and every
+    round gives each worker jobs), see :func:`flatness_problems`."""
 
     rss_tolerance: float = 0.05
-    zombie_bound: int = 0
     samples: list[Sample] = field(default_factory=list)
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
 
     def problems(self, service: str) -> list[str]:
-        return flatness_problems(self.samples, service, self.rss_tolerance, self.zombie_bound)
+        return flatness_problems(self.samples, service, self.rss_tolerance)
 
     def figures(self) -> dict[str, str]:
         """First and last sample, for a report row or note."""
@@ -160,15 +179,15 @@ class Flatness:
         return {"RSS MiB (warm -> end)": f"{a.rss / 2**20:.0f} -> {b.rss / 2**20:.0f}",
                 "fds (warm -> end)": f"{a.fds} -> {b.fds}",
                 "processes (warm -> end)": f"{a.tree} -> {b.tree}",
-                "unreaped children (most in a sample)": str(max(s.zombies for s in self.samples)),
+                "unreaped children of the warm workers (most in a sample)": str(max(s.zombies for s in self.samples)),
                 "samples": str(len(self.samples))}
 
 
-def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: float = 0.05,
-                      zombie_bound: int = 0) -> list[str]:
+def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: float = 0.05) -> list[str]:
     """One line per violated property over ``samples`` (the first is the warm-up baseline). ``tree``
-    counts live processes only; unreaped children in the last sample are judged against ``zombie_bound``
-(mid-run samples catch a parent between a child's exit and its wait)."""
+    counts live processes only. Unreaped children: any whose parent is not a warm worker, in any
+    sample, is a problem; so is any (same pid) still unreaped in the next sample taken after more
+    runs, since its parent had jobs in between and did not reap it."""
     if not samples:
         return [f"{service}: no resource sample was taken"]
     out = []
@@ -181,9 +200,18 @@ def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: fl
     if last.tree > base.tree:
         out.append(f"{service} process tree grew from {base.tree} after warm-up to {last.tree} after "
                    f"{last.runs} runs")
-    if last.zombies > zombie_bound:
-        out.append(f"{service}: {last.zombies} unreaped children in its process tree after {last.runs} runs "
-                   f"(at most {zombie_bound} expected)")
+    stray = [s for s in samples if s.stray_zombies]
+    if stray:
+        worst = max(stray, key=lambda s: s.stray_zombies)
+        out.append(f"{service}: unreaped children of other processes than its warm workers in {len(stray)} of "
+                   f"{len(samples)} quiet samples (up to {worst.stray_zombies}, after {worst.runs} runs)")
+    kept = [(a, b, a.zombie_pids & b.zombie_pids) for a, b in itertools.pairwise(samples) if b.runs > a.runs]
+    kept = [(a, b, pids) for a, b, pids in kept if pids]
+    if kept:
+        a, b, pids = kept[0]
+        out.append(f"{service}: children left unreaped while more runs went on in {len(kept)} of "
+                   f"{len(samples) - 1} rounds (first: pids {sorted(pids)[:5]}, unreaped from {a.runs} to "
+                   f"{b.runs} runs)")
     for name in ("leftover_processes", "leftover_dirs", "leftover_cgroups"):
         bad = [s for s in samples if getattr(s, name)]
         if bad:

@@ -42,6 +42,7 @@ from reliability.load_checks import (
     Sample,
     Started,
     Verdict,
+    cmdline,
     descendants,
     leftovers,
     lost_count,
@@ -133,24 +134,35 @@ def run_dirs(workspace: Path, pid: int) -> int:
                if RUN_DIR.fullmatch(d.name))
 
 
+#: The warm Python judges' script (runners/support): one server per slot, which forks a child per run
+#: and reaps its finished children (waitpid WNOHANG) when its next run arrives, so the child of a
+#: judge's last run (or two, when the earlier one was still exiting at that moment) stays unreaped
+#: until then. Those are the only unreaped children a quiet sandbox may have.
+JUDGE_SCRIPT = "py_judge.py"
+
+
 def sample(svc: SandboxService, runs: int, uids: range) -> tuple[Sample, int]:
     """A quiet sample, and the orphaned zombies of the slot uids seen (the host init's to reap)."""
     table = processes()
     left, orphans = leftovers(uids, svc.pid, table) if uids else (set(), set())
     tree = descendants(svc.pid, table)
-    zombies = sum(1 for p in tree if table[p].state == "Z")
-    return Sample(runs=runs, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(tree) - zombies, zombies=zombies,
+    zombies = frozenset(p for p in tree if table[p].state == "Z")
+    judges = {pp for pp in {table[p].ppid for p in zombies} if JUDGE_SCRIPT in cmdline(pp)}
+    return Sample(runs=runs, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(tree) - len(zombies),
+                  zombie_pids=zombies, stray_zombies=sum(1 for p in zombies if table[p].ppid not in judges),
                   leftover_processes=len(left), leftover_dirs=run_dirs(svc.workspace, svc.pid),
                   leftover_cgroups=run_cgroups(svc.pid)), len(orphans)
 
 
 def quiet_sample(svc: SandboxService, runs: int, uids: range, seconds: float = 5.0) -> tuple[Sample, int]:
-    """:func:`sample`, taken again every 0.2 s for at most ``seconds`` while it shows leftovers: the
-    last run's process, directory and cgroup are removed just after its result was streamed, so a
-    sample can catch a teardown in progress; a leftover still there after ``seconds`` is a leak."""
+    """:func:`sample`, taken again every 0.2 s for at most ``seconds`` while it shows leftovers or an
+    unreaped child of another process than a judge: the last run's process, directory and cgroup are
+    removed (and its processes reaped) just after its result was streamed, so a sample can catch a
+    teardown in progress; one still there after ``seconds`` is a leak."""
     end = time.monotonic() + seconds
     got = sample(svc, runs, uids)
-    while (got[0].leftover_processes or got[0].leftover_dirs or got[0].leftover_cgroups) and time.monotonic() < end:
+    while (got[0].leftover_processes or got[0].leftover_dirs or got[0].leftover_cgroups
+           or got[0].stray_zombies) and time.monotonic() < end:
         time.sleep(0.2)
         got = sample(svc, runs, uids)
     return got
@@ -220,8 +232,7 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
     programs = load_programs.mix()
     cycle = itertools.cycle(programs)
     tally = Tally()
-    # each warm Python judge reaps the child of its last run when the next one starts: one per slot
-    flat = Flatness(zombie_bound=svc.slots)
+    flat = Flatness()
     uids = slot_uids(svc.pid, svc.slots)
     client = SandboxClient(address=ctx.check_loopback(svc.service.address), wait_s=5.0)
     counter = itertools.count()
@@ -253,7 +264,7 @@ def run(ctx: Context, svc: SandboxService, seconds: float | None = None) -> Sect
 
 def settle(svc: SandboxService, flat: Flatness, uids: range, seconds: float = 10.0) -> None:
     """Replace the last sample by a fresh one until its fds and process tree are back at the warm-up
-    sample's (and its unreaped children within the bound), for at most ``seconds``: a run's
+    sample's, for at most ``seconds``: a run's
     processes and the service's own background work (its start-up's javac, say) can take a moment
     to end after the last result was streamed, which is not a leak; what is still there after
     ``seconds`` is."""
@@ -262,7 +273,7 @@ def settle(svc: SandboxService, flat: Flatness, uids: range, seconds: float = 10
     base, end = flat.samples[0], time.monotonic() + seconds
     while time.monotonic() < end:
         last = flat.samples[-1]
-        if last.tree <= base.tree and last.fds <= base.fds and last.zombies <= flat.zombie_bound:
+        if last.tree <= base.tree and last.fds <= base.fds and not last.stray_zombies:
             return
         time.sleep(0.5)
         flat.samples[-1] = quiet_sample(svc, last.runs, uids)[0]
@@ -314,6 +325,10 @@ def _section(ctx: Context, svc: SandboxService, tally: Tally, flat: Flatness, el
              + ", run directories in the workspace, run cgroups under the service's group; exited processes "
              f"re-parented to the host's init (zombies it reaps on its own schedule, not the service's) up to "
              f"{max_orphans} in a sample",
+             f"unreaped children, judged exactly (no count allowance): in every quiet sample each must be a child "
+             f"of a warm Python judge ({JUDGE_SCRIPT}, one per slot, which reaps its finished run children when "
+             "its next run arrives), and none may still be unreaped in the next sample (every round gives each "
+             "judge runs: the pool hands them out first-in first-out)",
              f"mix per cycle: {len(load_programs.benign()) * 3} benign, {len(load_programs.hostile())} hostile, "
              f"{len(load_programs.forging())} forging (reward-hacking fixtures but "
              f"{', '.join(load_programs.FORGING_SKIPPED)}); every source unique per run (no de-duplication)"]

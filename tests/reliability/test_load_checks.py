@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import grpc
 
 from codeeval.api.analyzer.v1 import analyzer_pb2
-from reliability import load_analyzer, load_generator, load_programs
+from reliability import load_analyzer, load_generator, load_programs, load_sandbox
 from reliability.load_checks import (
     Proc,
     Sample,
@@ -56,15 +58,25 @@ def test_a_planted_leak_is_caught() -> None:
     assert flatness_problems([], "sandbox") == ["sandbox: no resource sample was taken"]
 
 
-def test_unreaped_children_beyond_the_bound_are_caught() -> None:
-    bounded = samples()
-    bounded[1].zombies = 2
-    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == []
-    bounded[1].zombies = 3  # mid-run: a parent between a child's exit and its wait
-    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == []
-    bounded[-1].zombies = 3
-    assert flatness_problems(bounded, "sandbox", zombie_bound=2) == [
-        "sandbox: 3 unreaped children in its process tree after 100 runs (at most 2 expected)"]
+def test_unreaped_children_are_judged_exactly() -> None:
+    judged = samples()
+    judged[1].zombie_pids = frozenset({301, 302, 303})  # three at once is fine when the next round reaps them
+    judged[2].zombie_pids = frozenset({304})
+    judged[-1].zombie_pids = frozenset({305, 306})
+    assert flatness_problems(judged, "sandbox") == []
+    judged[2].zombie_pids = frozenset({303, 304})  # 303 was not reaped while 20 more runs went on
+    assert flatness_problems(judged, "sandbox") == [
+        "sandbox: children left unreaped while more runs went on in 1 of 4 rounds (first: pids [303], unreaped "
+        "from 40 to 60 runs)"]
+    settled = samples(2)
+    settled[0].zombie_pids = settled[1].zombie_pids = frozenset({307})
+    settled[1].runs = settled[0].runs  # no run in between: its parent had no job to reap it at
+    assert flatness_problems(settled, "sandbox") == []
+    stray = samples()
+    stray[2].zombie_pids, stray[2].stray_zombies = frozenset({308}), 1  # a child of another process than a judge
+    assert flatness_problems(stray, "sandbox") == [
+        "sandbox: unreaped children of other processes than its warm workers in 1 of 5 quiet samples (up to 1, "
+        "after 60 runs)"]
 
 
 def test_leftovers_tell_live_processes_from_orphaned_zombies() -> None:
@@ -170,3 +182,24 @@ def test_a_tool_failure_spreading_to_other_files_is_caught() -> None:
     assert lost == 1
     silent = analyzer_pb2.AnalyzeResponse(files=[_report("control.py", findings=1), _report("pylint_crash.py")])
     assert "expected a pylint error" in load_analyzer.report_problems(cases, silent, control)[0][0]
+
+
+def test_a_quiet_sample_tells_a_judges_unreaped_child_from_a_stray_one(tmp_path: Path) -> None:
+    """Real processes: a parent whose command line names the judge script and one that does not,
+    each with an exited child it has not reaped."""
+    forker = "import os, time; os.fork() or os._exit(0); time.sleep(60)"
+    judge = subprocess.Popen([sys.executable, "-c", forker, load_sandbox.JUDGE_SCRIPT])
+    other = subprocess.Popen([sys.executable, "-c", forker, "worker.py"])
+    try:
+        svc = SimpleNamespace(pid=os.getpid(), workspace=tmp_path)
+        for _ in range(100):
+            got, _ = load_sandbox.sample(svc, 1, range(0))  # type: ignore[arg-type]
+            if got.zombies == 2:
+                break
+            time.sleep(0.1)
+        assert got.zombies == 2 and got.stray_zombies == 1
+        assert {judge.pid, other.pid} <= descendants(os.getpid())
+    finally:
+        for p in (judge, other):
+            p.kill()
+            p.wait()
