@@ -47,6 +47,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     cfg = load_config(CONFIG, _overrides(args))
     cfg.method.kind = args.method
+    if args.compute_dtype:
+        cfg.method.quant.compute_dtype = args.compute_dtype
     return cfg
 
 
@@ -61,7 +63,8 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
 
     peaks = PhasePeaks()
     peaks.mark("imports")
-    recipe = Recipe(_config(args), workdir, on_phase=peaks.mark)
+    cfg = _config(args)
+    recipe = Recipe(cfg, workdir, on_phase=peaks.mark)
     recipe.setup()
     recipe.train()
     recipe.cleanup()
@@ -69,7 +72,9 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
     times = [e["time"] for e in events if e["kind"] == "progress"]
     return {"step_times": [b - a for a, b in zip(times, times[1:], strict=False)], "peak": peaks.peak,
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative,
-            "examples": len(recipe.train_set),
+            "system": peaks.system_seconds, "faults": peaks.faults, "examples": len(recipe.train_set),
+            "split": [e["seconds"] for e in events if e["kind"] == "progress"],
+            "compute": cfg.method.quant.compute_dtype if args.method == "qlora" else cfg.model.dtype,
             "losses": [e["loss"] for e in events if e["kind"] == "progress"]}
 
 
@@ -112,8 +117,9 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     peft = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
                       task_type="CAUSAL_LM")
     stamps: list[float] = []
-
     losses: list[float] = []
+    split: list[dict[str, float]] = []
+    clock = {"forward": 0.0, "backward": 0.0, "done": 0.0}
 
     class Clock(TrainerCallback):
         def on_train_begin(self, *a, **k):  # type: ignore[no-untyped-def]
@@ -123,6 +129,8 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
             if not stamps:
                 peaks.mark("first step")
             stamps.append(time.monotonic())
+            split.append({"forward": clock["forward"], "backward": clock["backward"],
+                          "optimizer": stamps[-1] - clock["done"]})
 
         def on_log(self, *a, logs=None, **k):  # type: ignore[no-untyped-def]
             if logs and "loss" in logs:
@@ -137,11 +145,35 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, peft_config=peft, processing_class=tokenizer,
                          callbacks=[Clock()])
     peaks.mark("adapter")
+    _time_trainer(trainer, clock)
     trainer.train()
     peaks.mark("steps")
     return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peaks.peak,
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative, "examples": len(ds),
-            "losses": losses}
+            "system": peaks.system_seconds, "faults": peaks.faults, "split": split, "losses": losses,
+            "compute": "bfloat16" if args.method == "qlora" else "float32"}
+
+
+def _time_trainer(trainer, clock: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
+    """Wrap ``trainer``'s compute_loss (the forward, with TRL's own metrics) and training_step (forward and
+    backward) so that ``clock`` holds the last step's forward and backward seconds and when its backward
+    ended (the optimizer part is from there to the step's end: clipping, step, scheduler, zero_grad)."""
+    compute_loss, training_step = trainer.compute_loss, trainer.training_step
+
+    def timed_loss(*a, **k):  # type: ignore[no-untyped-def]
+        t0 = time.monotonic()
+        out = compute_loss(*a, **k)
+        clock["forward"] = time.monotonic() - t0
+        return out
+
+    def timed_step(*a, **k):  # type: ignore[no-untyped-def]
+        t0 = time.monotonic()
+        out = training_step(*a, **k)
+        clock["done"] = time.monotonic()
+        clock["backward"] = clock["done"] - t0 - clock["forward"]
+        return out
+
+    trainer.compute_loss, trainer.training_step = timed_loss, timed_step
 
 
 def main() -> int:
@@ -153,6 +185,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compute-dtype", choices=["float32", "bfloat16"],
+                        help="our side's QLoRA compute dtype (default: the config's); TRL's is bfloat16")
     parser.add_argument("--only", choices=["ours", "trl"], help="run one side (no ratios)")
     parser.add_argument("--child", choices=["ours", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -180,6 +214,7 @@ def main() -> int:
     v = versions()
     print(f"model={args.model} method={args.method} steps={args.steps} batch={args.batch_size} "
           f"max_length={args.max_length} threads={args.threads} examples={results[sides[0]]['examples']}")
+    print("compute dtype: " + ", ".join(f"{s} {results[s]['compute']}" for s in sides))
     print(f"versions: torch {v['torch']}, transformers {v['transformers']}, peft {v['peft']}, "
           f"trl {_trl_version()}, bitsandbytes {v['bitsandbytes']}")
     print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
@@ -189,6 +224,7 @@ def main() -> int:
     for side in sides:
         losses = " ".join(f"{x:.4f}" for x in results[side]["losses"][:3])
         print(f"{side:8s} {med[side]:16.4f} {cpu[side]:11.4f} {results[side]['peak'] / 2**20:10.0f}   {losses}")
+    _print_split(results, sides, args)
     if len(sides) == 2:
         print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x (goal <= 0.7x; CPU time "
               f"{cpu['ours'] / cpu['trl']:.3f}x), peak memory {results['ours']['peak'] / results['trl']['peak']:.3f}x "
@@ -210,6 +246,20 @@ def _print_phases(results: dict[str, dict], sides: list[str]) -> None:
     for side in sides:
         if results[side]["cumulative"]:
             print(f"{side}: the high-water mark could not be reset: each phase's figure is the peak so far")
+
+
+def _print_split(results: dict[str, dict], sides: list[str], args: argparse.Namespace) -> None:
+    """Per side: the median forward, backward and optimizer seconds of a step (after the warm-up steps),
+    and the kernel CPU time and minor page faults per step after the first."""
+    print(f"{'':8s} {'forward s':>10s} {'backward s':>11s} {'optimizer s':>12s} {'system CPU s':>13s} "
+          f"{'faults':>9s}   (per step)")
+    for side in sides:
+        r = results[side]
+        parts = [statistics.median(s[k] for s in r["split"][args.warmup:] or r["split"])
+                 for k in ("forward", "backward", "optimizer")]
+        per = max(1, args.steps - 1)
+        print(f"{side:8s} {parts[0]:10.4f} {parts[1]:11.4f} {parts[2]:12.4f} {r['system']['steps'] / per:13.4f} "
+              f"{r['faults']['steps'] / per:9.0f}")
 
 
 def _trl_version() -> str:

@@ -3,7 +3,8 @@
 The worker appends (``progress``, ``evaluation``, ``message``, ``mixture``, ``result``); the job
 manager and WatchJob read it from any offset, so watching replays history after a restart.
 Kinds and payloads:
-* progress: step, total_steps, epoch, loss, learning_rate, tokens_per_second, eta_seconds
+* progress: step, total_steps, epoch, loss, learning_rate, tokens_per_second, eta_seconds, seconds
+  (the step's wall time in forward, backward and optimizer: clipping, step, scheduler, zero_grad)
 * evaluation: step, metrics
 * message: text
 * mixture: counts (list of {task, available, effective, proportion})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import resource
 import time
 from pathlib import Path
 
@@ -47,19 +48,27 @@ class PhasePeaks:
     so use :attr:`peak` for the whole run). Where the reset is not allowed, each figure is the
     peak so far and :attr:`cumulative` is True. :attr:`cpu_seconds` holds each phase's CPU time
     (all threads of the process), a cost that load on a shared machine inflates far less than
-    wall time. Cost: a read of ``/proc/self/status`` per mark."""
+    wall time; :attr:`system_seconds` the part of it spent in the kernel and :attr:`faults` the
+    minor page faults (the price of memory given back to the kernel and taken again). Cost: a read
+    of ``/proc/self/status`` and a ``getrusage`` per mark."""
 
     def __init__(self) -> None:
         self.phases: list[tuple[str, int]] = []
         self.cpu_seconds: dict[str, float] = {}
+        self.system_seconds: dict[str, float] = {}
+        self.faults: dict[str, int] = {}
         self.cumulative = False
         self._reset()
         self._cpu = time.process_time()
+        self._usage = resource.getrusage(resource.RUSAGE_SELF)
 
     def mark(self, name: str) -> None:
         self.phases.append((name, self._high_water()))
-        now = time.process_time()
+        now, usage = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         self.cpu_seconds[name], self._cpu = now - self._cpu, now
+        self.system_seconds[name] = usage.ru_stime - self._usage.ru_stime
+        self.faults[name] = usage.ru_minflt - self._usage.ru_minflt
+        self._usage = usage
         self._reset()
 
     @property

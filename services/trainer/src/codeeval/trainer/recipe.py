@@ -159,6 +159,7 @@ class Recipe:
         while st["step"] < self.total_steps:
             t0 = time.monotonic()
             losses, tokens = [], 0
+            split = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
             for i in range(cfg.grad_accum):
                 batch = collate([self.train_set[j] for j in self.order.indices(st["micro"])], pad)
                 st["micro"] += 1
@@ -166,15 +167,21 @@ class Recipe:
                 sync = i == cfg.grad_accum - 1 or self.world == 1 or self.sharded
                 ctx = self.ddp_model.no_sync() if not sync else _Null()  # type: ignore[operator]
                 with ctx:
+                    t1 = time.monotonic()
                     loss = modeling.lm_loss(self.ddp_model, batch, self.keep_logits) / cfg.grad_accum
+                    t2 = time.monotonic()
                     loss.backward()
+                    split["forward"] += t2 - t1
+                    split["backward"] += time.monotonic() - t2
                 losses.append(float(loss.detach()) * cfg.grad_accum)
+            t1 = time.monotonic()
             if cfg.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             lr = self.scheduler.get_last_lr()[0]
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
+            split["optimizer"] = time.monotonic() - t1
             st["step"] += 1
             if not step_times:
                 self.on_phase("first step")
@@ -193,7 +200,8 @@ class Recipe:
                 self.events.emit("progress", step=st["step"], total_steps=self.total_steps,
                                  epoch=st["micro"] / self.order.per_epoch, loss=step_loss, learning_rate=lr,
                                  tokens_per_second=tokens / dt if dt else 0.0,
-                                 eta_seconds=(self.total_steps - st["step"]) * sum(recent) / len(recent))
+                                 eta_seconds=(self.total_steps - st["step"]) * sum(recent) / len(recent),
+                                 seconds=split)
             stop_early = False
             if cfg.eval_every and st["step"] % cfg.eval_every == 0 and st["step"] < self.total_steps:
                 stop_early = self._evaluate_and_track()
