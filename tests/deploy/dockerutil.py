@@ -1,5 +1,6 @@
-"""Docker helpers for the image tests: build on the registry-free base, run with the pod's
-hardening, always clean up. Every call has a timeout; nothing is left running."""
+"""Docker helpers for the image tests: build on the registry-free base, run, wait, always clean up.
+How a container runs (its docker flags) comes from the rendered manifests (tests/deploy/podspec.py),
+never from here. Every call has a timeout; nothing is left running."""
 
 from __future__ import annotations
 
@@ -13,16 +14,6 @@ import pytest
 from deploy.conftest import DEPLOY, ROOT
 
 BASE_IMAGE = "codeeval/base:bookworm"
-SECCOMP_PROFILE = DEPLOY / "seccomp" / "sandbox-bwrap.json"
-
-# The pod's securityContext, as docker flags: non-root uid 10001, read-only root, in-memory /tmp,
-# all capabilities dropped, no privilege escalation, bounded pids and memory.
-HARDENED = [
-    "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp:rw,exec,size=256m",
-    "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256", "--memory", "2g",
-]
-# The sandbox pod's extras: the shipped seccomp profile and an unmasked /proc (procMount: Unmasked).
-SANDBOX_POD = ["--security-opt", f"seccomp={SECCOMP_PROFILE}", "--security-opt", "systempaths=unconfined"]
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:

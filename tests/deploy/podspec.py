@@ -8,7 +8,14 @@ What maps, from the pod template (a container's securityContext wins over the po
 * ``seccompProfile``: Localhost -> the profile file of that name under deploy/seccomp/; Unconfined ->
   ``seccomp=unconfined``; RuntimeDefault -> Docker's default profile (no flag)
 * ``emptyDir`` at ``/dev/shm`` -> ``--shm-size``; any other ``emptyDir`` -> ``--tmpfs`` of its ``sizeLimit``
-* ``resources.limits`` -> ``--memory`` and ``--cpus``; ``env`` values -> ``-e``; ``ports`` -> :attr:`PodRun.ports`
+  (``mode=1777``: what docker's tmpfs defaults to under runc, stated so runsc mounts it the same)
+* ``resources.limits`` -> ``--memory`` and ``--cpus``; ``env`` values -> ``-e``; ``ports`` -> :attr:`PodRun.ports`;
+  the container's ``args`` -> :attr:`PodRun.args` (what follows the image on the command line)
+* ``runtimeClassName`` -> ``--runtime`` of that RuntimeClass's ``handler`` (a Docker runtime registered
+  under the containerd handler's name, ``runsc`` for gVisor); its overhead and node selector are unmapped
+* the pod template annotation ``codeeval.io/pod-pids-limit`` -> ``--pids-limit``. Kubernetes has no
+  per-pod pids field: the limit is the kubelet's ``podPidsLimit`` on the node, which the annotation
+  states as the pod's requirement (deploy/README.md) so the tests run the pod with it
 * ``configMap`` volumes -> the rendered ConfigMap's files, written to a folder and mounted read-only
 * ``secret`` and ``persistentVolumeClaim`` volumes -> a host folder the caller supplies, by volume name
 
@@ -20,13 +27,14 @@ functions of the rendered documents; only :func:`docker_run` writes (the ConfigM
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from deploy.conftest import DEPLOY, by_kind
 
 SECCOMP_DIR = DEPLOY / "seccomp"
+PIDS_ANNOTATION = "codeeval.io/pod-pids-limit"
 _UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
@@ -57,15 +65,46 @@ class PodRun:
     config_maps: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     external: dict[str, tuple[str, bool]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    runtime: str = ""
     memory_bytes: int = 0
+    pids_limit: int = 0
     shm_bytes: int = 0
     tmpfs: dict[str, int] = field(default_factory=dict)
 
     @property
     def flags(self) -> list[str]:
-        """Security, resource, scratch-space and env flags (no volumes from the host)."""
-        return [*self.security, *self.resources, *self.scratch,
+        """Runtime, security, resource, scratch-space and env flags (no volumes from the host)."""
+        runtime = ["--runtime", self.runtime] if self.runtime else []
+        return [*runtime, *self.security, *self.resources, *self.scratch,
                 *[a for k, v in self.env.items() for a in ("-e", f"{k}={v}")]]
+
+    def deviating(self, *deviations: Deviation) -> list[str]:
+        """:attr:`flags` with ``deviations`` applied: each drops the ``--security-opt`` values it names
+        (by prefix) and appends its own flags. A deviation that drops nothing is a ValueError naming
+        it: the pod no longer has what the test deviates from, so the test would prove nothing."""
+        security = list(self.security)
+        added: list[str] = []
+        for dev in deviations:
+            for prefix in dev.drop_security_opts:
+                at = [i for i in range(1, len(security)) if security[i - 1] == "--security-opt"
+                      and security[i].startswith(prefix)]
+                if not at:
+                    raise ValueError(f"deviation {dev.name!r}: the pod has no --security-opt {prefix}...")
+                security = [f for i, f in enumerate(security) if i not in at and i + 1 not in at]
+            added += dev.add
+        return replace(self, security=security).flags + added
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One named, justified difference between how a test runs a pod and how the cluster runs it:
+    the ``--security-opt`` values it drops (prefixes, e.g. ``"seccomp="``) and the flags it adds."""
+
+    name: str
+    why: str
+    drop_security_opts: tuple[str, ...] = ()
+    add: tuple[str, ...] = ()
 
 
 def _merged_security(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +145,17 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
         run.security += ["--security-opt", "seccomp=unconfined"]
     if pod.get("hostUsers") is False:
         run.unmapped.append("hostUsers: false (a user namespace per pod)")
+    if "runtimeClassName" in pod:
+        classes = by_kind(docs, "RuntimeClass")
+        if pod["runtimeClassName"] not in classes:
+            raise KeyError(f"{deployment}: runtimeClassName {pod['runtimeClassName']!r} is not a rendered RuntimeClass")
+        run.runtime = classes[pod["runtimeClassName"]]["handler"]
+        run.unmapped.append(f"RuntimeClass {pod['runtimeClassName']}: overhead and scheduling")
+    pids = deployments[deployment]["spec"]["template"].get("metadata", {}).get("annotations", {}).get(PIDS_ANNOTATION)
+    if pids is not None:
+        if not str(pids).isdigit() or int(pids) == 0:
+            raise ValueError(f"{deployment}: annotation {PIDS_ANNOTATION} must be a positive integer, not {pids!r}")
+        run.pids_limit = int(pids)
 
     limits = spec.get("resources", {}).get("limits", {})
     if "memory" in limits:
@@ -113,6 +163,8 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
         run.resources += ["--memory", str(run.memory_bytes)]
     if "cpu" in limits:
         run.resources += ["--cpus", f"{quantity_cpus(limits['cpu']):g}"]
+    if run.pids_limit:
+        run.resources += ["--pids-limit", str(run.pids_limit)]
 
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     config_maps = by_kind(docs, "ConfigMap")
@@ -125,7 +177,7 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
                 run.scratch += ["--shm-size", str(size)]
             else:
                 run.tmpfs[path] = size
-                run.scratch += ["--tmpfs", f"{path}:rw,exec,size={size}"]
+                run.scratch += ["--tmpfs", f"{path}:rw,exec,mode=1777,size={size}"]
         elif "configMap" in vol:
             data = config_maps[vol["configMap"]["name"]]["data"]
             run.config_maps[mount["name"]] = (path, dict(data))
@@ -136,6 +188,7 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
             run.env[env["name"]] = str(env["value"])
         else:
             run.unmapped.append(f"env {env['name']} (valueFrom)")
+    run.args = [str(a) for a in spec.get("args", [])]
     run.ports = {p.get("name", str(p["containerPort"])): int(p["containerPort"]) for p in spec.get("ports", [])}
     return run
 

@@ -4,16 +4,30 @@ ask for more than a 2-core machine has, so here their flags are derived the same
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from codeeval.generator.factory import VLLM_SHM_BYTES
-from deploy.conftest import DEPLOY, by_kind, render
-from deploy.podspec import docker_run, pod_run, quantity_bytes, quantity_cpus
+from deploy.conftest import DEPLOY, K8S, by_kind, render
+from deploy.podspec import PIDS_ANNOTATION, Deviation, docker_run, pod_run, quantity_bytes, quantity_cpus
+from deploy.sandbox_pods import (
+    BWRAP_OVERLAY,
+    BWRAP_PROD_OVERLAYS,
+    GVISOR_OVERLAY,
+    MASKED_PROC,
+    RUNTIME_DEFAULT_SECCOMP,
+    SECRET_FILES,
+    UNCONFINED_SECCOMP,
+    bwrap_probe_flags,
+    gvisor_flags,
+    gvisor_pod,
+)
 
 OVERLAYS = ["overlays/dev", "overlays/prod", "overlays/prod-runc"]
+SORTED_TLS = sorted(SECRET_FILES["tls"])
 
 
 def _deployments(target: str) -> list[str]:
@@ -96,3 +110,117 @@ def test_compose_hardening_matches_the_dev_pods() -> None:
         assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"], name
         assert "no-new-privileges" in svc["security_opt"], name
     assert quantity_bytes(compose["generator"]["shm_size"].replace("g", "Gi")) >= VLLM_SHM_BYTES
+
+
+def test_gvisor_pod_maps_its_runtime_class_pids_limit_and_jail(tmp_path: Path) -> None:
+    """What test_sandbox_gvisor.py runs: the prod sandbox pod, every flag from the rendered overlay."""
+    run = gvisor_pod(render(GVISOR_OVERLAY))
+    assert run.flags[:2] == ["--runtime", "runsc"] and run.pids_limit == 4096
+    assert run.tmpfs == {"/jail/tmp": 256 * 2**20, "/tmp": 512 * 2**20}
+    assert {k: run.env[k] for k in ("CODEEVAL_SANDBOX_BACKEND", "CODEEVAL_SANDBOX_MAX_CONCURRENCY")} == \
+        {"CODEEVAL_SANDBOX_BACKEND": "unshare", "CODEEVAL_SANDBOX_MAX_CONCURRENCY": "1"}
+    assert not any(f.startswith("systempaths=") for f in run.security), "gVisor's pod keeps /proc masked"
+    flags = gvisor_flags(render(GVISOR_OVERLAY), tmp_path, _fake_secrets(tmp_path / "made"))
+    tls = tmp_path / "secret-tls"
+    assert f"{tls}:/etc/codeeval/tls:ro" in flags and sorted(p.name for p in tls.iterdir()) == SORTED_TLS
+    assert run.args == ["--host", "0.0.0.0", "--port", "50051", "--metrics-port", "9090"]
+
+
+def test_gvisor_pod_needs_no_deviation_on_a_two_core_machine() -> None:
+    """test_sandbox_gvisor.py runs prod's pod as it is; if its limits outgrow 2 cores or 6 GiB, that
+    test needs a named deviation in sandbox_pods.py (and this check a static one in its place)."""
+    flags = gvisor_pod(render(GVISOR_OVERLAY)).flags
+    assert float(flags[flags.index("--cpus") + 1]) <= 2
+    assert int(flags[flags.index("--memory") + 1]) <= 6 * 2**30
+
+
+@pytest.mark.parametrize("target", BWRAP_PROD_OVERLAYS)
+def test_bwrap_probe_pod_has_the_security_of_the_prod_bwrap_pods(target: str) -> None:
+    """test_sandbox_seccomp.py runs the dev sandbox pod; prod-runc's must hold the same security,
+    pids and memory limits and /tmp, so what the probe showed holds there."""
+    dev, prod = pod_run(render(BWRAP_OVERLAY), "sandbox"), pod_run(render(target), "sandbox")
+    assert prod.security == dev.security and prod.runtime == dev.runtime == ""
+    assert (prod.memory_bytes, prod.pids_limit, prod.tmpfs) == (dev.memory_bytes, dev.pids_limit, dev.tmpfs)
+    assert "hostUsers: false (a user namespace per pod)" in prod.unmapped
+
+
+@pytest.mark.parametrize("target", [BWRAP_OVERLAY, *BWRAP_PROD_OVERLAYS])
+def test_every_control_case_removes_what_the_pod_has(target: str) -> None:
+    """Each control case of the seccomp probe takes away one thing the bwrap pods really carry."""
+    docs = render(target)
+    pod = pod_run(docs, "sandbox").flags
+    assert bwrap_probe_flags(docs)[-2:] == ["--network", "none"]
+    assert bwrap_probe_flags(docs)[:-2] == pod
+    profile = next(f for f in pod if f.startswith("seccomp="))
+    assert profile in pod and profile not in bwrap_probe_flags(docs, RUNTIME_DEFAULT_SECCOMP)
+    assert "systempaths=unconfined" not in bwrap_probe_flags(docs, MASKED_PROC)
+    unconfined = bwrap_probe_flags(docs, UNCONFINED_SECCOMP)
+    assert profile not in unconfined and unconfined[-2:] == ["--security-opt", "seccomp=unconfined"]
+    assert len(bwrap_probe_flags(docs, MASKED_PROC)) == len(pod)
+
+
+def test_a_deviation_from_what_the_pod_lacks_is_refused() -> None:
+    gvisor = gvisor_pod(render(GVISOR_OVERLAY))
+    with pytest.raises(ValueError, match="masked-proc.*systempaths="):
+        gvisor.deviating(MASKED_PROC)
+    with pytest.raises(ValueError, match="not a named control case"):
+        bwrap_probe_flags(render(BWRAP_OVERLAY), Deviation("ad-hoc", "unnamed", add=("--privileged",)))
+
+
+def test_runtime_class_and_pids_annotation_are_checked() -> None:
+    docs = render(GVISOR_OVERLAY)
+    pod = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "sandbox")
+    pod["spec"]["template"]["metadata"]["annotations"][PIDS_ANNOTATION] = "lots"
+    with pytest.raises(ValueError, match=f"{PIDS_ANNOTATION} must be a positive integer, not 'lots'"):
+        pod_run(docs, "sandbox")
+    without_class = [d for d in render(GVISOR_OVERLAY) if d["kind"] != "RuntimeClass"]
+    with pytest.raises(KeyError, match="runtimeClassName 'gvisor' is not a rendered RuntimeClass"):
+        pod_run(without_class, "sandbox")
+
+
+def _planted(tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    """A copy of deploy/k8s with ``old`` replaced by ``new`` (exactly once) in file ``relative``."""
+    tree = tmp_path / "k8s"
+    shutil.copytree(K8S, tree)
+    path = tree / relative
+    text = path.read_text()
+    assert text.count(old) == 1, f"{relative}: {old!r} is not there once; the planted drift needs updating"
+    path.write_text(text.replace(old, new))
+    return tree
+
+
+def _fake_secrets(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("token", *SORTED_TLS):
+        (folder / name).write_text(f"{name}\n")
+    return folder
+
+
+def test_a_planted_jail_size_drift_changes_what_the_gvisor_test_runs(tmp_path: Path) -> None:
+    tree = _planted(tmp_path, "components/gvisor/sandbox-runtime.yaml", "sizeLimit: 256Mi", "sizeLimit: 384Mi")
+    secrets = _fake_secrets(tmp_path / "made")
+    planted = gvisor_flags(render(tree / GVISOR_OVERLAY), tmp_path / "a", secrets)
+    shipped = gvisor_flags(render(GVISOR_OVERLAY), tmp_path / "b", secrets)
+    assert f"/jail/tmp:rw,exec,mode=1777,size={384 * 2**20}" in planted
+    assert f"/jail/tmp:rw,exec,mode=1777,size={256 * 2**20}" in shipped
+
+
+def test_a_planted_pids_drift_changes_what_both_sandbox_tests_run(tmp_path: Path) -> None:
+    tree = _planted(tmp_path, "base/sandbox.yaml", 'pod-pids-limit: "4096"', 'pod-pids-limit: "8192"')
+    probe = bwrap_probe_flags(render(tree / BWRAP_OVERLAY))
+    gvisor = gvisor_flags(render(tree / GVISOR_OVERLAY), tmp_path, _fake_secrets(tmp_path / "made"))
+    for flags in (probe, gvisor):
+        assert flags[flags.index("--pids-limit") + 1] == "8192"
+
+
+def test_a_planted_security_drift_is_caught_statically(tmp_path: Path) -> None:
+    """prod-runc losing procMount: Unmasked: the dev-pod probe would no longer show what prod runs."""
+    tree = _planted(tmp_path, "overlays/prod-runc/kustomization.yaml", "  - path: scale.yaml\n",
+                    "  - path: scale.yaml\n  - target:\n      kind: Deployment\n      name: sandbox\n"
+                    "    patch: |-\n      - op: remove\n"
+                    "        path: /spec/template/spec/containers/0/securityContext/procMount\n")
+    dev = pod_run(render(tree / BWRAP_OVERLAY), "sandbox")
+    prod = pod_run(render(tree / "overlays/prod-runc"), "sandbox")
+    assert prod.security != dev.security
+    with pytest.raises(ValueError, match="masked-proc"):
+        prod.deviating(MASKED_PROC)
