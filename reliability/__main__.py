@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--only: unknown area(s) {', '.join(unknown)}; known: {', '.join(AREAS)}")
     profile = PROFILES[args.profile]
     sections: list[Section] = []
+    area_s: dict[str, int] = {}
     t_all = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="codeeval-reliability-") as tmp:
         for area in areas:
@@ -48,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
                 got = [Section(title=f"{area} did not finish", service="all", area=AREAS[area],
                                problems=[f"{type(exc).__name__}: {exc}"],
                                notes=[traceback.format_exc(limit=5).strip().replace("\n", " / ")])]
-            ctx.log(f"{area}: {len(got)} figures in {time.monotonic() - t0:.0f}s")
+            area_s[area] = round(time.monotonic() - t0)
+            ctx.log(f"{area}: {len(got)} figures in {area_s[area]}s")
             sections += got
-    prov = provenance(profile) | {"areas": ",".join(areas), "wall_s": round(time.monotonic() - t_all)}
+    per_area = ", ".join(f"{a} {n}" for a, n in area_s.items())
+    prov = provenance(profile) | {"areas": ",".join(areas), "wall_s": round(time.monotonic() - t_all),
+                                  "wall_s per area (start-ups included)": per_area}
     write(sections, prov, args.out, args.json)
     bad = [s for s in sections if not s.ok]
     print(f"reliability: {len(sections) - len(bad)}/{len(sections)} figures hold, "

@@ -60,6 +60,7 @@ def test_crashing_area_is_a_figure_that_does_not_hold(tmp_path: Path, monkeypatc
     assert runner.main(["--profile", "short", "--only", "load,faults", "--out", str(out)]) == 1
     text = out.read_text()
     assert "replica did not start" in text and "| analyzer | load | fine | yes |" in text
+    assert "- wall_s per area (start-ups included): load 0, faults 0" in text
     monkeypatch.setitem(sys.modules, "reliability.faults", types.SimpleNamespace(run=fine))
     assert runner.main(["--profile", "short", "--only", "load,faults", "--out", str(out)]) == 0
     with pytest.raises(SystemExit) as exc:
