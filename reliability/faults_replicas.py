@@ -200,11 +200,13 @@ def start_fleet(folder: Path, counts: dict[str, int], settings: dict[str, dict[s
     return fleet
 
 
-def bench(out: Path, suite: Path, samples: Path, items: int, env: dict[str, str],
+def bench(out: Path, suite: Path, samples: Path | None, items: int, env: dict[str, str],
           wait_s: float = 120.0) -> subprocess.Popen[bytes]:
-    """Start ``codeeval bench`` on the samples (the generator is never used); output in ``out``.log."""
+    """Start ``codeeval bench`` on the samples (the generator is never used), or with ``samples`` None on
+    the generator's samples; output in ``out``.log."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "codeeval.cli", "bench", "--suite", str(suite), "--samples", str(samples),
+    cmd = [sys.executable, "-m", "codeeval.cli", "bench", "--suite", str(suite),
+           *(["--samples", str(samples)] if samples is not None else []),
            "--limit", str(items), "--out", str(out), "--service-wait", str(wait_s)]
     with open(out.with_name(out.name + ".log"), "ab") as log:
         return subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **env}, start_new_session=True)

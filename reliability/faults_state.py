@@ -282,7 +282,7 @@ def truncated_adapter(ctx: Context) -> Section:
     from codeeval.api.generator.v1 import generator_pb2, generator_pb2_grpc
     from codeeval.kit.client import open_channel
     t0 = time.monotonic()
-    base = _tiny_model(ctx)
+    base = tiny_model(ctx)
     whole = _tiny_adapter(base, ctx.workdir / "adapter-whole")
     data = (whole / "adapter_model.safetensors").read_bytes()
     header = 8 + int.from_bytes(data[:8], "little")
@@ -321,7 +321,7 @@ def truncated_adapter(ctx: Context) -> Section:
                    notes=["the real generator service, transformers engine, a tiny random Llama; a PEFT adapter"])
 
 
-def _tiny_model(ctx: Context) -> Path:
+def tiny_model(ctx: Context) -> Path:
     from codeeval.models import tiny_llama
 
     where = ctx.workdir / "tiny-llama"
@@ -358,7 +358,7 @@ def trainer_checkpoints_full(ctx: Context) -> Section:
     if not data.exists():
         return Section(title=title, service="trainer", area="fault",
                        notes=[f"not run: the tiny training config reads {data.name}, not in the datasets dir"])
-    base = _tiny_model(ctx)
+    base = tiny_model(ctx)
     rc0, out0, ref = _train(base, ctx.workdir / "train-reference")
     if rc0 != 0:
         raise RuntimeError(f"the uninterrupted training run exited {rc0}: {out0.strip()[-300:]}")
