@@ -244,6 +244,92 @@ async def run_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: 
     return elapsed, cpu, passed, details
 
 
+def _system_busy_s() -> float:
+    """CPU seconds the whole machine spent busy so far (/proc/stat: kernel workers included)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_tree_cpu_s(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``pid`` and its live descendants (0 for a gone pid)."""
+    tick, total, todo = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / tick
+        todo += _children(p)
+    return total
+
+
+async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, repeat: int,
+                          cprofile: bool) -> None:
+    """Where the zygote path's CPU goes, per run (``--profile``): the service process, the judges
+    (their servers and reaped children), the zygotes' own processes, the runs' cgroups (each run's
+    C2 and C3), the rest of the bench's cpuacct group (the zygotes' unreaped per-run children,
+    kernel work charged to the group) and the machine outside the group (kernel workers such as
+    network-namespace teardown, and anything else running: read it at a quiet moment)."""
+    import asyncio
+    import resource
+
+    from codeeval.sandbox.executor import Executor
+    from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+    from codeeval.sandbox.settings import SandboxSettings
+
+    engine = Executor(SandboxSettings.load(max_concurrency=workers, python_zygote=True))
+    await engine.start()
+    try:
+        warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
+                           "f", id=f"warm-{i}") for i in range(workers)]
+        async for _ in engine.execute_batch(warm):
+            pass
+        reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
+                           limits=Limits(wall_time_ms=int(TIMEOUT_S * 1000)), id=p["task_id"]) for p in problems]
+        python = engine.runners[Language.PYTHON]
+        judges = [s.proc.pid for s in python.judges._servers if s.proc is not None]  # type: ignore[union-attr]
+        zygotes = [z.proc.pid for z in engine.backend.zygotes.values() if z.proc is not None]  # type: ignore[attr-defined]
+        profiler = None
+        if cprofile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+        self0 = resource.getrusage(resource.RUSAGE_SELF)
+        judge0, zyg0 = sum(map(_proc_tree_cpu_s, judges)), sum(map(_proc_tree_cpu_s, zygotes))
+        total0, sys0, start = meter.seconds(), _system_busy_s(), time.perf_counter()
+        runs_ms = passed = n = 0
+        if profiler is not None:
+            profiler.enable()
+        for _ in range(repeat):
+            async for _, res in engine.execute_batch(reqs):
+                passed += res.outcome is Outcome.PASSED
+                runs_ms += res.cpu_time_ms
+                n += 1
+        if profiler is not None:
+            profiler.disable()
+        wall = time.perf_counter() - start
+        await asyncio.sleep(0.5)  # deferred teardown lands in the window
+        self1 = resource.getrusage(resource.RUSAGE_SELF)
+        total, system = meter.seconds() - total0, _system_busy_s() - sys0
+        judge, zyg = sum(map(_proc_tree_cpu_s, judges)) - judge0, sum(map(_proc_tree_cpu_s, zygotes)) - zyg0
+    finally:
+        await engine.stop()
+    service_user, service_sys = self1.ru_utime - self0.ru_utime, self1.ru_stime - self0.ru_stime
+    parts = {"service (user)": service_user, "service (sys)": service_sys, "judges": judge,
+             "zygote processes": zyg, "runs' cgroups (C2, C3)": runs_ms / 1000}
+    parts["rest of the group"] = total - sum(parts.values())
+    parts["outside the group (kernel workers, other load)"] = system - total
+    print(json.dumps({"profile": "zygote", "runs": n, "passed": passed, "workers": workers,
+                      "wall_ms_per_run": round(1000 * wall / n, 3), "load_avg_1min": os.getloadavg()[0],
+                      "cpu_measured_by": meter.method}))
+    for name, seconds in parts.items():
+        print(f"  {name:<48} {1000 * seconds / n:7.3f} CPU-ms per run")
+    print(f"  {'total in the group':<48} {1000 * total / n:7.3f} CPU-ms per run")
+    if profiler is not None:
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
 def program(p: dict[str, str]) -> str:
     return p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
 
@@ -271,6 +357,10 @@ def main() -> None:
     parser.add_argument("--jail", type=Path, help="unshare backend: an existing jail (else one is built)")
     parser.add_argument("--zygote", choices=["off", "on", "both"], default="both",
                         help="the sandbox without and/or with python_zygote (bubblewrap as root; default both)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only the zygote path: where its CPU goes per run (--workers: the first count)")
+    parser.add_argument("--repeat", type=int, default=1, help="--profile: passes over the programs")
+    parser.add_argument("--cprofile", action="store_true", help="--profile: cProfile of the service too")
     args = parser.parse_args()
     variants = {"off": [False], "on": [True], "both": [False, True]}[args.zygote]
     counts = [int(w) for w in args.workers.split(",")]
@@ -286,6 +376,12 @@ def main() -> None:
     problems = list(read_records(args.data))
     n = len(problems)
     meter = CpuMeter()
+    if args.profile:
+        try:
+            asyncio.run(profile_sandbox(meter, problems, counts[0], args.repeat, args.cprofile))
+        finally:
+            meter.close()
+        return
     with tempfile.TemporaryDirectory(prefix="codeeval-bench-") as tmp:
         programs_file = Path(tmp) / "programs.json"
         programs_file.write_text(json.dumps([program(p) for p in problems]), encoding="utf-8")

@@ -159,7 +159,8 @@ class Executor:
         args = (self._sandbox, self.workspace, settings.work_dir_bytes, settings.output_hard_bytes)
         self.runners: dict[Language, PythonRunner | JavaRunner | CSharpRunner] = {
             Language.PYTHON: PythonRunner(*args, judge_slots=settings.max_concurrency, uid_base=self.uids.base,
-                                          channel_by_path=not self.backend.passes_fds),
+                                          channel_by_path=not self.backend.passes_fds,
+                                          zygote=lambda: bool(getattr(self.backend, "python_zygote", False))),
             Language.JAVA: JavaRunner(*args, runtime_image=self.backend.name != "unshare")}  # unshare copies binds
         self._csharp = CSharpRunner(*args)
         self.capabilities: Capabilities | None = None

@@ -71,6 +71,10 @@ class BubblewrapBackend(Backend):
         #: judged Python runs go through a warm zygote per slot (bubblewrap as root only)
         self.python_zygote = python_zygote and self.is_root and self.tool == "bwrap"
         self.zygotes: dict[int, zygote.Zygote] = {}
+        #: per slot uid: an empty run cgroup made during that slot's previous zygote run, and its limits
+        self._spare: dict[int, tuple[tuple[int, int], cgroups.RunCgroup]] = {}
+        #: finished runs' cgroups still being removed (off the runs' critical path)
+        self._retiring: set[cgroups.RunCgroup] = set()
 
     def version(self) -> str:
         out = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
@@ -105,6 +109,11 @@ class BubblewrapBackend(Backend):
         for z in self.zygotes.values():
             await asyncio.to_thread(z.stop)
         self.zygotes.clear()
+        leftovers = [cg for _, cg in self._spare.values()] + list(self._retiring)
+        self._spare.clear()
+        self._retiring.clear()
+        for cg in leftovers:
+            await asyncio.to_thread(cg.destroy)
         if self.cgroups is not None:
             self.cgroups.close()
         if self._tmp is not None:
@@ -186,19 +195,48 @@ class BubblewrapBackend(Backend):
         return z
 
     async def _execute_zygote(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
+        """A judged Python run through the slot's zygote. Its cgroup is the one made while the
+        slot's previous run ran (when the limits match; else made here), the next run's is made
+        while this one runs, and this one's is removed after the result: no cgroup mkdir or rmdir
+        waits on the run's path. Each group serves one run only."""
         lim = cmd.limits
+        key = (lim.memory_bytes, lim.max_processes)
         cg: cgroups.RunCgroup | None = None
+        spare = self._spare.pop(uid, None)
+        if spare is not None and spare[0] != key:
+            self._retire(spare[1])
+            spare = None
         try:
-            if self.cgroups is not None:
-                cg = await asyncio.to_thread(self.cgroups.create, lim.memory_bytes, lim.max_processes)
+            if spare is not None:
+                cg = spare[1]
+            elif self.cgroups is not None:
+                cg = self.cgroups.create(*key)
         except (OSError, RuntimeError) as exc:
             return ProcessResult(exit_code=-1, sandbox_failure=f"could not create the run's cgroups: {exc}")
+
+        def prepare_next() -> None:
+            if self.cgroups is not None and uid not in self._spare:
+                with contextlib.suppress(OSError, RuntimeError):
+                    self._spare[uid] = (key, self.cgroups.create(*key))
+
         try:
             return await zygote.run(self._zygote(cmd, uid), cmd, cg, lim.max_processes,
-                                    lambda pid, kill: self._watches(cmd, pid, kill, cg))
+                                    lambda pid, kill: self._watches(cmd, pid, kill, cg),
+                                    on_started=prepare_next if cg is not None else None)
         finally:
-            if cg is not None:
-                await asyncio.to_thread(cg.destroy)
+            if cg is not None:  # after the result is handed on
+                self._retiring.add(cg)
+                asyncio.get_running_loop().call_soon(self._retire, cg)
+
+    def _retire(self, cg: cgroups.RunCgroup, attempt: int = 0) -> None:
+        """Remove a finished run's cgroup from the event loop, retrying while the kernel reaps its
+        last process (one ``try_destroy`` a step, never a sleep or a thread); given up after
+        ``cgroups.DESTROY_ATTEMPTS`` (the instance group's removal at stop sweeps it)."""
+        self._retiring.add(cg)
+        if cg.try_destroy() or attempt >= cgroups.DESTROY_ATTEMPTS:
+            self._retiring.discard(cg)
+            return
+        asyncio.get_running_loop().call_later(0.01 * (attempt + 1), self._retire, cg, attempt + 1)
 
     async def _execute(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
         if cmd.zygote is not None and self.python_zygote:

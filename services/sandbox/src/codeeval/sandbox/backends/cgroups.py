@@ -32,6 +32,8 @@ ROOT = Path("/sys/fs/cgroup")
 GROUP = "codeeval-sandbox"
 #: Each backend instance gets ``GROUP/pid-<pid>-<random>`` (the pid is for people; liveness is the lock).
 INSTANCE = "pid-{pid}-{nonce}"
+#: rmdir attempts of a finished run's group (the kernel may still be reaping its last process).
+DESTROY_ATTEMPTS = 50
 
 
 def _own_path(controller: str) -> str:
@@ -60,6 +62,16 @@ class RunCgroup:
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in dict.fromkeys(self.dirs.values())]
 
+    def attach(self, pid: int) -> None:
+        """Move ``pid`` into every controller's group of the run. Raises OSError."""
+        data = str(pid).encode()
+        for procs in self.procs_files():
+            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
     def stats(self) -> RunStats:
         s = RunStats()
         mem = self.dirs["memory"]
@@ -86,15 +98,24 @@ class RunCgroup:
 
     def destroy(self) -> None:
         """Kill leftovers and remove the directories (retrying while the kernel reaps)."""
-        for attempt in range(50):
-            self.kill_all()
-            left = [d for d in dict.fromkeys(self.dirs.values()) if d.exists()]
-            for d in left:
-                with contextlib.suppress(OSError):
-                    d.rmdir()
-            if not any(d.exists() for d in left):
+        for attempt in range(DESTROY_ATTEMPTS):
+            if self.try_destroy():
                 return
             time.sleep(0.01 * (attempt + 1))
+
+    def try_destroy(self) -> bool:
+        """One attempt of :meth:`destroy` (kill leftovers, rmdir each directory): True when every
+        directory is gone. Never sleeps."""
+        self.kill_all()
+        gone = True
+        for d in dict.fromkeys(self.dirs.values()):
+            try:
+                d.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                gone = False
+        return gone
 
 
 class Cgroups:

@@ -250,11 +250,37 @@ async def _recv_exact(sock: socket.socket, n: int, timeout: float) -> bytes:
     return buf
 
 
-async def _pipe_reader(fd: int) -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return reader
+class _PipeReader:
+    """Feeds one pipe's read end into a StreamCollector from the event loop's own readiness callback
+    (no transport, protocol or task per stream); ``done`` resolves at end of file. Owns ``fd``."""
+
+    def __init__(self, fd: int, collector: StreamCollector) -> None:
+        self.fd, self.collector = fd, collector
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        os.set_blocking(fd, False)
+        self.loop.add_reader(fd, self._read)
+
+    def _read(self) -> None:
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self.collector.feed(chunk)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading and close the fd (idempotent); ``done`` resolves."""
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -273,10 +299,13 @@ def _failure(detail: str) -> ProcessResult:
 
 
 async def run(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None, nproc: int,
-              watches: Callable[[int, Callable[[], None]], list[Watch]]) -> ProcessResult:
+              watches: Callable[[int, Callable[[], None]], list[Watch]],
+              on_started: Callable[[], None] | None = None) -> ProcessResult:
     """One run of ``cmd.zygote`` in ``zygote`` (started here when it is not running). Never raises
     for what the program does; a zygote that fails is stopped and the run gets ``sandbox_failure``.
-    ``watches(pid, kill)`` gives the run's watchdogs once its host pid is known."""
+    ``watches(pid, kill)`` gives the run's watchdogs once its host pid is known; ``on_started`` is
+    called (from the event loop, soon) once the run has its source: work for the service to do
+    while the run runs."""
     assert cmd.zygote is not None
     if not zygote.alive():
         try:
@@ -302,20 +331,20 @@ async def run(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None,
             os.close(fd)
         ctl_run.close()
     try:
-        return await _supervise(zygote, cmd, cg, watches, ctl, stdin_w, out_r, err_r)
+        return await _supervise(zygote, cmd, cg, watches, ctl, stdin_w, out_r, err_r, on_started)
     finally:
         ctl.close()
 
 
 async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None,
                      watches: Callable[[int, Callable[[], None]], list[Watch]], ctl: socket.socket,
-                     stdin_w: int, out_r: int, err_r: int) -> ProcessResult:
+                     stdin_w: int, out_r: int, err_r: int, on_started: Callable[[], None] | None) -> ProcessResult:
     lim = cmd.limits
     start = time.monotonic()
     out = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, None)
     err = StreamCollector(lim.output_bytes, cmd.output_hard_bytes, None)
-    readers = [asyncio.create_task(out.drain(await _pipe_reader(out_r))),
-               asyncio.create_task(err.drain(await _pipe_reader(err_r)))]
+    pipes = [_PipeReader(out_r, out), _PipeReader(err_r, err)]
+    readers = [p.done for p in pipes]
     pidfd = -1
     writer: asyncio.Future[None] | None = None
     try:
@@ -341,8 +370,7 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
         out.on_exceed = err.on_exceed = kill
         if cg is not None:
             try:
-                for procs in cg.procs_files():
-                    Path(procs).write_text(str(pid))
+                cg.attach(pid)
             except OSError as exc:
                 kill()
                 return _failure(f"could not join the run's cgroups: {exc}")
@@ -355,6 +383,8 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
             os.close(stdin_w)
             writer = asyncio.get_running_loop().create_future()
             writer.set_result(None)
+        if on_started is not None:
+            asyncio.get_running_loop().call_soon(on_started)
         run_watches = watches(pid, kill)
         watchers = [asyncio.create_task(w.run()) for w in run_watches]
         timed_out = False
@@ -402,8 +432,8 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
             os.close(stdin_w)
         if pidfd >= 0:
             os.close(pidfd)
-        for task in readers:
-            task.cancel()
+        for reader in pipes:
+            reader.close()
 
 
 async def _status(ctl: socket.socket, first: bytes | None, timeout: float = STATUS_GRACE_S) -> int | None:

@@ -129,7 +129,7 @@ def _judge_unavailable(limits: Limits, detail: str) -> RunResult:
 class PythonRunner:
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
                  output_hard: Callable[[int], int], *, judge_slots: int = 2, uid_base: int = 61000,
-                 channel_by_path: bool = False) -> None:
+                 channel_by_path: bool = False, zygote: Callable[[], bool] = lambda: False) -> None:
         self.execute = execute
         self.workspace = workspace
         self.work_dir_bytes = work_dir_bytes
@@ -137,8 +137,11 @@ class PythonRunner:
         self.judges = JudgePool(judge_slots, uid_base, self.support_dir)
         self._worker: Path | None = None
         self._worker_lock = threading.Lock()
+        self._binds: tuple[tuple[Bind, ...], Path] | None = None
         #: the backend cannot pass an fd into the sandbox (see SOCKET)
         self.channel_by_path = channel_by_path
+        #: whether the backend runs a ``ZygoteProgram`` through its zygote now (asked per run)
+        self.zygote = zygote
 
     def support_dir(self) -> Path:
         """Where the judge reads py_judge.py: the workspace's staged copy when there is one."""
@@ -195,36 +198,53 @@ class PythonRunner:
             worker = self._worker if self._worker is not None else await asyncio.to_thread(self.worker_dir)
         except (OSError, subprocess.SubprocessError) as exc:
             return _judge_unavailable(limits, f"the candidate worker could not be prepared: {exc}")
+        if not req.extra_files and not self.channel_by_path and self.zygote():
+            # the zygote writes the source into the run's own tmpfs: no run directory on the host
+            return await self._judged_in(None, req, limits, request, worker)
         with self.workspace.run_dir() as run_dir:
             write_file(run_dir / "main.py", req.source)
             write_extra_files(run_dir, req.extra_files)
-            listener = _listen(run_dir, worker) if self.channel_by_path else None
-            try:
-                async with self.judges.run(request, listener) as run:
-                    fds: tuple[int, ...] = ()
-                    if listener is None:
-                        channel, fds, worker_at = str(run.candidate_fd), (run.candidate_fd,), WORKER
-                    else:
-                        channel, fds, worker_at = f"unix:{CODE_DIR}/{SOCKET}", (), f"{CODE_DIR}/{WORKER_COPY}"
-                    argv = [PYTHON, *WORKER_FLAGS, f"{worker_at}/py_candidate.pyc", channel, f"{CODE_DIR}/main.py"]
+            return await self._judged_in(run_dir, req, limits, request, worker)
+
+    async def _judged_in(self, run_dir: Path | None, req: RunRequest, limits: Limits, request: dict[str, object],
+                         worker: Path) -> RunResult:
+        """One judged run; ``run_dir`` None: the zygote's path, where the run needs no host files."""
+        listener = _listen(run_dir, worker) if self.channel_by_path and run_dir is not None else None
+        try:
+            async with self.judges.run(request, listener) as run:
+                fds: tuple[int, ...] = ()
+                if listener is None:
+                    channel, fds, worker_at = str(run.candidate_fd), (run.candidate_fd,), WORKER
+                else:
+                    channel, fds, worker_at = f"unix:{CODE_DIR}/{SOCKET}", (), f"{CODE_DIR}/{WORKER_COPY}"
+                argv = [PYTHON, *WORKER_FLAGS, f"{worker_at}/py_candidate.pyc", channel, f"{CODE_DIR}/main.py"]
+                if run_dir is None:
+                    cmd = SandboxCommand(argv=argv, limits=limits, stdin=req.stdin, work_dir_bytes=self.work_dir_bytes,
+                                         output_hard_bytes=self.output_hard(limits.output_bytes), pass_fds=fds)
+                else:
                     cmd = self._command(argv, run_dir, limits, req.stdin, fds)
-                    if listener is None:
-                        cmd.binds.append(Bind(worker, WORKER))
-                        if not req.extra_files:  # the zygote's run has main.py alone
-                            cmd.zygote = ZygoteProgram(req.source, run.candidate_fd,
-                                                       (Bind(self.support_dir(), "/harness"), Bind(worker, WORKER)))
-                    pr = await self.execute(cmd)
-                    run.release_candidate()
-                    if listener is not None:
-                        _knock(run_dir / SOCKET)
-                    over = pr.timed_out or pr.cpu_exceeded or pr.output_exceeded or pr.oom_killed
-                    verdict = None if over else await run.verdict(JUDGE_GRACE_S)  # the sandbox decided
-            except OSError as exc:  # the judge could not be started or reached
-                return _judge_unavailable(limits, f"no judge: {exc}")
-            finally:
-                if listener is not None:
-                    listener.close()
+                if listener is None:
+                    cmd.binds.append(Bind(worker, WORKER))
+                    if not req.extra_files:  # the zygote's run has main.py alone
+                        cmd.zygote = ZygoteProgram(req.source, run.candidate_fd, self._zygote_binds(worker))
+                pr = await self.execute(cmd)
+                run.release_candidate()
+                if listener is not None and run_dir is not None:
+                    _knock(run_dir / SOCKET)
+                over = pr.timed_out or pr.cpu_exceeded or pr.output_exceeded or pr.oom_killed
+                verdict = None if over else await run.verdict(JUDGE_GRACE_S)  # the sandbox decided
+        except OSError as exc:  # the judge could not be started or reached
+            return _judge_unavailable(limits, f"no judge: {exc}")
+        finally:
+            if listener is not None:
+                listener.close()
         return judged_result(pr, verdict, limits)
+
+    def _zygote_binds(self, worker: Path) -> tuple[Bind, ...]:
+        """The zygote's trusted binds (the same tuple for every run: the backend compares them)."""
+        if self._binds is None or self._binds[1] != worker:
+            self._binds = ((Bind(self.support_dir(), "/harness"), Bind(worker, WORKER)), worker)
+        return self._binds[0]
 
     async def _harnessed(self, req: RunRequest, limits: Limits) -> RunResult:
         token = protocol.new_token()

@@ -34,6 +34,8 @@ class Workspace:
         self._finalizer = weakref.finalize(self, _remove_all, [str(self.base), str(self.trusted_base)])
         #: installation directory -> its staged copy (filled by :meth:`stage_trusted`)
         self.trusted: dict[Path, Path] = {}
+        #: binds already resolved to a staged copy (a few, the same every run: no path walk per run)
+        self._staged_binds: dict[Bind, Bind] = {}
 
     def check_reachable(self) -> None:
         """Raise RuntimeError unless every directory above the base is searchable by other uids
@@ -51,6 +53,7 @@ class Workspace:
         """Copy each trusted source directory (regular files and directories only; links and
         anything else are refused) into ``trusted_base/<n>-<name>``; returns and records
         {source: staged copy}. Cost: one copy of the (small) trees, at start-up."""
+        self._staged_binds.clear()
         for n, src in enumerate(sources):
             src = src.resolve()
             dest = self.trusted_base / f"{n}-{src.name}"
@@ -63,8 +66,13 @@ class Workspace:
         PermissionError for a bind inside ``installation`` that was not staged (a run must never
         read, or be able to write, the service's own files)."""
         out = []
-        installation = installation.resolve()
+        resolved: Path | None = None
         for b in binds:
+            known = self._staged_binds.get(b)
+            if known is not None:
+                out.append(known)
+                continue
+            resolved = resolved or installation.resolve()
             host = b.host.resolve()
             staged = next((self.trusted[s] / host.relative_to(s) for s in self.trusted if host.is_relative_to(s)),
                           None)
@@ -72,7 +80,8 @@ class Workspace:
                 if b.writable:
                     raise PermissionError(f"{b.host} is a trusted directory and cannot be bound writable")
                 out.append(Bind(staged, b.target, False))
-            elif host.is_relative_to(installation):
+                self._staged_binds[b] = out[-1]
+            elif host.is_relative_to(resolved):
                 raise PermissionError(f"{b.host} is inside the service's installation but was not staged")
             else:
                 out.append(b)
