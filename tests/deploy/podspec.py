@@ -11,6 +11,7 @@ What maps, from the pod template (a container's securityContext wins over the po
   (``mode=1777``: what docker's tmpfs defaults to under runc, stated so runsc mounts it the same)
 * ``resources.limits`` -> ``--memory`` and ``--cpus``; ``env`` values -> ``-e``; ``ports`` -> :attr:`PodRun.ports`;
   the container's ``args`` -> :attr:`PodRun.args` (what follows the image on the command line)
+* ``terminationGracePeriodSeconds`` (Kubernetes' default 30) -> ``--stop-timeout``
 * ``runtimeClassName`` -> ``--runtime`` of that RuntimeClass's ``handler`` (a Docker runtime registered
   under the containerd handler's name, ``runsc`` for gVisor); its overhead and node selector are unmapped
 * the pod template annotation ``codeeval.io/pod-pids-limit`` -> ``--pids-limit``. Kubernetes has no
@@ -69,6 +70,7 @@ class PodRun:
     runtime: str = ""
     memory_bytes: int = 0
     pids_limit: int = 0
+    grace_seconds: int = 30
     shm_bytes: int = 0
     tmpfs: dict[str, int] = field(default_factory=dict)
 
@@ -165,6 +167,8 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
         run.resources += ["--cpus", f"{quantity_cpus(limits['cpu']):g}"]
     if run.pids_limit:
         run.resources += ["--pids-limit", str(run.pids_limit)]
+    run.grace_seconds = int(pod.get("terminationGracePeriodSeconds", 30))
+    run.resources += ["--stop-timeout", str(run.grace_seconds)]
 
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     config_maps = by_kind(docs, "ConfigMap")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from codeeval.generator.factory import VLLM_SHM_BYTES
-from deploy.conftest import DEPLOY, K8S, by_kind, render
+from deploy.conftest import K8S, by_kind, render
 from deploy.podspec import PIDS_ANNOTATION, Deviation, docker_run, pod_run, quantity_bytes, quantity_cpus
 from deploy.sandbox_pods import (
     BWRAP_OVERLAY,
@@ -97,19 +97,6 @@ def test_docker_run_writes_config_maps_and_needs_every_external_volume(tmp_path:
     config = yaml.safe_load((Path(config_mount.split(":")[0]) / "config.yaml").read_text())
     assert config["analyzer"]["compute_threads"] == 1
     assert run.env["CODEEVAL_CONFIG"] == "/etc/codeeval/config/config.yaml"
-
-
-def test_compose_hardening_matches_the_dev_pods() -> None:
-    """compose cannot be rendered from the manifests; its security settings and the generator's
-    /dev/shm are held to the dev overlay's here."""
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    docs = render("overlays/dev")
-    for name in ("sandbox", "analyzer", "generator"):
-        flags, svc = pod_run(docs, name).flags, compose[name]
-        assert svc["user"] == flags[flags.index("--user") + 1], name
-        assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"], name
-        assert "no-new-privileges" in svc["security_opt"], name
-    assert quantity_bytes(compose["generator"]["shm_size"].replace("g", "Gi")) >= VLLM_SHM_BYTES
 
 
 def test_gvisor_pod_maps_its_runtime_class_pids_limit_and_jail(tmp_path: Path) -> None:
