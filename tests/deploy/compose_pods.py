@@ -1,7 +1,7 @@
 """deploy/compose.yaml held to the manifests. compose cannot be rendered from them, so each compose
 service is compared, setting by setting, with the rendered pod it stands for (through the same
 docker view, tests/deploy/podspec.py); the differences allowed are named and justified in
-:data:`COMPOSE_DEVIATIONS` and nowhere else.
+tests/deploy/deviations.py (``COMPOSE_DEVIATIONS``) and nowhere else.
 
 The pod each service stands for: analyzer, generator and trainer: the ``dev`` overlay's (one machine,
 CPU, locally built images). sandbox: the ``dev`` overlay with ``components/gvisor`` (the unshare
@@ -32,27 +32,6 @@ from deploy.podspec import PodRun, pod_run
 COMPOSE = DEPLOY / "compose.yaml"
 _DOCKER_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
-COMPOSE_DEVIATIONS: dict[tuple[str, str], str] = {
-    ("sandbox", "runtime"): "compose runs on the machine's default runtime (runc); runsc is an install and "
-    "daemon choice of the machine, and the unshare backend's isolation does not depend on it",
-    ("analyzer", "cpus"): "the services share one machine's CPUs without a quota; the dev overlay caps "
-    "each pod at 2 CPUs for a small node",
-    ("sandbox", "cpus"): "as the analyzer's",
-    ("generator", "cpus"): "as the analyzer's",
-    ("trainer", "cpus"): "as the analyzer's",
-    ("analyzer", "tmpfs /tmp exec"): "compose keeps the analyzer's /tmp noexec (pylint and PMD need no exec "
-    "there; test_compose.py serves both from it); a Kubernetes emptyDir cannot be mounted noexec",
-    ("generator", "env CODEEVAL_GENERATOR_TEMPLATE"): "the dev overlay's model choice (SmolLM2 with its own "
-    "chat template); compose serves ./models/base with the base config's template",
-    ("generator", "memory"): "compose serves whatever model ./models/base holds, so no memory limit; the dev "
-    "overlay's 6 GiB is sized for its SmolLM2-135M",
-    ("generator", "tmpfs /tmp size"): "with no memory limit (above), compose caps the in-memory /tmp at 8 GiB "
-    "rather than the pod's 20 GiB, which the pod's memory limit bounds anyway",
-    ("trainer", "memory"): "as the generator's: the model, and so the memory it needs, is the user's",
-    ("trainer", "tmpfs /tmp size"): "as the generator's",
-    ("trainer", "env CODEEVAL_GENERATOR_ADDR"): "compose names the generator service plainly; the pod's "
-    "dns:/// target spreads calls over a headless Service's replicas, which compose does not have",
-}
 
 
 def docker_bytes(size: str | int) -> int:

@@ -197,10 +197,11 @@ def pod_run(docs: list[dict[str, Any]], deployment: str, container: str | None =
     return run
 
 
-def docker_run(run: PodRun, workdir: Path, volumes: dict[str, Path]) -> list[str]:
-    """Every ``docker run`` flag of ``run``: :attr:`PodRun.flags`, the ConfigMaps written under
-    ``workdir`` and mounted read-only, and each secret/PVC volume from ``volumes`` (by volume name)
-    mounted at its path. A volume the pod mounts and ``volumes`` lacks is a KeyError naming it."""
+def docker_run(run: PodRun, workdir: Path, volumes: dict[str, Path], *deviations: Deviation) -> list[str]:
+    """Every ``docker run`` flag of ``run``: :attr:`PodRun.flags` (with ``deviations``, see
+    :meth:`PodRun.deviating`), the ConfigMaps written under ``workdir`` and mounted read-only, and each
+    secret/PVC volume from ``volumes`` (by volume name) mounted at its path. A volume the pod mounts
+    and ``volumes`` lacks is a KeyError naming it."""
     mounts: list[str] = []
     for name, (path, data) in run.config_maps.items():
         folder = workdir / f"configmap-{name}"
@@ -214,4 +215,4 @@ def docker_run(run: PodRun, workdir: Path, volumes: dict[str, Path]) -> list[str
         if name not in volumes:
             raise KeyError(f"the pod mounts volume {name!r} at {path}: pass a host folder for it")
         mounts += ["-v", f"{volumes[name]}:{path}{':ro' if read_only else ''}"]
-    return [*run.flags, *mounts]
+    return [*run.deviating(*deviations), *mounts]

@@ -1,5 +1,5 @@
-"""How the two sandbox isolation tests run their pods, and every place they deviate from the rendered
-manifests: named and justified here, and nowhere else.
+"""How the two sandbox isolation tests run their pods (their deviations from the rendered manifests
+are named and justified in tests/deploy/deviations.py, and nowhere else).
 
 * tests/deploy/test_sandbox_gvisor.py runs the sandbox image exactly as ``overlays/prod`` runs the
   sandbox pod (components/gvisor: the ``runsc`` runtime, the unshare backend, the in-memory
@@ -10,8 +10,8 @@ manifests: named and justified here, and nowhere else.
   deviation here (tests/deploy/test_podspec.py fails until then).
 * tests/deploy/test_sandbox_seccomp.py runs the toolchain stage of the sandbox image with the
   ``overlays/dev`` sandbox pod's flags (bubblewrap under the shipped profile with an unmasked /proc;
-  ``prod-runc``'s sandbox pod has the same security, checked statically in test_podspec.py) and the
-  deviations below: :data:`NO_NETWORK` always, each control case only where it is named.
+  ``prod-runc``'s sandbox pod has the same security, checked statically in test_podspec.py) and
+  :data:`~deploy.deviations.NO_NETWORK`, plus each control case only where a test names it.
 
 Pure functions of the rendered documents, except :func:`secret_volumes` (copies secret files).
 """
@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from deploy.deviations import CONTROL_CASES, NO_NETWORK
 from deploy.podspec import Deviation, PodRun, docker_run, pod_run
 
 GVISOR_OVERLAY = "overlays/prod"
@@ -31,23 +32,6 @@ BWRAP_PROD_OVERLAYS = ("overlays/prod-runc",)
 #: The files of each secret volume of the sandbox pod, as deploy/make-secrets.sh names them.
 SECRET_FILES = {"auth": ("token",), "tls": ("tls.crt", "tls.key", "ca.crt")}
 
-NO_NETWORK = Deviation(
-    "no-network", "the probes need no network, and docker cannot express the base NetworkPolicy "
-    "sandbox-deny-egress (no egress at all): the probe container gets no network instead",
-    add=("--network", "none"))
-RUNTIME_DEFAULT_SECCOMP = Deviation(
-    "runtime-default-seccomp", "control case: under the runtime's default profile (what seccompProfile "
-    "RuntimeDefault gives) bubblewrap must fail, or the shipped profile is not what lets it run",
-    drop_security_opts=("seccomp=",))
-MASKED_PROC = Deviation(
-    "masked-proc", "control case: with the runtime's masked /proc (procMount Default) bubblewrap cannot "
-    "mount its run's fresh /proc: why the pod sets procMount Unmasked",
-    drop_security_opts=("systempaths=",))
-UNCONFINED_SECCOMP = Deviation(
-    "unconfined-seccomp", "control case: with no filter at all the syscall probe must see setns reach the "
-    "kernel, so the EPERM it sees under the shipped profile is the filter's",
-    drop_security_opts=("seccomp=",), add=("--security-opt", "seccomp=unconfined"))
-CONTROL_CASES = (RUNTIME_DEFAULT_SECCOMP, MASKED_PROC, UNCONFINED_SECCOMP)
 
 
 def gvisor_pod(docs: list[dict[str, Any]]) -> PodRun:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.compose_pods import COMPOSE, COMPOSE_DEVIATIONS, compose_services, compose_view, differences, docker_bytes
+from deploy.compose_pods import COMPOSE, compose_services, compose_view, differences, docker_bytes
 from deploy.conftest import K8S
+from deploy.deviations import COMPOSE_DEVIATIONS
 
 SERVICES = ["sandbox", "analyzer", "generator", "trainer"]
 

@@ -2,7 +2,8 @@
 base with torch's CPU wheel from a local wheel directory when pip has one (deploy/generator/build-cpu.sh),
 run the way the rendered ``dev`` overlay runs the generator pod (tests/deploy/podspec.py derives every
 docker flag from it: uid, capabilities, read-only root, /tmp and /dev/shm sizes, memory and CPU limits,
-env, the ConfigMap, the auth secret), with the default model (SmolLM2-135M-Instruct) as the models
+env, the ConfigMap, the auth secret, the args) but for the sizes that keep it short
+(tests/deploy/deviations.py, SHORT_GENERATOR), with the default model (SmolLM2-135M-Instruct) as the models
 volume's ``base`` folder, where the dev config points, and an adapter on the adapters volume.
 
 It must answer SERVING to the health check inside the container (which the kit reports only after
@@ -31,6 +32,7 @@ from codeeval.api.generator.v1 import generator_pb2_grpc
 from codeeval.kit.client import open_channel
 from deploy import dockerutil as du
 from deploy.conftest import DEPLOY, render
+from deploy.deviations import SHORT_GENERATOR
 from deploy.podspec import docker_run, pod_run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -107,15 +109,11 @@ def running(image: str, volumes: tuple[Path, Path], tmp_path: Path):
     (auth / "token").chmod(0o644)
     pod = pod_run(render("overlays/dev"), "generator")
     assert pod.ports["grpc"] == PORT
-    # Only sizes that keep the test short differ from the pod (the engine, model, template and
-    # security come from the manifests): a shorter context, one small LoRA slot, 8 tokens.
-    env = {"COMPUTE_THREADS": "1", "MAX_MODEL_LEN": "512", "MAX_LORAS": "1", "MAX_LORA_RANK": "8",
-           "MAX_CPU_LORAS": "2", "DEFAULT_MAX_TOKENS": "8", "HEALTH_RECHECK_SECONDS": "2", "LOG_FORMAT": "text"}
     name = du.unique("codeeval-generator-cpu-test")
     try:
-        flags = docker_run(pod, tmp_path, {"models": model.parent, "adapters": adapters, "auth": auth})
-        du.docker("run", "-d", "--name", name, *flags, "-p", f"127.0.0.1::{PORT}",
-                  *[a for k, v in env.items() for a in ("-e", f"CODEEVAL_GENERATOR_{k}={v}")], image)
+        flags = docker_run(pod, tmp_path, {"models": model.parent, "adapters": adapters, "auth": auth},
+                           SHORT_GENERATOR)
+        du.docker("run", "-d", "--name", name, *flags, "-p", f"127.0.0.1::{PORT}", image, *pod.args)
         host_port = du.docker("port", name, str(PORT)).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
         yield name, f"127.0.0.1:{host_port}", token
     finally:

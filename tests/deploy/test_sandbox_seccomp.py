@@ -19,14 +19,9 @@ import pytest
 
 from deploy import dockerutil as du
 from deploy.conftest import DEPLOY, ROOT, render
+from deploy.deviations import MASKED_PROC, RUNTIME_DEFAULT_SECCOMP, UNCONFINED_SECCOMP
 from deploy.podspec import Deviation
-from deploy.sandbox_pods import (
-    BWRAP_OVERLAY,
-    MASKED_PROC,
-    RUNTIME_DEFAULT_SECCOMP,
-    UNCONFINED_SECCOMP,
-    bwrap_probe_flags,
-)
+from deploy.sandbox_pods import BWRAP_OVERLAY, bwrap_probe_flags
 
 pytestmark = pytest.mark.docker
 FIXTURES = ROOT / "tests" / "deploy" / "fixtures"

@@ -16,6 +16,7 @@ from support.kit_fake import start
 from deploy.conftest import DEPLOY
 
 spec = importlib.util.spec_from_file_location("codeeval_healthcheck", DEPLOY / "healthcheck.py")
+assert spec is not None and spec.loader is not None
 healthcheck = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(healthcheck)
 
