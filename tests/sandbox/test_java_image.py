@@ -15,7 +15,7 @@ from conftest import FIXTURES, requires_bwrap, settings
 
 from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Outcome, RunRequest
-from codeeval.sandbox.runners import java_image
+from codeeval.sandbox.runners import java, java_image
 from codeeval.sandbox.runners.java import JavaRunner
 
 SOURCES = [Path(java_image.__file__).parent / "support" / "module-info.java"]
@@ -40,6 +40,31 @@ async def test_engine_image_holds_the_judge_and_no_unsafe_modules(engine: Execut
         assert not mode & (stat.S_IWGRP | stat.S_IWOTH), p
         assert p.lstat().st_uid == os.geteuid(), p
     assert (image / "lib" / "server" / "classes.jsa").stat().st_size > 1 << 20
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_runs_start_from_the_archived_boot_layer_and_heap(engine: Executor, tmp_path: Path):
+    """The judge starts with the runner's own command line (class-path launch, G1) and the image's CDS
+    archive gives it the archived module graph and heap objects (an ``-m`` or ``--add-modules``, or
+    another collector, would silently turn them off: ~15 ms more CPU per run); then it judges."""
+    runner = engine.runners[Language.JAVA]
+    assert isinstance(runner, JavaRunner) and runner.runtime_image
+    (tmp_path / "t0").mkdir()
+    (tmp_path / "t0" / "Main.java").write_text("package t0; public class Main { public static void main(String[] a) {"
+                                               " if (java.util.List.of(1, 2).size() != 2) throw new AssertionError();"
+                                               " } }\n")
+    subprocess.run(["javac", "-d", str(tmp_path), str(tmp_path / "t0" / "Main.java")], check=True, timeout=120)
+    image = runner.launcher_dir / "jre"
+    argv = [str(image / "bin" / "java"), *java.JVM_FLAGS, *java.memory_flags(settings().default_memory_bytes),
+            "-Xshare:on", "-Xlog:cds=info", "-Xlog:class+load=info", "-cp", str(tmp_path), *runner.judge_main(),
+            "t0.Main", str(image), "t0.Main"]
+    out = subprocess.run(argv, input=b"tok\n", capture_output=True, timeout=120)
+    log = out.stdout.decode()
+    assert out.returncode == 0 and b"CODEEVAL-DONE tok" in out.stderr, out.stderr[-2000:]
+    assert "full module graph: enabled" in log
+    assert "Trying to map heap data" in log and "heap data relocation delta = 0" in log
+    assert "codeeval.judge.CodeevalLauncher source: shared objects file" in log
+    assert "t0.Main source: file:" in log  # class-path classes are never archived
 
 
 def fake_build(judge_jar: Path, output: Path) -> None:

@@ -39,20 +39,25 @@ from codeeval.sandbox.runners.workspace import Workspace, make_writable_dir, wri
 _log = logging.getLogger(__name__)
 JUNIT_DIR = "/usr/share/java"
 JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
-#: Start-up flags, each measured by bench/sandbox/java_batch.py --flags: C1 only, one compiler thread,
-#: the serial collector (the fewest threads and the least memory; CDS's archived heap objects would
-#: need G1), no perf-data file. Bytecode verification stays on for every class outside the runtime
-#: image (the candidate's and the test's): it is what keeps hand-made bytecode from breaking the JVM's
-#: type safety, and so the module and policy walls.
-JVM_FLAGS = ["-ea", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData",
-             "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m", "-XX:MaxMetaspaceSize=96m",
-             "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow"]
-JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java", "ValueTypes.java")
+#: Start-up flags, each measured by bench/sandbox/java_batch.py --flags: G1 with one worker of each
+#: kind (java_image.GC_FLAGS: the collector JDK 17 maps CDS's archived heap objects and module graph
+#: into), C1 only, one compiler thread, compile thresholds scaled up (a short test runs its code in
+#: the interpreter rather than compile it; a hot loop is still compiled within milliseconds), no
+#: perf-data file. Bytecode verification stays on for every class outside the runtime image (the
+#: candidate's and the test's): it is what keeps hand-made bytecode from breaking the JVM's type
+#: safety, and so the module and policy walls.
+JVM_FLAGS = ["-ea", *java_image.GC_FLAGS, "-XX:TieredStopAtLevel=1", "-XX:CompileThresholdScaling=20",
+             "-Xshare:auto", "-XX:-UsePerfData", "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m",
+             "-XX:MaxMetaspaceSize=96m", "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow"]
+JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java", "ValueTypes.java", "JudgeRoot.java")
 LAUNCHER = "/launcher"
 #: The runtime image (java_image.py), inside the launcher directory.
 IMAGE_JAVA = f"{LAUNCHER}/jre/bin/java"
 JUDGE_MODULE = "codeeval.judge"
-JUDGE_MAIN = "codeeval.judge/codeeval.judge.CodeevalLauncher"
+#: The judge's main class: started from the class path in the runtime image (a default root module
+#: there), as the module's main class (``-m``) on the module-path launcher.
+JUDGE_CLASS = java_image.LAUNCHER_CLASS
+JUDGE_MAIN = f"{JUDGE_MODULE}/{JUDGE_CLASS}"
 #: javac: string concatenation compiled to StringBuilder calls, not invokedynamic: the same strings,
 #: without spinning method-handle classes at the first concatenation of each run (~10-20 ms of CPU).
 INLINE_CONCAT = "-XDstringConcat=inline"
@@ -166,6 +171,11 @@ class JavaRunner:
             return [IMAGE_JAVA, *JVM_FLAGS]
         return ["java", *JVM_FLAGS, "--add-modules", "java.se", "--module-path", f"{LAUNCHER}/judge.jar"]
 
+    def judge_main(self) -> list[str]:
+        """How the judge is named after the class path: its class in the runtime image (no ``-m``, which
+        would turn off CDS's archived module graph), its module's main class on the module path."""
+        return [JUDGE_CLASS] if self.runtime_image else ["-m", JUDGE_MAIN]
+
     async def run(self, req: RunRequest, limits: Limits) -> RunResult:
         async for _, result in self.run_batch([req], [limits]):
             return result
@@ -257,8 +267,7 @@ class JavaRunner:
         cmd = SandboxCommand(
             argv=[*self.java_command(), *memory_flags(limits.memory_bytes),
                   "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}",
-                  "-m", JUDGE_MODULE if self.runtime_image else JUDGE_MAIN,
-                  unit.main_class, TRUSTED_ROOTS, ",".join(_class_names(classes, unit.package))],
+                  *self.judge_main(), unit.main_class, TRUSTED_ROOTS, ",".join(_class_names(classes, unit.package))],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
             binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
