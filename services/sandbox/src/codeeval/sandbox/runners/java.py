@@ -74,6 +74,8 @@ _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|stri
 _ERROR_LINE = re.compile(r"^(?:\S*/)?src/[ct](\d+)/[^:\n]+:\d+: error:")
 _UNIT_PATH = re.compile(r"^(?:\S*/)?src/[ct](\d+)/")
 #: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
+#: How often a batch looks for the units javac has finished writing while it runs (a few stat calls).
+WATCH_S = 0.02
 COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=2 << 30, output_bytes=1 << 20,
                         max_processes=256, max_file_bytes=64 << 20)
 
@@ -182,23 +184,27 @@ class JavaRunner:
         raise AssertionError("unreachable")
 
     async def run_batch(self, reqs: list[RunRequest], limits: list[Limits]) -> AsyncIterator[tuple[int, RunResult]]:
-        """Compile all of ``reqs`` together, then run each; yields (position, result) as they finish."""
+        """Compile all of ``reqs`` together, then run each; yields (position, result) as they finish. A
+        sample runs as soon as javac has written its classes, while javac goes on with the rest."""
         with self.workspace.run_dir() as batch_dir:
             units = [self._write_unit(batch_dir, i, r) for i, r in enumerate(reqs)]
             classes = make_writable_dir(batch_dir / "classes")
-            errors = await self._compile(batch_dir, units, classes)
-            pending = []
-            for u in units:
-                if u.index in errors:
-                    pr, text = errors[u.index]
-                    yield u.index, _compile_failure(pr, text, limits[u.index])
-                elif u.req.mode is Mode.COMPILE_ONLY:
-                    yield u.index, RunResult(outcome=Outcome.PASSED, detail="compiled",
-                                             effective_limits=limits[u.index])
+            pending: list[asyncio.Task[tuple[int, RunResult]]] = []
+            compiled: list[_Unit] = []
+
+            def ready(u: _Unit) -> None:
+                if u.req.mode is Mode.COMPILE_ONLY:
+                    compiled.append(u)
                 else:
                     own = _own_classes(batch_dir, classes, u.index)
                     pending.append(asyncio.create_task(self._run_unit(own, u, limits[u.index])))
             try:
+                errors = await self._compile(batch_dir, units, classes, ready)
+                for index, (pr, text) in errors.items():
+                    yield index, _compile_failure(pr, text, limits[index])
+                for u in compiled:
+                    yield u.index, RunResult(outcome=Outcome.PASSED, detail="compiled",
+                                             effective_limits=limits[u.index])
                 for task in asyncio.as_completed(pending):
                     yield await task
             finally:
@@ -235,17 +241,21 @@ class JavaRunner:
         )
         return await self.execute(cmd)
 
-    async def _compile(self, batch_dir: Path, units: list[_Unit], classes: Path
+    async def _compile(self, batch_dir: Path, units: list[_Unit], classes: Path, ready: Callable[[_Unit], None]
                        ) -> dict[int, tuple[ProcessResult, str]]:
-        """Compile ``units``; returns the failing ones with (javac result, their diagnostics)."""
+        """Compile ``units``, handing each one whose classes are written to ``ready`` (most while javac
+        still runs, see _javac_watched); returns the failing ones with (javac result, their diagnostics)."""
         failed: dict[int, tuple[ProcessResult, str]] = {}
         todo = list(units)
         for _ in range(4):
             if not todo:
                 return failed
             _clear(classes)
-            pr = await self._javac(batch_dir, todo, classes)
+            pr, started = await self._javac_watched(batch_dir, todo, classes, ready)
+            todo = todo[started:]
             if pr.exit_code == 0 and not pr.sandbox_failure:
+                for u in todo:
+                    ready(u)
                 return failed
             text = pr.stderr.decode(errors="replace")
             blamed = _attribute(text)
@@ -260,7 +270,31 @@ class JavaRunner:
             pr = await self._javac(batch_dir, [u], classes)
             if pr.exit_code != 0 or pr.sandbox_failure:
                 failed[u.index] = (pr, pr.stderr.decode(errors="replace"))
+            else:
+                ready(u)
         return failed
+
+    async def _javac_watched(self, batch_dir: Path, todo: list[_Unit], classes: Path,
+                             ready: Callable[[_Unit], None]) -> tuple[ProcessResult, int]:
+        """One javac over ``todo`` that hands finished units to ``ready`` while it runs. javac writes the
+        units' classes in the order of its command line, one file after another, and writes none once
+        it has found an error; so when a unit's first package directory appears, every unit before it
+        is written in full and compiled without error. A directory scan every WATCH_S. Returns javac's
+        result and how many units, from the front of ``todo``, went to ``ready``."""
+        javac = asyncio.ensure_future(self._javac(batch_dir, todo, classes))
+        started = 0
+        try:
+            while not javac.done():
+                await asyncio.wait([javac], timeout=WATCH_S)
+                last = started
+                while last + 1 < len(todo) and _has_output(classes, todo[last + 1]):
+                    last += 1
+                for u in todo[started:last]:
+                    ready(u)
+                started = last
+            return javac.result(), started
+        finally:
+            javac.cancel()
 
     async def _run_unit(self, classes: Path, unit: _Unit, limits: Limits) -> tuple[int, RunResult]:
         token = protocol.new_token()
@@ -340,6 +374,11 @@ def _own_classes(batch_dir: Path, classes: Path, index: int) -> Path:
         if (classes / pkg).exists():
             os.rename(classes / pkg, own / pkg)
     return own
+
+
+def _has_output(classes: Path, unit: _Unit) -> bool:
+    """javac has begun writing ``unit``'s classes (it makes a package's directory at its first file)."""
+    return (classes / unit.package).is_dir() or (classes / f"t{unit.index}").is_dir()
 
 
 def _clear(classes: Path) -> None:
