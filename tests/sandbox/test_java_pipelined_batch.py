@@ -1,7 +1,8 @@
 """A Java batch runs each sample as soon as javac has written its classes (runners/java.py,
 ``_javac_watched``), while javac goes on with the rest: every sample must still get exactly its own
 classes, compile errors anywhere in the batch must stay with their samples, and the samples before,
-between and after them must run once, on a real engine (bubblewrap, real javac and JVM)."""
+between and after them must run once, on a real engine (real javac and JVM): bubblewrap, where
+javac writes in place, and unshare, which copies javac's output back after it (no early start)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Mode, Outcome, RunRequest, RunResult
+from codeeval.sandbox.runners.java import JavaRunner
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -32,7 +34,16 @@ async def results(engine: Executor, reqs: list[RunRequest]) -> list[RunResult]:
     return [got[i] for i in range(len(reqs))]
 
 
-async def test_samples_run_with_their_own_classes_around_compile_errors(engine: Executor):
+@pytest.fixture(params=["engine", "unshare_engine"])
+def any_engine(request: pytest.FixtureRequest) -> Executor:
+    eng: Executor = request.getfixturevalue(request.param)
+    return eng
+
+
+async def test_samples_run_with_their_own_classes_around_compile_errors(any_engine: Executor):
+    engine = any_engine
+    runner = engine.runners[Language.JAVA]
+    assert isinstance(runner, JavaRunner) and runner.output_in_place is (engine.backend.name != "unshare")
     kinds = {5: BAD_TYPE, 11: WRONG, 17: BAD_SYNTAX, 29: BAD_TYPE}
     reqs = [request(i, kinds.get(i, GOOD)) for i in range(30)]
     reqs[23] = reqs[23].evolve(mode=Mode.COMPILE_ONLY)
@@ -45,9 +56,9 @@ async def test_samples_run_with_their_own_classes_around_compile_errors(engine: 
     assert b"got 12" in got[11].stderr
 
 
-async def test_a_batch_whose_last_sample_fails_to_compile(engine: Executor):
+async def test_a_batch_whose_last_sample_fails_to_compile(any_engine: Executor):
     """javac fails after writing every other sample's classes: those ran during javac or after it,
     each once, and the last one is the only compile error."""
     reqs = [request(i, GOOD) for i in range(12)] + [request(12, BAD_SYNTAX)]
-    got = await results(engine, reqs)
+    got = await results(any_engine, reqs)
     assert [r.outcome for r in got] == [Outcome.PASSED] * 12 + [Outcome.COMPILE_ERROR]

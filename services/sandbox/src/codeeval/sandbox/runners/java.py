@@ -6,14 +6,16 @@ first line, so javac's line numbers still match the texts); sources sit in ``src
 ``src/t<i>/``, so a compile error maps back to its candidate by path. At run time sample i's class
 path holds only ``c<i>`` and ``t<i>``. The judge (support/CodeevalLauncher.java, JudgePolicy.java,
 ValueTypes.java) is a named module compiled once per service start into a modular jar runs can read
-but not write; the JVM resolves java.se and the judge only (no jdk.unsupported: no
-``sun.misc.Unsafe``), and the judge's policy refuses the candidate exiting, processes, native
-libraries, class loaders, links, /proc and writes to code (see the README's threat model). Cost:
-one javac start-up (~0.3 s) for the batch plus a JVM start per candidate (~0.11 s of CPU with the
-module graph and the policy, against ~0.05 s for a class-path launcher), against ~0.55 s per candidate
-compiled alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the rest
-are compiled again together (javac writes no classes once any unit fails); when javac fails without
-attributable errors (a crash, a timeout) every candidate is compiled on its own.
+but not write, run from a jlink'ed runtime image (java_image.py); the JVM resolves java.se and the
+judge only (no jdk.unsupported: no ``sun.misc.Unsafe``), and the judge's policy refuses the
+candidate exiting, processes, native libraries, class loaders, links, /proc and writes to code (see
+the README's threat model). A sample runs as soon as javac has written its classes, while javac
+goes on with the rest (``_javac_watched``). Cost on a 2-core machine (bench/sandbox/java_batch.py):
+one javac start-up (~0.5 s of CPU) for the batch and ~8 ms of CPU per candidate in it, plus a
+sandboxed JVM per candidate (~45 ms of CPU, ~10 ms of it the sandbox), against ~0.6 s per candidate
+compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
+rest are compiled again together (javac writes no classes once any unit fails); when javac fails
+without attributable errors (a crash, a timeout) every candidate is compiled on its own.
 """
 
 from __future__ import annotations
@@ -73,9 +75,9 @@ _PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|stri
 #: decides where /src is mounted).
 _ERROR_LINE = re.compile(r"^(?:\S*/)?src/[ct](\d+)/[^:\n]+:\d+: error:")
 _UNIT_PATH = re.compile(r"^(?:\S*/)?src/[ct](\d+)/")
-#: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
 #: How often a batch looks for the units javac has finished writing while it runs (a few stat calls).
 WATCH_S = 0.02
+#: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
 COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=2 << 30, output_bytes=1 << 20,
                         max_processes=256, max_file_bytes=64 << 20)
 
@@ -103,12 +105,17 @@ class JavaRunner:
     """Needs the judge (support/*.java) compiled and the JDK indexed once, by :meth:`prepare`."""
 
     def __init__(self, execute: protocol.Execute, workspace: Workspace, work_dir_bytes: int,
-                 output_hard: Callable[[int], int], runtime_image: bool = True) -> None:
+                 output_hard: Callable[[int], int], runtime_image: bool = True,
+                 output_in_place: bool | None = None) -> None:
         """``runtime_image``: run the judge from the jlink'ed image (java_image.py) rather than the
         JDK's java with the judge's jar on the module path; off for a backend that copies each run's
-        binds (unshare), where the ~100 MB image would be copied per run."""
+        binds (unshare), where the ~100 MB image would be copied per run. ``output_in_place``: javac
+        writes into the batch's class directory itself (default: as ``runtime_image``), so samples can
+        start while it runs; a backend that copies binds back after the run (unshare) copies them in
+        no particular order, so there a batch waits for javac to end."""
         self.execute = execute
         self.runtime_image = runtime_image
+        self.output_in_place = runtime_image if output_in_place is None else output_in_place
         #: How the runtime image was provided at start ("cached", "built", ...), "" when not used.
         self.image_source = ""
         self.workspace = workspace
@@ -279,8 +286,11 @@ class JavaRunner:
         """One javac over ``todo`` that hands finished units to ``ready`` while it runs. javac writes the
         units' classes in the order of its command line, one file after another, and writes none once
         it has found an error; so when a unit's first package directory appears, every unit before it
-        is written in full and compiled without error. A directory scan every WATCH_S. Returns javac's
-        result and how many units, from the front of ``todo``, went to ``ready``."""
+        is written in full and compiled without error. A directory scan every WATCH_S; none where the
+        output is not written in place. Returns javac's result and how many units, from the front of
+        ``todo``, went to ``ready``."""
+        if not self.output_in_place:
+            return await self._javac(batch_dir, todo, classes), 0
         javac = asyncio.ensure_future(self._javac(batch_dir, todo, classes))
         started = 0
         try:
