@@ -5,10 +5,20 @@ Candidates are the HumanEval-X-shaped tasks of tests/sandbox/fixtures (reference
 repeated to ``--candidates``, each made distinct by a comment (the executor runs identical programs
 of a batch once; that is not what is measured here, and it is also switched off).
 
+What is measured: wall time per candidate at ``--workers`` concurrent runs (the inverse of the
+throughput; the sandboxed processes are not children this process can account CPU to). The two sides
+alternate in ``--rounds`` rounds (single first in even rounds, batch first in odd ones), each round on
+new distinct candidates, so a noisy moment lands on both sides; the figure is the median over rounds
+of each side's cost and their ratio, with every round's load average and the machine's busy cores
+(from /proc/stat, everyone's processes) printed beside it. Per round the batch side runs all
+``--candidates`` (its compile share depends on the batch size), the single side ``--single`` of them
+(its cost per candidate does not), and a compile-only batch of the same candidates gives the compile
+share of the batch's cost.
+
 ``--flags`` also measures, outside the sandbox (the JVM alone, on this host), the judge's JVM start
 with each start-up flag changed one at a time (median CPU and wall time of ``--repeat`` runs,
-interleaved in a shuffled order), and the compile step: javac once per candidate, one javac for the batch, and a warm
-compiler (javax.tools in one long-lived JVM) per candidate.
+interleaved in a shuffled order), and the compile step: javac once per candidate, one javac for the
+batch, and a warm compiler (javax.tools in one long-lived JVM) per candidate.
 """
 
 from __future__ import annotations
@@ -23,11 +33,15 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from humaneval_throughput import CpuMeter  # this directory's (run as a script)
+
 from codeeval.sandbox.executor import Executor
-from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
-from codeeval.sandbox.runners import java, java_source
+from codeeval.sandbox.model import Language, Limits, Mode, Outcome, RunRequest, RunResult
+from codeeval.sandbox.runners import java, java_image, java_source
 from codeeval.sandbox.settings import SandboxSettings
 
 TASKS = Path(__file__).resolve().parents[2] / "tests/sandbox/fixtures/humaneval_x_java.jsonl"
@@ -69,11 +83,13 @@ def tasks() -> list[dict[str, str]]:
     return [json.loads(line) for line in TASKS.read_text().splitlines() if line.strip()]
 
 
-def candidates(n: int) -> list[RunRequest]:
+def candidates(n: int, tag: str = "") -> list[RunRequest]:
+    """``n`` distinct candidates (the reference solutions with a comment naming ``tag`` and their index)."""
     all_tasks = tasks()
     picked = [all_tasks[i % len(all_tasks)] for i in range(n)]
-    return [RunRequest(Language.JAVA, t["prompt"] + t["canonical_solution"] + f"\n// candidate {i}\n", t["test"],
-                       limits=Limits(wall_time_ms=60_000), id=f"{t['task_id']}#{i}") for i, t in enumerate(picked)]
+    return [RunRequest(Language.JAVA, t["prompt"] + t["canonical_solution"] + f"\n// candidate {tag} {i}\n",
+                       t["test"], limits=Limits(wall_time_ms=60_000), id=f"{t['task_id']}#{tag}{i}")
+            for i, t in enumerate(picked)]
 
 
 def _timed(argv: list[str], stdin: bytes = b"") -> tuple[float, float, subprocess.CompletedProcess[bytes]]:
@@ -112,41 +128,47 @@ def measure_flags(runner: java.JavaRunner, repeat: int, batch: int) -> None:
         for name, extra in (("inline", [java.INLINE_CONCAT]), ("indy", [])):
             subprocess.run(_javac(tmp / name, files, *extra), check=True, capture_output=True, timeout=300)
         trusted = f"{launcher}/judge.jar:{launcher}/junit:{java.JUNIT_DIR}"
-        mem = java.memory_flags(384 << 20)
+        mem = java.memory_flags(512 << 20)  # the default limit
 
         def judge(flags: list[str], classes: str = "inline", jvm: str = image_java,
-                  module: list[str] | None = None) -> list[str]:
+                  main: list[str] | None = None) -> list[str]:
             return [jvm, *flags, *mem, "-cp", f"{tmp / classes}:{launcher}/junit:{java.JUNIT_JAR}",
-                    *(module or ["-m", java.JUDGE_MODULE]), "t0.Main", trusted, "c0.Solution,t0.Main"]
+                    *(main or runner.judge_main()), "t0.Main", trusted, "c0.Solution,t0.Main"]
 
         base = java.JVM_FLAGS
+        gc = list(java_image.GC_FLAGS)
 
         def without(*prefixes: str) -> list[str]:
             return [f for f in base if not f.startswith(prefixes)]
 
-        classlist, archive = tmp / "judge.classlist", tmp / "judge.jsa"
-        subprocess.run(judge([*base, f"-XX:DumpLoadedClassList={classlist}"]), input=b"t\n", capture_output=True,
-                       timeout=300)
-        subprocess.run([image_java, "-XX:+UseSerialGC", "-Xshare:dump", f"-XX:SharedClassListFile={classlist}",
-                        f"-XX:SharedArchiveFile={archive}"], capture_output=True, timeout=300)
+        serial = [*(f for f in base if f not in gc), "-XX:+UseSerialGC"]
         module_path = ["-m", java.JUDGE_MAIN]
+        on_module_path = ["--add-modules", "java.se", "--module-path", f"{launcher}/judge.jar"]
         variants = {
-            "runner (jlink image, CDS, flags as used)": judge(base),
-            "JDK java, judge jar on the module path": judge([*base, "--add-modules", "java.se", "--module-path",
-                                                              f"{launcher}/judge.jar"], jvm="java", module=module_path),
-            "  same, -Xshare:off": judge([*base, "-Xshare:off", "--add-modules", "java.se", "--module-path",
-                                          f"{launcher}/judge.jar"], jvm="java", module=module_path),
-            "image, -Xshare:off (no CDS)": judge([*base, "-Xshare:off"]),
-            "image + AppCDS of the judge's class list": judge([*base, f"-XX:SharedArchiveFile={archive}"]),
+            "runner (image, class-path launch, G1, flags as used)": judge(base),
+            "image, -m codeeval.judge (no archived module graph)": judge(base, main=["-m", java.JUDGE_MODULE]),
+            "image, serial GC (no archived heap objects)": judge(serial),
+            "image, serial GC, -m, default thresholds (before)": judge(
+                [f for f in serial if not f.startswith("-XX:CompileThresholdScaling")], main=["-m", java.JUDGE_MODULE]),
+            "image, default compile thresholds": judge(without("-XX:CompileThresholdScaling")),
+            "image, compile thresholds x5": judge([*without("-XX:CompileThresholdScaling"),
+                                                   "-XX:CompileThresholdScaling=5"]),
+            "image, compile thresholds x50": judge([*without("-XX:CompileThresholdScaling"),
+                                                    "-XX:CompileThresholdScaling=50"]),
+            "image, -Xint (NOT used: hot loops)": judge([*base, "-Xint"]),
             "image, C2 too (no TieredStopAtLevel=1)": judge(without("-XX:TieredStopAtLevel", "-XX:CICompilerCount")),
-            "image, G1 (not Serial)": judge([*without("-XX:+UseSerialGC"), "-XX:+UseG1GC"]),
+            "image, -Xshare:off (no CDS)": judge([*base, "-Xshare:off"]),
+            "image, -Xshare:on (forced)": judge([*without("-Xshare"), "-Xshare:on"]),
+            "image, -Xms8m": judge([*base, "-Xms8m"]),
             "image, default -Xss": judge(without("-Xss")),
             "image, +UsePerfData": judge([*without("-XX:-UsePerfData"), "-XX:+UsePerfData"]),
             "image, no remote verification (NOT used)": judge([*base, "-XX:+UnlockDiagnosticVMOptions",
                                                                "-XX:-BytecodeVerificationRemote"]),
             "image, candidate with indy string concat": judge(base, classes="indy"),
-            "floor: JDK java, class path, no judge/SM": ["java", *without("-Djava.security"), *mem, "-cp",
-                                                         str(tmp / "inline"), "t0.Main"],
+            "JDK java, judge jar on the module path": judge([*base, *on_module_path], jvm="java", main=module_path),
+            "floor: image java, class path, no judge/SM": [image_java, *without("-Djava.security"), *mem, "-cp",
+                                                           str(tmp / "inline"), "t0.Main"],
+            "floor: image java -version": [image_java, *without("-Djava.security", "-ea"), "-version"],
         }
         cpu: dict[str, list[float]] = {k: [] for k in variants}
         wall: dict[str, list[float]] = {k: [] for k in variants}
@@ -195,40 +217,110 @@ def measure_compile(runner: java.JavaRunner, tmp: Path, batch: int) -> None:
           f"wall {w:.0f} ms for {batch})")
 
 
-async def run(n: int, workers: int, flags: bool, repeat: int, flags_only: bool = False) -> None:
+def _busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine from /proc/stat (every process, not only ours)."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+@dataclass
+class Phase:
+    """One timed side of one round: wall and CPU ms per candidate, the load average before it and the
+    machine's busy cores during it."""
+
+    ms_per_candidate: float
+    cpu_ms_per_candidate: float
+    load: float
+    busy_cores: float
+    passed: int
+    count: int
+
+
+async def _phase(body: Callable[[], Awaitable[list[RunResult]]], count: int, meter: CpuMeter) -> Phase:
+    load = os.getloadavg()[0]
+    b0, t0_jiffies = _busy()
+    cpu0 = meter.seconds()
+    start = time.perf_counter()
+    results = await body()
+    wall = time.perf_counter() - start
+    cpu = meter.seconds() - cpu0
+    b1, t1_jiffies = _busy()
+    cores = (os.cpu_count() or 1) * (b1 - b0) / max(1.0, t1_jiffies - t0_jiffies)
+    ok = sum(r.outcome is Outcome.PASSED for r in results)
+    return Phase(1000 * wall / count, 1000 * cpu / count, load, cores, ok, count)
+
+
+async def run(n: int, workers: int, flags: bool, repeat: int, flags_only: bool = False, rounds: int = 5,
+              single_n: int = 20) -> None:
+    meter = CpuMeter()  # first: the sandbox's per-run cgroups are then made inside its group
     engine = Executor(SandboxSettings.load(max_concurrency=workers, dedupe_batch=False))
     await engine.start()
-    reqs = candidates(n)
+    runner = engine.runners[Language.JAVA]
+    assert isinstance(runner, java.JavaRunner)
+    single_n = min(single_n, n)
+    sides: dict[str, list[Phase]] = {"single": [], "batch": [], "compile": []}
     try:
         if flags_only:
-            runner = engine.runners[Language.JAVA]
-            assert isinstance(runner, java.JavaRunner)
             measure_flags(runner, repeat, min(n, 50))
             return
-        start = time.perf_counter()
-        single = await asyncio.gather(*(engine.execute(r) for r in reqs))  # each compiles on its own
-        single_s = time.perf_counter() - start
-        start = time.perf_counter()
-        batch = [res async for _, res in engine.execute_batch(reqs)]
-        batch_s = time.perf_counter() - start
-        runner = engine.runners[Language.JAVA]
-        assert isinstance(runner, java.JavaRunner)
+        # warm-up (page cache, the image's files): one small batch and one single run, not counted
+        await _batch(engine, candidates(4, tag="warm"))
+        await engine.execute(candidates(1, tag="warm1")[0])
+        for r in range(rounds):
+            reqs = candidates(n, tag=f"r{r}")
+            compile_only = [q.evolve(mode=Mode.COMPILE_ONLY, id=q.id + "c") for q in candidates(n, tag=f"c{r}")]
+            single = candidates(single_n, tag=f"s{r}")
+            phases = {
+                "single": lambda s=single: _gather(engine, s),  # each compiles on its own
+                "batch": lambda q=reqs: _batch(engine, q),
+                "compile": lambda c=compile_only: _batch(engine, c),
+            }
+            order = ["single", "batch", "compile"] if r % 2 == 0 else ["batch", "compile", "single"]
+            for side in order:
+                sides[side].append(await _phase(phases[side], single_n if side == "single" else n, meter))
+            s, b, c = (sides[k][-1] for k in ("single", "batch", "compile"))
+            print(f"round {r}: single {s.ms_per_candidate:6.1f} ms, cpu {s.cpu_ms_per_candidate:6.1f}"
+                  f" (load {s.load:4.1f}, busy {s.busy_cores:3.1f} cores)  batch {b.ms_per_candidate:5.1f} ms,"
+                  f" cpu {b.cpu_ms_per_candidate:5.1f} (load {b.load:4.1f}, busy {b.busy_cores:3.1f}), compile step"
+                  f" {c.ms_per_candidate:5.1f} ms, cpu {c.cpu_ms_per_candidate:5.1f}  ratio"
+                  f" {s.ms_per_candidate / b.ms_per_candidate:5.2f}x, cpu"
+                  f" {s.cpu_ms_per_candidate / b.cpu_ms_per_candidate:5.2f}x", flush=True)
         if flags:
             measure_flags(runner, repeat, min(n, 50))
     finally:
         caps = engine.capabilities
         await engine.stop()
-    ok_single = sum(r.outcome is Outcome.PASSED for r in single)
-    ok_batch = sum(r.outcome is Outcome.PASSED for r in batch)
-    tools = {n: v for lang in (caps.languages if caps else []) for n, v in lang.toolchain}
-    print(json.dumps({"candidates": n, "workers": workers, "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
-                      "backend": caps.backend if caps else "", "runtime_image": runner.image_source or "off",
-                      "toolchain": tools}))
-    print(f"one javac + java per candidate: {1000 * single_s / n:7.1f} ms/candidate "
-          f"({single_s:.1f} s, {ok_single}/{n} passed)")
-    print(f"batch javac + java each      : {1000 * batch_s / n:7.1f} ms/candidate "
-          f"({batch_s:.1f} s, {ok_batch}/{n} passed)")
-    print(f"per-candidate speed-up batch/single: {single_s / batch_s:.2f}x  (goal >= 7x, issue 20: >= 10x)")
+        meter.close()
+    tools = {name: v for lang in (caps.languages if caps else []) for name, v in lang.toolchain}
+    print(json.dumps({"candidates": n, "single_sample": single_n, "rounds": rounds, "workers": workers,
+                      "cpus": os.cpu_count(), "load_avg_end": os.getloadavg(), "backend": caps.backend if caps else "",
+                      "runtime_image": runner.image_source or "off", "cpu_count": meter.method, "toolchain": tools}))
+    if not sides["batch"]:
+        return
+    med = {k: statistics.median(p.ms_per_candidate for p in v) for k, v in sides.items()}
+    cpu = {k: statistics.median(p.cpu_ms_per_candidate for p in v) for k, v in sides.items()}
+    ratios = [s.ms_per_candidate / b.ms_per_candidate for s, b in zip(sides["single"], sides["batch"], strict=True)]
+    passed = {k: f"{sum(p.passed for p in v)}/{sum(p.count for p in v)}" for k, v in sides.items()}
+    loads = [p.load for v in sides.values() for p in v]
+    print(f"load average {min(loads):.1f}-{max(loads):.1f} over the rounds")
+    print(f"one javac + java per candidate: {med['single']:7.1f} ms/candidate, cpu {cpu['single']:6.1f} ms (median "
+          f"of {rounds} rounds of {single_n}; {passed['single']} passed)")
+    print(f"batch javac + java each      : {med['batch']:7.1f} ms/candidate, cpu {cpu['batch']:6.1f} ms (median of "
+          f"{rounds} batches of {n}; {passed['batch']} passed), of which the compile step {med['compile']:.1f} ms, "
+          f"cpu {cpu['compile']:.1f} ms")
+    print(f"per-candidate speed-up batch/single: {med['single'] / med['batch']:.2f}x (ratio of the medians; per round "
+          f"median {statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}x); CPU "
+          f"{cpu['single'] / cpu['batch']:.2f}x  goal >= 7x, issue 20: >= 10x")
+
+
+async def _gather(engine: Executor, reqs: list[RunRequest]) -> list[RunResult]:
+    return list(await asyncio.gather(*(engine.execute(r) for r in reqs)))
+
+
+async def _batch(engine: Executor, reqs: list[RunRequest]) -> list[RunResult]:
+    return [res async for _, res in engine.execute_batch(reqs)]
 
 
 def main() -> None:
@@ -238,8 +330,10 @@ def main() -> None:
     parser.add_argument("--flags", action="store_true", help="also measure start-up flags and the compile step")
     parser.add_argument("--repeat", type=int, default=10, help="runs per flag variant (with --flags)")
     parser.add_argument("--flags-only", action="store_true", help="only the flags and the compile step")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of both sides")
+    parser.add_argument("--single", type=int, default=20, help="candidates of the single side per round")
     args = parser.parse_args()
-    asyncio.run(run(args.candidates, args.workers, args.flags, args.repeat, args.flags_only))
+    asyncio.run(run(args.candidates, args.workers, args.flags, args.repeat, args.flags_only, args.rounds, args.single))
 
 
 if __name__ == "__main__":
