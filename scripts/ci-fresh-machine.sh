@@ -4,8 +4,9 @@
 # --kind fresh), a fresh `git clone` of this checkout's HEAD into root's 0700 home, no shared/ beside
 # it, pip seeing only PyPI, a default 64 MiB /dev/shm. Runs `make main` twice (fresh, then the rerun)
 # and, with --with-test, `make test`; prints the wall time of every stage and every output line's
-# offset. Exits non-zero when a stage fails. Costs ~10 GB of disk (image + container) and, measured on a
-# 2-core machine at load 15-25 (pypi path), 40 min for the first `make main`, 2 min for the second.
+# offset. Exits non-zero when a stage fails. Costs ~10 GB of disk (image + container). Measured on a quiet
+# 2-core machine (pypi path, nothing cached): image 33 s, first `make main` 313 s, second 16 s, `make test`
+# 184 s; the load of other work stretches it many times over (40 min for the first `make main` at load 15-25).
 #
 # usage: scripts/ci-fresh-machine.sh [--with-test] [--rebuild] [--keep] [--log FILE] [--cache DIR|--no-cache]
 #   --with-test  also run `make test` in the container after the two `make main` runs
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --rebuild) REBUILD=(--force); shift ;;
     --cache) CACHE=$2; shift 2 ;;
     --no-cache) CACHE=; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
