@@ -250,25 +250,31 @@ def _system_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_tree_cpu_s(pid: int) -> float:
-    """utime + stime + cutime + cstime of ``pid`` and its live descendants (0 for a gone pid)."""
+def _proc_tree_cpu_s(pid: int, reaped: bool = True) -> float:
+    """utime + stime of ``pid`` and its live descendants, with cutime + cstime (their reaped
+    children) when ``reaped``; 0 for a gone pid."""
     tick, total, todo = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
     while todo:
         p = todo.pop()
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15]) / tick
+            total += sum(int(f) for f in fields[11:15 if reaped else 13]) / tick
         todo += _children(p)
     return total
+
+
+def _own_cpu_s(pid: int) -> float:
+    return _proc_tree_cpu_s(pid, reaped=False)
 
 
 async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, repeat: int,
                           cprofile: bool) -> None:
     """Where the zygote path's CPU goes, per run (``--profile``): the service process, the judges
-    (their servers and reaped children), the zygotes' own processes, the runs' cgroups (each run's
-    C2 and C3), the rest of the bench's cpuacct group (the zygotes' unreaped per-run children,
-    kernel work charged to the group) and the machine outside the group (kernel workers such as
-    network-namespace teardown, and anything else running: read it at a quiet moment)."""
+    (their servers and reaped children), the zygotes' own processes (without their reaped runs),
+    the runs' cgroups (each run's C2 and C3 from the cgroup join on), the rest of the bench's
+    cpuacct group (a run's C2 before its join, kernel work charged to the group) and the machine
+    outside the group (kernel workers such as network-namespace teardown, and anything else
+    running: read it at a quiet moment)."""
     import asyncio
     import resource
 
@@ -294,7 +300,7 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
 
             profiler = cProfile.Profile()
         self0 = resource.getrusage(resource.RUSAGE_SELF)
-        judge0, zyg0 = sum(map(_proc_tree_cpu_s, judges)), sum(map(_proc_tree_cpu_s, zygotes))
+        judge0, zyg0 = sum(map(_proc_tree_cpu_s, judges)), sum(map(_own_cpu_s, zygotes))
         total0, sys0, start = meter.seconds(), _system_busy_s(), time.perf_counter()
         runs_ms = passed = n = 0
         if profiler is not None:
@@ -310,12 +316,12 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
         await asyncio.sleep(0.5)  # deferred teardown lands in the window
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         total, system = meter.seconds() - total0, _system_busy_s() - sys0
-        judge, zyg = sum(map(_proc_tree_cpu_s, judges)) - judge0, sum(map(_proc_tree_cpu_s, zygotes)) - zyg0
+        judge, zyg = sum(map(_proc_tree_cpu_s, judges)) - judge0, sum(map(_own_cpu_s, zygotes)) - zyg0
     finally:
         await engine.stop()
     service_user, service_sys = self1.ru_utime - self0.ru_utime, self1.ru_stime - self0.ru_stime
     parts = {"service (user)": service_user, "service (sys)": service_sys, "judges": judge,
-             "zygote processes": zyg, "runs' cgroups (C2, C3)": runs_ms / 1000}
+             "zygote processes (own)": zyg, "runs' cgroups (C2, C3)": runs_ms / 1000}
     parts["rest of the group"] = total - sum(parts.values())
     parts["outside the group (kernel workers, other load)"] = system - total
     print(json.dumps({"profile": "zygote", "runs": n, "passed": passed, "workers": workers,

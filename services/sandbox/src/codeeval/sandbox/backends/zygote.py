@@ -24,8 +24,10 @@ the pidfd and the cgroup (its pid namespace dies with it). A zygote that does no
 reports no status is a ``sandbox_failure`` for the run in flight (a SANDBOX_ERROR, retried) and is
 stopped; the next run starts a fresh one.
 
-Costs: per run one message and two forks in the zygote (no exec, no interpreter start), a cgroup
-join by the service and one round trip for the source; see bench/sandbox/README.md.
+Costs: per run one message, an unshare and a fork in the zygote and one fork in the run (no exec,
+no interpreter start), a cgroup join by the service and one round trip for the source; the run's
+cgroup is made during the slot's previous run and removed after the result (bubblewrap.py); see
+bench/sandbox/README.md.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ ZYGOTE_UID_OFFSET = 500
 SCRIPT = "/harness/py_zygote.py"
 #: How long a zygote may take to start (a python3 start on a loaded machine).
 START_TIMEOUT_S = 30.0
-#: How long the zygote's C1 may take to report a status once the run was killed.
+#: How long the zygote may take to report a run's status once the run was killed.
 STATUS_GRACE_S = 5.0
 #: The run's pid 1 prints setup failures so (before the candidate's start marker): a SANDBOX_ERROR.
 SETUP_ERROR_PREFIX = b"zygote: "
@@ -437,7 +439,7 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
 
 
 async def _status(ctl: socket.socket, first: bytes | None, timeout: float = STATUS_GRACE_S) -> int | None:
-    """C1's report: the wait status of the run's pid 1, or None when the socket ended without one.
+    """The zygote's report: the wait status of the run's pid 1, or None when the socket ended without one.
     ``first``: the report's first byte when already read. Raises TimeoutError."""
     head = first if first is not None else await _recv_exact(ctl, 1, timeout)
     if head != b"S":

@@ -15,8 +15,11 @@ run's own control socket (SOCK_STREAM). It never receives a run's source, test c
 values: the source goes from the host straight to the run's child on that control socket.
 
 Per run:
-- C1 (forked) unshares the mount, pid, net, ipc and uts namespaces and forks C2, pid 1 of the new
-  pid namespace; C1 waits for it and reports ``S`` + its wait status (int32) on the control socket.
+- The zygote unshares the mount, pid, net, ipc and uts namespaces, forks C2 (pid 1 of the new pid
+  namespace, in all five new ones) and goes back to its own namespaces with ``setns`` (it keeps an
+  fd of each); no other process per run. When C2's pidfd says it ended, the zygote reaps it and
+  reports ``S`` + its wait status (int32) on the run's control socket, which only the zygote holds
+  by then (C2 closes its copy before any candidate code runs).
 - C2 sends ``P`` with SCM_CREDENTIALS (the host sees its pid in the host's pid namespace), waits
   for the host to attach it to the run's cgroups, and reads the source (8-byte length, UTF-8).
   Then: stdio on 0/1/2, a new cgroup namespace, ``/`` private, fresh size-capped tmpfs on /tmp
@@ -28,15 +31,19 @@ Per run:
   run's init (reaps, exits with C3's code or 128 + its signal). Any setup failure is written to
   stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
 
-Costs: one fork each for C1, C2 and C3, five unshares, four mounts and a page-table copy of the warm
-interpreter per run (~2-4 CPU-ms); the zygote's start is one python3 (~50 ms, once per slot).
+Costs: per run one unshare and five setns in the zygote, a fork each for C2 and C3 (a page-table
+copy of the warm interpreter), four mounts; see bench/sandbox/README.md for the measured split.
+The zygote's start is one python3 (~50 ms, once per slot).
 """
 
+import contextlib
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -59,6 +66,7 @@ CAP_LAST = 40
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 class SockFprog(ctypes.Structure):
@@ -184,28 +192,82 @@ def _reap_until(worker: int) -> None:
             os._exit(code if code >= 0 else 128 - code)
 
 
-def _run(req: dict, fds: list[int], bpf: bytes) -> None:
-    """C1: fresh namespaces, C2 as their pid 1, its wait status to the host. Never returns."""
-    code = 0
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        if len(fds) != 5:
-            raise SetupError(f"expected 5 fds, got {len(fds)}")
-        _check(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
-        pid = os.fork()
-        if pid == 0:
+#: The namespaces each run gets fresh from the zygote's (the cgroup namespace: C2, after the attach).
+RUN_NAMESPACES = (("mnt", NEWNS), ("pid", NEWPID), ("net", NEWNET), ("ipc", NEWIPC), ("uts", NEWUTS))
+
+
+def _start(req: dict, fds: list[int], bpf: bytes, own: dict[int, int], keep_closed: list[int]) -> int:
+    """Fork C2 into fresh namespaces and return its pid; the zygote itself is back in its own
+    namespaces (``own``: flag -> an fd of the zygote's namespace) when this returns. Raises
+    SetupError when the namespaces cannot be made (the run's fds are then the caller's to close),
+    SystemExit when the zygote cannot return to its own (it must not serve another run)."""
+    if len(fds) != 5:
+        raise SetupError(f"expected 5 fds, got {len(fds)}")
+    _check(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for fd in keep_closed:
+                os.close(fd)
             _init(req, fds, bpf)
-        for fd in fds[:4]:
-            os.close(fd)
-        status = os.waitpid(pid, 0)[1]
-        os.write(fds[4], b"S" + struct.pack("<i", status))
-    except BaseException as exc:  # noqa: BLE001 - told to the host, which makes it a SANDBOX_ERROR
-        code = 1
-        try:  # noqa: SIM105
-            os.write(fds[2] if len(fds) > 2 else 2, f"zygote: {exc}\n".encode(errors="replace"))
-        except BaseException:  # noqa: BLE001,S110
-            pass
-    os._exit(code)
+        finally:
+            os._exit(1)
+    for _name, flag in RUN_NAMESPACES:
+        if libc.setns(own[flag], flag) != 0:
+            err = ctypes.get_errno()
+            raise SystemExit(f"zygote: cannot return to its own namespaces: {os.strerror(err)}")
+    return pid
+
+
+def _report(ctl: int, status: int) -> None:
+    """C2's wait status to the host on the run's control socket, which is then closed."""
+    try:  # noqa: SIM105 - a host that hung up needs no status
+        os.write(ctl, b"S" + struct.pack("<i", status))
+    except OSError:
+        pass
+    os.close(ctl)
+
+
+def serve(control: socket.socket, bpf: bytes) -> None:
+    """One message per run (see the module's docstring); C2 of each run is the zygote's child, its
+    exit seen through a pidfd and reported on the run's control socket. Returns at the host's EOF."""
+    own = {flag: os.open(f"/proc/self/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name, flag in RUN_NAMESPACES}
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
+    runs: dict[int, tuple[int, int]] = {}  # pidfd -> (C2's pid, the run's control socket)
+    while True:
+        for fd, _events in poller.poll():
+            if fd in runs:
+                pid, ctl = runs.pop(fd)
+                poller.unregister(fd)
+                os.close(fd)
+                _report(ctl, os.waitpid(pid, 0)[1])
+                continue
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 8)
+            except OSError:
+                return
+            if not msg:
+                return
+            try:
+                req = json.loads(msg)
+            except ValueError:
+                req = {}
+            keep_closed = [control.fileno(), *own.values(), *runs, *(c for _, c in runs.values())]
+            try:
+                pid = _start(req, fds, bpf, own, keep_closed)
+            except SetupError as exc:  # the host sees the run's socket end without a P: a SANDBOX_ERROR
+                if len(fds) > 2:
+                    with contextlib.suppress(OSError):
+                        os.write(fds[2], f"zygote: {exc}\n".encode(errors="replace"))
+                for f in fds:
+                    os.close(f)
+                continue
+            for f in fds[:4]:
+                os.close(f)
+            pidfd = os.pidfd_open(pid)
+            runs[pidfd] = (pid, fds[4])
+            poller.register(pidfd, select.POLLIN)
 
 
 def main() -> None:
@@ -223,25 +285,13 @@ def main() -> None:
         CAP_LAST = int(fh.read())
     for name in PRELOAD:
         __import__(name)
+    # the warm heap stays out of every run's collections: a collection in a run would otherwise
+    # write to (and so copy) every page holding the zygote's objects
+    gc.freeze()
     _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # C1s are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # runs' C2s are reaped through their pidfds
     control.sendall(b"R")
-    while True:
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 8)
-        except OSError:
-            return
-        if not msg:
-            return
-        try:
-            req = json.loads(msg)
-        except ValueError:
-            req = {}
-        if os.fork() == 0:
-            control.close()
-            _run(req, fds, bpf)
-        for fd in fds:
-            os.close(fd)
+    serve(control, bpf)
 
 
 if __name__ == "__main__":
