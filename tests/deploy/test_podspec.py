@@ -221,3 +221,18 @@ def test_short_generator_only_sizes_what_the_pod_leaves_to_the_config(target: st
     assert not set(added) & set(run.env), f"{target}: overrides the pod's own env"
     assert not {"CODEEVAL_GENERATOR_ENGINE", "CODEEVAL_GENERATOR_MODEL", "CODEEVAL_GENERATOR_TEMPLATE"} & set(added)
     assert run.deviating(SHORT_GENERATOR)[: len(run.flags)] == run.flags
+
+
+@pytest.mark.parametrize("target", OVERLAYS)
+def test_sandbox_pods_pids_limit_outlasts_a_fork_bomb_in_every_slot(target: str) -> None:
+    """The pod's pids limit (its annotation, tests/deploy/podspec.py) is above what the runs it holds
+    at once may have: each run's process cap is at most the settings' max_max_processes, so a fork
+    bomb meets its own rlimit before the pod's limit (which would take the whole pod down on gVisor).
+    Where the pod does not set max_concurrency (the bubblewrap pods: the node's CPU count), only one
+    run's cap can be checked statically."""
+    from codeeval.sandbox.settings import SandboxSettings
+
+    run = pod_run(render(target), "sandbox")
+    slots = int(run.env.get("CODEEVAL_SANDBOX_MAX_CONCURRENCY", "1"))
+    per_run = SandboxSettings.model_fields["max_max_processes"].default
+    assert run.pids_limit > slots * per_run, f"{target}: pids limit {run.pids_limit} <= {slots} x {per_run}"
