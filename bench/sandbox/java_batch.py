@@ -131,8 +131,8 @@ def measure_flags(runner: java.JavaRunner, repeat: int, batch: int) -> None:
         mem = java.memory_flags(512 << 20)  # the default limit
 
         def judge(flags: list[str], classes: str = "inline", jvm: str = image_java,
-                  main: list[str] | None = None) -> list[str]:
-            return [jvm, *flags, *mem, "-cp", f"{tmp / classes}:{launcher}/junit:{java.JUNIT_JAR}",
+                  main: list[str] | None = None, memory: list[str] = mem) -> list[str]:
+            return [jvm, *flags, *memory, "-cp", f"{tmp / classes}:{launcher}/junit:{java.JUNIT_JAR}",
                     *(main or runner.judge_main()), "t0.Main", trusted, "c0.Solution,t0.Main"]
 
         base = java.JVM_FLAGS
@@ -153,13 +153,13 @@ def measure_flags(runner: java.JavaRunner, repeat: int, batch: int) -> None:
             "image, default compile thresholds": judge(without("-XX:CompileThresholdScaling")),
             "image, compile thresholds x5": judge([*without("-XX:CompileThresholdScaling"),
                                                    "-XX:CompileThresholdScaling=5"]),
-            "image, compile thresholds x50": judge([*without("-XX:CompileThresholdScaling"),
-                                                    "-XX:CompileThresholdScaling=50"]),
+            "image, compile thresholds x20": judge([*without("-XX:CompileThresholdScaling"),
+                                                    "-XX:CompileThresholdScaling=20"]),
             "image, -Xint (NOT used: hot loops)": judge([*base, "-Xint"]),
             "image, C2 too (no TieredStopAtLevel=1)": judge(without("-XX:TieredStopAtLevel", "-XX:CICompilerCount")),
             "image, -Xshare:off (no CDS)": judge([*base, "-Xshare:off"]),
             "image, -Xshare:on (forced)": judge([*without("-Xshare"), "-Xshare:on"]),
-            "image, -Xms8m": judge([*base, "-Xms8m"]),
+            "image, G1's own initial heap (no -Xms)": judge(base, memory=[m for m in mem if not m.startswith("-Xms")]),
             "image, default -Xss": judge(without("-Xss")),
             "image, +UsePerfData": judge([*without("-XX:-UsePerfData"), "-XX:+UsePerfData"]),
             "image, no remote verification (NOT used)": judge([*base, "-XX:+UnlockDiagnosticVMOptions",

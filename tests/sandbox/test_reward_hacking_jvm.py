@@ -282,8 +282,8 @@ def test_candidate_package_clause_is_replaced_in_place():
 
 
 def test_jvm_memory_flags_follow_the_runs_limit():
-    assert java.memory_flags(384 << 20) == ["-Xmx192m", "-XX:MaxDirectMemorySize=24m"]
-    assert java.memory_flags(16 << 20) == ["-Xmx32m", "-XX:MaxDirectMemorySize=8m"]
+    assert java.memory_flags(384 << 20) == ["-Xms32m", "-Xmx192m", "-XX:MaxDirectMemorySize=24m"]
+    assert java.memory_flags(16 << 20) == ["-Xms32m", "-Xmx32m", "-XX:MaxDirectMemorySize=8m"]
 
 
 def test_index_keeps_public_jdk_types_apart_from_junit_names():

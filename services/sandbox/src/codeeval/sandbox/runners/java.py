@@ -48,7 +48,7 @@ JUNIT_JAR = f"{JUNIT_DIR}/junit-platform-console-standalone.jar"
 #: perf-data file. Bytecode verification stays on for every class outside the runtime image (the
 #: candidate's and the test's): it is what keeps hand-made bytecode from breaking the JVM's type
 #: safety, and so the module and policy walls.
-JVM_FLAGS = ["-ea", *java_image.GC_FLAGS, "-XX:TieredStopAtLevel=1", "-XX:CompileThresholdScaling=20",
+JVM_FLAGS = ["-ea", *java_image.GC_FLAGS, "-XX:TieredStopAtLevel=1", "-XX:CompileThresholdScaling=10",
              "-Xshare:auto", "-XX:-UsePerfData", "-XX:CICompilerCount=1", "-Xss8m", "-XX:ReservedCodeCacheSize=32m",
              "-XX:MaxMetaspaceSize=96m", "-XX:+DisableAttachMechanism", "-Djava.security.manager=allow"]
 JUDGE_SOURCES = ("module-info.java", "CodeevalLauncher.java", "JudgePolicy.java", "ValueTypes.java", "JudgeRoot.java")
@@ -324,12 +324,14 @@ class JavaRunner:
 
 
 def memory_flags(memory_bytes: int) -> list[str]:
-    """JVM memory bounds from the run's limit (they hold without cgroups): heap 1/2 of it, direct
+    """JVM memory bounds from the run's limit (they hold without cgroups): heap 1/2 of it (starting at
+    32 MiB: G1 sets up less for a small first heap, ~2 ms of CPU a run, and grows it on demand), direct
     buffers 1/16 (at least 8 MiB); with metaspace 96 MiB and code cache 32 MiB (JVM_FLAGS) and the
     JVM's own ~40 MiB, a program that fills every pool stays near the limit. Thread stacks: -Xss8m
     each, their number bounded by the backend's process limit."""
     mib = memory_bytes >> 20
-    return [f"-Xmx{max(32, mib // 2)}m", f"-XX:MaxDirectMemorySize={max(8, mib // 16)}m"]
+    heap = max(32, mib // 2)
+    return [f"-Xms{min(32, heap)}m", f"-Xmx{heap}m", f"-XX:MaxDirectMemorySize={max(8, mib // 16)}m"]
 
 
 def build_index(jdk_types: list[str], junit: dict[str, set[str]]) -> JavaIndex:
