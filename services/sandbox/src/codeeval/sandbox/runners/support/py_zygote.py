@@ -56,8 +56,9 @@ PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAP_AM
 PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER, CAPS_V3 = 4, 2, 0x20080522
 CANDIDATE_ID = 1
 CODE_DIR = "/code"
-#: Preloaded once: what most judged programs import. Nothing with per-process random state
-#: (``random``, ``tempfile``): forks would share it.
+#: Preloaded once: what most judged programs import. ``statistics`` imports ``random``, which
+#: CPython reseeds in every forked child (``os.register_at_fork``; test_python_zygote_random.py);
+#: nothing else with per-process random state.
 PRELOAD = ("re", "math", "collections", "itertools", "functools", "heapq", "string", "typing", "bisect",
            "operator", "traceback", "fractions", "decimal", "statistics", "hashlib")
 #: The highest capability number of this kernel (read at the zygote's start).
