@@ -1,9 +1,10 @@
 """The trainer's memory measures on a tiny random Llama and in real subprocesses: the loss from the
 labelled positions' logits only equals the model's own loss (value and gradients, dropout on), the
-run's phases are reported in order, glibc's mmap threshold is fixed, and per-phase peaks reset."""
+run's phases are reported in order, freed heap pages go back to the kernel, and per-phase peaks reset."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,13 @@ def test_phases_are_reported_in_order(tiny_model: Path, tmp_path: Path) -> None:
     finally:
         recipe.cleanup()
     assert seen == ["load", "adapter", "data", "optimizer", "first step", "steps"]
+    progress = [e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())
+                if e["kind"] == "progress"]
+    assert len(progress) == 2
+    for event in progress:  # each step's split: forward, backward, optimizer seconds
+        assert set(event["seconds"]) == {"forward", "backward", "optimizer"}
+        assert event["seconds"]["forward"] > 0 and event["seconds"]["backward"] > 0
+        assert event["seconds"]["optimizer"] >= 0
 
 
 def _python(code: str, **env: str) -> str:
@@ -95,36 +103,32 @@ def _python(code: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-_MMAPPED_AFTER_FREE = """
-    import ctypes
-    from codeeval.trainer.memory import bound_heap
+_FREED_HEAP = """
+    import ctypes, re
+    from codeeval.trainer.memory import trim_heap
 
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_size_t) for n in
-                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-                     "fordblks", "keepcost")]
+    def rss():
+        return int(re.search(r"VmRSS:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) << 10
 
     libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = MallInfo2
     libc.malloc.restype = ctypes.c_void_p
     libc.free.argtypes = [ctypes.c_void_p]
-    applied = {apply}
-    if applied:
-        print(bound_heap(), end=" ")
-    libc.free(libc.malloc(4 << 20))  # glibc's dynamic threshold rises to 4 MiB here
-    mmapped = libc.mallinfo2().hblkhd
-    block = libc.malloc(1 << 20)
-    print(libc.mallinfo2().hblkhd - mmapped >= 1 << 20)  # the 1 MiB block is mmapped, not on the heap
-    libc.free(block)
+    blocks = [libc.malloc(64 << 10) for _ in range(1024)]  # 64 MiB of heap blocks, below the mmap threshold
+    for b in blocks:
+        ctypes.memset(b, 1, 64 << 10)  # resident
+    for b in blocks[:-1]:
+        libc.free(b)  # freed below a live block: glibc keeps the pages
+    before = rss()
+    released = trim_heap() if {trim} else False
+    print(released, before - rss() >= 48 << 20)
 """
 
 
-def test_bound_heap_keeps_large_blocks_mmapped() -> None:
+def test_trim_heap_gives_freed_heap_pages_back() -> None:
     if not hasattr(__import__("ctypes").CDLL(None), "gnu_get_libc_version"):
-        pytest.skip("not glibc: bound_heap is a no-op there")
-    assert _python(_MMAPPED_AFTER_FREE.format(apply=False)) == "False"  # glibc's default: on the heap
-    assert _python(_MMAPPED_AFTER_FREE.format(apply=True)) == "True True"
-    assert _python(_MMAPPED_AFTER_FREE.format(apply=True), MALLOC_MMAP_THRESHOLD_="65536") == "False True"
+        pytest.skip("not glibc: trim_heap is a no-op there")
+    assert _python(_FREED_HEAP.format(trim=False)) == "False False"  # glibc alone keeps them resident
+    assert _python(_FREED_HEAP.format(trim=True)) == "True True"
 
 
 def test_phase_peaks_reset_between_phases() -> None:

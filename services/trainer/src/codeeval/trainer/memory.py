@@ -1,17 +1,17 @@
 """Process memory of a training run: glibc's allocator kept from hoarding freed activations, and
 the peak memory of each phase of a run.
 
-A training step allocates and frees hundreds of MiB of activations. glibc raises its mmap
-threshold each time an mmapped block is freed (up to 32 MiB), so from the second step on most
-activations come from the heap, whose freed blocks fragment and stay resident; the process's peak
-grows step after step. :func:`bound_heap` fixes the threshold so that large blocks are always
-mmapped and go back to the kernel when freed (figures in the trainer's README, "Memory and speed").
+A training step allocates and frees hundreds of MiB of activations whose sizes change with each
+batch's length. glibc raises its mmap threshold each time an mmapped block is freed (up to 32 MiB),
+so from the second step on they come from the heap, whose freed blocks fragment and stay resident:
+the process's peak grows step after step. :func:`trim_heap`, called by the recipe after every
+optimizer step, gives the freed pages back to the kernel (figures and the alternatives measured in
+the trainer's README, "Memory and speed").
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 import resource
 import time
@@ -19,26 +19,28 @@ from pathlib import Path
 
 import torch
 
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-HEAP_THRESHOLD = 128 * 1024  # glibc's own initial threshold, kept fixed instead of raised
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
-def bound_heap(threshold: int = HEAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold at ``threshold`` bytes for this process: blocks of at least that
-    size are mmapped and unmapped on free, never kept on the heap. Returns whether it was applied:
-    False where libc is not glibc, or where ``MALLOC_MMAP_THRESHOLD_`` is set (the user's choice
-    stands). Cost: an mmap, a munmap and the page faults of each large tensor at every step
-    (measured in the README); numerics are unchanged."""
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return False
+def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 - raises AttributeError off glibc
     except (OSError, AttributeError):
-        return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold))
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def trim_heap() -> bool:
+    """Give every whole free page of glibc's heap back to the kernel (``malloc_trim(0)``); live memory is
+    untouched. Returns whether anything was released (False off glibc). Cost: a walk over the heap's
+    free chunks (milliseconds), and the next step faults the released pages in again (fewer faults than
+    mapping each large block afresh: measured in the README); numerics are unchanged."""
+    return bool(_LIBC.malloc_trim(0)) if _LIBC is not None else False
 
 
 class PhasePeaks:

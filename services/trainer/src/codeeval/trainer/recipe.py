@@ -82,7 +82,6 @@ class Recipe:
     def setup(self) -> None:
         cfg = self.cfg
         torch.set_num_threads(cfg.train.compute_threads)
-        memory.bound_heap()
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -181,6 +180,7 @@ class Recipe:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
+            memory.trim_heap()  # the step's activations are freed: their pages go back (README)
             split["optimizer"] = time.monotonic() - t1
             st["step"] += 1
             if not step_times:
