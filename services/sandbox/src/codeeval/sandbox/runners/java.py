@@ -11,9 +11,9 @@ judge only (no jdk.unsupported: no ``sun.misc.Unsafe``), and the judge's policy 
 candidate exiting, processes, native libraries, class loaders, links, /proc and writes to code (see
 the README's threat model). A sample runs as soon as javac has written its classes, while javac
 goes on with the rest (``_javac_watched``). Cost on a 2-core machine (bench/sandbox/java_batch.py):
-one javac start-up (~0.5 s of CPU) for the batch and ~8 ms of CPU per candidate in it, plus a
-sandboxed JVM per candidate (~45 ms of CPU, ~10 ms of it the sandbox), against ~0.6 s per candidate
-compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
+one javac start-up (~0.5 s of CPU) for the batch and ~6 ms of CPU per candidate in it, plus a JVM
+per candidate (~45 ms of CPU) and its sandbox (~12 ms, the service's share included), against
+~0.7 s per candidate compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
 rest are compiled again together (javac writes no classes once any unit fails); when javac fails
 without attributable errors (a crash, a timeout) every candidate is compiled on its own.
 """

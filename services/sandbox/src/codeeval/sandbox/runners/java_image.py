@@ -12,12 +12,12 @@ security manager, the launcher, the lambda forms they spin, the JDK classes of a
 test); not from the image's default class list too, as the archive is relocated at each start
 (ASLR), at a cost that grows with its size. Classes from the class path (JUnit, the candidate's, the
 test's) are never archived (a static archive takes no directory entries, and they are not trusted).
-Measured on a 2-core machine (``bench/sandbox/java_batch.py --flags``): the judge's JVM takes ~35% less
-CPU than with ``-m`` and the serial collector. The image holds java.se and the few service providers
-the JDK's boot layer binds for it (locale data, charsets, EC crypto, random generators, zipfs), and
-nothing else: no jdk.unsupported (no ``sun.misc.Unsafe``), no jdk.attach, jdk.management, jdk.compiler
-or jdk.jfr (the JDK's own boot layer for ``--add-modules java.se`` binds those too, as service
-providers).
+Measured on a 2-core machine (``bench/sandbox/java_batch.py --flags``): ``-m`` and the serial
+collector each cost ~5 ms more CPU of the ~45 ms the judge's JVM takes. The image holds java.se and
+the few service providers the JDK's boot layer binds for it (locale data, charsets, EC crypto, random
+generators, zipfs), and nothing else: no jdk.unsupported (no ``sun.misc.Unsafe``), no jdk.attach,
+jdk.management, jdk.compiler or jdk.jfr (the JDK's own boot layer for ``--add-modules java.se`` binds
+those too, as service providers).
 
 Trust: built by the service itself (a trusted process; nothing of a candidate runs), owned by the
 service (root when root), dirs 0755 and files 0644 (0755 for executables), bound read-only. Cost:
