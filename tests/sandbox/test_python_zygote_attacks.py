@@ -611,7 +611,7 @@ def _zygote_python(engine: Executor) -> int:
     zygote = next(iter(engine.backend.zygotes.values()))  # type: ignore[attr-defined]
     argv = {p: open(f"/proc/{p}/cmdline", "rb").read().split(b"\0") for p in descendants(zygote.proc.pid)}  # noqa: SIM115
     found = [p for p, args in argv.items() if args[0].endswith(b"python3") and b"/harness/py_zygote.py" in args]
-    assert len(found) == 1, found  # idle: no run's C1 beside it
+    assert len(found) == 1, found  # idle: no run child beside it
     return found[0]
 
 

@@ -1,6 +1,6 @@
 """The zygote path's run cgroups (bubblewrap as root, cgroups on): each run gets a group of its own,
-made while the slot's previous run ran (``_spare``) when the limits match and made on the spot when
-they do not, and removed after its result; nothing is left when the engine stops. Real
+made (in a thread) while the slot's previous run ran (``_spare``) when the limits match and made on
+the spot when they do not, and removed after its result; nothing is left when the engine stops. Real
 bubblewrap, real cgroups, a real zygote; one slot, no retries."""
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ def _groups(engine: Executor) -> set[Path]:
 
 
 async def _settled(engine: Executor) -> set[Path]:
-    """The run groups once every finished run's group is removed (retried from the event loop)."""
-    for _ in range(200):
-        if not engine.backend._retiring:  # type: ignore[attr-defined]
+    """The run groups once the backend's cgroup work in threads is done (spares made, finished
+    runs' groups removed)."""
+    for _ in range(250):
+        if not engine.backend._retiring and not engine.backend._chores:  # type: ignore[attr-defined]
             break
         await asyncio.sleep(0.02)
     return _groups(engine)

@@ -75,6 +75,8 @@ class BubblewrapBackend(Backend):
         self._spare: dict[int, tuple[tuple[int, int], cgroups.RunCgroup]] = {}
         #: finished runs' cgroups still being removed (off the runs' critical path)
         self._retiring: set[cgroups.RunCgroup] = set()
+        #: background cgroup work (spares being made, groups being removed), awaited at stop
+        self._chores: set[asyncio.Future[None]] = set()
 
     def version(self) -> str:
         out = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
@@ -109,6 +111,8 @@ class BubblewrapBackend(Backend):
         for z in self.zygotes.values():
             await asyncio.to_thread(z.stop)
         self.zygotes.clear()
+        if self._chores:
+            await asyncio.wait(list(self._chores))
         leftovers = [cg for _, cg in self._spare.values()] + list(self._retiring)
         self._spare.clear()
         self._retiring.clear()
@@ -197,27 +201,28 @@ class BubblewrapBackend(Backend):
     async def _execute_zygote(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
         """A judged Python run through the slot's zygote. Its cgroup is the one made while the
         slot's previous run ran (when the limits match; else made here), the next run's is made
-        while this one runs, and this one's is removed after the result: no cgroup mkdir or rmdir
-        waits on the run's path. Each group serves one run only."""
+        while this one runs, and this one's is removed after the result, all in threads: no
+        cgroup mkdir or rmdir waits on the run's path or stalls the event loop. Each group serves
+        one run only."""
         lim = cmd.limits
         key = (lim.memory_bytes, lim.max_processes)
         cg: cgroups.RunCgroup | None = None
         spare = self._spare.pop(uid, None)
         if spare is not None and spare[0] != key:
-            self._retire(spare[1])
+            self._retiring.add(spare[1])
+            self._chore(self._remove, spare[1])
             spare = None
         try:
             if spare is not None:
                 cg = spare[1]
             elif self.cgroups is not None:
-                cg = self.cgroups.create(*key)
+                cg = await asyncio.to_thread(self.cgroups.create, *key)
         except (OSError, RuntimeError) as exc:
             return ProcessResult(exit_code=-1, sandbox_failure=f"could not create the run's cgroups: {exc}")
 
         def prepare_next() -> None:
             if self.cgroups is not None and uid not in self._spare:
-                with contextlib.suppress(OSError, RuntimeError):
-                    self._spare[uid] = (key, self.cgroups.create(*key))
+                self._chore(self._make_spare, uid, key)
 
         try:
             return await zygote.run(self._zygote(cmd, uid), cmd, cg, lim.max_processes,
@@ -226,17 +231,31 @@ class BubblewrapBackend(Backend):
         finally:
             if cg is not None:  # after the result is handed on
                 self._retiring.add(cg)
-                asyncio.get_running_loop().call_soon(self._retire, cg)
+                self._chore(self._remove, cg)
 
-    def _retire(self, cg: cgroups.RunCgroup, attempt: int = 0) -> None:
-        """Remove a finished run's cgroup from the event loop, retrying while the kernel reaps its
-        last process (one ``try_destroy`` a step, never a sleep or a thread); given up after
-        ``cgroups.DESTROY_ATTEMPTS`` (the instance group's removal at stop sweeps it)."""
-        self._retiring.add(cg)
-        if cg.try_destroy() or attempt >= cgroups.DESTROY_ATTEMPTS:
+    def _chore(self, work: Callable[..., None], *args: object) -> None:
+        """Run ``work(*args)`` in a thread, off the event loop (cgroup mkdir, rmdir and their
+        writes can wait on the kernel for milliseconds); awaited at :meth:`stop`."""
+        task = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def _make_spare(self, uid: int, key: tuple[int, int]) -> None:
+        """The slot's next run's cgroup (made while its current run runs; a thread)."""
+        assert self.cgroups is not None
+        with contextlib.suppress(OSError, RuntimeError):
+            cg = self.cgroups.create(*key)
+            if self._spare.setdefault(uid, (key, cg))[1] is not cg:
+                cg.destroy()
+
+    def _remove(self, cg: cgroups.RunCgroup) -> None:
+        """Remove a finished run's cgroup, retrying while the kernel reaps its last process (a
+        thread; given up after ``cgroups.DESTROY_ATTEMPTS``: the instance group's removal at stop
+        sweeps it)."""
+        try:
+            cg.destroy()
+        finally:
             self._retiring.discard(cg)
-            return
-        asyncio.get_running_loop().call_later(0.01 * (attempt + 1), self._retire, cg, attempt + 1)
 
     async def _execute(self, cmd: SandboxCommand, uid: int) -> ProcessResult:
         if cmd.zygote is not None and self.python_zygote:

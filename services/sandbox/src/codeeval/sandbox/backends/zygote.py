@@ -372,7 +372,9 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
         out.on_exceed = err.on_exceed = kill
         if cg is not None:
             try:
-                cg.attach(pid)
+                # a thread: the first write waits out an RCU grace period (~2-4 ms on cgroup v1),
+                # which must not stall the event loop and with it the other slots' runs
+                await asyncio.to_thread(cg.attach, pid)
             except OSError as exc:
                 kill()
                 return _failure(f"could not join the run's cgroups: {exc}")
