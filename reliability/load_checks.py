@@ -139,7 +139,10 @@ class Sample:
     tree: int
     leftover_processes: int = 0
     leftover_dirs: int = 0
-    leftover_cgroups: int = 0
+    leftover_cgroups: int = 0   # run cgroups beyond what the service keeps ready (see run_groups)
+    #: run cgroups that exist (names): a service may keep groups made ahead for its next runs, but
+    #: each serves one run, so a name still there in the next sample taken after more runs is a leak
+    run_groups: frozenset[str] = frozenset()
     #: exited children in the tree that their parent has not reaped yet (pids: a zombie keeps its pid
     #: until it is reaped, so the same pid in a later sample is the same unreaped child)
     zombie_pids: frozenset[int] = frozenset()
@@ -212,6 +215,12 @@ def flatness_problems(samples: Sequence[Sample], service: str, rss_tolerance: fl
         out.append(f"{service}: children left unreaped while more runs went on in {len(kept)} of "
                    f"{len(samples) - 1} rounds (first: pids {sorted(pids)[:5]}, unreaped from {a.runs} to "
                    f"{b.runs} runs)")
+    groups = [(a, b, a.run_groups & b.run_groups) for a, b in itertools.pairwise(samples) if b.runs > a.runs]
+    groups = [(a, b, names) for a, b, names in groups if names]
+    if groups:
+        a, b, names = groups[0]
+        out.append(f"{service}: run cgroups left while more runs went on in {len(groups)} of {len(samples) - 1} "
+                   f"rounds (first: {sorted(names)[:3]}, there from {a.runs} to {b.runs} runs)")
     for name in ("leftover_processes", "leftover_dirs", "leftover_cgroups"):
         bad = [s for s in samples if getattr(s, name)]
         if bad:

@@ -107,13 +107,14 @@ def slot_uids(pid: int, slots: int) -> range:
     return range(0)
 
 
-def run_cgroups(pid: int) -> int:
-    """Run cgroups (children of the service's instance groups, v1 and v2) that exist now."""
+def run_cgroups(pid: int) -> frozenset[str]:
+    """Names of the run cgroups (children of the service's instance groups, v1 and v2) that exist now:
+    a run's group has one name in every controller."""
     root = Path("/sys/fs/cgroup")
     try:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     except OSError:
-        return 0
+        return frozenset()
     groups: set[Path] = set()
     for line in lines:
         _, controllers, path = line.split(":", 2)
@@ -121,7 +122,7 @@ def run_cgroups(pid: int) -> int:
             if ctl in ("", "memory", "pids"):
                 top = root / ctl / path.lstrip("/") / "codeeval-sandbox"
                 groups.update(top.glob(f"pid-{pid}-*"))
-    return sum(1 for g in groups for child in g.iterdir() if child.is_dir())
+    return frozenset(child.name for g in groups for child in g.iterdir() if child.is_dir())
 
 
 RUN_DIR = re.compile(r"[0-9a-f]{24}")
@@ -142,16 +143,20 @@ JUDGE_SCRIPT = "py_judge.py"
 
 
 def sample(svc: SandboxService, runs: int, uids: range) -> tuple[Sample, int]:
-    """A quiet sample, and the orphaned zombies of the slot uids seen (the host init's to reap)."""
+    """A quiet sample, and the orphaned zombies of the slot uids seen (the host init's to reap). Run
+    cgroups: the zygote path keeps one group per slot made ahead for the slot's next run (each serves
+    one run, then is removed), so more groups than slots are leftovers, and a group still there in the
+    next sample is one too (:func:`~reliability.load_checks.flatness_problems`)."""
     table = processes()
     left, orphans = leftovers(uids, svc.pid, table) if uids else (set(), set())
+    groups = run_cgroups(svc.pid)
     tree = descendants(svc.pid, table)
     zombies = frozenset(p for p in tree if table[p].state == "Z")
     judges = {pp for pp in {table[p].ppid for p in zombies} if JUDGE_SCRIPT in cmdline(pp)}
     return Sample(runs=runs, rss=rss_bytes(svc.pid), fds=open_fds(svc.pid), tree=len(tree) - len(zombies),
                   zombie_pids=zombies, stray_zombies=sum(1 for p in zombies if table[p].ppid not in judges),
                   leftover_processes=len(left), leftover_dirs=run_dirs(svc.workspace, svc.pid),
-                  leftover_cgroups=run_cgroups(svc.pid)), len(orphans)
+                  leftover_cgroups=max(0, len(groups) - svc.slots), run_groups=groups), len(orphans)
 
 
 def quiet_sample(svc: SandboxService, runs: int, uids: range, seconds: float = 5.0) -> tuple[Sample, int]:
@@ -322,7 +327,9 @@ def _section(ctx: Context, svc: SandboxService, tally: Tally, flat: Flatness, el
              + "; ".join(f"{k} {v}" for k, v in figures.items()),
              "leftovers checked in every sample: processes of the slot uids "
              + (f"{uids.start}-{uids.stop - 1}" if uids else "(none: not root)")
-             + ", run directories in the workspace, run cgroups under the service's group; exited processes "
+             + ", run directories in the workspace, run cgroups under the service's group (beyond one per slot: "
+             "the group the zygote path makes ahead for a slot's next run; and any group still there in the next "
+             "sample, since each serves one run); exited processes "
              f"re-parented to the host's init (zombies it reaps on its own schedule, not the service's) up to "
              f"{max_orphans} in a sample",
              f"unreaped children, judged exactly (no count allowance): in every quiet sample each must be a child "

@@ -55,6 +55,12 @@ def test_a_planted_leak_is_caught() -> None:
                                                  "after 60 runs)"]
     assert "leftover dirs" in flatness_problems(samples(leftover_dirs=1), "sandbox")[0]
     assert "leftover cgroups" in flatness_problems(samples(leftover_cgroups=2), "sandbox")[0]
+    ahead = samples(3)
+    ahead[0].run_groups, ahead[1].run_groups, ahead[2].run_groups = frozenset("ab"), frozenset("cd"), frozenset("ef")
+    assert flatness_problems(ahead, "sandbox") == []  # groups made ahead, each used by the next round
+    ahead[2].run_groups = frozenset("cf")  # c served no run while 20 more ran: left behind
+    assert flatness_problems(ahead, "sandbox") == [
+        "sandbox: run cgroups left while more runs went on in 1 of 2 rounds (first: ['c'], there from 40 to 60 runs)"]
     assert flatness_problems([], "sandbox") == ["sandbox: no resource sample was taken"]
 
 
@@ -191,7 +197,7 @@ def test_a_quiet_sample_tells_a_judges_unreaped_child_from_a_stray_one(tmp_path:
     judge = subprocess.Popen([sys.executable, "-c", forker, load_sandbox.JUDGE_SCRIPT])
     other = subprocess.Popen([sys.executable, "-c", forker, "worker.py"])
     try:
-        svc = SimpleNamespace(pid=os.getpid(), workspace=tmp_path)
+        svc = SimpleNamespace(pid=os.getpid(), workspace=tmp_path, slots=1)
         for _ in range(100):
             got, _ = load_sandbox.sample(svc, 1, range(0))  # type: ignore[arg-type]
             if got.zombies == 2:
