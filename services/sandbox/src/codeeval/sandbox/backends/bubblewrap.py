@@ -233,6 +233,14 @@ class BubblewrapBackend(Backend):
                 self._retiring.add(cg)
                 self._chore(self._remove, cg)
 
+    async def settle(self) -> set[Path]:
+        """Wait for the background cgroup work (spares being made, finished runs' groups being
+        removed); return the directories of the spares: groups made ahead for each slot's next
+        zygote run, empty and never used (what a check for leftover run cgroups must allow)."""
+        while self._chores:
+            await asyncio.wait(list(self._chores))
+        return {d for _, cg in self._spare.values() for d in cg.dirs.values()}
+
     def _chore(self, work: Callable[..., None], *args: object) -> None:
         """Run ``work(*args)`` in a thread, off the event loop (cgroup mkdir, rmdir and their
         writes can wait on the kernel for milliseconds); awaited at :meth:`stop`."""
