@@ -254,7 +254,8 @@ class Trainer:
         raise TimeoutError(f"job {job_id} did not reach step {step} within {JOB_LIMIT_S:.0f}s")
 
     def kill_worker(self, pid: int) -> None:
-        """SIGKILL the job's worker (checked to be this service's child), and wait until it is gone."""
+        """SIGKILL the job's worker (checked to be this service's child), and wait until it is gone (at
+        most 30 s)."""
         try:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
@@ -262,7 +263,10 @@ class Trainer:
         if ppid != self.replica.pid:
             raise RuntimeError(f"pid {pid} is not the trainer's worker (its parent is {ppid})")
         os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30.0
         while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker {pid} still runs 30 s after SIGKILL (state {_state(pid)})")
             time.sleep(0.02)
 
 
