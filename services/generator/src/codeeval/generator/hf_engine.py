@@ -49,6 +49,7 @@ class TransformersEngine(Engine):
         self.threads = threads
         self.model: Any = None
         self._tok: Any = None
+        self._batch_tok: Any = None
         self._adapters: set[str] = set()
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -61,10 +62,14 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch.set_num_threads(self.threads)
-        self._tok = AutoTokenizer.from_pretrained(self.model_path)
-        self._tok.padding_side = "left"
-        if self._tok.pad_token_id is None:
-            self._tok.pad_token = self._tok.eos_token
+        # Two tokenizers: a fast tokenizer's padding is state of its Rust backend, so an unpadded call
+        # (count_tokens, on the event loop's thread) reset it under a batch's padded encoding in the
+        # worker thread, which then failed with ragged rows (INTERNAL). The batch encodes with its own.
+        self._tok, self._batch_tok = (AutoTokenizer.from_pretrained(self.model_path) for _ in range(2))
+        for tok in (self._tok, self._batch_tok):
+            tok.padding_side = "left"
+            if tok.pad_token_id is None:
+                tok.pad_token = tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, self.dtype))
         self.model.eval()
         linear = frozenset(n for n, m in self.model.named_modules() if isinstance(m, torch.nn.Linear))
@@ -168,7 +173,7 @@ class TransformersEngine(Engine):
         first = batch[0].sampling
         max_new = max(p.sampling.max_tokens for p in batch)
         stops = sorted({s for p in batch for s in p.sampling.stop if s})
-        enc = self._tok([p.prompt for p in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self._batch_tok([p.prompt for p in batch], return_tensors="pt", padding=True, add_special_tokens=False)
         kwargs: dict[str, Any] = {"max_new_tokens": max_new, "pad_token_id": self._tok.pad_token_id}
         if stops:
             kwargs.update(stop_strings=stops, tokenizer=self._tok)
