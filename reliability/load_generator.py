@@ -10,9 +10,12 @@ a base-model text with neither marker); latency p50/p99 per target and tokens/s.
 vLLM when installed and the profile is ``full`` (its CPU build mixes base and adapter rows in one
 batch, which ``gate.py`` keeps apart: this is the proof under load), else transformers+PEFT.
 
-The adapters are trained once per machine (a few dozen PEFT LoRA steps on CPU, high learning rate:
-a minute or two) and cached in the codeeval model cache under ``load-adapters/``, keyed by the base
-model's hash and the recipe, so a second run reuses them. Bounded by ``ctx.count(2000)`` requests
+The adapters are trained once per machine and cached in the codeeval model cache under
+``load-adapters/``, keyed by the base model's hash and the recipe, so a second run reuses them. The
+recipe is sized for a fresh CI machine (:func:`train_marker_adapters`): one base-model load for both,
+LoRA on the last :data:`LAST_LAYERS` layers only (backward passes stop there), the prompts in one
+batch, :data:`STEPS` steps at a high learning rate; every prompt of :data:`PROMPTS` (and unseen ones)
+then starts with the marker. Bounded by ``ctx.count(2000)`` requests
 and ``ctx.deadline(seconds)``.
 """
 
@@ -49,9 +52,14 @@ PROMPTS = ["Write a Python function that adds two numbers.", "Reverse a string i
            "What is a linked list?", "Sort a list of integers in Java."]
 MARKERS = {"marker-a": "AAAA AAAA AAAA AAAA", "marker-b": "BBBB BBBB BBBB BBBB"}
 CHURNED = "marker-a-churn"  # loaded and unloaded again and again, with marker-a's weights
-STEPS, LR, RANK = 8, 1e-2, 8
+#: The marker adapters' recipe: 4 full-batch steps at 3e-2 on LoRA rank 8 of the last 2 layers'
+#: attention. Measured: both markers lead all 4 prompts and 3 unseen ones (greedy); 4 batched
+#: forward passes and backward passes through 2 of 30 layers per adapter, where the earlier recipe (8
+#: steps, one prompt at a time, all layers) ran 32 full forward and backward passes per adapter.
+STEPS, LR, RANK, LAST_LAYERS = 4, 3e-2, 8, 2
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
-RECIPE = {"steps": STEPS, "lr": LR, "rank": RANK, "targets": list(TARGETS), "v": 1}
+RECIPE = {"steps": STEPS, "lr": LR, "rank": RANK, "targets": list(TARGETS), "last_layers": LAST_LAYERS,
+          "batch": len(PROMPTS), "v": 2}
 #: The churned name stays loaded this long (streams on it run, and some are still running when it
 #: is unloaded), then unloaded this long (streams on it are refused).
 CHURN_LOADED_S, CHURN_UNLOADED_S = 8.0, 1.0
@@ -73,60 +81,87 @@ def wrong_output(target: str, text: str) -> bool:
     return head in {m[:2] for m in MARKERS.values()}
 
 
-def train_marker_adapter(base: Path, out: Path, answer: str, seed: int) -> Path:
-    """A PEFT LoRA adapter that answers every prompt of :data:`PROMPTS` with ``answer`` (greedy), with
-    the trainer's ``codeeval_adapter.json`` (template smollm2). Cost: ``steps`` x len(PROMPTS) CPU
-    forward/backward passes of short sequences."""
+def _batch(tok: Any, answer: str) -> tuple[Any, Any, Any]:
+    """:data:`PROMPTS` with ``answer`` as one right-padded batch: input ids, attention mask and labels
+    (the answer's tokens only)."""
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from codeeval.prompts import get_template
 
-    torch.manual_seed(seed)
-    tok = AutoTokenizer.from_pretrained(base)
-    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=2 * RANK, target_modules=list(TARGETS),
-                                             lora_dropout=0.0))
     tpl = get_template("smollm2")
     rows = []
     for p in PROMPTS:
         prompt, completion = tpl.render_training_example([{"role": "user", "content": p}], answer)
         p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
         c_ids = tok(completion, add_special_tokens=False)["input_ids"]
-        rows.append((torch.tensor([p_ids + c_ids]), torch.tensor([[-100] * len(p_ids) + c_ids])))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
-    model.train()
-    for _ in range(STEPS):
-        for ids, labels in rows:
-            model(input_ids=ids, labels=labels).loss.backward()
+        rows.append((p_ids + c_ids, [-100] * len(p_ids) + c_ids))
+    width = max(len(ids) for ids, _ in rows)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r, _ in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in rows])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in rows])
+    return ids, mask, labels
+
+
+def train_marker_adapters(base: Path, jobs: dict[Path, tuple[str, int]]) -> None:
+    """PEFT LoRA adapters, one per ``jobs`` entry (folder -> (answer, seed)), that answer every prompt
+    of :data:`PROMPTS` with their answer (greedy), each with the trainer's ``codeeval_adapter.json``
+    (template smollm2). The base model is loaded once. Cost per adapter: :data:`STEPS` forward passes
+    of the 4-prompt batch and backward passes through the last :data:`LAST_LAYERS` layers (seconds on
+    an idle 2-core machine; the base model's load and torch's import come once on top)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codeeval.prompts import get_template
+
+    tpl = get_template("smollm2")
+    tok = AutoTokenizer.from_pretrained(base)
+    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    layers = model.config.num_hidden_layers
+    for out, (answer, seed) in jobs.items():
+        torch.manual_seed(seed)
+        peft_model: Any = get_peft_model(model, LoraConfig(
+            r=RANK, lora_alpha=2 * RANK, target_modules=list(TARGETS), lora_dropout=0.0,
+            layers_to_transform=list(range(layers - LAST_LAYERS, layers))))
+        ids, mask, labels = _batch(tok, answer)
+        opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=LR)
+        peft_model.train()
+        for _ in range(STEPS):
+            peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
             opt.step()
             opt.zero_grad()
-    model.save_pretrained(out)
-    (out / "codeeval_adapter.json").write_text(json.dumps(
-        {"template": tpl.name, "template_sha256": tpl.sha256, "base_model": str(base), "task_prompts": {},
-         "answer": answer}, indent=1))
-    return out
+        peft_model.save_pretrained(out)
+        (out / "codeeval_adapter.json").write_text(json.dumps(
+            {"template": tpl.name, "template_sha256": tpl.sha256, "base_model": str(base), "task_prompts": {},
+             "answer": answer}, indent=1))
+        model = peft_model.unload()  # the base model again, without the LoRA layers
 
 
 def marker_adapters(log: Any = print) -> dict[str, Path]:
-    """The two marker adapters, trained on first use and cached by base hash and recipe."""
+    """The two marker adapters, trained on first use (both at once) and cached by base hash and recipe."""
     from codeeval.models import model_cache_dir, model_sha256, prepare_default_model
 
     base = prepare_default_model()
-    out = {}
+    out: dict[str, Path] = {}
+    jobs: dict[str, tuple[str, int]] = {}
     for seed, (name, answer) in enumerate(MARKERS.items()):
         recipe = {**RECIPE, "base": model_sha256(base), "answer": answer, "prompts": PROMPTS, "seed": seed}
         key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
-        folder = model_cache_dir() / "load-adapters" / f"{name}-{key}"
-        if not (folder / "codeeval_adapter.json").exists():
-            log(f"load: training the {name} adapter (once per machine; cached in {folder.parent})")
-            with tempfile.TemporaryDirectory(prefix="codeeval-marker-") as tmp:
-                train_marker_adapter(base, Path(tmp) / name, answer, seed)
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                shutil.rmtree(folder, ignore_errors=True)
-                shutil.copytree(Path(tmp) / name, folder)
-        out[name] = folder
+        out[name] = model_cache_dir() / "load-adapters" / f"{name}-{key}"
+        if not (out[name] / "codeeval_adapter.json").exists():
+            jobs[name] = (answer, seed)
+    if jobs:
+        t0 = time.monotonic()
+        log(f"load: training the {', '.join(jobs)} adapter(s) (once per machine; cached in "
+            f"{out[next(iter(jobs))].parent})")
+        with tempfile.TemporaryDirectory(prefix="codeeval-marker-") as tmp:
+            train_marker_adapters(base, {Path(tmp) / name: job for name, job in jobs.items()})
+            for name in jobs:
+                out[name].parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(out[name], ignore_errors=True)
+                shutil.copytree(Path(tmp) / name, out[name])
+        log(f"load: marker adapters trained in {time.monotonic() - t0:.0f}s")
     return out
 
 
