@@ -147,6 +147,7 @@ def write(sections: Sequence[Section], prov: dict[str, Any], out_md: Path, out_j
 
 
 def _atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)

@@ -32,7 +32,8 @@ def test_markdown_and_json(tmp_path: Path) -> None:
     assert "**1 of 2 figures hold; results lost: 2.**" in md
     assert "| sandbox | fault | replica killed | NO | 2 |" in md
     assert "| INVALID_ARGUMENT | 9 |" in md and "- 2 programs missing" in md
-    write(sections, prov, tmp_path / "R.md", tmp_path / "r.json")
+    write(sections, prov, tmp_path / "new" / "R.md", tmp_path / "r.json")  # a folder not there yet is made
+    assert (tmp_path / "new" / "R.md").read_text() == md
     data = json.loads((tmp_path / "r.json").read_text())
     assert [s["ok"] for s in data["sections"]] == [True, False]
     assert data["provenance"]["profile"] == "short"
