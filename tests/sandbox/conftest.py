@@ -43,6 +43,19 @@ def settings(**overrides: object) -> SandboxSettings:
     return SandboxSettings.load(**{**base, **overrides})
 
 
+async def zygote_executor(**overrides: object) -> Executor:
+    """A started Executor on the Python zygote path (bubblewrap; one slot, no retries unless overridden),
+    as the service starts it: the trusted support dir staged before the first run. Skips where bubblewrap
+    or root (the zygote's two-uid user namespace) is missing. The caller stops it."""
+    if not bwrap_usable():
+        pytest.skip("bubblewrap not installed")
+    if os.geteuid() != 0:
+        pytest.skip("the zygote needs root (a two-uid user namespace)")
+    eng = Executor(settings(**{"python_zygote": True, "max_concurrency": 1, "retries": 0, **overrides}))
+    await eng.start()
+    return eng
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine() -> AsyncIterator[Executor]:
     if not bwrap_usable():

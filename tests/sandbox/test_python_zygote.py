@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import bwrap_usable, leftover_sandbox_processes, settings
+from conftest import leftover_sandbox_processes, settings, zygote_executor
 
 from codeeval.sandbox.backends.memwatch import descendants
 from codeeval.sandbox.backends.zygote import ZYGOTE_UID_OFFSET
@@ -54,12 +54,7 @@ def state():
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def zygote_engine() -> AsyncIterator[Executor]:
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, max_concurrency=1, retries=0))
-    await eng.start()
+    eng = await zygote_executor()
     yield eng
     await eng.stop()
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import bwrap_usable, leftover_sandbox_processes, settings
+from conftest import leftover_sandbox_processes, zygote_executor
 from memscan import SCAN_MEMORY
 
 from codeeval.sandbox.executor import Executor
@@ -196,12 +196,7 @@ def probe():
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def attacked() -> AsyncIterator[Executor]:
     """One slot on the zygote path, with cgroups where the host has them."""
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, max_concurrency=1, retries=0))
-    await eng.start()  # as the service does: the trusted support dir staged before the first run
+    eng = await zygote_executor()
     yield eng
     await eng.stop()
 
@@ -209,12 +204,7 @@ async def attacked() -> AsyncIterator[Executor]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def podlike_zygote() -> AsyncIterator[Executor]:
     """One slot on the zygote path without cgroups, as in a pod: rlimits and the watchdog bound it."""
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, cgroups=False, max_concurrency=1, retries=0))
-    await eng.start()
+    eng = await zygote_executor(cgroups=False)
     assert eng.backend.describe()["cgroups"].startswith("none")
     yield eng
     await eng.stop()
@@ -523,12 +513,7 @@ def probe():
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def two_slots() -> AsyncIterator[Executor]:
     """Two slots (two zygotes) on the zygote path; no cgroups (the host is shared and loaded)."""
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, cgroups=False, max_concurrency=2, retries=0))
-    await eng.start()
+    eng = await zygote_executor(cgroups=False, max_concurrency=2)
     yield eng
     await eng.stop()
 

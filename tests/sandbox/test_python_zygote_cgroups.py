@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import bwrap_usable, settings
+from conftest import bwrap_usable, settings, zygote_executor
 
 from codeeval.sandbox.backends import cgroups
 from codeeval.sandbox.executor import Executor
@@ -29,12 +29,7 @@ HUNGRY = "def f():\n    blob = bytearray(180 << 20)\n    blob[::4096] = b'x' * l
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[Executor]:
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, max_concurrency=1, retries=0))
-    await eng.start()
+    eng = await zygote_executor()
     if eng.backend.cgroups is None:  # type: ignore[attr-defined]
         await eng.stop()
         pytest.skip("no writable cgroup tree on this host")

@@ -5,12 +5,11 @@ one slot."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import bwrap_usable, settings
+from conftest import zygote_executor
 
 from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
@@ -22,12 +21,7 @@ DRAW = "import random, sys\n\ndef f():\n    print(random.getrandbits(64), 'rando
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[Executor]:
-    if not bwrap_usable():
-        pytest.skip("bubblewrap not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the zygote needs root (a two-uid user namespace)")
-    eng = Executor(settings(python_zygote=True, max_concurrency=1, retries=0))
-    await eng.start()
+    eng = await zygote_executor()
     yield eng
     await eng.stop()
 
