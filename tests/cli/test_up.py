@@ -36,6 +36,9 @@ def test_up_starts_serving_services_and_ctrl_c_stops_them(tmp_path):
         [sys.executable, "-m", "codeeval.cli", "up", "sandbox", "analyzer", "--log-dir", str(tmp_path / "logs"),
          "--timeout", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # Ctrl-C as a terminal sends it, even when this test runs in a background job (`make test-slow &`
+        # starts it with SIGINT ignored, which children inherit and Python then honours)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     addrs: dict[str, str] = {}
     try:
