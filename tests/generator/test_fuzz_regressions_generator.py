@@ -54,3 +54,15 @@ async def test_an_empty_raw_prompt_is_invalid_argument_naming_it(generator) -> N
         [r async for r in generator.Generate(req)]
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert info.value.details() == "prompts[1].raw: a raw prompt must not be empty"
+
+
+async def test_a_seed_over_int64_is_invalid_argument_naming_it(generator) -> None:  # type: ignore[no-untyped-def]
+    """seed = 2**64 - 1 with n=2 answered INTERNAL on the vllm engine (found by the full bad-input run)."""
+    req = pb.GenerateRequest(prompts=[pb.Prompt(raw="x")],
+                             sampling=pb.SamplingParams(max_tokens=2, n=2, seed=2**64 - 1))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        [r async for r in generator.Generate(req)]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == f"sampling.seed: seed {2**64 - 1} is over {2**63 - 1} (a signed 64-bit integer)"
+    ok = pb.GenerateRequest(prompts=[pb.Prompt(raw="x")], sampling=pb.SamplingParams(max_tokens=2, seed=2**63 - 1))
+    assert [r async for r in generator.Generate(ok)]

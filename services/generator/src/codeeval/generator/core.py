@@ -37,6 +37,9 @@ log = logging.getLogger("codeeval.generator")
 DEFAULT_SEED = 0
 
 
+#: The largest sampling seed accepted: engines hold seeds as signed 64-bit integers (the proto field is uint64).
+MAX_SEED = 2**63 - 1
+
 @dataclass(frozen=True)
 class PromptInput:
     id: str = ""
@@ -214,6 +217,9 @@ class GenerationCore:
             raise InvalidArgument(f"temperature {spec.temperature} is outside [0, 5]", field="sampling.temperature")
         if not 0 <= spec.top_p <= 1:
             raise InvalidArgument(f"top_p {spec.top_p} is outside [0, 1]", field="sampling.top_p")
+        if spec.seed is not None and spec.seed > MAX_SEED:  # vLLM answered 2**64 - 1 with n=2 by INTERNAL
+            raise InvalidArgument(f"seed {spec.seed} is over {MAX_SEED} (a signed 64-bit integer)",
+                                  field="sampling.seed")
         check_max("sampling.stop", len(spec.stop), 16)
         for i, stop in enumerate(spec.stop):  # vLLM refuses an empty one with a ValueError (was INTERNAL)
             require(stop != "", f"sampling.stop[{i}]", "a stop string must not be empty")
