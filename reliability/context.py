@@ -7,8 +7,11 @@ Every request loop an area runs must be bounded in count (``ctx.count(n)``) and 
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,3 +44,19 @@ class Context:
             if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
                 raise ValueError(f"address: {address!r} is not a loopback address")
         return address
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in this process's environment (which LocalService passes on to the services it
+    starts) for the block, then put back what was there, unset variables unset again."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -17,7 +17,6 @@ refused); every training job a valid StartTraining starts is cancelled at once.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import warnings
@@ -35,7 +34,7 @@ from hypothesis import seed as hseed
 from hypothesis.errors import HypothesisWarning
 
 from codeeval.kit.client import LocalService, open_channel
-from reliability.context import Context
+from reliability.context import Context, environment
 from reliability.fuzz_checks import ALLOWED, Answer, Resources, Tally, resource_problems, resources, violation
 from reliability.fuzz_strategies import Case, Targets, cases, field_names, message_class, plan
 from reliability.report import Section
@@ -265,43 +264,35 @@ def run(ctx: Context) -> list[Section]:
 
     services = fuzz_services.services(ctx)
     env = fuzz_services.service_env(ctx)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     sections: list[Section] = []
     total = sum(len(s.rpcs) for s in services)
     budget = AREA_SECONDS.get(ctx.profile.name, AREA_FACTOR * ctx.profile.seconds)
     carry = 0.0
     area_end = time.monotonic() + budget + START_S
     with ExitStack() as stack:
+        stack.enter_context(environment(env))  # put back after the services are stopped
         for svc in services:
             stack.callback(_stop, svc)
             threading.Thread(target=_start, args=(ctx, svc), daemon=True).start()
-        try:
-            for svc in services:
-                svc.started.wait(max(1.0, area_end - time.monotonic()))
-                if not svc.address:
-                    sections.append(Section(title="bad input on every RPC", service=svc.name, area="bad-input",
-                                            problems=[f"did not start: {svc.start_error or 'timed out'}"]))
-                    continue
-                # a share by RPCs, plus what the services before left unused (never less than the share)
-                share = budget * len(svc.rpcs) / total
-                seconds = share + carry
-                ctx.log(f"fuzz: {svc.name} at {svc.address} (pid {svc.pid}), {seconds:.0f}s")
-                t0 = time.monotonic()
-                try:
-                    section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
-                except Exception as exc:  # noqa: BLE001 - one service's crash is its figure, not the area's
-                    section = Section(title="bad input on every RPC", service=svc.name, area="bad-input",
-                                      problems=[f"the run stopped: {type(exc).__name__}: {str(exc)[:300]}"],
-                                      seconds=time.monotonic() - t0)
-                sections.append(section)
-                carry = max(0.0, seconds - section.seconds)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        for svc in services:
+            svc.started.wait(max(1.0, area_end - time.monotonic()))
+            if not svc.address:
+                sections.append(Section(title="bad input on every RPC", service=svc.name, area="bad-input",
+                                        problems=[f"did not start: {svc.start_error or 'timed out'}"]))
+                continue
+            # a share by RPCs, plus what the services before left unused (never less than the share)
+            share = budget * len(svc.rpcs) / total
+            seconds = share + carry
+            ctx.log(f"fuzz: {svc.name} at {svc.address} (pid {svc.pid}), {seconds:.0f}s")
+            t0 = time.monotonic()
+            try:
+                section = fuzz_service(ctx, svc, svc.address, svc.pid, seconds)
+            except Exception as exc:  # noqa: BLE001 - one service's crash is its figure, not the area's
+                section = Section(title="bad input on every RPC", service=svc.name, area="bad-input",
+                                  problems=[f"the run stopped: {type(exc).__name__}: {str(exc)[:300]}"],
+                                  seconds=time.monotonic() - t0)
+            sections.append(section)
+            carry = max(0.0, seconds - section.seconds)
     return sections
 
 

@@ -43,7 +43,7 @@ import grpc
 from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.kit.client import LocalService, open_channel
-from reliability.context import Context
+from reliability.context import Context, environment
 from reliability.load_checks import Flatness, Sample, Started, descendants, open_fds, percentile, rss_bytes
 from reliability.report import Section
 
@@ -177,19 +177,12 @@ def start(ctx: Context, timeout: float = 300.0) -> AnalyzerService:
     from reliability.fuzz_services import MALLOC_ENV
 
     svc = LocalService("analyzer", log_file=ctx.workdir / "analyzer.log")
-    saved = {k: os.environ.get(k) for k in MALLOC_ENV}
-    os.environ.update(MALLOC_ENV)  # LocalService passes this process's environment on
-    try:
-        ctx.check_loopback(svc.start(timeout=timeout, on_wait=ctx.log))
-    except BaseException:
-        svc.stop()
-        raise
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(MALLOC_ENV):  # LocalService passes this process's environment on
+        try:
+            ctx.check_loopback(svc.start(timeout=timeout, on_wait=ctx.log))
+        except BaseException:
+            svc.stop()
+            raise
     return AnalyzerService(svc)
 
 

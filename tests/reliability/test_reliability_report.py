@@ -4,6 +4,7 @@ markdown says so, and an area that crashes becomes a figure that does not hold (
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -67,3 +68,14 @@ def test_crashing_area_is_a_figure_that_does_not_hold(tmp_path: Path, monkeypatc
     with pytest.raises(SystemExit) as exc:
         runner.main(["--only", "nonsense"])
     assert exc.value.code == 2
+
+
+def test_environment_is_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reliability.context import environment
+
+    monkeypatch.setenv("CODEEVAL_REL_KEPT", "before")
+    monkeypatch.delenv("CODEEVAL_REL_NEW", raising=False)
+    with pytest.raises(RuntimeError), environment({"CODEEVAL_REL_KEPT": "during", "CODEEVAL_REL_NEW": "x"}):
+        assert os.environ["CODEEVAL_REL_KEPT"] == "during" and os.environ["CODEEVAL_REL_NEW"] == "x"
+        raise RuntimeError
+    assert os.environ["CODEEVAL_REL_KEPT"] == "before" and "CODEEVAL_REL_NEW" not in os.environ
