@@ -33,6 +33,7 @@ import select
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 TIMEOUT_S = 10.0
 BASELINE_PYTHON = "/usr/bin/python3"
@@ -213,23 +214,30 @@ def run_baseline(meter: CpuMeter, kind: str, programs_file: Path, workers: int) 
     return float(report["seconds"]), meter.seconds() - cpu, int(report["passed"])
 
 
+async def _warm_and_requests(engine: Any, problems: list[dict[str, str]], workers: int) -> list[Any]:
+    """Warm each of ``engine``'s ``workers`` slots with one trivial run; return the problems' run requests."""
+    from codeeval.sandbox.model import Language, Limits, RunRequest
+
+    warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
+                       "f", id=f"warm-{i}") for i in range(workers)]
+    async for _ in engine.execute_batch(warm):
+        pass
+    return [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
+                       limits=Limits(wall_time_ms=int(TIMEOUT_S * 1000)), id=p["task_id"]) for p in problems]
+
+
 async def run_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, backend: str,
                       jail: Path | None, zygote: bool = False) -> tuple[float, float, int, dict[str, str]]:
     """(wall s, CPU s, passed, backend details) of the sandbox executor, after an untimed warm-up."""
     from codeeval.sandbox.executor import Executor
-    from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+    from codeeval.sandbox.model import Outcome
     from codeeval.sandbox.settings import SandboxSettings
 
     extra = {"jail_dir": str(jail)} if jail else {}
     engine = Executor(SandboxSettings.load(max_concurrency=workers, backend=backend, python_zygote=zygote, **extra))
     await engine.start()
     try:
-        warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
-                           "f", id=f"warm-{i}") for i in range(workers)]
-        async for _ in engine.execute_batch(warm):
-            pass
-        reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
-                           limits=Limits(wall_time_ms=int(TIMEOUT_S * 1000)), id=p["task_id"]) for p in problems]
+        reqs = await _warm_and_requests(engine, problems, workers)
         cpu = meter.seconds()
         start = time.perf_counter()
         passed = 0
@@ -279,18 +287,13 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
     import resource
 
     from codeeval.sandbox.executor import Executor
-    from codeeval.sandbox.model import Language, Limits, Outcome, RunRequest
+    from codeeval.sandbox.model import Language, Outcome
     from codeeval.sandbox.settings import SandboxSettings
 
     engine = Executor(SandboxSettings.load(max_concurrency=workers, python_zygote=True))
     await engine.start()
     try:
-        warm = [RunRequest(Language.PYTHON, f"def f():\n    return {i}\n", f"def check(c):\n    assert c() == {i}\n",
-                           "f", id=f"warm-{i}") for i in range(workers)]
-        async for _ in engine.execute_batch(warm):
-            pass
-        reqs = [RunRequest(Language.PYTHON, p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"],
-                           limits=Limits(wall_time_ms=int(TIMEOUT_S * 1000)), id=p["task_id"]) for p in problems]
+        reqs = await _warm_and_requests(engine, problems, workers)
         python = engine.runners[Language.PYTHON]
         judges = [s.proc.pid for s in python.judges._servers if s.proc is not None]  # type: ignore[union-attr]
         zygotes = [z.proc.pid for z in engine.backend.zygotes.values() if z.proc is not None]  # type: ignore[attr-defined]
