@@ -20,8 +20,15 @@ from reliability.report import Profile
 
 @dataclass
 class Context:
+    """``services``: the services the run is limited to (``--services``); empty means all four."""
+
     profile: Profile
     workdir: Path
+    services: frozenset[str] = frozenset()
+
+    def wants(self, service: str) -> bool:
+        """Whether ``service``'s figures are to be run (``services`` empty, or naming it)."""
+        return not self.services or service in self.services
 
     def count(self, full: int, minimum: int = 1) -> int:
         """``full`` scaled by the profile (at least ``minimum``)."""
@@ -32,7 +39,8 @@ class Context:
         return time.monotonic() + (self.profile.seconds if seconds is None else min(seconds, self.profile.seconds))
 
     def log(self, message: str) -> None:
-        print(f"[reliability] {message}", file=sys.stderr, flush=True)
+        """``message`` on stderr with the wall-clock time (progress of a run that takes up to an hour)."""
+        print(f"[reliability {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     @staticmethod
     def check_loopback(address: str) -> str:

@@ -262,10 +262,11 @@ def run(ctx: Context) -> list[Section]:
     """The four services' bad-input figures (see the module docstring)."""
     from reliability import fuzz_services
 
-    services = fuzz_services.services(ctx)
+    every = fuzz_services.services(ctx)
+    services = [s for s in every if ctx.wants(s.name)]  # --services: each keeps its share of the full run's
     env = fuzz_services.service_env(ctx)
     sections: list[Section] = []
-    total = sum(len(s.rpcs) for s in services)
+    total = sum(len(s.rpcs) for s in every)
     budget = AREA_SECONDS.get(ctx.profile.name, AREA_FACTOR * ctx.profile.seconds)
     carry = 0.0
     area_end = time.monotonic() + budget + START_S

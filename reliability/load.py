@@ -40,8 +40,13 @@ def _failed(service: str, title: str, exc: BaseException) -> Section:
                    notes=[traceback.format_exc(limit=4).strip().replace("\n", " / ")])
 
 
-def run(ctx: Context, services: tuple[str, ...] = ("sandbox", "analyzer", "generator")) -> list[Section]:
-    """Start ``services`` at once, then load each in turn; one Section per service."""
+def run(ctx: Context, services: tuple[str, ...] | None = None) -> list[Section]:
+    """Start ``services`` (default: those of the three ``ctx.wants``) at once, then load each in turn;
+    one Section per service."""
+    if services is None:
+        services = tuple(s for s in _AREAS if ctx.wants(s))
+    if not services:
+        return []
     started: dict[str, Any] = {}
     failed: dict[str, BaseException] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import types
 from pathlib import Path
@@ -79,3 +80,48 @@ def test_environment_is_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
         assert os.environ["CODEEVAL_REL_KEPT"] == "during" and os.environ["CODEEVAL_REL_NEW"] == "x"
         raise RuntimeError
     assert os.environ["CODEEVAL_REL_KEPT"] == "before" and "CODEEVAL_REL_NEW" not in os.environ
+
+
+def test_figures_are_written_after_each_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """An area that stops the whole run (Ctrl-C) leaves the areas before it on disk, marked unfinished;
+    progress lines carry the time."""
+    def fine(ctx: Context) -> list[Section]:
+        return [Section("fine", "analyzer", "load")]
+
+    def interrupted(ctx: Context) -> list[Section]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "reliability.load", types.SimpleNamespace(run=fine))
+    monkeypatch.setitem(sys.modules, "reliability.faults", types.SimpleNamespace(run=interrupted))
+    out = tmp_path / "R.md"
+    with pytest.raises(KeyboardInterrupt):
+        runner.main(["--profile", "short", "--only", "load,faults", "--out", str(out)])
+    text = out.read_text()
+    assert "| analyzer | load | fine | yes |" in text and "- unfinished: 1 of 2 areas done" in text
+    err = capsys.readouterr().err
+    assert re.search(r"^\[reliability \d\d:\d\d:\d\d\] load: 1 of 1 figures hold in \d+s$", err, re.M), err
+
+
+def test_services_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[frozenset[str]] = []
+
+    def record(ctx: Context) -> list[Section]:
+        seen.append(ctx.services)
+        assert ctx.wants("analyzer") and not ctx.wants("sandbox")
+        return []
+
+    monkeypatch.setitem(sys.modules, "reliability.load", types.SimpleNamespace(run=record))
+    out = tmp_path / "R.md"
+    assert runner.main(["--only", "load", "--services", "analyzer, generator", "--out", str(out)]) == 0
+    assert seen == [frozenset({"analyzer", "generator"})] and "- services: analyzer,generator" in out.read_text()
+    assert Context(PROFILES["short"], tmp_path).wants("sandbox")  # none named: all
+    with pytest.raises(SystemExit) as exc:
+        runner.main(["--services", "sandbx"])
+    assert exc.value.code == 2
+
+
+def test_load_area_runs_only_the_services_wanted(tmp_path: Path) -> None:
+    from reliability import load
+
+    assert load.run(Context(PROFILES["short"], tmp_path, services=frozenset({"trainer"}))) == []
