@@ -2,17 +2,20 @@
 real four services started on loopback; one :class:`~reliability.report.Section` per service.
 
 Per service: start it (``codeeval serve`` as a child process, state and logs in ``ctx.workdir``),
-send a warm-up pass, read its footprint (RSS of the service process, open fds and processes of its
-tree), send the measured pass, read it again, check it still answers SERVING. Per RPC the row gives
-the requests sent, the statuses seen with counts, the slowest answer and the violations; the
-section's problems give each violation with the shortest reproducer seen.
+warm it up to its RSS plateau (its warm hook, then rounds of requests: :data:`WARMUP_SHARE`), read
+its footprint (RSS of the service process, open fds and processes of its tree), send the measured
+pass, read it again, check it still answers SERVING. Per RPC the row gives the requests sent, the
+statuses seen with counts, the slowest answer and the violations; the section's problems give each
+violation with the shortest reproducer seen.
 
 Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops share
 :data:`AREA_SECONDS` (short: 30 s, full: 13 min) in proportion to each service's RPCs (time a
 service leaves unused goes to the next), each request has a ``HANG_S`` deadline; all traffic goes to
-127.0.0.1. Generate is capped at
-2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they must be
-refused); every training job a valid StartTraining starts is cancelled at once.
+127.0.0.1. A warm-up that has not reached the plateau within its share goes on, for at most
+:data:`MAX_WARMUP_ROUNDS` rounds in all (four times its share: 0.6 of the service's time on top of
+it). Generate is capped at 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values
+are kept: they must be refused); every training job a valid StartTraining starts is cancelled at
+once.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context, environment
 from reliability.fuzz_checks import ALLOWED, Answer, Resources, Tally, resource_problems, resources, violation
 from reliability.fuzz_strategies import Case, Targets, cases, field_names, message_class, plan
+from reliability.load_checks import PLATEAU_GROWTH, PLATEAU_ROUNDS, plateau_reached, rss_bytes
 from reliability.report import Section
 
 #: Requests per RPC in the full profile (``ctx.count`` scales it).
@@ -46,8 +50,16 @@ PER_RPC = 2000
 #: ``AREA_FACTOR`` times its per-section seconds.
 AREA_SECONDS = {"short": 30.0, "full": 780.0}
 AREA_FACTOR = 1.5
-#: Part of a service's time given to the warm-up pass.
-WARMUP_SHARE = 0.2
+#: The warm-up: after the service's warm hook, rounds of WARMUP_SHARE / WARMUP_ROUNDS of its time each
+#: (as many requests as fit, up to a tenth of the measured pass's count per RPC, a new hypothesis seed
+#: each round) until its RSS reaches the plateau (:func:`~reliability.load_checks.plateau_reached`,
+#: the analyzer load figure's rule: each of the last 2 rounds grew it by less than 1%), at least
+#: WARMUP_ROUNDS rounds and at most MAX_WARMUP_ROUNDS (then the figure says the plateau was not
+#: reached). The measured pass keeps its (1 - WARMUP_SHARE) of the time however long the warm-up took.
+#: Measured on the analyzer (full tables, rounds of ~10 s): RSS 272 MiB after the warm hook, then 289,
+#: 298, 298, 302, 302, 302 and 302-307 over the next 3,000 requests: a plateau the old fixed warm-up
+#: (a fifth of the time, ~27 s) stopped short of.
+WARMUP_SHARE, WARMUP_ROUNDS, MAX_WARMUP_ROUNDS = 0.2, 3, 12
 HANG_S = 60.0
 #: Seconds a footprint waits for runs still ending (processes, fds) before it is read anyway.
 SETTLE_S = 20.0
@@ -158,7 +170,7 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
         # the RPCs with the fewest cases first: the time they leave goes to the costly ones
         order = sorted(svc.rpcs, key=lambda r: len(plan(r.desc, svc.targets)))
 
-        def run_pass(rounds: int, budget: float, tally: bool) -> None:
+        def run_pass(rounds: int, budget: float, tally: bool, seed: int) -> None:
             end = time.monotonic() + budget
             for i, rpc in enumerate(order):
                 rpc_end = time.monotonic() + max(0.0, end - time.monotonic()) / (len(order) - i)
@@ -180,15 +192,17 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
                         tallies[rpc.name].add(c.kind, answer, problem, c.text())
                     return True
 
-                drive(strategies[rpc.name], rounds, ctx.profile.seed + (0 if tally else 1), body)
+                drive(strategies[rpc.name], rounds, seed, body)
 
         if svc.warm is not None:
             svc.warm(channel)
-        # at least half a second per RPC, however long the warm hook took
-        run_pass(warm_count, max(0.5 * len(order), seconds * WARMUP_SHARE - (time.monotonic() - t_start)),
-                 tally=False)
+        # at least half a second per RPC in all, however long the warm hook took
+        round_s = max(0.5 * len(order), seconds * WARMUP_SHARE - (time.monotonic() - t_start)) / WARMUP_ROUNDS
+        warm_rss = warm_up(lambda i: run_pass(warm_count, round_s, tally=False, seed=ctx.profile.seed + 1 + i),
+                           lambda: rss_bytes(pid))
         before = settle(pid, None)
-        run_pass(count, max(1.0, seconds - (time.monotonic() - t_start)), tally=True)
+        run_pass(count, max(1.0, seconds * (1 - WARMUP_SHARE), seconds - (time.monotonic() - t_start)), tally=True,
+                 seed=ctx.profile.seed)
         serving = health(channel)
         after = settle(pid, before)  # with the channel still open, as before
     for rpc in svc.rpcs:
@@ -210,6 +224,7 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
     elif before is not None:
         section.problems += resource_problems(before, after)
         section.notes.append(_footprint(before, after))
+    section.notes.append(_warm_up_note(warm_rss, round_s))
     seen = {k for t in tallies.values() for k in t.statuses if k in ALLOWED}
     section.notes += [f"{k} allowed: {ALLOWED[k]}" for k in sorted(seen)]
     section.notes.append("every non-OK answer must name a field of the request (a word of its details is a "
@@ -219,10 +234,31 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
     for t in tallies.values():
         for k, v in t.kinds.items():
             kinds[k] = kinds.get(k, 0) + v
-    section.notes.append(f"{count} requests per RPC at most (warm-up {warm_count}), within {seconds:.0f}s; kinds "
+    section.notes.append(f"{count} requests per RPC at most (warm-up {warm_count} a round), within {seconds:.0f}s "
+                         f"(warm-up included when it reaches the plateau in its share); kinds "
                          f"sent: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     section.seconds = time.monotonic() - t_start
     return section
+
+
+def warm_up(one_round: Callable[[int], None], rss: Callable[[], int]) -> list[int]:
+    """Call ``one_round(i)`` for i = 0, 1, ... and read ``rss()`` after each, until the RSS plateau
+    (:func:`~reliability.load_checks.plateau_reached`) after :data:`WARMUP_ROUNDS` rounds at least, or
+    :data:`MAX_WARMUP_ROUNDS` rounds; the RSS after each round."""
+    got: list[int] = []
+    while len(got) < MAX_WARMUP_ROUNDS and (len(got) < WARMUP_ROUNDS or not plateau_reached(got)):
+        one_round(len(got))
+        got.append(rss())
+    return got
+
+
+def _warm_up_note(warm_rss: list[int], round_s: float) -> str:
+    ended = ("ended at the RSS plateau" if plateau_reached(warm_rss) else
+             f"stopped at its bound ({MAX_WARMUP_ROUNDS} rounds) before the RSS plateau")
+    return (f"warm-up: the warm hook, then {len(warm_rss)} rounds of {round_s:.1f}s, {ended} (at least "
+            f"{WARMUP_ROUNDS} rounds; plateau: each of the last {PLATEAU_ROUNDS} rounds grew RSS by less than "
+            f"{100 * PLATEAU_GROWTH:.0f}%, as the analyzer load figure's warm-up); service RSS MiB after each "
+            "round: " + ", ".join(f"{r / 2**20:.1f}" for r in warm_rss) + "; the baseline is read after it")
 
 
 def _footprint(before: Resources, after: Resources) -> str:
@@ -315,4 +351,4 @@ def _stop(svc: Service) -> None:
         svc.local.stop()
 
 
-__all__ = ["ALLOWED", "Rpc", "Service", "call", "drive", "fuzz_service", "rpcs_of", "run"]
+__all__ = ["ALLOWED", "Rpc", "Service", "call", "drive", "fuzz_service", "rpcs_of", "run", "warm_up"]

@@ -28,13 +28,11 @@ Cost: pylint and PMD on the files (seconds per mixed call on a busy 2-core machi
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,19 +42,31 @@ from codeeval.api.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context, environment
-from reliability.load_checks import Flatness, Sample, Started, descendants, open_fds, percentile, rss_bytes
+from reliability.load_checks import (
+    PLATEAU_GROWTH,
+    PLATEAU_ROUNDS,
+    Flatness,
+    Sample,
+    Started,
+    descendants,
+    open_fds,
+    percentile,
+    plateau_reached,
+    rss_bytes,
+)
 from reliability.report import Section
 
 FULL_CALLS = 600
 STREAMS = 3
 #: One round: every kind of call once, the mixed one four times (run on :data:`STREAMS` streams).
 CYCLE = ("mixed", "oversized", "binary", "mixed", "mixed", "mixed")
-#: The warm-up ends when each of the last PLATEAU_ROUNDS rounds grew the service's RSS by less than
-#: PLATEAU_GROWTH, or after MAX_WARMUP_ROUNDS rounds (the figure then says the plateau was not
-#: reached). Measured over 60 rounds of 3 calls: RSS rose for about 15 rounds (45 calls; 9 rounds with
-#: MALLOC_ENV) and then stayed within 3% of that value for the next 20 (no leak: Python objects
-#: and traced memory are flat after pylint's cache fix; the rise is the allocator's heap settling).
-PLATEAU_GROWTH, PLATEAU_ROUNDS, MAX_WARMUP_ROUNDS = 0.01, 2, 15
+#: The warm-up ends at the RSS plateau (:func:`~reliability.load_checks.plateau_reached`: each of the
+#: last PLATEAU_ROUNDS rounds grew the service's RSS by less than PLATEAU_GROWTH), or after
+#: MAX_WARMUP_ROUNDS rounds (the figure then says the plateau was not reached). Measured over 60
+#: rounds of 3 calls: RSS rose for about 15 rounds (45 calls; 9 rounds with MALLOC_ENV) and then
+#: stayed within 3% of that value for the next 20 (no leak: Python objects and traced memory are flat
+#: after pylint's cache fix; the rise is the allocator's heap settling).
+MAX_WARMUP_ROUNDS = 15
 #: The warm-up's time bound, whatever the profile: a busy machine takes tens of seconds a round,
 #: and a warm-up cut before the plateau makes the figure judge the allocator's settling.
 WARMUP_S = 240.0
@@ -231,15 +241,6 @@ def sample(svc: AnalyzerService, calls: int) -> Sample:
 def children_rss(svc: AnalyzerService) -> int:
     """RSS of the service's descendants (the PMD JVM), bytes."""
     return sum(rss_bytes(pid) for pid in descendants(svc.pid))
-
-
-def plateau_reached(rss: Sequence[int], growth: float = PLATEAU_GROWTH, rounds: int = PLATEAU_ROUNDS) -> bool:
-    """True when each of the last ``rounds`` steps of ``rss`` (one value after each round) grew by
-    less than ``growth`` (a fraction) over the value before it."""
-    if len(rss) < rounds + 1:
-        return False
-    tail = rss[-rounds - 1:]
-    return all(b < a * (1 + growth) for a, b in itertools.pairwise(tail))
 
 
 def run(ctx: Context, svc: AnalyzerService, seconds: float | None = None) -> Section:

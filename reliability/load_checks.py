@@ -32,6 +32,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+#: The RSS plateau that ends a warm-up (the analyzer's load figure and every bad-input figure): each
+#: of the last PLATEAU_ROUNDS rounds grew the service's RSS by less than PLATEAU_GROWTH.
+PLATEAU_GROWTH, PLATEAU_ROUNDS = 0.01, 2
+
+
+def plateau_reached(rss: Sequence[int], growth: float = PLATEAU_GROWTH, rounds: int = PLATEAU_ROUNDS) -> bool:
+    """True when each of the last ``rounds`` steps of ``rss`` (one value after each round) grew by
+    less than ``growth`` (a fraction) over the value before it."""
+    if len(rss) < rounds + 1:
+        return False
+    tail = rss[-rounds - 1:]
+    return all(b < a * (1 + growth) for a, b in itertools.pairwise(tail))
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` (VmRSS), 0 when it has exited."""
     try:

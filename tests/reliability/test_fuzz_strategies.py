@@ -247,3 +247,22 @@ def test_the_checker_catches_planted_faults_and_passes_a_good_service(ctx: Conte
     assert "CancelJob: NOT_FOUND without a field name: bad request" in text, text
     assert any(p.startswith("open fds ") for p in section.problems), text
     assert rows["GetJob"]["violations"] > 0 and rows["ListJobs"]["violations"] == 0, rows
+
+
+def test_the_warm_up_ends_at_the_rss_plateau_within_its_bound():
+    def warm(rss: list[int]) -> tuple[list[int], list[int]]:
+        rounds: list[int] = []
+        got = fuzz.warm_up(rounds.append, lambda: rss[len(rounds) - 1])
+        return got, rounds
+
+    # the analyzer's RSS (MiB) after each round of full-profile fuzz cases: rising, then flat
+    settling = [289, 298, 298, 302, 302, 302, 304, 306, 305, 305]
+    got, rounds = warm(settling)
+    assert got == [289, 298, 298, 302, 302, 302] and rounds == list(range(6))  # 302 -> 302 -> 302: < 1% twice
+    flat = [300] * 20
+    assert warm(flat)[0] == [300] * fuzz.WARMUP_ROUNDS  # never fewer rounds than that
+    leak = [300 + 10 * i for i in range(40)]
+    got, rounds = warm(leak)
+    assert len(got) == fuzz.MAX_WARMUP_ROUNDS and rounds[-1] == fuzz.MAX_WARMUP_ROUNDS - 1  # bounded
+    assert "stopped at its bound" in fuzz._warm_up_note(got, 1.0)
+    assert "ended at the RSS plateau" in fuzz._warm_up_note(settling[:6], 1.0)

@@ -25,6 +25,7 @@ from reliability.load_checks import (
     lost_count,
     open_fds,
     percentile,
+    plateau_reached,
     rss_bytes,
     verdict_problems,
 )
@@ -214,9 +215,9 @@ def test_a_quiet_sample_tells_a_judges_unreaped_child_from_a_stray_one(tmp_path:
 def test_the_analyzer_warm_up_ends_at_the_plateau() -> None:
     # the analyzer's RSS (MiB) after each round, as measured over 60 rounds: rising, then flat
     measured = [270, 293, 299, 300, 308, 313, 314, 316, 318, 318, 318, 319, 320, 322, 325, 324, 324, 316]
-    ends = next(i for i in range(len(measured)) if load_analyzer.plateau_reached(measured[:i + 1]))
+    ends = next(i for i in range(len(measured)) if plateau_reached(measured[:i + 1]))
     assert measured[ends] == 316  # two rounds in a row under 1%: 313 -> 314 -> 316
     assert all(r <= measured[ends] * 1.05 for r in measured[ends:])  # and it holds within 5% after
-    assert not load_analyzer.plateau_reached([300])
-    assert not load_analyzer.plateau_reached([300, 302, 310])
-    assert load_analyzer.plateau_reached([300, 302, 301], growth=0.01, rounds=2)
+    assert not plateau_reached([300])
+    assert not plateau_reached([300, 302, 310])
+    assert plateau_reached([300, 302, 301], growth=0.01, rounds=2)
