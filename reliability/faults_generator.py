@@ -62,6 +62,9 @@ SETTINGS = {"engine": "transformers", "max_batch_size": 1, "batch_wait_ms": 0.0}
 GENERATIONS = "generations.jsonl"
 #: The CLI's --service-wait when it is to wait for the restarted generator (a start takes tens of seconds).
 RESTART_WAIT_S = 300.0
+#: A run's hang bound grows by this per sample it generates (about 14 s a sample at load 15; the full
+#: profile's 12 samples alone would take most of the fixed RUN_LIMIT_S at twice that load).
+SAMPLE_LIMIT_S = 60.0
 
 
 def start_generator(folder: Path) -> Fleet:
@@ -146,7 +149,7 @@ def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Secti
         ctx.check_loopback(address)
     t0 = time.monotonic()
     ref_out = folder / "reference"
-    rc = finish(bench(ref_out, suite, None, items, env), run_deadline())
+    rc = finish(bench(ref_out, suite, None, items, env), run_deadline(SAMPLE_LIMIT_S * total))
     if rc != 0:
         raise RuntimeError(f"the undisturbed run exited {rc} (see {ref_out}.log)")
     ref, ref_samples = read_outcome(ref_out), read_samples(ref_out)
@@ -164,7 +167,7 @@ def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Secti
             break
         waits = i % 2 == 1
         proc = bench(out, suite, None, items, env, wait_s=RESTART_WAIT_S if waits else 3)
-        reached = _wait_samples(proc, path, count, run_deadline())
+        reached = _wait_samples(proc, path, count, run_deadline(SAMPLE_LIMIT_S * total))
         if proc.poll() is not None:
             problems.append(f"kill {i + 1}: the run ended (exit {proc.returncode}) before {count} samples "
                             f"(see {out}.log)")
@@ -172,7 +175,7 @@ def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Secti
         victim.kill()
         at.append(f"after {reached}/{total} samples ({'the CLI waits' if waits else 'the CLI stops'})")
         gen.heal()
-        rc = finish(proc, run_deadline())
+        rc = finish(proc, run_deadline(SAMPLE_LIMIT_S * total))
         statuses.append(rc)
         want = 0 if waits else SERVICE_FAILED
         if rc != want:
@@ -180,7 +183,7 @@ def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Secti
                             f"{rc}, not {want} (see {out}.log)")
         reopened += waits and rc == 0
         gen.wait_healed()
-    rc = finish(bench(out, suite, None, items, env), run_deadline())
+    rc = finish(bench(out, suite, None, items, env), run_deadline(SAMPLE_LIMIT_S * total))
     took = time.monotonic() - t0
     got, got_samples = read_outcome(out), read_samples(out)
     if rc != 0:
