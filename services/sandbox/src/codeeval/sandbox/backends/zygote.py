@@ -62,6 +62,7 @@ STATUS_GRACE_S = 5.0
 #: The run's pid 1 prints setup failures so (before the candidate's start marker): a SANDBOX_ERROR.
 SETUP_ERROR_PREFIX = b"zygote: "
 _CREDS = struct.calcsize("3i")
+_FD = struct.calcsize("i")
 
 
 class ZygoteError(Exception):
@@ -215,13 +216,14 @@ def header(cmd: SandboxCommand, cgroup: bool, nproc: int) -> dict[str, object]:
     return {"rlimits": rl, "work_dir_bytes": cmd.work_dir_bytes, "shm_bytes": lim.memory_bytes}
 
 
-async def _recv_with_creds(sock: socket.socket, timeout: float) -> tuple[bytes, int]:
-    """One byte and the sender's host pid (0 when it sent none); b'' when the socket ended."""
+async def _recv_hello(sock: socket.socket, timeout: float) -> tuple[bytes, int, int]:
+    """One byte, the sender's host pid (0 when it sent none) and the pidfd it sent (-1: none, the
+    caller closes it); b'' when the socket ended."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
         while True:
             try:
-                data, anc, _flags, _addr = sock.recvmsg(1, socket.CMSG_SPACE(_CREDS))
+                data, anc, _flags, _addr = sock.recvmsg(1, socket.CMSG_SPACE(_CREDS) + socket.CMSG_SPACE(_FD))
             except BlockingIOError:
                 ready = loop.create_future()
                 loop.add_reader(sock.fileno(), _wake, ready)
@@ -230,9 +232,15 @@ async def _recv_with_creds(sock: socket.socket, timeout: float) -> tuple[bytes, 
                 finally:
                     loop.remove_reader(sock.fileno())
                 continue
-            pid = next((struct.unpack("3i", d[:_CREDS])[0] for level, kind, d in anc
-                        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS), 0)
-            return data, pid
+            pid, fds = 0, []
+            for level, kind, d in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("3i", d[:_CREDS])[0]
+                elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds += [x[0] for x in struct.iter_unpack("i", d[:len(d) - len(d) % _FD])]
+            for extra in fds[1:]:
+                os.close(extra)
+            return data, pid, fds[0] if fds else -1
 
 
 def _wake(ready: asyncio.Future[None]) -> None:
@@ -296,6 +304,26 @@ def _write_all(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
+def _send_source(ctl: socket.socket, source: bytes) -> asyncio.Future[None] | None:
+    """Send the run's source on its control socket now, as far as the socket's buffer takes it
+    (all of a typical program); the rest, if any, from a task (returned; it ends when C2 has read
+    it or the socket is gone)."""
+    try:
+        sent = ctl.send(source) if source else 0
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return None
+    if sent == len(source):
+        return None
+    return asyncio.ensure_future(_send_rest(ctl, memoryview(source)[sent:]))
+
+
+async def _send_rest(ctl: socket.socket, rest: memoryview) -> None:
+    with contextlib.suppress(OSError):
+        await asyncio.get_running_loop().sock_sendall(ctl, rest)
+
+
 def _failure(detail: str) -> ProcessResult:
     return ProcessResult(exit_code=-1, sandbox_failure=detail)
 
@@ -314,14 +342,34 @@ async def run(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None,
             await zygote.start()
         except ZygoteError as exc:
             return _failure(str(exc))
+    try:
+        joins = cg.open_self_join() if cg is not None else []
+    except OSError as exc:
+        return _failure(f"could not open the run's cgroups: {exc}")
+    try:
+        return await _run(zygote, cmd, cg, nproc, joins, watches, on_started)
+    finally:
+        for fd in joins:
+            os.close(fd)
+
+
+async def _run(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None, nproc: int, joins: list[int],
+               watches: Callable[[int, Callable[[], None]], list[Watch]],
+               on_started: Callable[[], None] | None) -> ProcessResult:
+    assert cmd.zygote is not None
     pipes = [os.pipe() for _ in range(3)]
     stdin_w, out_r, err_r = pipes[0][1], pipes[1][0], pipes[2][0]
     ctl, ctl_run = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     ctl.setblocking(False)
+    source = cmd.zygote.source.encode()
     try:
         zygote.send(header(cmd, cg is not None, nproc),
                     [pipes[0][0], pipes[1][1], pipes[2][1], cmd.zygote.channel, ctl_run.fileno()])
+        # C2's first read, sent now (8 bytes: an empty socket's buffer takes them): it joins the
+        # cgroups itself and reads the source without waiting for the service
+        ctl.sendmsg([struct.pack("<Q", len(source))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(
+            f"{len(joins)}i", *joins))] if joins else [])
     except OSError as exc:
         zygote.stop()
         for fd in (stdin_w, out_r, err_r):
@@ -333,13 +381,13 @@ async def run(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None,
             os.close(fd)
         ctl_run.close()
     try:
-        return await _supervise(zygote, cmd, cg, watches, ctl, stdin_w, out_r, err_r, on_started)
+        return await _supervise(zygote, cmd, cg, watches, ctl, source, stdin_w, out_r, err_r, on_started)
     finally:
         ctl.close()
 
 
 async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup | None,
-                     watches: Callable[[int, Callable[[], None]], list[Watch]], ctl: socket.socket,
+                     watches: Callable[[int, Callable[[], None]], list[Watch]], ctl: socket.socket, source: bytes,
                      stdin_w: int, out_r: int, err_r: int, on_started: Callable[[], None] | None) -> ProcessResult:
     lim = cmd.limits
     start = time.monotonic()
@@ -349,19 +397,19 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
     readers = [p.done for p in pipes]
     pidfd = -1
     writer: asyncio.Future[None] | None = None
+    sender = _send_source(ctl, source)
     try:
         try:
-            first, pid = await _recv_with_creds(ctl, lim.wall_time_ms / 1000)
+            first, pid, pidfd = await _recv_hello(ctl, lim.wall_time_ms / 1000)
         except (OSError, TimeoutError) as exc:
             zygote.stop()
             return _failure(f"the zygote did not start the run: {exc or 'no answer in time'}")
-        if first != b"P" or pid <= 0:
+        if first != b"P" or pid <= 0 or pidfd < 0:
             if await _status(ctl, first) is None:
                 zygote.stop()
                 return _failure("the zygote ended before the run started")
             await _drain(readers)
             return _failure("the run could not be set up: " + bytes(err.head[:300]).decode(errors="replace"))
-        pidfd = os.pidfd_open(pid)
 
         def kill() -> None:
             with contextlib.suppress(OSError):
@@ -370,17 +418,6 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
                 cg.kill_all()
 
         out.on_exceed = err.on_exceed = kill
-        if cg is not None:
-            try:
-                # a thread: the first write waits out an RCU grace period (~2-4 ms on cgroup v1),
-                # which must not stall the event loop and with it the other slots' runs
-                await asyncio.to_thread(cg.attach, pid)
-            except OSError as exc:
-                kill()
-                return _failure(f"could not join the run's cgroups: {exc}")
-        assert cmd.zygote is not None
-        source = cmd.zygote.source.encode()
-        await asyncio.get_running_loop().sock_sendall(ctl, struct.pack("<Q", len(source)) + source)
         if cmd.stdin:  # a thread: a candidate that never reads must not block the loop
             writer = asyncio.ensure_future(asyncio.to_thread(_write_all, stdin_w, cmd.stdin))
         else:
@@ -432,6 +469,8 @@ async def _supervise(zygote: Zygote, cmd: SandboxCommand, cg: cgroups.RunCgroup 
             cg.kill_all()
         raise
     finally:
+        if sender is not None:
+            sender.cancel()
         if writer is None:
             os.close(stdin_w)
         if pidfd >= 0:

@@ -20,13 +20,15 @@ Per run:
   fd of each); no other process per run. When C2's pidfd says it ended, the zygote reaps it and
   reports ``S`` + its wait status (int32) on the run's control socket, which only the zygote holds
   by then (C2 closes its copy before any candidate code runs).
-- C2 sends ``P`` with SCM_CREDENTIALS (the host sees its pid in the host's pid namespace), waits
-  for the host to attach it to the run's cgroups, and reads the source (8-byte length, UTF-8).
-  Then: stdio on 0/1/2, a new cgroup namespace, ``/`` private, fresh size-capped tmpfs on /tmp
-  and /dev/shm, a tmpfs on /code holding main.py (then read-only), a new /proc, hostname
-  ``sandbox``, rlimits, every other fd closed, a new session, the bounding set and ambient
-  capabilities dropped, uid/gid 1 (which clears the permitted and effective sets), the inheritable
-  set cleared, no_new_privs, the
+- C2 reads the host's first message on the run's control socket (the source's size, with a
+  descriptor per run cgroup that the host opened) and moves itself into the run's cgroups by
+  writing ``0`` to each; sends ``P`` with SCM_CREDENTIALS (the host sees its pid in the host's pid
+  namespace) and a pidfd of itself, without waiting for an answer, and reads the source (UTF-8),
+  which the host sent right after the first message. Then: stdio on 0/1/2, a new cgroup
+  namespace, ``/`` private, fresh size-capped tmpfs on /tmp and /dev/shm, a tmpfs on /code
+  holding main.py (then read-only), a new /proc, hostname ``sandbox``, rlimits, every other fd
+  closed, a new session, the bounding set and ambient capabilities dropped, uid/gid 1 (which
+  clears the permitted and effective sets), the inheritable set cleared, no_new_privs, the
   seccomp filter; then it forks C3, in which py_candidate serves the judge, and stays as the
   run's init (reaps, exits with C3's code or 128 + its signal). Any setup failure is written to
   stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
@@ -111,7 +113,7 @@ def _loopback_up() -> None:
 
 
 def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
-    """C2, after the cgroup attach: everything between the zygote's state and the candidate's."""
+    """C2, after its cgroup join: everything between the zygote's state and the candidate's."""
     _check(libc.unshare(NEWCGROUP), "unshare cgroup namespace")
     _mount(b"none", "/", None, MS_REC | MS_PRIVATE, None)
     owner = f"uid={CANDIDATE_ID},gid={CANDIDATE_ID}"
@@ -150,6 +152,45 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
         _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0), "seccomp")
 
 
+#: At most this many cgroup descriptors come with a run's first message (one per controller).
+MAX_JOIN_FDS = 8
+
+
+def _join_cgroups(sock: socket.socket) -> int:
+    """C2's first act: read the host's first message on the run's control socket (the source's
+    size, 8 bytes, with a descriptor per run cgroup, opened by the host) and move itself into each
+    group by writing ``0`` (C2 is single-threaded; on cgroup v1 these are ``tasks`` files, which
+    spares the RCU grace period a host-side attach waits); no candidate code has run yet and every
+    later process of the run inherits the groups. Returns the source's size."""
+    msg, fds, _flags, _addr = socket.recv_fds(sock, 8, MAX_JOIN_FDS)
+    try:
+        if not msg:
+            raise SetupError("the host hung up before the run started")
+        msg += _recv_exact(sock.fileno(), 8 - len(msg))
+        for fd in fds:
+            try:
+                os.write(fd, b"0")
+            except OSError as exc:
+                raise SetupError(f"join the run's cgroup: {exc}") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return int(struct.unpack("<Q", msg)[0])
+
+
+def _hello(sock: socket.socket) -> None:
+    """``P`` to the host with C2's credentials (the kernel gives the host C2's pid in its own pid
+    namespace) and a pidfd of C2, which stays valid whatever happens to that pid number. The host
+    needs no answer: the run goes on at once."""
+    creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        sock.sendmsg([b"P"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds),
+                              (socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", pidfd))])
+    finally:
+        os.close(pidfd)
+
+
 def _init(req: dict, fds: list[int], bpf: bytes) -> None:
     """C2: pid 1 of the run's pid namespace; isolates itself, forks the candidate worker (C3, so
     that the candidate is an ordinary process: one that signals itself dies) and stays its init.
@@ -158,13 +199,12 @@ def _init(req: dict, fds: list[int], bpf: bytes) -> None:
     for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
         os.dup2(fd, target)
     try:
-        creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
         sock = socket.socket(fileno=control)
         try:
-            sock.sendmsg([b"P"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+            size = _join_cgroups(sock)
+            _hello(sock)
         finally:
             sock.detach()
-        size = struct.unpack("<Q", _recv_exact(control, 8))[0]
         source = _recv_exact(control, size)
         _isolate(req, source, channel, bpf)
     except (OSError, SetupError, ValueError, KeyError, TypeError) as exc:
@@ -193,7 +233,7 @@ def _reap_until(worker: int) -> None:
             os._exit(code if code >= 0 else 128 - code)
 
 
-#: The namespaces each run gets fresh from the zygote's (the cgroup namespace: C2, after the attach).
+#: The namespaces each run gets fresh from the zygote's (the cgroup namespace: C2, after its join).
 RUN_NAMESPACES = (("mnt", NEWNS), ("pid", NEWPID), ("net", NEWNET), ("ipc", NEWIPC), ("uts", NEWUTS))
 
 
