@@ -42,3 +42,23 @@ def test_the_deepest_accepted_text_scores_without_crashing() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert float(proc.stdout) > 0
+
+
+def test_score_leaves_nothing_in_sacrebleus_tokenizer_caches() -> None:
+    """Found by the bad-input fuzzer's full run (the analyzer's RSS grew ~3 KiB a Score call with no
+    end): sacrebleu's tokenizers memoize ``__call__`` in class-level lru caches keyed by the instance,
+    and every Score call's BLEU objects are new instances, so each call's texts stayed cached (up to
+    65,536 entries per cache). After a call the caches are empty; the scores are unchanged."""
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
+
+    from codeeval.analyzer.scoring import Scorer
+
+    scorer = Scorer()
+    first = scorer.score(["a b c d", "x = 1"], ["a b c e", "x = 2"], "python", ["bleu", "chrf"])
+    for i in range(20):
+        again = scorer.score(["a b c d", "x = 1"], ["a b c e", "x = 2"], "python", ["bleu", "chrf"])
+        scorer.score([f"text {i} " * 50], [f"other {i}"], "python", ["bleu"])
+    assert [(m.name, m.value) for m in again.corpus] == [(m.name, m.value) for m in first.corpus]
+    assert Tokenizer13a.__call__.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert TokenizerRegexp.__call__.cache_info().currsize == 0  # type: ignore[attr-defined]
