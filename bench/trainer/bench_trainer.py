@@ -45,7 +45,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from codeeval.trainer.recipe_schema import load_config
 
-    cfg = load_config(CONFIG, _overrides(args))
+    cfg = load_config(CONFIG, {**_overrides(args), **dict(kv.split("=", 1) for kv in args.set)})
     cfg.method.kind = args.method
     if args.compute_dtype:
         cfg.method.quant.compute_dtype = args.compute_dtype
@@ -187,6 +187,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compute-dtype", choices=["float32", "bfloat16"],
                         help="our side's QLoRA compute dtype (default: the config's); TRL's is bfloat16")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override (the recipe's whitelist), e.g. data.padding_free=false; TRL's "
+                             "side reads the data and LoRA settings from the same config")
     parser.add_argument("--only", choices=["ours", "trl"], help="run one side (no ratios)")
     parser.add_argument("--child", choices=["ours", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)

@@ -72,6 +72,32 @@ def collate(batch: Sequence[Features], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def collate_flat(batch: Sequence[Features]) -> dict[str, torch.Tensor]:
+    """The batch as one row with no padding: the examples back to back, ``position_ids`` restarting at 0
+    for each, and each example's first label set to IGNORE (the last token of one example must not be
+    trained to predict the first of the next; in :func:`collate`'s rows no position predicts it either).
+    A causal LM given ``position_ids`` and no attention mask keeps attention within each example
+    (transformers' packed-sequence masks), so the loss is :func:`collate`'s (checked by
+    ``modeling.check_padding_free``) while the layers compute ``sum(lengths)`` tokens instead of
+    ``len(batch) * max(lengths)``. Cost: the attention of one row of ``sum(lengths)`` positions under a
+    block-diagonal mask."""
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    for f in batch:
+        ids += f.input_ids
+        labels += [IGNORE] + f.labels[1:]
+        positions += range(len(f.input_ids))
+    return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
+            "labels": torch.tensor([labels])}
+
+
+def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """The batch's real (non-pad) tokens, from :func:`collate` or :func:`collate_flat`."""
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+
+
 class BatchOrder:
     """Micro-batch ``k`` of the whole run, for rank ``rank`` of ``world``.
 

@@ -122,14 +122,39 @@ def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], keep_logits:
     token is labelled in some row go through the LM head: with completion-only labels most
     positions are prompt, and the [batch, length, vocab] logits, their log-softmax and their
     gradient are the largest tensors of a step on a small model (2 x 192 x 49152 floats = 72 MiB
-    each); measured in the trainer's README. Cost: one index and one gather of the labels."""
+    each); measured in the trainer's README. ``batch`` is :func:`~codeeval.trainer.data.collate`'s
+    (``attention_mask``) or ``collate_flat``'s (``position_ids``). Cost: one index and one gather of the labels."""
     if not keep_logits:
         return model(**batch).loss
     labels = batch["labels"]
     keep = (labels[:, 1:] != IGNORE).any(0).nonzero().squeeze(1)
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    out = model(**inputs, logits_to_keep=keep)
     return torch.nn.functional.cross_entropy(out.logits.float().flatten(0, 1), labels[:, keep + 1].flatten(),
                                              ignore_index=IGNORE)
+
+
+@torch.no_grad()
+def check_padding_free(model: torch.nn.Module) -> None:
+    """Raise FailedPrecondition (field ``data.padding_free``) unless ``model`` keeps attention within each
+    example of a :func:`~codeeval.trainer.data.collate_flat` row: the last example's logits must not change
+    when the example before it does (a model that ignores ``position_ids`` for its mask attends across).
+    Cost: two forward passes of 12 tokens, in eval mode (no dropout draws); the mode is restored."""
+    from codeeval.trainer.data import Features, collate_flat
+
+    was_training = model.training
+    model.eval()
+    try:
+        tail = Features("check", [7, 8, 9, 10, 11], [7, 8, 9, 10, 11])
+        logits = [model(**{k: v for k, v in collate_flat([Features("check", head, head), tail]).items()
+                           if k != "labels"}).logits[0, -5:].float()
+                  for head in ([3, 4, 5, 6, 3, 4, 5], [12, 2, 13, 1, 14, 15, 16])]
+    finally:
+        model.train(was_training)
+    if not torch.allclose(logits[0], logits[1], rtol=1e-4, atol=1e-4):
+        raise FailedPrecondition("the model attends across the examples of a padding-free batch "
+                                 "(its mask ignores position_ids): set data.padding_free to false",
+                                 field="data.padding_free")
 
 
 def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from codeeval.contamination.check import examples_sha256
 from codeeval.data import Example
 from codeeval.prompts import get_task_prompt, prompt_sha256, resolve_template
 from codeeval.trainer import artifacts, checkpoint, memory, modeling
-from codeeval.trainer.data import BatchOrder, Features, collate, encode, pack
+from codeeval.trainer.data import BatchOrder, Features, batch_tokens, collate, collate_flat, encode, pack
 from codeeval.trainer.events import EventLog
 from codeeval.trainer.mixing import mix
 from codeeval.trainer.outcomes import CANCELLED_EXIT, DONE_EXIT
@@ -92,6 +92,8 @@ class Recipe:
         self.base_path = modeling.resolve_base(cfg.model.base)
         self.model, self.tokenizer = modeling.load(cfg, self.base_path, self.on_phase)
         self.keep_logits = modeling.keeps_logits(self.model)
+        if cfg.data.padding_free:
+            modeling.check_padding_free(self.model)
         self.on_phase("adapter")
         self.template = resolve_template(cfg.model.template, self.tokenizer)  # "model": the tokenizer's own
         self.trainable, self.total_params = modeling.parameter_counts(self.model)
@@ -145,6 +147,12 @@ class Recipe:
         return [encode(ex, self.tokenizer, self.template, self.prompts[ex.task], self.cfg.data.max_length,
                        self.cfg.data.completion_only) for ex in rows]
 
+    def _collate(self, rows: list[Features]) -> dict[str, torch.Tensor]:
+        """One micro-batch: a padding-free row (``data.padding_free``) or padded rows."""
+        if self.cfg.data.padding_free:
+            return collate_flat(rows)
+        return collate(rows, self.tokenizer.pad_token_id)
+
     def _on_sigterm(self, *_: object) -> None:
         self.stop_requested = True
 
@@ -152,7 +160,6 @@ class Recipe:
     def train(self) -> str:
         """Run to ``total_steps``; returns 'completed', 'early_stopped' or 'cancelled'."""
         cfg, st = self.cfg.train, self.state
-        pad = self.tokenizer.pad_token_id
         self.model.train()
         step_times: list[float] = []
         while st["step"] < self.total_steps:
@@ -160,9 +167,9 @@ class Recipe:
             losses, tokens = [], 0
             split = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
             for i in range(cfg.grad_accum):
-                batch = collate([self.train_set[j] for j in self.order.indices(st["micro"])], pad)
+                batch = self._collate([self.train_set[j] for j in self.order.indices(st["micro"])])
                 st["micro"] += 1
-                tokens += int(batch["attention_mask"].sum())
+                tokens += batch_tokens(batch)
                 sync = i == cfg.grad_accum - 1 or self.world == 1 or self.sharded
                 ctx = self.ddp_model.no_sync() if not sync else _Null()  # type: ignore[operator]
                 with ctx:
@@ -234,13 +241,12 @@ class Recipe:
         if not self.eval_sets:
             return {}
         self.model.eval()
-        pad = self.tokenizer.pad_token_id
         metrics: dict[str, float] = {}
         total_loss = total_tokens = 0.0
         for task, feats in self.eval_sets.items():
             loss_sum = n_sum = 0.0
             for i in range(0, len(feats), self.cfg.train.batch_size):
-                batch = collate(feats[i: i + self.cfg.train.batch_size], pad)
+                batch = self._collate(feats[i: i + self.cfg.train.batch_size])
                 n = float((batch["labels"][:, 1:] != -100).sum())
                 loss_sum += float(modeling.lm_loss(self.model, batch, self.keep_logits)) * n
                 n_sum += n

@@ -102,6 +102,9 @@ class DataSpec(_Strict):
     mixing: MixingSpec = Field(default_factory=MixingSpec)
     max_length: int = Field(default=512, ge=8, le=32768)
     packing: bool = False
+    padding_free: bool = Field(default=False, description=(
+        "Each batch as one row of its examples back to back (positions restarting at 0, attention kept "
+        "within each example): the same loss without computing pad tokens (trainer README)."))
     completion_only: bool = True
     eval_fraction: float = Field(default=0.0, ge=0.0, lt=1.0, description="Held out from tasks without eval_source.")
     eval_limit: int = Field(default=64, ge=1, description="Evaluation examples per task at most.")
@@ -159,7 +162,7 @@ OVERRIDABLE = {
     "train.seed", "train.max_steps", "train.epochs", "train.batch_size", "train.grad_accum", "train.learning_rate",
     "train.warmup_steps", "train.checkpoint_every", "train.eval_every", "train.early_stopping_patience",
     "train.log_every", "train.min_step_seconds", "train.compute_threads", "train.scheduler", "train.distributed",
-    "data.max_length", "data.packing", "data.completion_only", "data.mixing.strategy",
+    "data.max_length", "data.packing", "data.padding_free", "data.completion_only", "data.mixing.strategy",
     "data.mixing.temperature", "data.mixing.size", "data.eval_fraction", "data.eval_limit",
     "method.lora.r", "method.lora.alpha", "method.lora.dropout",
     "output.load_into_generator", "output.adapter_name", "model.base",
