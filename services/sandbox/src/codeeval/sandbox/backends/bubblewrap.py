@@ -165,8 +165,12 @@ class BubblewrapBackend(Backend):
         if cg is None:  # no pids cgroup: RLIMIT_NPROC counts the host uid's tasks (shared by all runs if not root)
             nproc = lim.max_processes if self.is_root else lim.max_processes * self.slots + 64
             rl.append(f"--nproc={nproc}:{nproc}")
-        join = 'for f in $CODEEVAL_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"'
-        env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_PROCS": " ".join(cg.procs_files() if cg else [])}
+        # sh moves itself: ``0`` into a v1 ``tasks`` file skips the threadgroup lock and its RCU grace
+        # period (2-30 ms per run; sh is single-threaded); a pid into ``cgroup.procs`` where there is none
+        join = ('for d in $CODEEVAL_CGROUP_DIRS; do { echo 0 > "$d/tasks"; } 2>/dev/null || '
+                'echo $$ > "$d/cgroup.procs" || exit 125; done; exec "$@"')
+        dirs = [str(d) for d in dict.fromkeys(cg.dirs.values())] if cg else []
+        env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_DIRS": " ".join(dirs)}
         return ["/bin/sh", "-c", join, "sh", "prlimit", *rl, "--"], env
 
     def _watches(self, cmd: SandboxCommand, pid: int, kill: Callable[[], None],
