@@ -27,11 +27,12 @@ Per run:
   which the host sent right after the first message. Then: stdio on 0/1/2, a new cgroup
   namespace, ``/`` private, fresh size-capped tmpfs on /tmp and /dev/shm, a tmpfs on /code
   holding main.py (then read-only), a new /proc, hostname ``sandbox``, rlimits, every other fd
-  closed, a new session, the bounding set and ambient capabilities dropped, uid/gid 1 (which
-  clears the permitted and effective sets), the inheritable set cleared, no_new_privs, the
-  seccomp filter; then it forks C3, in which py_candidate serves the judge, and stays as the
-  run's init (reaps, exits with C3's code or 128 + its signal). Any setup failure is written to
-  stderr as ``zygote: ...`` before the candidate's start marker, exit 1 (a SANDBOX_ERROR).
+  closed, a new session, the ambient capabilities dropped (the bounding set is empty: the zygote
+  emptied its own at start), uid/gid 1 (which clears the permitted and effective sets), the
+  inheritable set cleared, no_new_privs, the seccomp filter; then it forks C3, in which
+  py_candidate serves the judge, and stays as the run's init (reaps, exits with C3's code or
+  128 + its signal). Any setup failure is written to stderr as ``zygote: ...`` before the
+  candidate's start marker, exit 1 (a SANDBOX_ERROR).
 
 Costs: per run one unshare and five setns in the zygote, a fork each for C2 and C3 (a page-table
 copy of the warm interpreter), four mounts; see bench/sandbox/README.md for the measured split.
@@ -63,8 +64,6 @@ CODE_DIR = "/code"
 #: nothing else with per-process random state.
 PRELOAD = ("re", "math", "collections", "itertools", "functools", "heapq", "string", "typing", "bisect",
            "operator", "traceback", "fractions", "decimal", "statistics", "hashlib")
-#: The highest capability number of this kernel (read at the zygote's start).
-CAP_LAST = 40
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -135,8 +134,7 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
     os.closerange(keep + 1, 1 << 16)
     os.setsid()
     os.chdir("/tmp")
-    for cap in range(CAP_LAST + 1):
-        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
+    # the bounding set is empty already: the zygote emptied its own at start (``_drop_bounding``)
     _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
     os.setgroups([])
     os.setresgid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
@@ -311,6 +309,16 @@ def serve(control: socket.socket, bpf: bytes) -> None:
             poller.register(pidfd, select.POLLIN)
 
 
+def _drop_bounding() -> None:
+    """Empty the zygote's capability bounding set, once: every C2 inherits it empty (one prctl per
+    capability saved in every run). The zygote and C2 never exec, so the bounding set limits nothing
+    they do; their permitted and effective sets (unshare, mounts, setuid) are untouched."""
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
+
+
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     bpf = b""
@@ -321,9 +329,7 @@ def main() -> None:
     import py_candidate  # noqa: F401 - warm: its site set-up and py_codec run once, here
 
     del sys.path[0]
-    global CAP_LAST
-    with open("/proc/sys/kernel/cap_last_cap") as fh:
-        CAP_LAST = int(fh.read())
+    _drop_bounding()
     for name in PRELOAD:
         __import__(name)
     # the warm heap stays out of every run's collections: a collection in a run would otherwise
