@@ -56,9 +56,10 @@ AREA_FACTOR = 1.5
 #: the analyzer load figure's rule: each of the last 2 rounds grew it by less than 1%), at least
 #: WARMUP_ROUNDS rounds and at most MAX_WARMUP_ROUNDS (then the figure says the plateau was not
 #: reached). The measured pass keeps its (1 - WARMUP_SHARE) of the time however long the warm-up took.
-#: Measured on the analyzer (full tables, rounds of ~10 s): RSS 272 MiB after the warm hook, then 289,
-#: 298, 298, 302, 302, 302 and 302-307 over the next 3,000 requests: a plateau the old fixed warm-up
-#: (a fifth of the time, ~27 s) stopped short of.
+#: Measured on the analyzer (full tables, rounds of ~10 s of its three RPCs): RSS 272 MiB after the
+#: warm hook, ~300 after 2-3 rounds, then within 2% over 5,000 more requests; the old fixed warm-up (a
+#: fifth of the time) could stop before that. (A steady creep of ~0.5 MiB a round seen beside it was
+#: a leak, not the allocator: Score's sacrebleu tokenizer caches, fixed in the analyzer.)
 WARMUP_SHARE, WARMUP_ROUNDS, MAX_WARMUP_ROUNDS = 0.2, 3, 12
 HANG_S = 60.0
 #: Seconds a footprint waits for runs still ending (processes, fds) before it is read anyway.
@@ -200,6 +201,9 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
         round_s = max(0.5 * len(order), seconds * WARMUP_SHARE - (time.monotonic() - t_start)) / WARMUP_ROUNDS
         warm_rss = warm_up(lambda i: run_pass(warm_count, round_s, tally=False, seed=ctx.profile.seed + 1 + i),
                            lambda: rss_bytes(pid))
+        ctx.log(f"fuzz: {svc.name} warm-up {len(warm_rss)} rounds of {round_s:.1f}s, "
+                + ("at the RSS plateau" if plateau_reached(warm_rss) else "NOT at the RSS plateau (bound)")
+                + f" ({warm_rss[-1] / 2**20:.0f} MiB); measured pass")
         before = settle(pid, None)
         run_pass(count, max(1.0, seconds * (1 - WARMUP_SHARE), seconds - (time.monotonic() - t_start)), tally=True,
                  seed=ctx.profile.seed)
