@@ -15,7 +15,10 @@ one javac start-up (~0.5 s of CPU) for the batch and ~6 ms of CPU per candidate 
 per candidate (~45 ms of CPU) and its sandbox (~12 ms, the service's share included), against
 ~0.7 s per candidate compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
 rest are compiled again together (javac writes no classes once any unit fails); when javac fails
-without attributable errors (a crash, a timeout) every candidate is compiled on its own.
+without attributable errors (a crash, a compile past its limit) the group is halved until the culprit
+is alone. A javac run is bounded by its candidates' largest wall-time limit plus COMPILE_GRACE_MS and
+ends its candidate as COMPILE_ERROR naming that limit; the source checks are linear in the sources'
+size (java_source.py) and run off the event loop.
 """
 
 from __future__ import annotations
@@ -68,8 +71,13 @@ INLINE_CONCAT = "-XDstringConcat=inline"
 #: refuse writes under it, beside its read-only bind and modes.)
 TRUSTED_ROOTS = f"{LAUNCHER}/judge.jar:{LAUNCHER}/junit:{LAUNCHER}/jre:{JUNIT_DIR}"
 #: The JDK's deprecation notice for System.setSecurityManager, printed before any candidate code runs.
-_SM_BANNER = re.compile(rb"(?:WARNING: [^\n]*(?:terminally deprecated|setSecurityManager|JudgePolicy)[^\n]*\n){1,4}")
-_PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:(?:final|abstract|sealed|static|strictfp)\s+)*"
+#: Both are anchored at a line's start (its blanks excluded), so a match is tried once per line, and
+#: the banner's words are found by a lookahead (atomic), once per line: a search that could start
+#: anywhere (stderr of ``WARNING: `` repeated), whose ``^\s*`` spanned lines (a test of n newlines:
+#: 78 s at 150 KiB) or that retried each word of a line rescanned the rest at each try, O(n^2).
+_SM_BANNER = re.compile(rb"(?m)^(?:WARNING: (?=[^\n]*(?:terminally deprecated|setSecurityManager|JudgePolicy))"
+                        rb"[^\n]*\n){1,4}")
+_PUBLIC_TYPE = re.compile(r"^[^\S\n]*public\s+(?:(?:final|abstract|sealed|static|strictfp)\s+)*"
                           r"(?:class|interface|enum|record|@interface)\s+([A-Za-z_$][\w$]*)", re.M)
 #: javac's diagnostics start with the file's path; only its ``src/[ct]<i>/`` tail is fixed (the backend
 #: decides where /src is mounted).
@@ -77,9 +85,13 @@ _ERROR_LINE = re.compile(r"^(?:\S*/)?src/[ct](\d+)/[^:\n]+:\d+: error:")
 _UNIT_PATH = re.compile(r"^(?:\S*/)?src/[ct](\d+)/")
 #: How often a batch looks for the units javac has finished writing while it runs (a few stat calls).
 WATCH_S = 0.02
-#: Limits of the one javac run of a batch (it compiles untrusted text, but runs none of it: -proc:none).
+#: Limits of a javac run (it compiles untrusted text, but runs none of it: -proc:none); its wall time is
+#: cut to ``compile_limits``'s bound, and its CPU time to twice that (javac's GC and compiler threads).
 COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=2 << 30, output_bytes=1 << 20,
                         max_processes=256, max_file_bytes=64 << 20)
+#: What a compile may take beyond its runs' wall-time limit: javac's start-up (~0.5 s of CPU) on a
+#: loaded machine. A compile past it ends its candidates as COMPILE_ERROR naming the limit.
+COMPILE_GRACE_MS = 5000
 
 
 def public_type(text: str) -> str | None:
@@ -99,6 +111,14 @@ class _Unit:
     package: str
     files: list[Path]
     main_class: str
+    limits: Limits
+
+
+def compile_limits(wall_time_ms: int) -> Limits:
+    """The limits of a javac run whose candidates' largest wall-time limit is ``wall_time_ms``: that
+    plus COMPILE_GRACE_MS of wall time (at most COMPILE_LIMITS'), twice it of CPU time."""
+    wall = min(COMPILE_LIMITS.wall_time_ms, wall_time_ms + COMPILE_GRACE_MS)
+    return Limits(**{**COMPILE_LIMITS.as_dict(), "wall_time_ms": wall, "cpu_time_ms": 2 * wall})
 
 
 class JavaRunner:
@@ -192,9 +212,11 @@ class JavaRunner:
 
     async def run_batch(self, reqs: list[RunRequest], limits: list[Limits]) -> AsyncIterator[tuple[int, RunResult]]:
         """Compile all of ``reqs`` together, then run each; yields (position, result) as they finish. A
-        sample runs as soon as javac has written its classes, while javac goes on with the rest."""
+        sample runs as soon as javac has written its classes, while javac goes on with the rest. The
+        sources are rewritten and written off the event loop (linear in their size, java_source)."""
         with self.workspace.run_dir() as batch_dir:
-            units = [self._write_unit(batch_dir, i, r) for i, r in enumerate(reqs)]
+            units = await asyncio.to_thread(
+                lambda: [self._write_unit(batch_dir, i, r, limits[i]) for i, r in enumerate(reqs)])
             classes = make_writable_dir(batch_dir / "classes")
             pending: list[asyncio.Task[tuple[int, RunResult]]] = []
             compiled: list[_Unit] = []
@@ -218,7 +240,7 @@ class JavaRunner:
                 for task in pending:
                     task.cancel()
 
-    def _write_unit(self, batch_dir: Path, index: int, req: RunRequest) -> _Unit:
+    def _write_unit(self, batch_dir: Path, index: int, req: RunRequest, limits: Limits) -> _Unit:
         package, test_package = f"c{index}", f"t{index}"
         src = batch_dir / "src"
         with_test = req.mode is Mode.RUN_TESTS and bool(req.test)
@@ -233,16 +255,18 @@ class JavaRunner:
             if rel.endswith(".java"):
                 extra = f"package {package}; " + java_source.strip_package(text)
                 files.append(write_file(src / package / Path(rel).name, extra))
-        return _Unit(index, req, package, files, main_class)
+        return _Unit(index, req, package, files, main_class, limits)
 
     async def _javac(self, batch_dir: Path, units: list[_Unit], classes: Path) -> ProcessResult:
+        """One javac over ``units``, bounded by ``compile_limits`` of their largest wall-time limit."""
         paths = [f"/src/{f.relative_to(batch_dir / 'src')}" for u in units for f in u.files]
+        limits = compile_limits(max(u.limits.wall_time_ms for u in units))
         cmd = SandboxCommand(
             argv=["javac", "-J-Xmx1g", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
                   "-XDshould-stop.ifError=FLOW", INLINE_CONCAT, "-proc:none", "-nowarn", "-encoding", "UTF-8",
                   "-Xmaxerrs", "100000",
                   "-cp", JUNIT_JAR, "-d", "/classes", *paths],
-            limits=COMPILE_LIMITS, binds=[Bind(batch_dir / "src", "/src"), Bind(classes, "/classes", writable=True)],
+            limits=limits, binds=[Bind(batch_dir / "src", "/src"), Bind(classes, "/classes", writable=True)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=COMPILE_LIMITS.output_bytes * 4,
             limit_address_space=False,
         )
@@ -251,35 +275,51 @@ class JavaRunner:
     async def _compile(self, batch_dir: Path, units: list[_Unit], classes: Path, ready: Callable[[_Unit], None]
                        ) -> dict[int, tuple[ProcessResult, str]]:
         """Compile ``units``, handing each one whose classes are written to ``ready`` (most while javac
-        still runs, see _javac_watched); returns the failing ones with (javac result, their diagnostics)."""
+        still runs, see _javac_watched); returns the failing ones with (javac result, their diagnostics).
+        A group javac fails without blaming (a crash, a compile past its limit) is halved and each half
+        compiled again, down to single candidates: a hostile candidate costs its batch ~log2(n) javac
+        runs, each bounded by ``compile_limits``, rather than one per candidate."""
         failed: dict[int, tuple[ProcessResult, str]] = {}
-        todo = list(units)
+        groups = [list(units)]
+        while groups:
+            group = groups.pop()
+            rest, pr = await self._compile_group(batch_dir, group, classes, ready, failed)
+            if len(rest) == 1:
+                failed[rest[0].index] = (pr, pr.stderr.decode(errors="replace"))
+            elif rest:
+                half = len(rest) // 2
+                groups += [rest[half:], rest[:half]]
+        return failed
+
+    async def _compile_group(self, batch_dir: Path, group: list[_Unit], classes: Path,
+                             ready: Callable[[_Unit], None], failed: dict[int, tuple[ProcessResult, str]]
+                             ) -> tuple[list[_Unit], ProcessResult]:
+        """Compile ``group`` until it passes, adding the candidates javac blames to ``failed`` (javac
+        writes no classes once any unit fails, so the rest is compiled again, up to 4 rounds). Returns
+        the candidates left when javac failed without blaming any of them (none left: all passed or
+        failed), with that javac's result."""
+        todo = group
+        pr = ProcessResult(exit_code=0)
         for _ in range(4):
             if not todo:
-                return failed
+                break
             _clear(classes)
             pr, started = await self._javac_watched(batch_dir, todo, classes, ready)
             todo = todo[started:]
             if pr.exit_code == 0 and not pr.sandbox_failure:
                 for u in todo:
                     ready(u)
-                return failed
-            text = pr.stderr.decode(errors="replace")
-            blamed = _attribute(text)
-            if not blamed:
-                break
+                return [], pr
+            if pr.timed_out or pr.cpu_exceeded or pr.sandbox_failure:
+                return todo, pr
+            blamed = _attribute(pr.stderr.decode(errors="replace"))
+            if not any(u.index in blamed for u in todo):
+                return todo, pr
             for u in todo:
                 if u.index in blamed:
                     failed[u.index] = (pr, blamed[u.index])
             todo = [u for u in todo if u.index not in blamed]
-        _clear(classes)
-        for u in todo:  # no attributable errors: each candidate on its own, into its own package dirs
-            pr = await self._javac(batch_dir, [u], classes)
-            if pr.exit_code != 0 or pr.sandbox_failure:
-                failed[u.index] = (pr, pr.stderr.decode(errors="replace"))
-            else:
-                ready(u)
-        return failed
+        return todo, pr
 
     async def _javac_watched(self, batch_dir: Path, todo: list[_Unit], classes: Path,
                              ready: Callable[[_Unit], None]) -> tuple[ProcessResult, int]:
@@ -427,7 +467,10 @@ def _compile_failure(pr: ProcessResult, text: str, limits: Limits) -> RunResult:
     if pr.sandbox_failure:
         return RunResult(outcome=Outcome.SANDBOX_ERROR, detail=pr.sandbox_failure, effective_limits=limits)
     if pr.timed_out or pr.cpu_exceeded:
-        return RunResult(outcome=Outcome.COMPILE_ERROR, detail="javac ran out of time", compile_output=text,
-                         effective_limits=limits)
+        bound = compile_limits(limits.wall_time_ms)
+        kind, ms = ("wall", bound.wall_time_ms) if pr.timed_out else ("CPU", bound.cpu_time_ms)
+        return RunResult(outcome=Outcome.COMPILE_ERROR, compile_output=text[:65536], effective_limits=limits,
+                         detail=f"javac ran past its {kind}-time limit of {ms} ms (limits.wall_time_ms "
+                                f"{limits.wall_time_ms} ms + {COMPILE_GRACE_MS} ms to compile)")
     return RunResult(outcome=Outcome.COMPILE_ERROR, exit_code=pr.exit_code, compile_output=text[:65536],
                      detail="javac reported errors", effective_limits=limits)

@@ -18,12 +18,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LITERALS = re.compile(r'//[^\n]*|/\*.*?\*/|"""[\s\S]*?"""|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+#: Comments and literals. An unterminated one (javac's error) runs to the end of its line (strings,
+#: chars) or of the text (comments, text blocks), so that no match attempt fails after a long scan:
+#: a failed attempt restarted at each of n quotes was O(n^2) (``"\\`` repeated: 15 s at 20 KB).
+_LITERALS = re.compile(r'//[^\n]*|/\*.*?(?:\*/|\Z)|"""[\s\S]*?(?:"""|\Z)|"(?:\\.|[^"\\\n])*"?|\'(?:\\.|[^\'\\\n])*\'?',
+                       re.S)
 _IMPORT = re.compile(r"\bimport\s+(static\s+)?([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)(\s*\.\s*\*)?\s*;")
-_PACKAGE = re.compile(r"\bpackage\s+[\w$.\s]+;")
-_MODIFIERS = r"(?:(?:public|protected|private|abstract|final|static|strictfp|sealed|non-sealed)\s+)*"
-_TYPE_DECL = re.compile(r"(?<![\w$.])(" + _MODIFIERS
-                        + r")(class|interface|enum|record|@\s*interface)\s+([A-Za-z_$][\w$]*)")
+_PACKAGE = re.compile(r"package\s+[\w$.\s]+;")
+_MODIFIERS = frozenset({"public", "protected", "private", "abstract", "final", "static", "strictfp", "sealed",
+                        "non-sealed"})
+#: A type's keyword and name; its modifiers are read backwards from the keyword (``_modifiers``). One
+#: regex with the modifiers in front restarted at each of n modifiers and rescanned the rest: O(n^2).
+_TYPE_KEYWORD = re.compile(r"(?<![\w$.])(class|interface|enum|record|@\s*interface)\s+([A-Za-z_$][\w$]*)")
+_FIRST_TOKEN = re.compile(r"\s*")
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _IDENT = re.compile(r"(?<![\w$])[A-Za-z_$][\w$]*")
 
 
@@ -56,13 +64,18 @@ class Units:
     exposed: tuple[str, ...]
 
 
+def _spaces(m: re.Match[str]) -> str:
+    found = m.group(0)
+    return _NOT_NEWLINE.sub(" ", found) if "\n" in found else " " * len(found)
+
+
 def blank(text: str) -> str:
-    """``text`` with comments and string/char literals replaced by spaces (newlines kept)."""
-    return _LITERALS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    """``text`` with comments and string/char literals replaced by spaces (newlines kept). Linear."""
+    return _LITERALS.sub(_spaces, text)
 
 
 def _blank_span(text: str, start: int, end: int) -> str:
-    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+    return text[:start] + _NOT_NEWLINE.sub(" ", text[start:end]) + text[end:]
 
 
 def _imports(code: str) -> list[_Import]:
@@ -83,24 +96,64 @@ def _depths(code: str) -> list[int]:
     return out
 
 
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
+
+
+def _after_word(code: str, i: int) -> bool:
+    """``code[i]`` follows an identifier's character or a dot (so it does not begin a modifier)."""
+    return i > 0 and (_is_word(code[i - 1]) or code[i - 1] == ".")
+
+
+def _modifiers(code: str, keyword: int, floor: int) -> list[str]:
+    """The modifiers written right before the type keyword at ``keyword`` and after ``floor`` (the end of
+    the previous declaration's name): each a whole word (not after a ``.``) followed by whitespace.
+    Reads back from the keyword over its own modifiers only, so the reads of all of a text's keywords
+    together touch each character at most twice."""
+    found: list[str] = []
+    end = keyword
+    while True:
+        gap = end
+        while gap > floor and code[gap - 1].isspace():
+            gap -= 1
+        start = gap
+        while start > floor and _is_word(code[start - 1]):
+            start -= 1
+        word = code[start:gap]
+        non = start - 4
+        if word == "sealed" and non >= floor and code[non:start] == "non-" and not _after_word(code, non):
+            word, start = "non-sealed", non
+        if gap == end or word not in _MODIFIERS or _after_word(code, start):
+            return found
+        found.append(word)
+        end = start
+
+
 def top_level_types(code: str) -> list[tuple[str, int, bool]]:
-    """(name, offset of its keyword, declared public) of each top-level type in blanked ``code``."""
+    """(name, offset of its keyword, declared public) of each top-level type in blanked ``code``.
+    Linear in the text's length."""
     depths = _depths(code)
     found = []
-    for m in _TYPE_DECL.finditer(code):
+    floor = 0
+    for m in _TYPE_KEYWORD.finditer(code):
         if depths[m.start()] == 0:
-            found.append((m.group(3), m.start(2), "public" in m.group(1).split()))
+            found.append((m.group(2), m.start(1), "public" in _modifiers(code, m.start(1), floor)))
+        floor = m.end()
     return found
 
 
 def declared_types(code: str) -> set[str]:
-    return {m.group(3) for m in _TYPE_DECL.finditer(code)}
+    """The names of every type declared in blanked ``code`` (any depth). Linear in its length."""
+    return {m.group(2) for m in _TYPE_KEYWORD.finditer(code)}
 
 
 def strip_package(text: str) -> str:
+    """``text`` with its package clause blanked, when the clause is the first thing in it. One anchored
+    match at the first token (a search restarted at each ``package`` word of a long text: O(n^2))."""
     code = blank(text)
-    m = _PACKAGE.search(code)
-    return _blank_span(text, m.start(), m.end()) if m and not code[:m.start()].strip() else text
+    first = _FIRST_TOKEN.match(code)
+    m = _PACKAGE.match(code, first.end() if first else 0)
+    return _blank_span(text, m.start(), m.end()) if m else text
 
 
 def rewrite(candidate: str, test: str, cand_pkg: str, test_pkg: str, index: JavaIndex) -> Units:
