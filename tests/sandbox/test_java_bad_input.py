@@ -71,3 +71,15 @@ async def test_a_batch_keeps_its_good_candidates_around_a_compile_past_its_limit
     assert [r.outcome for r in got] == [Outcome.PASSED, Outcome.COMPILE_ERROR, Outcome.PASSED, Outcome.PASSED], \
         [(r.outcome, r.detail) for r in got]
     assert_cut_at_the_compile_limit(got[1], wall)
+
+
+async def test_a_batch_finds_the_candidate_that_crashes_javac(engine: Executor):
+    # javac dies of its parser's stack on deep nesting, naming no file: the batch is halved until the
+    # crash is alone, and every other candidate compiles and passes
+    crash = "class Solution { int v = " + "(" * 50_000 + "1" + ")" * 50_000 + "; public int f() { return 1; } }"
+    good = [SOLUTION.replace("1;", f"{k} - {k - 1};") for k in range(2, 7)]
+    sources = [*good[:2], crash, *good[2:]]
+    got = await batch(engine, [RunRequest(Language.JAVA, s, TEST) for s in sources])
+    assert [r.outcome for r in got] == [Outcome.PASSED] * 2 + [Outcome.COMPILE_ERROR] + [Outcome.PASSED] * 3, \
+        [(r.outcome, r.detail) for r in got]
+    assert got[2].detail == "javac reported errors" and got[2].exit_code != 0

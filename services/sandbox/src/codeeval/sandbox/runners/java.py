@@ -16,7 +16,8 @@ per candidate (~45 ms of CPU) and its sandbox (~12 ms, the service's share inclu
 ~0.7 s per candidate compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
 rest are compiled again together (javac writes no classes once any unit fails); when javac fails
 without attributable errors (a crash, a compile past its limit) the group is halved until the culprit
-is alone. A javac run is bounded by its candidates' largest wall-time limit plus COMPILE_GRACE_MS and
+is alone, for as long as one javac may take; what is left then is compiled candidate by candidate,
+side by side (``_compile``). A javac run is bounded by its candidates' largest wall-time limit plus COMPILE_GRACE_MS and
 ends its candidate as COMPILE_ERROR naming that limit; the source checks are linear in the sources'
 size (java_source.py) and run off the event loop.
 """
@@ -92,6 +93,8 @@ COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=
 #: What a compile may take beyond its runs' wall-time limit: javac's start-up (~0.5 s of CPU) on a
 #: loaded machine. A compile past it ends its candidates as COMPILE_ERROR naming the limit.
 COMPILE_GRACE_MS = 5000
+#: A batch's shared compile rounds stop when less than this is left of their time (see _compile).
+MIN_ROUND_MS = 1000
 
 
 def public_type(text: str) -> str | None:
@@ -221,11 +224,11 @@ class JavaRunner:
             pending: list[asyncio.Task[tuple[int, RunResult]]] = []
             compiled: list[_Unit] = []
 
-            def ready(u: _Unit) -> None:
+            def ready(u: _Unit, where: Path) -> None:
                 if u.req.mode is Mode.COMPILE_ONLY:
                     compiled.append(u)
                 else:
-                    own = _own_classes(batch_dir, classes, u.index)
+                    own = _own_classes(batch_dir, where, u.index)
                     pending.append(asyncio.create_task(self._run_unit(own, u, limits[u.index])))
             try:
                 errors = await self._compile(batch_dir, units, classes, ready)
@@ -257,10 +260,14 @@ class JavaRunner:
                 files.append(write_file(src / package / Path(rel).name, extra))
         return _Unit(index, req, package, files, main_class, limits)
 
-    async def _javac(self, batch_dir: Path, units: list[_Unit], classes: Path) -> ProcessResult:
-        """One javac over ``units``, bounded by ``compile_limits`` of their largest wall-time limit."""
+    async def _javac(self, batch_dir: Path, units: list[_Unit], classes: Path, cut_ms: int | None = None
+                     ) -> ProcessResult:
+        """One javac over ``units``, bounded by ``compile_limits`` of their largest wall-time limit (and
+        by ``cut_ms`` of wall time, twice it of CPU, when given)."""
         paths = [f"/src/{f.relative_to(batch_dir / 'src')}" for u in units for f in u.files]
         limits = compile_limits(max(u.limits.wall_time_ms for u in units))
+        if cut_ms is not None and cut_ms < limits.wall_time_ms:
+            limits = Limits(**{**limits.as_dict(), "wall_time_ms": cut_ms, "cpu_time_ms": 2 * cut_ms})
         cmd = SandboxCommand(
             argv=["javac", "-J-Xmx1g", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "--limit-modules", "java.se",
                   "-XDshould-stop.ifError=FLOW", INLINE_CONCAT, "-proc:none", "-nowarn", "-encoding", "UTF-8",
@@ -272,44 +279,64 @@ class JavaRunner:
         )
         return await self.execute(cmd)
 
-    async def _compile(self, batch_dir: Path, units: list[_Unit], classes: Path, ready: Callable[[_Unit], None]
-                       ) -> dict[int, tuple[ProcessResult, str]]:
+    async def _compile(self, batch_dir: Path, units: list[_Unit], classes: Path,
+                       ready: Callable[[_Unit, Path], None]) -> dict[int, tuple[ProcessResult, str]]:
         """Compile ``units``, handing each one whose classes are written to ``ready`` (most while javac
         still runs, see _javac_watched); returns the failing ones with (javac result, their diagnostics).
-        A group javac fails without blaming (a crash, a compile past its limit) is halved and each half
-        compiled again, down to single candidates: a hostile candidate costs its batch ~log2(n) javac
-        runs, each bounded by ``compile_limits``, rather than one per candidate."""
+
+        Together first, for as long as one javac of them may take (``compile_limits``): a group javac
+        fails without blaming (a crash, a compile past its limit) is halved and each half compiled
+        again, down to single candidates, so a hostile candidate costs its batch ~log2(n) javac runs,
+        not one per candidate. The candidates still open when that time is up are each compiled alone,
+        side by side (in their own class directories), each bounded by its own ``compile_limits``: no
+        candidate's compile waits more than about twice its bound for the others'."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + compile_limits(max(u.limits.wall_time_ms for u in units)).wall_time_ms / 1000
         failed: dict[int, tuple[ProcessResult, str]] = {}
-        groups = [list(units)]
+        groups, alone = [list(units)], []
         while groups:
             group = groups.pop()
-            rest, pr = await self._compile_group(batch_dir, group, classes, ready, failed)
-            if len(rest) == 1:
+            rest, pr = await self._compile_group(batch_dir, group, classes, ready, failed, deadline)
+            if pr is None:
+                alone += rest
+            elif len(rest) == 1:
                 failed[rest[0].index] = (pr, pr.stderr.decode(errors="replace"))
             elif rest:
                 half = len(rest) // 2
                 groups += [rest[half:], rest[:half]]
+        results = await asyncio.gather(*(self._compile_alone(batch_dir, u, ready) for u in alone))
+        for u, alone_pr in zip(alone, results, strict=True):
+            if alone_pr is not None:
+                text = alone_pr.stderr.decode(errors="replace")
+                failed[u.index] = (alone_pr, _attribute(text).get(u.index, text))
         return failed
 
     async def _compile_group(self, batch_dir: Path, group: list[_Unit], classes: Path,
-                             ready: Callable[[_Unit], None], failed: dict[int, tuple[ProcessResult, str]]
-                             ) -> tuple[list[_Unit], ProcessResult]:
+                             ready: Callable[[_Unit, Path], None], failed: dict[int, tuple[ProcessResult, str]],
+                             deadline: float) -> tuple[list[_Unit], ProcessResult | None]:
         """Compile ``group`` until it passes, adding the candidates javac blames to ``failed`` (javac
-        writes no classes once any unit fails, so the rest is compiled again, up to 4 rounds). Returns
-        the candidates left when javac failed without blaming any of them (none left: all passed or
-        failed), with that javac's result."""
+        writes no classes once any unit fails, so the rest is compiled again, up to 4 rounds), each
+        javac cut at ``deadline`` (loop time). Returns the candidates left: with the javac result that
+        failed without blaming any of them, or with None when ``deadline`` cut the work short."""
+        loop = asyncio.get_running_loop()
         todo = group
         pr = ProcessResult(exit_code=0)
         for _ in range(4):
             if not todo:
                 break
+            own_ms = compile_limits(max(u.limits.wall_time_ms for u in todo)).wall_time_ms
+            left_ms = int((deadline - loop.time()) * 1000)
+            if left_ms < MIN_ROUND_MS:
+                return todo, None
             _clear(classes)
-            pr, started = await self._javac_watched(batch_dir, todo, classes, ready)
+            pr, started = await self._javac_watched(batch_dir, todo, classes, ready, left_ms)
             todo = todo[started:]
             if pr.exit_code == 0 and not pr.sandbox_failure:
                 for u in todo:
-                    ready(u)
+                    ready(u, classes)
                 return [], pr
+            if (pr.timed_out or pr.cpu_exceeded) and left_ms < own_ms:
+                return todo, None
             if pr.timed_out or pr.cpu_exceeded or pr.sandbox_failure:
                 return todo, pr
             blamed = _attribute(pr.stderr.decode(errors="replace"))
@@ -321,8 +348,20 @@ class JavaRunner:
             todo = [u for u in todo if u.index not in blamed]
         return todo, pr
 
+    async def _compile_alone(self, batch_dir: Path, unit: _Unit, ready: Callable[[_Unit, Path], None]
+                             ) -> ProcessResult | None:
+        """javac over ``unit`` alone, into a class directory of its own; None when it passed (and went
+        to ``ready``), else javac's result."""
+        classes = make_writable_dir(batch_dir / "alone" / str(unit.index))
+        (batch_dir / "alone").chmod(0o755)
+        pr = await self._javac(batch_dir, [unit], classes)
+        if pr.exit_code == 0 and not pr.sandbox_failure:
+            ready(unit, classes)
+            return None
+        return pr
+
     async def _javac_watched(self, batch_dir: Path, todo: list[_Unit], classes: Path,
-                             ready: Callable[[_Unit], None]) -> tuple[ProcessResult, int]:
+                             ready: Callable[[_Unit, Path], None], cut_ms: int) -> tuple[ProcessResult, int]:
         """One javac over ``todo`` that hands finished units to ``ready`` while it runs. javac writes the
         units' classes in the order of its command line, one file after another, and writes none once
         it has found an error; so when a unit's first package directory appears, every unit before it
@@ -330,8 +369,8 @@ class JavaRunner:
         output is not written in place. Returns javac's result and how many units, from the front of
         ``todo``, went to ``ready``."""
         if not self.output_in_place:
-            return await self._javac(batch_dir, todo, classes), 0
-        javac = asyncio.ensure_future(self._javac(batch_dir, todo, classes))
+            return await self._javac(batch_dir, todo, classes, cut_ms), 0
+        javac = asyncio.ensure_future(self._javac(batch_dir, todo, classes, cut_ms))
         started = 0
         try:
             while not javac.done():
@@ -340,7 +379,7 @@ class JavaRunner:
                 while last + 1 < len(todo) and _has_output(classes, todo[last + 1]):
                     last += 1
                 for u in todo[started:last]:
-                    ready(u)
+                    ready(u, classes)
                 started = last
             return javac.result(), started
         finally:
