@@ -83,3 +83,14 @@ async def test_a_join_that_fails_is_a_sandbox_error_and_the_zygote_keeps_serving
     again = await engine.execute(RunRequest(Language.PYTHON, OK, CHECK, "f", limits=LIMITS))
     assert again.outcome is Outcome.PASSED, (again.outcome, again.detail)
     assert _zygote_pid(engine) == pid, "a failed join is the run's failure, not the zygote's"
+
+
+@ASYNC
+async def test_a_source_larger_than_the_sockets_buffer_arrives_whole(engine: Executor):
+    """The service sends what the run's socket takes at once and the rest from a task (a Unix socket
+    buffers ~208 KiB by default on Linux; the largest source allowed is 256 KiB)."""
+    size = 250 << 10
+    source = f"X = '{'a' * size}'\ndef f():\n    return len(X)\n"
+    res = await engine.execute(RunRequest(Language.PYTHON, source, f"def check(c):\n    assert c() == {size}\n", "f",
+                                          limits=LIMITS))
+    assert res.outcome is Outcome.PASSED, (res.outcome, res.detail)
