@@ -83,3 +83,11 @@ async def test_a_batch_finds_the_candidate_that_crashes_javac(engine: Executor):
     assert [r.outcome for r in got] == [Outcome.PASSED] * 2 + [Outcome.COMPILE_ERROR] + [Outcome.PASSED] * 3, \
         [(r.outcome, r.detail) for r in got]
     assert got[2].detail == "javac reported errors" and got[2].exit_code != 0
+
+
+async def test_a_candidate_of_15000_classes_runs_with_its_class_list_in_a_file(engine: Executor):
+    # the judge's list of the candidate's classes (~150 KB here) is past what one argument may hold
+    # (128 KiB: it was a SANDBOX_ERROR, retried); it goes in a read-only file beside the classes
+    many = SOLUTION + "".join(f"class K{i} {{}}\n" for i in range(15_000))
+    res = await engine.execute(RunRequest(Language.JAVA, many, TEST, limits=Limits(wall_time_ms=60_000)))
+    assert res.outcome is Outcome.PASSED, (res.outcome, res.detail, res.stderr[-500:])

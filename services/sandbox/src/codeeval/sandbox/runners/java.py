@@ -95,6 +95,9 @@ COMPILE_LIMITS = Limits(wall_time_ms=120_000, cpu_time_ms=240_000, memory_bytes=
 COMPILE_GRACE_MS = 5000
 #: A batch's shared compile rounds stop when less than this is left of their time (see _compile).
 MIN_ROUND_MS = 1000
+#: The longest class list passed as an argument; a longer one goes in the file CLASS_LIST (_class_list).
+MAX_ARG_CHARS = 64 << 10
+CLASS_LIST = "codeeval-classes.txt"
 
 
 def public_type(text: str) -> str | None:
@@ -390,7 +393,7 @@ class JavaRunner:
         cmd = SandboxCommand(
             argv=[*self.java_command(), *memory_flags(limits.memory_bytes),
                   "-cp", f"/classes:{LAUNCHER}/junit:{JUNIT_JAR}",
-                  *self.judge_main(), unit.main_class, TRUSTED_ROOTS, ",".join(_class_names(classes, unit.package))],
+                  *self.judge_main(), unit.main_class, TRUSTED_ROOTS, _class_list(classes, unit.package)],
             limits=limits, stdin=protocol.with_token(token, unit.req.stdin),
             binds=[Bind(classes, "/classes"), Bind(self.launcher_dir, LAUNCHER)],
             work_dir_bytes=self.work_dir_bytes, output_hard_bytes=self.output_hard(limits.output_bytes),
@@ -456,6 +459,19 @@ def junit_type_names() -> dict[str, set[str]]:
 def _class_names(classes: Path, package: str) -> list[str]:
     """The binary names of the classes javac wrote for ``package`` under ``classes``."""
     return sorted(".".join(p.relative_to(classes).with_suffix("").parts) for p in (classes / package).rglob("*.class"))
+
+
+def _class_list(classes: Path, package: str) -> str:
+    """The judge's CLASSES argument: the names, ','-separated; past MAX_ARG_CHARS (the kernel refuses
+    one argument over 128 KiB: a candidate of ~10,000 classes was a SANDBOX_ERROR, retried), "@" and
+    the path in the run of a file beside its classes that holds them (written here, read-only there)."""
+    names = ",".join(_class_names(classes, package))
+    if len(names) <= MAX_ARG_CHARS:
+        return names
+    listing = classes / CLASS_LIST
+    listing.write_text(names, encoding="utf-8")
+    listing.chmod(0o644)
+    return f"@/classes/{CLASS_LIST}"
 
 
 def _own_classes(batch_dir: Path, classes: Path, index: int) -> Path:

@@ -3,7 +3,8 @@
 // TESTCLASS has a main or JUnit 5 tests; TRUSTED_ROOTS (':'-separated) are the only code locations
 // granted more than the candidate (the judge module, the JUnit runner, the JUnit jars); CLASSES
 // (','-separated) are the candidate's, whose value types are checked after the tests passed
-// (ValueTypes.java).
+// (ValueTypes.java); "@PATH" names a file that holds them (a long list: one argument is at most
+// 128 KiB), read before the policy is installed.
 // Protocol (runners/protocol.py): the first stdin line is the run's token, read byte by byte before any
 // other code runs and kept only in this frame's locals; START before the tests, DONE + token only
 // after they all passed. Exit codes: 101 a test failed (AssertionError or a JUnit failure), 102 any
@@ -20,6 +21,8 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 public final class CodeevalLauncher {
     private CodeevalLauncher() {}
@@ -32,12 +35,16 @@ public final class CodeevalLauncher {
             token.append((char) c);
         }
         PrintStream channel = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        String classes = args.length > 2 ? args[2] : null;
+        if (classes != null && classes.startsWith("@")) {
+            classes = Files.readString(Path.of(classes.substring(1)), StandardCharsets.UTF_8);
+        }
         JudgePolicy.install(args.length > 1 ? args[1] : "");
         channel.print("\u001eCODEEVAL-START\n");
         channel.flush();
         int code = runTests(args[0]);
-        if (code == 0 && args.length > 2) {
-            String refused = ValueTypes.liar(args[2]);
+        if (code == 0 && classes != null) {
+            String refused = ValueTypes.liar(classes);
             if (refused != null) {
                 System.err.println("refused: " + refused);
                 code = 105;
