@@ -1,8 +1,10 @@
-"""``python -m reliability [--profile short|full] [--only fuzz,load,faults] [--services S,..] [--out RELIABILITY.md]``:
-run the reliability areas against real services on loopback and write the figures.
+"""Run the reliability areas against real services on loopback and write the figures.
 
+``python -m reliability [--profile short|full] [--only fuzz,load,faults] [--services S,..] [--out RELIABILITY.md]``.
 ``--services`` limits the bad-input and load areas to those services (the fault area's figures span
-several services and always run whole). Progress goes to stderr, each line with its time.
+several services and always run whole). Progress goes to stderr, each line with its time; the
+figures are written after each area (marked unfinished until the last), so a run stopped later
+keeps what it measured.
 
 Exit status: 0 when every figure holds and nothing was lost, 1 otherwise, 2 on bad arguments.
 An area that crashes becomes a figure that does not hold (with the error), never a lost report.
