@@ -187,7 +187,8 @@ class Recipe:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
-            memory.trim_heap()  # the step's activations are freed: their pages go back (README)
+            if cfg.trim_heap:
+                memory.trim_heap()  # the step's activations are freed: their pages go back (README)
             split["optimizer"] = time.monotonic() - t1
             st["step"] += 1
             if not step_times:
