@@ -10,6 +10,7 @@ for QLoRA: peak memory <= 1.0x, step time <= 0.7x) and each phase's peak memory 
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --steps 20
     .venv/bin/python bench/trainer/bench_trainer.py --model MODEL_FOLDER
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --only ours   # one side, no ratios
+    .venv/bin/python bench/trainer/bench_trainer.py --method qlora --set train.trim_heap=false  # our config
 
 Step time is the median over steps after the first ``--warmup`` ones; step CPU time is the mean
 over the steps after the first (the process's CPU time, which load inflates far less). Peak memory is the peak
