@@ -292,7 +292,7 @@ class JavaRunner:
         again, down to single candidates, so a hostile candidate costs its batch ~log2(n) javac runs,
         not one per candidate. The candidates still open when that time is up are each compiled alone,
         side by side (in their own class directories), each bounded by its own ``compile_limits``: no
-        candidate's compile waits more than about twice its bound for the others'."""
+        candidate's compile takes more than about twice its bound, plus its wait for a free slot."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + compile_limits(max(u.limits.wall_time_ms for u in units)).wall_time_ms / 1000
         failed: dict[int, tuple[ProcessResult, str]] = {}
