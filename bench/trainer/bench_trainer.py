@@ -11,6 +11,7 @@ for QLoRA: peak memory <= 1.0x, step time <= 0.7x) and each phase's peak memory 
     .venv/bin/python bench/trainer/bench_trainer.py --model MODEL_FOLDER
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --only ours   # one side, no ratios
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --set train.trim_heap=false  # our config
+    .venv/bin/python bench/trainer/bench_trainer.py --method qlora --ours-env MALLOC_ARENA_MAX=1  # our env
 
 Step time is the median over steps after the first ``--warmup`` ones; step CPU time is the mean
 over the steps after the first (the process's CPU time, which load inflates far less). Peak memory is the peak
@@ -19,6 +20,11 @@ RSS of the process (CPU) or the peak CUDA allocation (GPU), measured per phase b
 builds its PEFT model inside ``SFTTrainer(...)`` (with its dataset preparation) and its optimizer
 inside ``train()``: those phases are reported under "adapter" and "optimizer". Load average is
 printed before and after: step time depends on it, peak memory does not.
+
+The memory curve (every ``--curve-every`` steps and the last) gives, per side, the RSS after that step,
+the run's peak so far (the peak an N-step run would report: the data, order and constant learning rate
+are the same) and the mean CPU seconds of the steps since the previous row, so one long run shows how
+both peaks grow with the number of steps.
 """
 
 from __future__ import annotations
@@ -58,6 +64,15 @@ PHASES = {"imports": "imports", "data": "data (tokenized examples)", "load": "lo
           "steps": "other steps"}
 
 
+def _curve_point(curve: list[list[float]], peaks) -> None:  # type: ignore[no-untyped-def]
+    """Append [step, RSS after it, the run's peak so far, process CPU seconds] (bytes, seconds); the peak
+    so far is the largest phase peak marked yet or the high-water mark since the last mark."""
+    status = Path("/proc/self/status").read_text()
+    rss, hwm = (int(status.split(f"{k}:")[1].split()[0]) * 1024 for k in ("VmRSS", "VmHWM"))
+    before = max((b for _, b in peaks.phases), default=0)
+    curve.append([len(curve) + 1, rss, max(before, hwm, curve[-1][2] if curve else 0), time.process_time()])
+
+
 def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
     from codeeval.trainer.memory import PhasePeaks
     from codeeval.trainer.recipe import Recipe
@@ -67,6 +82,15 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
     cfg = _config(args)
     recipe = Recipe(cfg, workdir, on_phase=peaks.mark)
     recipe.setup()
+    curve: list[list[float]] = []
+    emit = recipe.events.emit
+
+    def emit_and_sample(kind: str, **payload: object) -> None:
+        if kind == "progress":
+            _curve_point(curve, peaks)
+        emit(kind, **payload)
+
+    recipe.events.emit = emit_and_sample  # type: ignore[method-assign]
     recipe.train()
     recipe.cleanup()
     events = [json.loads(line) for line in (workdir / "events.jsonl").read_text().splitlines()]
@@ -76,7 +100,7 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
             "system": peaks.system_seconds, "faults": peaks.faults, "examples": len(recipe.train_set),
             "split": [e["seconds"] for e in events if e["kind"] == "progress"],
             "compute": cfg.method.quant.compute_dtype if args.method == "qlora" else cfg.model.dtype,
-            "losses": [e["loss"] for e in events if e["kind"] == "progress"]}
+            "losses": [e["loss"] for e in events if e["kind"] == "progress"], "curve": curve}
 
 
 def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
@@ -120,6 +144,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     stamps: list[float] = []
     losses: list[float] = []
     split: list[dict[str, float]] = []
+    curve: list[list[float]] = []
     clock = {"forward": 0.0, "backward": 0.0, "done": 0.0}
 
     class Clock(TrainerCallback):
@@ -130,6 +155,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
             if not stamps:
                 peaks.mark("first step")
             stamps.append(time.monotonic())
+            _curve_point(curve, peaks)
             split.append({"forward": clock["forward"], "backward": clock["backward"],
                           "optimizer": stamps[-1] - clock["done"]})
 
@@ -152,7 +178,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peaks.peak,
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative, "examples": len(ds),
             "system": peaks.system_seconds, "faults": peaks.faults, "split": split, "losses": losses,
-            "compute": "bfloat16" if args.method == "qlora" else "float32"}
+            "compute": "bfloat16" if args.method == "qlora" else "float32", "curve": curve}
 
 
 def _time_trainer(trainer, clock: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
@@ -192,6 +218,10 @@ def main() -> int:
                         help="a config override (the recipe's whitelist), e.g. data.padding_free=false; TRL's "
                              "side reads the data and LoRA settings from the same config")
     parser.add_argument("--only", choices=["ours", "trl"], help="run one side (no ratios)")
+    parser.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for our side only, e.g. MALLOC_ARENA_MAX=1")
+    parser.add_argument("--json", type=Path, help="also write both sides' raw results to this file")
+    parser.add_argument("--curve-every", type=int, default=10, help="steps between rows of the memory curve")
     parser.add_argument("--child", choices=["ours", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,9 +239,13 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--child", side, "--out", str(out)] + [
                 a for a in sys.argv[1:]]
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TRANSFORMERS_VERBOSITY": "error"}
+            if side == "ours":
+                env.update(kv.split("=", 1) for kv in args.ours_env)
             subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
             results[side] = json.loads(out.read_text())
     load_after = os.getloadavg()
+    if args.json:
+        args.json.write_text(json.dumps({"load": [load_before, load_after], "results": results}))
     med = {s: statistics.median(r["step_times"][args.warmup - 1:]) for s, r in results.items()}
     from codeeval.trainer.artifacts import versions
 
@@ -229,6 +263,7 @@ def main() -> int:
         losses = " ".join(f"{x:.4f}" for x in results[side]["losses"][:3])
         print(f"{side:8s} {med[side]:16.4f} {cpu[side]:11.4f} {results[side]['peak'] / 2**20:10.0f}   {losses}")
     _print_split(results, sides, args)
+    _print_curve(results, sides, args.curve_every)
     if len(sides) == 2:
         print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x (goal <= 0.7x; CPU time "
               f"{cpu['ours'] / cpu['trl']:.3f}x), peak memory {results['ours']['peak'] / results['trl']['peak']:.3f}x "
@@ -264,6 +299,29 @@ def _print_split(results: dict[str, dict], sides: list[str], args: argparse.Name
         per = max(1, args.steps - 1)
         print(f"{side:8s} {parts[0]:10.4f} {parts[1]:11.4f} {parts[2]:12.4f} {r['system']['steps'] / per:13.4f} "
               f"{r['faults']['steps'] / per:9.0f}")
+
+
+def _print_curve(results: dict[str, dict], sides: list[str], every: int) -> None:
+    """Every ``every`` steps and the last: per side the RSS after the step, the peak so far (MiB) and the
+    mean CPU seconds a step since the previous row; with both sides, the peak and CPU ratios."""
+    curves = {s: results[s]["curve"] for s in sides}
+    n = min(len(c) for c in curves.values())
+    rows = sorted({i for i in range(every, n + 1, every)} | {n}) if n else []
+    head = "".join(f" {s + ' RSS':>9s} {s + ' peak':>9s} {s + ' CPU':>8s}" for s in sides)
+    print(f"memory curve (MiB; CPU s a step since the previous row)\n{'step':>5s}{head}"
+          + ("   peak ratio  CPU ratio" if len(sides) == 2 else ""))
+    prev = 1
+    for step in rows:
+        cells, cpu = "", {}
+        for s in sides:
+            c = curves[s]
+            cpu[s] = (c[step - 1][3] - c[prev - 1][3]) / max(1, step - prev)
+            cells += f" {c[step - 1][1] / 2**20:9.0f} {c[step - 1][2] / 2**20:9.0f} {cpu[s]:8.3f}"
+        if len(sides) == 2:
+            ratio = curves["ours"][step - 1][2] / curves["trl"][step - 1][2]
+            cells += f"   {ratio:10.3f}x {cpu['ours'] / cpu['trl'] if cpu['trl'] else 0.0:9.3f}x"
+        print(f"{step:5d}{cells}")
+        prev = step
 
 
 def _trl_version() -> str:
