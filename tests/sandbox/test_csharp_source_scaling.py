@@ -2,17 +2,21 @@
 shape that made its literal scan quadratic (``"\\`` repeated: 1.5 s at 20 KB), and blanks exactly what
 the regex it replaced blanked on every text without an unterminated literal or comment; that regex is
 kept here as the reference. On a text with one (mcs's error), the literal now runs to the end of its
-line (strings, chars) or of the text (comments, verbatim strings). No mono: pure functions."""
+line (strings, chars) or of the text (comments, verbatim strings). Pure functions, and one real run
+(mono in the bubblewrap sandbox) of the largest such tests, which mcs rejects."""
 
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codeeval.kit.paths import datasets_dir
+from codeeval.sandbox.executor import Executor
+from codeeval.sandbox.model import Language, Outcome, RunRequest
 from codeeval.sandbox.runners import csharp_source
 
 #: The largest test a request may carry (SandboxSettings.max_source_bytes' default).
@@ -87,3 +91,21 @@ def test_the_largest_tests_of_the_quadratic_shapes_are_read():
     assert csharp_source.blank("x" * SIZE + '"' + "y" * SIZE) == "x" * SIZE + " " * (SIZE + 1)
     asserts = "Debug.Assert(true);\n" * (SIZE // 20)
     assert csharp_source.test_text(asserts).count("global::CodeevalJudge.Check.Assert(") == SIZE // 20
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.skipif(shutil.which("mcs") is None, reason="mono-mcs not installed")
+async def test_the_largest_unterminated_tests_are_compile_errors_in_the_real_runner(engine: Executor):
+    solution = "public class Calc { public static int Add(int a, int b) { return a + b; } }\n"
+    test = ("using System.Diagnostics;\npublic static class Tests { public static void Main() { "
+            "Debug.Assert(Calc.Add(2, 3) == 5); } }\n")
+    bad = [test + '"\\' * ((SIZE - len(test)) // 2), test + "/* " * ((SIZE - len(test)) // 3),
+           test.replace("Main() {", 'Main() { var s = @"') + "x" * (SIZE - len(test) - 20)]
+    reqs = [RunRequest(Language.CSHARP, solution, test, entry_point="Tests")]
+    reqs += [RunRequest(Language.CSHARP, solution, t, entry_point="Tests") for t in bad]
+    got = {}
+    async for i, res in engine.execute_batch(reqs):
+        got[i] = res
+    assert got[0].outcome is Outcome.PASSED, got[0].detail
+    for i in range(1, len(reqs)):
+        assert got[i].outcome is Outcome.COMPILE_ERROR and got[i].compile_output, (i, got[i].outcome, got[i].detail)
