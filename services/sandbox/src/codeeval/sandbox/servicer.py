@@ -9,7 +9,7 @@ import grpc
 from codeeval.api.common.v1 import common_pb2
 from codeeval.api.sandbox.v1 import sandbox_pb2, sandbox_pb2_grpc
 from codeeval.kit import languages
-from codeeval.kit.errors import InvalidArgument, decode_utf8
+from codeeval.kit.errors import InvalidArgument, Unavailable, decode_utf8
 from codeeval.sandbox.executor import Executor
 from codeeval.sandbox.model import Calibration, Language, Limits, Mode, RunRequest, RunResult, TableTest
 
@@ -75,32 +75,42 @@ class SandboxServicer(sandbox_pb2_grpc.SandboxServiceServicer):
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
+    def _require_started(self) -> None:
+        """UNAVAILABLE (a client retries it, on another replica or later) until the executor has started:
+        a replica restarted on its port listens before its backend is up, and its empty language list
+        would read as "runs nothing" to a client that caches it (found by the reliability replica kills)."""
+        if not self.executor.started:
+            raise Unavailable("the sandbox is still starting: its backend and languages are not probed yet")
+
     async def Execute(self, request: sandbox_pb2.ExecuteRequest, context: grpc.aio.ServicerContext
                       ) -> sandbox_pb2.ExecuteResponse:
+        self._require_started()
         result = await self.executor.execute(request_from_pb(request), context.time_remaining())
         return sandbox_pb2.ExecuteResponse(result=result_to_pb(result))
 
     async def ExecuteBatch(self, request: sandbox_pb2.ExecuteBatchRequest, context: grpc.aio.ServicerContext
                            ) -> AsyncIterator[sandbox_pb2.ExecuteBatchResponse]:
+        self._require_started()
         reqs = [request_from_pb(r, f"requests[{i}].") for i, r in enumerate(request.requests)]
         async for index, result in self.executor.execute_batch(reqs, context.time_remaining()):
             yield sandbox_pb2.ExecuteBatchResponse(index=index, result=result_to_pb(result))
 
     async def GetCapabilities(self, request: sandbox_pb2.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
                               ) -> sandbox_pb2.GetCapabilitiesResponse:
+        self._require_started()
         caps = self.executor.capabilities
+        assert caps is not None  # set before started
         s = self.executor.settings
         resp = sandbox_pb2.GetCapabilitiesResponse(
-            backend=caps.backend if caps else s.backend, backend_version=caps.backend_version if caps else "",
+            backend=caps.backend, backend_version=caps.backend_version,
             default_limits=limits_to_pb(s.default_limits()), max_limits=limits_to_pb(s.max_limits()),
             max_concurrency=s.max_concurrency, max_queue=s.max_queue, max_batch_size=s.max_batch_size,
             max_source_bytes=s.max_source_bytes,
         )
-        for lang in caps.languages if caps else []:
+        for lang in caps.languages:
             resp.languages.append(sandbox_pb2.LanguageSupport(
                 language=_LANG_OUT[lang.language], modes=[_MODE_OUT[m] for m in lang.modes], notes=lang.notes,
                 toolchain=[common_pb2.ToolInfo(name=n, version=v) for n, v in lang.toolchain]))
-        if caps:
-            details = ", ".join(f"{k}={v}" for k, v in caps.backend_details.items())
-            resp.backend_version = f"{caps.backend_version} ({details})"
+        details = ", ".join(f"{k}={v}" for k, v in caps.backend_details.items())
+        resp.backend_version = f"{caps.backend_version} ({details})"
         return resp
