@@ -1,7 +1,10 @@
 """Fault figure of the generator: a bench run whose samples come from a real local generator, the
 generator SIGKILLed while it generates at seeded random points, restarted on its port, and the run
 carried on: either the CLI gives up (its service-failed status) and the same command resumes, or the
-CLI waits and its Generate stream is re-opened on the restarted generator (every other kill).
+CLI waits and its Generate stream is re-opened on the restarted generator. The first half of the
+kills (rounded up) end CLIs that give up, one command each; the rest hit one CLI that waits, which
+re-opens its stream after each of them and finishes the run (a waiting CLI is never stopped, so kills
+after it need the same process).
 
 Generation is reproducible here: the transformers engine with micro-batches of one row, so each
 sample is its own seeded generation (``seed + sample index``), whatever the order or the process.
@@ -136,8 +139,9 @@ def _wait_samples(proc: subprocess.Popen[bytes], path: Path, count: int, deadlin
 
 def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Section:
     """The undisturbed run, then ``kills`` SIGKILLs of the generator at seeded sample counts of one run
-    (even kills: the CLI gives up and the command is run again; odd kills: the CLI waits and its
-    stream is re-opened), then the final resume; compared with the undisturbed run."""
+    (the first half, rounded up: the CLI gives up and the command is run again; the rest: one CLI waits
+    through each of them and re-opens its stream), then the final resume; compared with the undisturbed
+    run."""
     folder = ctx.workdir / "generator-kills"
     folder.mkdir(parents=True, exist_ok=True)
     suite = folder / "suite.yaml"
@@ -158,31 +162,45 @@ def generator_kills(ctx: Context, fleet: Fleet, gen: Fleet, kills: int) -> Secti
     rng = random.Random(f"{ctx.profile.seed}-generator")
     out = folder / "killed"
     path = out / "base" / GENERATIONS
-    at, statuses, reopened = [], [], 0
+    at: list[str] = []
+    statuses: list[int] = []
+    reopened = waited = 0
+    stops = kills - kills // 2
     (victim,) = gen.replicas["generator"]
+    proc: subprocess.Popen[bytes] | None = None
     for i in range(kills):
         count = kill_counts(rng, lines(path), total, kills - i)
         if count is None:
             problems.append(f"kill {i + 1}: every sample was already generated: nothing left to kill")
             break
-        waits = i % 2 == 1
-        proc = bench(out, suite, None, items, env, wait_s=RESTART_WAIT_S if waits else 3)
+        waits = i >= stops
+        if proc is None:
+            proc = bench(out, suite, None, items, env, wait_s=RESTART_WAIT_S if waits else 3)
         reached = _wait_samples(proc, path, count, run_deadline(SAMPLE_LIMIT_S * total))
         if proc.poll() is not None:
             problems.append(f"kill {i + 1}: the run ended (exit {proc.returncode}) before {count} samples "
                             f"(see {out}.log)")
+            proc = None
             break
         victim.kill()
         at.append(f"after {reached}/{total} samples ({'the CLI waits' if waits else 'the CLI stops'})")
         gen.heal()
+        if waits:
+            waited += 1
+        else:
+            rc = finish(proc, run_deadline(SAMPLE_LIMIT_S * total))
+            proc = None
+            statuses.append(rc)
+            if rc != SERVICE_FAILED:
+                problems.append(f"kill {i + 1}: with the generator down the CLI exited {rc}, not {SERVICE_FAILED} "
+                                f"(see {out}.log)")
+        gen.wait_healed()
+    if proc is not None:
         rc = finish(proc, run_deadline(SAMPLE_LIMIT_S * total))
         statuses.append(rc)
-        want = 0 if waits else SERVICE_FAILED
-        if rc != want:
-            problems.append(f"kill {i + 1}: with the generator {'restarting' if waits else 'down'} the CLI exited "
-                            f"{rc}, not {want} (see {out}.log)")
-        reopened += waits and rc == 0
-        gen.wait_healed()
+        if rc != 0:
+            problems.append(f"the CLI that waited through {waited} kills exited {rc}, not 0 (see {out}.log)")
+        reopened = waited if rc == 0 else 0
     rc = finish(bench(out, suite, None, items, env), run_deadline(SAMPLE_LIMIT_S * total))
     took = time.monotonic() - t0
     got, got_samples = read_outcome(out), read_samples(out)
