@@ -246,7 +246,8 @@ def main() -> int:
     load_after = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps({"load": [load_before, load_after], "results": results}))
-    med = {s: statistics.median(r["step_times"][args.warmup - 1:]) for s, r in results.items()}
+    med = {s: statistics.median(r["step_times"][args.warmup - 1:] or r["step_times"] or [0.0])
+           for s, r in results.items()}
     from codeeval.trainer.artifacts import versions
 
     v = versions()
