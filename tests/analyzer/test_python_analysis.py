@@ -83,10 +83,10 @@ def test_a_parser_crash_is_that_files_error(analyzer: Analyzer, monkeypatch) -> 
 
     real = parsing.prepare
 
-    def flaky(language, text, wrap_methods=True):
+    def flaky(language, text, wrap_methods=True, **budget):
         if "factor" in text:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(language, text, wrap_methods)
+        return real(language, text, wrap_methods, **budget)
 
     monkeypatch.setattr(parsing, "prepare", flaky)
     result = analyzer.analyze(inputs(fixture_file("python/unused_variable.py"), fixture_file("python/clean.py")), [])

@@ -4,7 +4,9 @@ lizard/radon and pylint (in-process, once per batch), and build per-file reports
 
 Contract: a bad request raises :class:`codeeval.kit.errors.InvalidArgument` naming the field and
 the limit; a tool that fails on one file (or a whole tool run that fails) becomes a per-file
-``tool_errors`` entry and makes that file unanalysable, never a failed batch.
+``tool_errors`` entry and makes that file unanalysable, never a failed batch. A tree-sitter parse
+has ``Limits.parse_timeout_ms`` (past it the file is unanalysable, its parse error says so) and PMD
+``pmd_timeout``; both are cut to the call's deadline when it comes sooner.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class RawFile:
 class Limits:
     max_files: int = 1000
     max_file_bytes: int = 256 * 1024
+    #: Budget of one tree-sitter parse (a file costs at most two).
+    parse_timeout_ms: int = parsing.DEFAULT_BUDGET_MS
 
 
 def validate(files: list[RawFile], default_language: str, limits: Limits) -> list[SourceInput]:
@@ -146,7 +150,8 @@ class Analyzer:
 
     def analyze(self, files: list[SourceInput], categories: list[str], wrap_java: bool = True,
                 deadline: float | None = None) -> AnalysisResult:
-        """Analyse a validated batch. ``deadline`` (time.monotonic()) bounds the PMD run."""
+        """Analyse a validated batch. ``deadline`` (time.monotonic()) cuts the parse and PMD budgets
+        (each parse keeps at least 50 ms, PMD at least 1 s)."""
         reports = [FileReport(path=f.path, language=f.language, passed=f.passed) for f in files]
         with tempfile.TemporaryDirectory(prefix="codeeval-analyze-") as tmp:
             root = Path(tmp)
@@ -154,7 +159,8 @@ class Analyzer:
             java_jobs: dict[str, tuple[int, parsing.Prepared]] = {}
             for i, (f, report) in enumerate(zip(files, reports, strict=True)):
                 try:
-                    prepared = parsing.prepare(f.language, f.text, wrap_methods=wrap_java or f.language == "csharp")
+                    prepared = parsing.prepare(f.language, f.text, wrap_methods=wrap_java or f.language == "csharp",
+                                               budget_ms=self._parse_budget_ms(deadline))
                 except Exception as exc:  # noqa: BLE001 - a parser crash is this file's error
                     report.tool_errors.append(("parse", f"{type(exc).__name__}: {exc}"))
                     report.parse_error = "parse check failed"
@@ -186,6 +192,15 @@ class Analyzer:
         return AnalysisResult(files=reports, summary_all=summarize_by_language(reports, quick),
                               summary_passing=summarize_by_language(reports, quick, passing_only=True),
                               tools=self.tools(categories))
+
+    def _parse_budget_ms(self, deadline: float | None) -> int:
+        if deadline is None:
+            return self.limits.parse_timeout_ms
+        return max(50, min(self.limits.parse_timeout_ms, int((deadline - time.monotonic()) * 1000)))
+
+    @staticmethod
+    def _budget(seconds: float, deadline: float | None) -> float:
+        return seconds if deadline is None else max(1.0, min(seconds, deadline - time.monotonic()))
 
     @staticmethod
     def _measure(report: FileReport, f: SourceInput) -> None:
@@ -229,7 +244,7 @@ class Analyzer:
         missing = self.pmd.available()
         if missing is not None:
             return PmdResult(errors=dict.fromkeys(paths, missing))
-        timeout = self.pmd_timeout if deadline is None else max(1.0, min(self.pmd_timeout, deadline - time.monotonic()))
+        timeout = self._budget(self.pmd_timeout, deadline)
         if self.worker is not None:
             result = self.worker.run([Path(p) for p in paths], source_dir.parent / "pmd-report.json", categories,
                                      timeout)
