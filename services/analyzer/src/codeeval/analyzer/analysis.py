@@ -4,9 +4,11 @@ lizard/radon and pylint (in-process, once per batch), and build per-file reports
 
 Contract: a bad request raises :class:`codeeval.kit.errors.InvalidArgument` naming the field and
 the limit; a tool that fails on one file (or a whole tool run that fails) becomes a per-file
-``tool_errors`` entry and makes that file unanalysable, never a failed batch. A tree-sitter parse
-has ``Limits.parse_timeout_ms`` (past it the file is unanalysable, its parse error says so) and PMD
-``pmd_timeout``; both are cut to the call's deadline when it comes sooner.
+``tool_errors`` entry and makes that file unanalysable, never a failed batch. No tool runs unbounded
+on a file: a tree-sitter parse has ``Limits.parse_timeout_ms`` (past it the file is unanalysable,
+its parse error says so), lizard on a large file ``Limits.metrics_timeout_seconds`` (past it the
+file has no metrics and a ``lizard`` tool error says so), PMD ``pmd_timeout``; all three are cut to
+the call's deadline when it comes sooner.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Limits:
     max_file_bytes: int = 256 * 1024
     #: Budget of one tree-sitter parse (a file costs at most two).
     parse_timeout_ms: int = parsing.DEFAULT_BUDGET_MS
+    #: Budget of lizard on one file larger than ``metrics.INLINE_CHARS``.
+    metrics_timeout_seconds: float = metrics.DEFAULT_BUDGET_SECONDS
 
 
 def validate(files: list[RawFile], default_language: str, limits: Limits) -> list[SourceInput]:
@@ -113,9 +117,10 @@ class Analyzer:
               SourceInput("Probe.java", "public class Probe { int f() { return 1; } }\n", "java")]
 
     def probe(self) -> None:
-        """Start-up check: pylint lints a snippet and PMD analyses one, on the warm JVM when there is
-        one (raises on failure). A warm JVM that fails is dropped (logged, ``worker_error``) and the
-        probe is repeated with one JVM per batch."""
+        """Start-up check: the metrics worker process starts, pylint lints a snippet and PMD analyses
+        one, on the warm JVM when there is one (raises on failure). A warm JVM that fails is dropped
+        (logged, ``worker_error``) and the probe is repeated with one JVM per batch."""
+        metrics.start()
         self.java_version = java_version(self.pmd.java)
         if self.worker is not None:
             try:
@@ -136,9 +141,10 @@ class Analyzer:
                 raise RuntimeError(f"{report.path}: {report.parse_error or report.tool_errors}")
 
     def close(self) -> None:
-        """Stop the warm JVM, if any."""
+        """Stop the warm JVM, if any, and the metrics worker process."""
         if self.worker is not None:
             self.worker.close()
+        metrics.close()
 
     def tools(self, categories: list[str] | None = None) -> list[ToolInfo]:
         infos = [pylint_runner.tool_info(), *metrics.tools(),
@@ -150,8 +156,8 @@ class Analyzer:
 
     def analyze(self, files: list[SourceInput], categories: list[str], wrap_java: bool = True,
                 deadline: float | None = None) -> AnalysisResult:
-        """Analyse a validated batch. ``deadline`` (time.monotonic()) cuts the parse and PMD budgets
-        (each parse keeps at least 50 ms, PMD at least 1 s)."""
+        """Analyse a validated batch. ``deadline`` (time.monotonic()) cuts every tool's budget (each
+        parse keeps at least 50 ms and each bounded tool run at least 1 s, as PMD does)."""
         reports = [FileReport(path=f.path, language=f.language, passed=f.passed) for f in files]
         with tempfile.TemporaryDirectory(prefix="codeeval-analyze-") as tmp:
             root = Path(tmp)
@@ -182,7 +188,7 @@ class Analyzer:
             try:
                 for f, report in zip(files, reports, strict=True):
                     if report.analyzable:
-                        self._measure(report, f)
+                        self._measure(report, f, self._budget(self.limits.metrics_timeout_seconds, deadline))
                 self._run_pylint(python_jobs, files, reports)
             finally:
                 pmd_result = pmd.result()
@@ -203,10 +209,12 @@ class Analyzer:
         return seconds if deadline is None else max(1.0, min(seconds, deadline - time.monotonic()))
 
     @staticmethod
-    def _measure(report: FileReport, f: SourceInput) -> None:
+    def _measure(report: FileReport, f: SourceInput, budget_seconds: float) -> None:
         """Metrics of the caller's text (lizard reads bare methods too), so NLOC excludes the wrapper."""
         try:
-            report.metrics = metrics.measure(f.language, f.text)
+            report.metrics = metrics.measure_bounded(f.language, f.text, budget_seconds)
+        except metrics.MetricsTimeout as exc:
+            report.tool_errors.append(("lizard", str(exc)))
         except Exception as exc:  # noqa: BLE001 - a metrics failure is this file's error, not the batch's
             report.tool_errors.append(("lizard", f"{type(exc).__name__}: {exc}"))
 

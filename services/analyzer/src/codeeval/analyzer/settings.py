@@ -24,6 +24,9 @@ class AnalyzerSettings(ServiceSettings):
     max_file_bytes: int = Field(256 * 1024, gt=0, description="Bytes per analysed file.")
     parse_timeout_ms: int = Field(2000, gt=0, description="Budget of one tree-sitter parse (Java/C#; a file "
                                                           "costs at most two); past it the file is unanalysable.")
+    metrics_timeout_seconds: float = Field(
+        10.0, gt=0, description="Budget of lizard on one file over 8192 characters (run in a worker process); past "
+                                "it the file has no metrics.")
     max_score_instances: int = Field(20000, gt=0, description="Hypotheses per Score request.")
     max_text_bytes: int = Field(64 * 1024, gt=0, description="Bytes per hypothesis, reference or source.")
     pmd_timeout_seconds: float = Field(600.0, gt=0, description="Wall limit of one PMD run over a batch.")
