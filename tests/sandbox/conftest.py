@@ -56,6 +56,15 @@ async def zygote_executor(**overrides: object) -> Executor:
     return eng
 
 
+async def zygote_executor_with_cgroups(**overrides: object) -> Executor:
+    """:func:`zygote_executor`, skipping (after stopping it) where the host has no writable cgroup tree."""
+    eng = await zygote_executor(**overrides)
+    if eng.backend.cgroups is None:  # type: ignore[attr-defined]
+        await eng.stop()
+        pytest.skip("no writable cgroup tree on this host")
+    return eng
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine() -> AsyncIterator[Executor]:
     if not bwrap_usable():

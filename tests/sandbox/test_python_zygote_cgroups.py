@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import bwrap_usable, settings, zygote_executor
+from conftest import bwrap_usable, settings, zygote_executor_with_cgroups
 
 from codeeval.sandbox.backends import cgroups
 from codeeval.sandbox.executor import Executor
@@ -29,10 +29,7 @@ HUNGRY = "def f():\n    blob = bytearray(180 << 20)\n    blob[::4096] = b'x' * l
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[Executor]:
-    eng = await zygote_executor()
-    if eng.backend.cgroups is None:  # type: ignore[attr-defined]
-        await eng.stop()
-        pytest.skip("no writable cgroup tree on this host")
+    eng = await zygote_executor_with_cgroups()
     yield eng
     await eng.stop()
 

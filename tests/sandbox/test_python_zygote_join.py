@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import zygote_executor
+from conftest import zygote_executor_with_cgroups
 
 from codeeval.sandbox.backends import cgroups
 from codeeval.sandbox.executor import Executor
@@ -40,10 +40,7 @@ for pid in kids:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[Executor]:
-    eng = await zygote_executor()
-    if eng.backend.cgroups is None:  # type: ignore[attr-defined]
-        await eng.stop()
-        pytest.skip("no writable cgroup tree on this host")
+    eng = await zygote_executor_with_cgroups()
     yield eng
     await eng.stop()
 
