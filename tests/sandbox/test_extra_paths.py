@@ -86,6 +86,7 @@ async def test_service_answers_invalid_argument_never_internal():
     s = settings(max_concurrency=1, health_recheck_seconds=30)
     runner = Runner(server.create(s), s)
     await runner.start()
+    await runner.wait_ready(60)  # until then every RPC is UNAVAILABLE (still starting)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{runner.port}")
     stub = sandbox_pb2_grpc.SandboxServiceStub(channel)
     try:
