@@ -100,7 +100,8 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
             "system": peaks.system_seconds, "faults": peaks.faults, "examples": len(recipe.train_set),
             "split": [e["seconds"] for e in events if e["kind"] == "progress"],
             "compute": cfg.method.quant.compute_dtype if args.method == "qlora" else cfg.model.dtype,
-            "losses": [e["loss"] for e in events if e["kind"] == "progress"], "curve": curve}
+            "losses": [e["loss"] for e in events if e["kind"] == "progress"], "curve": curve,
+            "trims": recipe.step_trim.trims, "config_trim": cfg.train.trim_heap}
 
 
 def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
@@ -264,6 +265,9 @@ def main() -> int:
         losses = " ".join(f"{x:.4f}" for x in results[side]["losses"][:3])
         print(f"{side:8s} {med[side]:16.4f} {cpu[side]:11.4f} {results[side]['peak'] / 2**20:10.0f}   {losses}")
     _print_split(results, sides, args)
+    if "ours" in results:
+        print(f"ours: train.trim_heap={results['ours'].get('config_trim')}, heap trimmed after "
+              f"{results['ours']['trims']} of {args.steps} steps")
     _print_curve(results, sides, args.curve_every)
     if len(sides) == 2:
         print(f"ratio ours/trl: step time {med['ours'] / med['trl']:.3f}x (goal <= 0.7x; CPU time "

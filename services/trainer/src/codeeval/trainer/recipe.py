@@ -77,6 +77,7 @@ class Recipe:
         self.ckpt_dir = workdir / "checkpoints"
         self.stop_requested = False
         self.started = time.monotonic()
+        self.step_trim = memory.StepTrim(cfg.train.trim_heap)
 
     # -- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -187,8 +188,7 @@ class Recipe:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
-            if cfg.trim_heap:
-                memory.trim_heap()  # the step's activations are freed: their pages go back (README)
+            self.step_trim.after_step()  # the step's activations are freed: their pages may go back (README)
             split["optimizer"] = time.monotonic() - t1
             st["step"] += 1
             if not step_times:

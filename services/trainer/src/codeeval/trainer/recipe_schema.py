@@ -130,11 +130,20 @@ class TrainSpec(_Strict):
     min_step_seconds: float = Field(default=0.0, ge=0,
                                     description="Pace steps for demos and kill tests; 0 for real runs.")
     compute_threads: int = Field(default=1, ge=1)
-    trim_heap: bool = Field(default=True, description=(
-        "true: give freed heap pages back to the kernel after every step (memory.trim_heap), a lower peak "
-        "that still grows with the steps, for page faults in the next step; false: never, ~20% less step "
-        "CPU and a peak that grows faster (trainer README, Peak growth with steps)."))
+    trim_heap: bool | int = Field(default=True, description=(
+        "When to give freed heap pages back to the kernel (memory.StepTrim): true after every step, the lowest "
+        "peak for page faults in the next step; false never, the least step CPU and a peak that grows with the "
+        "steps; N (MiB, >= 1) only after a step whose resident set exceeds the first step's by more than N "
+        "(trainer README, Memory and speed)."))
     distributed: Literal["ddp", "fsdp"] = Field(default="ddp", description="Under torchrun: DDP, or FSDP (full only).")
+
+    @field_validator("trim_heap", mode="before")
+    @classmethod
+    def _trim_setting(cls, value: object) -> bool | int:
+        if isinstance(value, bool) or (isinstance(value, int) and value >= 1):
+            return value
+        raise ValueError(f"must be true (every step), false (never) or a whole number of MiB >= 1 "
+                         f"(trim once the resident set has grown that much since the first step), got {value!r}")
 
 
 class OutputSpec(_Strict):
