@@ -67,6 +67,44 @@ async def test_runs_start_from_the_archived_boot_layer_and_heap(engine: Executor
     assert "t0.Main source: file:" in log  # class-path classes are never archived
 
 
+#: Loads each argument with java.util.Properties (the JDK's own parser) and prints it sorted, then "---".
+PROPS = """import java.io.*; import java.util.*;
+public class Props { public static void main(String[] a) throws Exception { for (String f : a) {
+  Properties p = new Properties(); try (InputStream in = new FileInputStream(f)) { p.load(in); }  // as Security does
+  System.out.print(new TreeMap<>(p) + "\\n---\\n"); } } }
+"""
+#: Comment-like continuation lines, comments ending in a backslash, blanks, CR/LF and form feeds.
+EDGES = ("# comment \\\nk1 = v1 \\\n   # part of k1\n! bang\r\n\n  \t\fk2:v2\\\\\nk3=\\\n\n"
+         "  k4 \\\r  !x\n\f# ff comment\nk5=a\fb\n")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_image_security_properties_are_the_jdks_without_comments(engine: Executor, tmp_path: Path):
+    """Every run parses the image's java.security (~4 ms of its CPU for the JDK's 70 KB of comments): the
+    image holds it stripped (java_image.strip_comments), and Properties.load reads the same properties
+    from it as from the JDK's file, and from each edge case as from its stripped text."""
+    runner = engine.runners[Language.JAVA]
+    assert isinstance(runner, JavaRunner) and runner.runtime_image
+    image = runner.launcher_dir / "jre"
+    settings_out = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True,
+                                  timeout=120).stderr
+    home = next(line.split("=", 1)[1].strip() for line in settings_out.splitlines()
+                if line.strip().startswith("java.home ="))
+    jdk = Path(home) / java_image.SECURITY_PROPERTIES
+    ours = image / java_image.SECURITY_PROPERTIES
+    assert ours.stat().st_size * 5 < jdk.stat().st_size  # the comments are gone
+    (tmp_path / "edges").write_text(EDGES, newline="")
+    (tmp_path / "edges-stripped").write_text(java_image.strip_comments(EDGES), newline="")
+    assert "part of k1" in java_image.strip_comments(EDGES) and "bang" not in java_image.strip_comments(EDGES)
+    (tmp_path / "Props.java").write_text(PROPS)
+    subprocess.run(["javac", "-d", str(tmp_path), str(tmp_path / "Props.java")], check=True, timeout=120)
+    out = subprocess.run([str(image / "bin" / "java"), "-cp", str(tmp_path), "Props", str(jdk), str(ours),
+                          str(tmp_path / "edges"), str(tmp_path / "edges-stripped")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split("\n---\n")[:-1]
+    assert len(out) == 4 and out[0] == out[1] and "jdk.tls.disabledAlgorithms" in out[0], out
+    assert out[2] == out[3] and "k1=v1 # part of k1" in out[2], out
+
+
 def fake_build(judge_jar: Path, output: Path) -> None:
     (output / "bin").mkdir(parents=True)
     (output / "bin" / "java").write_text(judge_jar.read_text())
