@@ -7,8 +7,10 @@ the limit; a tool that fails on one file (or a whole tool run that fails) become
 ``tool_errors`` entry and makes that file unanalysable, never a failed batch. No tool runs unbounded
 on a file: a tree-sitter parse has ``Limits.parse_timeout_ms`` (past it the file is unanalysable,
 its parse error says so), lizard on a large file ``Limits.metrics_timeout_seconds`` (past it the
-file has no metrics and a ``lizard`` tool error says so), PMD ``pmd_timeout``; all three are cut to
-the call's deadline when it comes sooner.
+file has no metrics and a ``lizard`` tool error says so), pylint on a Python file
+``Limits.pylint_timeout_seconds`` (past it the file is unanalysable with a ``pylint`` tool error; the
+batch's other files keep their findings), PMD ``pmd_timeout``; all are cut to the call's deadline
+when it comes sooner.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from codeeval.analyzer import metrics, parsing, pylint_runner
+from codeeval.analyzer import metrics, parsing, pylint_runner, pylint_worker
 from codeeval.analyzer.model import EXTENSIONS, LANGUAGES, AnalysisResult, FileReport, SourceInput, ToolInfo
 from codeeval.analyzer.pmd import CATEGORIES, STUDY_CATEGORIES, Pmd, PmdResult, java_version
 from codeeval.analyzer.pmd_worker import PmdWorker
@@ -54,6 +56,8 @@ class Limits:
     parse_timeout_ms: int = parsing.DEFAULT_BUDGET_MS
     #: Budget of lizard on one file larger than ``metrics.INLINE_CHARS``.
     metrics_timeout_seconds: float = metrics.DEFAULT_BUDGET_SECONDS
+    #: Budget of pylint on one Python file (each of its two phases), in the pylint worker process.
+    pylint_timeout_seconds: float = pylint_worker.DEFAULT_BUDGET_SECONDS
 
 
 def validate(files: list[RawFile], default_language: str, limits: Limits) -> list[SourceInput]:
@@ -117,10 +121,11 @@ class Analyzer:
               SourceInput("Probe.java", "public class Probe { int f() { return 1; } }\n", "java")]
 
     def probe(self) -> None:
-        """Start-up check: the metrics worker process starts, pylint lints a snippet and PMD analyses
+        """Start-up check: the metrics and pylint worker processes start, pylint lints a snippet and PMD analyses
         one, on the warm JVM when there is one (raises on failure). A warm JVM that fails is dropped
         (logged, ``worker_error``) and the probe is repeated with one JVM per batch."""
         metrics.start()
+        pylint_worker.start()
         self.java_version = java_version(self.pmd.java)
         if self.worker is not None:
             try:
@@ -141,10 +146,11 @@ class Analyzer:
                 raise RuntimeError(f"{report.path}: {report.parse_error or report.tool_errors}")
 
     def close(self) -> None:
-        """Stop the warm JVM, if any, and the metrics worker process."""
+        """Stop the warm JVM, if any, and the metrics and pylint worker processes."""
         if self.worker is not None:
             self.worker.close()
         metrics.close()
+        pylint_worker.close()
 
     def tools(self, categories: list[str] | None = None) -> list[ToolInfo]:
         infos = [pylint_runner.tool_info(), *metrics.tools(),
@@ -189,7 +195,7 @@ class Analyzer:
                 for f, report in zip(files, reports, strict=True):
                     if report.analyzable:
                         self._measure(report, f, self._budget(self.limits.metrics_timeout_seconds, deadline))
-                self._run_pylint(python_jobs, files, reports)
+                self._run_pylint(python_jobs, files, reports, deadline)
             finally:
                 pmd_result = pmd.result()
             self._attach(java_jobs, pmd_result.findings, pmd_result.errors, "pmd", files, reports)
@@ -235,11 +241,12 @@ class Analyzer:
                 finding.path, finding.line = report.path, line or 0
                 report.findings.append(finding)
 
-    def _run_pylint(self, jobs: dict, files: list[SourceInput], reports: list[FileReport]) -> None:
+    def _run_pylint(self, jobs: dict, files: list[SourceInput], reports: list[FileReport],
+                    deadline: float | None) -> None:
         if not jobs:
             return
         try:
-            result = pylint_runner.run_pylint([Path(k) for k in jobs])
+            result = pylint_worker.run([Path(k) for k in jobs], self.limits.pylint_timeout_seconds, deadline)
         except Exception as exc:  # noqa: BLE001 - pylint itself failed: every Python file says so
             result = pylint_runner.PylintResult(errors={k: f"pylint failed: {type(exc).__name__}: {exc}" for k in jobs})
         self._attach(jobs, result.findings, result.errors, "pylint", files, reports)

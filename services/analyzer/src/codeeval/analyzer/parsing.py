@@ -130,6 +130,8 @@ def python_error(text: str) -> str:
         return f"{exc.msg} at line {exc.lineno or 0}, column {exc.offset or 0}"
     except ValueError as exc:  # null bytes
         return str(exc)
+    except (RecursionError, MemoryError) as exc:  # too deep for the compiler: a+a+...+a, long elif chains
+        return f"too deeply nested for CPython's compiler: {type(exc).__name__}: {exc}"
     return ""
 
 

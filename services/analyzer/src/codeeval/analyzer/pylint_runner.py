@@ -1,5 +1,7 @@
-"""pylint in-process: one linter run per batch, so interpreter and plugin start-up (~0.4 s) is paid
-once, not per file (one subprocess per file pays it every time).
+"""pylint: one linter run per batch in a process that imported it once (the service's pylint
+worker, :mod:`codeeval.analyzer.pylint_worker`), so interpreter and plugin start-up (~0.4 s) is paid
+once, not per file (one subprocess per file pays it every time; a pylint run per file in a warm
+process still costs ~0.3 CPU-s, against ~7 ms a file in a batch of 40).
 
 Files must already compile (see :mod:`codeeval.analyzer.parsing`): a syntax error is an
 unanalysable file, never pylint's E0001 counted as an "error" issue. A pylint crash on one file
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from codeeval.analyzer.model import Finding, ToolInfo
 
@@ -57,18 +60,27 @@ class PylintResult:
 
 
 def run_pylint(paths: list[Path]) -> PylintResult:
-    """Lint ``paths`` (absolute) in this process; findings and fatal errors keyed by ``str(path)``.
-
-    Finding.path is the analysed file path; the caller renames it to the caller's path.
-    """
-    from astroid import MANAGER
-    from pylint.lint import Run
+    """Lint ``paths`` (absolute) in this process, unbounded; findings and fatal errors keyed by
+    ``str(path)``. The service calls it through :mod:`codeeval.analyzer.pylint_worker`, which bounds
+    every file; Finding.path is the analysed file path (the caller renames it to the caller's path)."""
     from pylint.reporters import CollectingReporter
 
-    result = PylintResult()
-    if not paths:
-        return result
     reporter = CollectingReporter()
+    lint(paths, reporter)
+    result = PylintResult()
+    for msg in reporter.messages:
+        add_message(result, message_fields(msg))
+    return result
+
+
+def lint(paths: list[Path], reporter: Any) -> None:
+    """One pylint run over ``paths`` with ``reporter`` (``rules/pylintrc``), then astroid's and pylint's
+    caches cleared (see the module docstring). Serialised by a lock; nothing to do for no paths."""
+    from astroid import MANAGER
+    from pylint.lint import Run
+
+    if not paths:
+        return
     with _lock:
         try:
             Run([f"--rcfile={RCFILE}", *map(str, paths)], reporter=reporter, exit=False)
@@ -76,12 +88,22 @@ def run_pylint(paths: list[Path]) -> PylintResult:
             MANAGER.clear_cache()
             for cache in _lru_caches():
                 cache.cache_clear()
-    for msg in reporter.messages:
-        key = str(Path(msg.abspath))
-        if msg.category == "fatal":
-            result.errors[key] = f"{msg.msg_id} {msg.symbol}: {msg.msg}"
-            continue
-        result.findings.setdefault(key, []).append(Finding(
-            path=key, tool="pylint", rule=msg.msg_id, symbol=msg.symbol, category=msg.category,
-            severity=msg.category, message=msg.msg, line=msg.line or 0, column=msg.column or 0))
-    return result
+
+
+#: A pylint message as plain values (it crosses a pipe): abspath, msg_id, symbol, category, text, line, column.
+MessageFields = tuple[str, str, str, str, str, int, int]
+
+
+def message_fields(msg: Any) -> MessageFields:
+    return (str(Path(msg.abspath)), msg.msg_id, msg.symbol, msg.category, msg.msg, msg.line or 0, msg.column or 0)
+
+
+def add_message(result: PylintResult, fields: MessageFields) -> None:
+    """File one message in ``result``: a fatal one as its file's error, any other as a finding."""
+    key, msg_id, symbol, category, text, line, column = fields
+    if category == "fatal":
+        result.errors[key] = f"{msg_id} {symbol}: {text}"
+        return
+    result.findings.setdefault(key, []).append(Finding(
+        path=key, tool="pylint", rule=msg_id, symbol=symbol, category=category, severity=category, message=text,
+        line=line, column=column))

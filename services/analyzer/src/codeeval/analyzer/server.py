@@ -31,7 +31,7 @@ def create(settings: AnalyzerSettings) -> Service:
     pmd = Pmd(settings.pmd_home, settings.java_home)
     worker = PmdWorker(pmd, settings.pmd_heap_mb, settings.pmd_threads) if settings.pmd_warm_jvm else None
     limits = Limits(settings.max_files, settings.max_file_bytes, settings.parse_timeout_ms,
-                    settings.metrics_timeout_seconds)
+                    settings.metrics_timeout_seconds, settings.pylint_timeout_seconds)
     analyzer = Analyzer(pmd, limits, settings.pmd_timeout_seconds, worker)
     scorer = Scorer(settings.wordnet_dir)
     servicer = AnalyzerServicer(analyzer, scorer, ScoreLimits(settings.max_score_instances, settings.max_text_bytes))

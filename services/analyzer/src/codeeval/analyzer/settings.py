@@ -27,6 +27,9 @@ class AnalyzerSettings(ServiceSettings):
     metrics_timeout_seconds: float = Field(
         10.0, gt=0, description="Budget of lizard on one file over 8192 characters (run in a worker process); past "
                                 "it the file has no metrics.")
+    pylint_timeout_seconds: float = Field(
+        30.0, gt=0, description="Budget of pylint on one Python file (each of its two phases; pylint runs in a "
+                                "worker process); past it the file is unanalysable with a pylint tool error.")
     max_score_instances: int = Field(20000, gt=0, description="Hypotheses per Score request.")
     max_text_bytes: int = Field(64 * 1024, gt=0, description="Bytes per hypothesis, reference or source.")
     pmd_timeout_seconds: float = Field(600.0, gt=0, description="Wall limit of one PMD run over a batch.")
