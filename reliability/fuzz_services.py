@@ -35,10 +35,12 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 def service_env(ctx: Context) -> dict[str, str]:
     """Environment the services start with: state under ``ctx.workdir``, the hub off (an adapter
     named like a hub id fails at once instead of waiting on the network), the main job's generator
-    LoRA settings, :data:`MALLOC_ENV`."""
+    LoRA settings, :data:`MALLOC_ENV`, the analyzer's pylint budget cut to 5 s."""
     return {"CODEEVAL_TRAINER_STATE_DIR": str(ctx.workdir / "trainer-state"),
             "CODEEVAL_GENERATOR_MAX_LORAS": "1", "CODEEVAL_GENERATOR_MAX_LORA_RANK": "16",
-            "HF_HUB_OFFLINE": "1", **MALLOC_ENV}
+            "HF_HUB_OFFLINE": "1", **MALLOC_ENV,
+            # the analyzer's inference bombs (fuzz_targets.ADVERSARIAL_PY) end at this budget: 5 s each, not 30
+            "CODEEVAL_ANALYZER_PYLINT_TIMEOUT_SECONDS": "5"}
 
 
 def cap_generate(msg: Message, kind: str) -> None:

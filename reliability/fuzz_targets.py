@@ -46,6 +46,20 @@ def sandbox(scratch: Path, full: bool) -> Targets:
     )
 
 
+#: Python that CPython's compiler refuses for depth (a parse error) or on which pylint's astroid runs
+#: exponentially long (the file's pylint tool error once its budget is spent): deep brackets, nested
+#: ifs past the indentation limit, a long ``a+a+...+a`` and elif chain, a huge integer, a doubling
+#: ``x = x + x`` inference chain, a null byte.
+ADVERSARIAL_PY = [b"x = " + b"(" * 5_000 + b"1" + b")" * 5_000 + b"\n",
+                  b"".join(b" " * i + b"if x:\n" for i in range(120)) + b" " * 120 + b"pass\n",
+                  b"a = 1\nb = " + b"+".join([b"a"] * 5_000) + b"\n",
+                  b"x = 1\nif x == 0:\n    y = 0\n" + b"".join(b"elif x == %d:\n    y = 1\n" % i for i in range(3_000)),
+                  b"x = " + b"9" * 100_000 + b"\n",
+                  b"x0 = [1]\n" + b"".join(b"x%d = x%d + x%d\n" % (i + 1, i, i) for i in range(40))
+                  + b"print(x40.count)\n",
+                  b"x = 1\x00\n"]
+
+
 def analyzer(scratch: Path, full: bool) -> Targets:
     return Targets(
         typical={"path": ["a.py", "b.py", "A.java"], "language": [0, PY, JAVA] if full else [0, PY],
@@ -55,7 +69,7 @@ def analyzer(scratch: Path, full: bool) -> Targets:
         hostile={"path": hostile_paths(scratch), "java_categories": ["nope", "../../etc", "", "design\x00"],
                  "metrics": ["nope", "", "../x", "codebleu\x00"],
                  "content": [b"(" * 100_000, b"def f(:\n", b"\x00" * 1000, b"class A {" * 5_000,
-                             b"x = '" + b"\\" * 10_000, "\ud800".encode("utf-8", "surrogatepass")]},
+                             b"x = '" + b"\\" * 10_000, "\ud800".encode("utf-8", "surrogatepass"), *ADVERSARIAL_PY]},
         required={"files", "file", "content", "path", "hypotheses", "references"},
         rare={"sources", "java_categories", "metrics"},
     )
