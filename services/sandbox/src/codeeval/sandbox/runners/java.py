@@ -12,7 +12,7 @@ candidate exiting, processes, native libraries, class loaders, links, /proc and 
 the README's threat model). A sample runs as soon as javac has written its classes, while javac
 goes on with the rest (``_javac_watched``). Cost on a 2-core machine (bench/sandbox/java_batch.py):
 one javac start-up (~0.5 s of CPU) for the batch and ~6 ms of CPU per candidate in it, plus a JVM
-per candidate (~45 ms of CPU) and its sandbox (~12 ms, the service's share included), against
+per candidate (~40 ms of CPU) and its sandbox (~12 ms, the service's share included), against
 ~0.7 s per candidate compiled and run alone. When javac reports errors, the failing candidates get COMPILE_ERROR and the
 rest are compiled again together (javac writes no classes once any unit fails); when javac fails
 without attributable errors (a crash, a compile past its limit) the group is halved until the culprit
