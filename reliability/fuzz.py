@@ -60,6 +60,13 @@ AREA_FACTOR = 1.5
 #: warm hook, ~300 after 2-3 rounds, then within 2% over 5,000 more requests; the old fixed warm-up (a
 #: fifth of the time) could stop before that. (A steady creep of ~0.5 MiB a round seen beside it was
 #: a leak, not the allocator: Score's sacrebleu tokenizer caches, fixed in the analyzer.)
+#: The sandbox's creep (issue 18: 144.2 -> 151.6 MiB, +5.1%, in one full run) is drift, not a leak:
+#: 12,000 requests in rounds of 1,200 after its warm hook took RSS 141 -> 146 (3,600) -> 151 (6,000)
+#: -> 149-153 MiB (to 12,000), all anonymous memory; live Python blocks and gc objects came back to
+#: the post-warm-up counts after each round (474k/100k -> 476k-491k/101k-103k) and glibc's in-use heap
+#: stayed at 31.5-33 MiB; MALLOC_ARENA_MAX=1 gave the same curve (152 peak, 149 at the end) and
+#: malloc_trim(0) gave back 1.8 MiB: not glibc's arenas either, but freed memory held in partly used
+#: pages (CPython's obmalloc arenas), which levels off ~10 MiB above the warm-up's end.
 WARMUP_SHARE, WARMUP_ROUNDS, MAX_WARMUP_ROUNDS = 0.2, 3, 12
 HANG_S = 60.0
 #: Seconds a footprint waits for runs still ending (processes, fds) before it is read anyway.
