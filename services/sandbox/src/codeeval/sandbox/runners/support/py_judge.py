@@ -23,6 +23,7 @@ A broken channel, a malformed or unencodable answer, or an exception that is not
 (SystemExit and the like) poison the run: the verdict is a failure even if the test catches it.
 """
 
+import _thread
 import array
 import builtins
 import contextlib
@@ -32,12 +33,11 @@ import gc
 import json
 import math
 import os
-import random
+import random  # noqa: F401 - warm for the tests that use it; CPython reseeds it in every forked child
 import resource
 import signal
 import socket
 import sys
-import threading
 import traceback
 from typing import Any
 
@@ -80,7 +80,9 @@ class Channel:
         self.seq = 0
         self.failure: ChannelFailure | None = None
         self.calls = 0
-        self.lock = threading.Lock()  # a test that calls from several threads gets one call at a time
+        # a test that calls from several threads gets one call at a time (``_thread``: importing
+        # ``threading`` here would run its at-fork hook in every run's child, ~0.25 ms and ~95 faults)
+        self.lock = _thread.allocate_lock()
 
     def recv(self) -> dict:
         try:
@@ -375,7 +377,6 @@ def run_one(cand_fd: int, ctl_fd: int) -> None:
         request = Channel(ctl).recv()
     except ChannelFailure:
         os._exit(2)
-    random.seed()
     verdict: dict
     try:
         _limit(request)
@@ -430,9 +431,42 @@ def _reap() -> None:
             return
 
 
+#: Calls of the warm-up: more than the interpreter's warm-up count, so that the hot paths are
+#: specialised once in the server rather than in every run's child.
+WARM_CALLS = 20
+#: The fixed, trusted test the server runs once at start (``_warm``), never a run's.
+WARM_TEST = f"""
+def check(candidate):
+    for i in range({WARM_CALLS}):
+        assert candidate(i, 'a b') == 3, i
+"""
+
+
+def _warm() -> None:
+    """Judge one fixed run in the server, against answers written ahead into a socketpair: the
+    compiler's one-time set-up (its AST types), the channel, the codec and the proxies run once
+    here instead of first in every run's child, where each first use costs copy-on-write faults
+    (a forked child's first ``compile`` ~1.1 ms and ~250 faults cold, ~0.3 ms and ~100 after one
+    here; bench/sandbox/README.md). The server still never holds a run's test code or expected
+    values: this is the text above. Raises RuntimeError if the fixed run does not pass."""
+    candidate, judge = socket.socketpair()
+    try:
+        answers = [py_codec.dumps({"functions": ["warm"]})]
+        answers += [py_codec.dumps({"seq": seq + 1, "value": py_codec.encode(3)}) for seq in range(WARM_CALLS)]
+        candidate.sendall(b"".join(answers))
+        verdict = check_run({"test": WARM_TEST, "entry_point": "warm"}, Channel(judge))
+    finally:
+        candidate.close()
+        judge.close()
+    if verdict.get("verdict") != "PASSED":
+        raise RuntimeError(f"the judge's warm-up run failed: {verdict}")
+    gc.collect()
+
+
 def main() -> None:
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/PID/mem or ptrace from the same uid
     os.chdir("/")
+    _warm()
     gc.freeze()  # the server's objects stay out of every child's collections (fewer copy-on-write faults)
     serve(socket.socket(fileno=0))
 
