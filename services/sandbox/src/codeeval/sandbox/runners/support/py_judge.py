@@ -434,7 +434,7 @@ def _reap() -> None:
 #: Calls of the warm-up: more than the interpreter's warm-up count, so that the hot paths are
 #: specialised once in the server rather than in every run's child.
 WARM_CALLS = 20
-#: The fixed, trusted test the server runs once at start (``_warm``), never a run's.
+#: The fixed, trusted test the server runs once at start (``_warm_up``), never a run's.
 WARM_TEST = f"""
 def check(candidate):
     for i in range({WARM_CALLS}):
@@ -442,7 +442,7 @@ def check(candidate):
 """
 
 
-def _warm() -> None:
+def _warm_up() -> None:
     """Judge one fixed run in the server, against answers written ahead into a socketpair: the
     compiler's one-time set-up (its AST types), the channel, the codec and the proxies run once
     here instead of first in every run's child, where each first use costs copy-on-write faults
@@ -466,7 +466,7 @@ def _warm() -> None:
 def main() -> None:
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/PID/mem or ptrace from the same uid
     os.chdir("/")
-    _warm()
+    _warm_up()
     gc.freeze()  # the server's objects stay out of every child's collections (fewer copy-on-write faults)
     serve(socket.socket(fileno=0))
 
