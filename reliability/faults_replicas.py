@@ -83,20 +83,27 @@ class Replica:
     def alive(self) -> bool:
         return self.local.proc is not None and self.local.proc.poll() is None
 
-    def children(self) -> int:
-        """Processes the replica started that still run (its runs in flight, for a sandbox)."""
-        total = 0
+    def _child_pids(self) -> list[int]:
+        pids: list[int] = []
         with contextlib.suppress(OSError):
             for task in Path(f"/proc/{self.pid}/task").iterdir():
-                total += len((task / "children").read_text().split())
-        return total
+                with contextlib.suppress(OSError):
+                    pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
+    def children(self) -> int:
+        """Processes the replica started that still run (its runs in flight, for a sandbox)."""
+        return len(self._child_pids())
 
     def cpu_ticks(self) -> int:
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            return 0
+        """CPU ticks of the service process and of the processes it started (the analyzer's pylint,
+        metrics and PMD workers do its work outside the service process)."""
+        total = 0
+        for pid in (self.pid, *self._child_pids()):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total
 
     def kill(self) -> None:
         """SIGKILL the service process (as a crash or an OOM kill would), then its process group (what a

@@ -114,7 +114,7 @@ def mixed_files(large_bytes: int) -> list[FileCase]:
         FileCase("control.py", CONTROL_PY.encode(), PY, "findings"),
         FileCase("Control.java", CONTROL_JAVA.encode(), JAVA, "findings"),
         FileCase("pylint_crash.py", ("x = " + "+".join(["1"] * 1000) + "\n").encode(), PY, "tool:pylint"),
-        FileCase("parse_crash.py", ("x = " + "+".join(["1"] * 3000) + "\n").encode(), PY, "tool:parse"),
+        FileCase("parse_crash.py", ("x = " + "+".join(["1"] * 3000) + "\n").encode(), PY, "unanalysable"),
         FileCase("lizard_negative.py", fstring.encode(), PY, "tool:lizard"),
         FileCase("syntax_error.py", b"def broken(:\n    return\n", PY, "unanalysable"),
         FileCase("Broken.java", b"public class Broken { void f( { } }\n", JAVA, "unanalysable"),

@@ -187,3 +187,33 @@ def test_adapter_weights_must_be_equal_bit_for_bit(tmp_path: Path, planted: dict
                                                    expected: str | None) -> None:
     ref = _adapter(tmp_path / "ref", {"a": torch.ones(2, 2), "b": torch.zeros(3)})
     assert weights_difference(_adapter(tmp_path / "got", planted), ref) == expected
+
+
+def test_a_replica_busy_in_a_worker_process_counts_as_busy(tmp_path: Path) -> None:
+    """The analyzer lints in worker processes: a replica whose own process waits while its worker
+    computes must still read as busy (the scale-out figure kills a busy replica)."""
+    import subprocess
+    import sys
+    import time
+    from types import SimpleNamespace
+
+    from reliability.faults_replicas import Replica
+
+    child = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 30: pass\n"
+    spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    parent = subprocess.Popen([sys.executable, "-c", spawn])
+    try:
+        replica = Replica.__new__(Replica)
+        replica.local = SimpleNamespace(proc=parent)  # type: ignore[assignment]
+        deadline = time.monotonic() + 10
+        while replica.children() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert replica.children() == 1
+        before = replica.cpu_ticks()
+        while replica.cpu_ticks() <= before + 5 and time.monotonic() < deadline + 10:  # the parent only waits
+            time.sleep(0.1)
+        assert replica.cpu_ticks() > before + 5
+    finally:
+        subprocess.run(["pkill", "-KILL", "-P", str(parent.pid)], check=False)
+        parent.kill()
+        parent.wait()
