@@ -8,7 +8,8 @@ What one run gets (see SANDBOX.md for why each piece is there):
 - read-only binds of /usr and the few /etc directories the toolchains need (never /etc as a whole),
   a size-capped tmpfs at /tmp as the work dir, the run's own files read-only at their targets, a
   read-only /dev whose /dev/shm is its own tmpfs capped at the memory limit;
-- a seccomp filter (``seccomp_filter``), rlimits via ``prlimit`` (cpu, fsize, nofile, core, address
+- a seccomp filter (``seccomp_filter``), rlimits set by the first ``sh``'s ``ulimit`` (``prlimit``
+  when a byte limit is not a whole number of ulimit's units; cpu, fsize, nofile, core, address
   space; nproc when there are no cgroups) and, where
   the cgroup tree is writable, per-run memory (no swap) and pids cgroups (v1 or v2); without
   cgroups (a pod) a watchdog (``memwatch``) kills a run whose processes and /dev/shm together reach
@@ -77,6 +78,8 @@ class BubblewrapBackend(Backend):
         self._retiring: set[cgroups.RunCgroup] = set()
         #: background cgroup work (spares being made, groups being removed), awaited at stop
         self._chores: set[asyncio.Future[None]] = set()
+        #: /bin/sh's ``ulimit`` sets rlimits as :func:`ulimit_script` expects (checked at start); else prlimit
+        self.shell_ulimit = False
 
     def version(self) -> str:
         out = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
@@ -89,6 +92,7 @@ class BubblewrapBackend(Backend):
             "seccomp": "on" if self.seccomp_path else "off",
             "host_uid": f"{self.uid_base}+slot" if self.is_root else str(os.geteuid()),
             "python_zygote": "on" if self.python_zygote else "off",
+            "rlimits": "sh ulimit" if self.shell_ulimit else "prlimit",
         }
 
     async def start(self) -> None:
@@ -99,6 +103,7 @@ class BubblewrapBackend(Backend):
             self.seccomp_path = await asyncio.to_thread(compile_filter, Path(self._tmp.name) / "filter.bpf")
         if self.use_cgroups:
             self.cgroups = await asyncio.to_thread(cgroups.detect)
+        self.shell_ulimit = await asyncio.to_thread(shell_sets_rlimits)
         self._uids = asyncio.Queue()
         for i in range(self.slots):
             self._uids.put_nowait(self.uid_base + i)
@@ -151,27 +156,26 @@ class BubblewrapBackend(Backend):
         return [*argv, "--", *cmd.argv]
 
     def _limits_prefix(self, cmd: SandboxCommand, cg: cgroups.RunCgroup | None) -> tuple[list[str], dict[str, str]]:
-        """``sh`` (joins the run's cgroups) and ``prlimit`` (sets rlimits) before setpriv and bwrap.
+        """``sh``: joins the run's cgroups and sets its rlimits, before setpriv and bwrap.
 
-        Done by exec'd helpers, not a ``preexec_fn``: forking a multi-threaded gRPC server and running
-        Python in the child can deadlock or crash; plain fork+exec cannot.
+        Done by an exec'd shell, not a ``preexec_fn``: forking a multi-threaded gRPC server and running
+        Python in the child can deadlock or crash; plain fork+exec cannot. The rlimits are set by the
+        shell's ``ulimit`` (a builtin: no exec, ~1 ms of CPU less per run than ``prlimit``), except when
+        a byte limit is not a whole number of ``ulimit``'s units (:func:`ulimit_script`) or the shell
+        failed the start's check (:func:`shell_sets_rlimits`): then by ``prlimit``, exec'd by the shell.
         """
-        lim = cmd.limits
-        cpu_s = max(1, -(-lim.cpu_time_ms // 1000))
-        rl = [f"--cpu={cpu_s}:{cpu_s + 1}", f"--fsize={lim.max_file_bytes}:{lim.max_file_bytes}",
-              "--nofile=256:256", "--core=0:0"]
-        if cmd.limit_address_space:
-            rl.append(f"--as={lim.memory_bytes}:{lim.memory_bytes}")
-        if cg is None:  # no pids cgroup: RLIMIT_NPROC counts the host uid's tasks (shared by all runs if not root)
-            nproc = lim.max_processes if self.is_root else lim.max_processes * self.slots + 64
-            rl.append(f"--nproc={nproc}:{nproc}")
+        limits = rlimits(cmd, cg is None, self.slots if not self.is_root else 0)
         # sh moves itself: ``0`` into a v1 ``tasks`` file skips the threadgroup lock and its RCU grace
         # period (2-30 ms per run; sh is single-threaded); a pid into ``cgroup.procs`` where there is none
         join = ('for d in $CODEEVAL_CGROUP_DIRS; do { echo 0 > "$d/tasks"; } 2>/dev/null || '
-                'echo $$ > "$d/cgroup.procs" || exit 125; done; exec "$@"')
+                'echo $$ > "$d/cgroup.procs" || exit 125; done; ')
         dirs = [str(d) for d in dict.fromkeys(cg.dirs.values())] if cg else []
         env = {"PATH": BASE_ENV["PATH"], "CODEEVAL_CGROUP_DIRS": " ".join(dirs)}
-        return ["/bin/sh", "-c", join, "sh", "prlimit", *rl, "--"], env
+        ulimits = ulimit_script(limits) if self.shell_ulimit else None
+        if ulimits is None:
+            rl = [f"--{name}={soft}:{hard}" for name, (soft, hard) in limits.items()]
+            return ["/bin/sh", "-c", join + 'exec "$@"', "sh", "prlimit", *rl, "--"], env
+        return ["/bin/sh", "-c", join + ulimits + 'exec "$@"', "sh"], env
 
     def _watches(self, cmd: SandboxCommand, pid: int, kill: Callable[[], None],
                  cg: cgroups.RunCgroup | None) -> list[Watch]:
@@ -344,8 +348,72 @@ class BubblewrapBackend(Backend):
             detail = err.head[:200].decode(errors="replace")
             result.sandbox_failure = f"{self.tool} could not set up the sandbox: {detail}"
         elif code == 125 and not err.head.startswith(b"\x1e"):
-            result.sandbox_failure = "could not join the run's cgroups: " + err.head[:200].decode(errors="replace")
+            detail = err.head[:200].decode(errors="replace")
+            result.sandbox_failure = f"could not join the run's cgroups or set its rlimits: {detail}"
         return result
+
+
+#: ``prlimit``'s name of each rlimit a run gets -> dash's ``ulimit`` option and its unit in bytes
+ULIMIT_OPTIONS = {"cpu": ("t", 1), "fsize": ("f", 512), "nofile": ("n", 1), "core": ("c", 512),
+                  "as": ("v", 1024), "nproc": ("p", 1)}
+
+
+def rlimits(cmd: SandboxCommand, no_cgroups: bool, shared_uid_slots: int) -> dict[str, tuple[int, int]]:
+    """The run's rlimits, by ``prlimit``'s names: (soft, hard). RLIMIT_NPROC only without a pids
+    cgroup (it counts the host uid's tasks: shared by all slots when ``shared_uid_slots``, i.e. not root)."""
+    lim = cmd.limits
+    cpu_s = max(1, -(-lim.cpu_time_ms // 1000))
+    out = {"cpu": (cpu_s, cpu_s + 1), "fsize": (lim.max_file_bytes, lim.max_file_bytes), "nofile": (256, 256),
+           "core": (0, 0)}
+    if cmd.limit_address_space:
+        out["as"] = (lim.memory_bytes, lim.memory_bytes)
+    if no_cgroups:
+        nproc = lim.max_processes * shared_uid_slots + 64 if shared_uid_slots else lim.max_processes
+        out["nproc"] = (nproc, nproc)
+    return out
+
+
+def ulimit_script(limits: dict[str, tuple[int, int]]) -> str | None:
+    """dash ``ulimit`` commands setting exactly ``limits`` (soft and hard), exiting 125 when one fails;
+    None when a value is not a whole number of its ``ulimit`` unit (512-byte blocks, KiB): the caller
+    uses ``prlimit``. Without -H or -S dash sets both; a soft limit below the hard one is lowered after."""
+    parts = []
+    for name, (soft, hard) in limits.items():
+        opt, unit = ULIMIT_OPTIONS[name]
+        if soft % unit or hard % unit or soft < 0 or soft > hard:
+            return None
+        parts.append(f"ulimit -{opt} {hard // unit}")
+        if soft != hard:
+            parts.append(f"ulimit -S -{opt} {soft // unit}")
+    return " && ".join(parts) + " || exit 125; "  # dash's ulimit says why on stderr
+
+
+#: ``prlimit``'s name of each rlimit -> its line in /proc/PID/limits
+PROC_LIMITS = {"cpu": "Max cpu time", "fsize": "Max file size", "nofile": "Max open files",
+               "core": "Max core file size", "as": "Max address space", "nproc": "Max processes"}
+#: the check's limits: every kind, a soft limit below its hard one, byte limits in whole units
+PROBE_LIMITS = {"cpu": (2, 3), "fsize": (3 << 20, 3 << 20), "nofile": (64, 64), "core": (0, 0),
+                "as": (1 << 30, 1 << 30), "nproc": (4096, 4096)}
+
+
+def shell_sets_rlimits(shell: str = "/bin/sh") -> bool:
+    """Whether ``shell`` running :func:`ulimit_script` gives exactly its limits (dash's units; bash
+    counts ``-f`` in KiB outside POSIX mode, others may lack an option): checked once, at start, by
+    the same script reading back /proc/self/limits. False (use ``prlimit``) on any doubt."""
+    script = ulimit_script(PROBE_LIMITS)
+    assert script is not None
+    try:
+        out = subprocess.run([shell, "-c", script + "exec cat /proc/self/limits"], capture_output=True,
+                             text=True, timeout=10, env={"PATH": BASE_ENV["PATH"]})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if out.returncode != 0:
+        return False
+    got = {}
+    for line in out.stdout.splitlines():
+        head, _, rest = line.partition("  ")
+        got[head] = rest.split()[:2]
+    return all(got.get(PROC_LIMITS[name]) == [str(soft), str(hard)] for name, (soft, hard) in PROBE_LIMITS.items())
 
 
 async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
