@@ -18,7 +18,7 @@ from codeeval.api.sandbox.v1 import sandbox_pb2
 from codeeval.api.trainer.v1 import trainer_pb2
 from reliability import fuzz_targets
 from reliability.context import Context
-from reliability.fuzz import GEN_MAX_NEW_TOKENS, Rpc, Service, rpcs_of
+from reliability.fuzz import GEN_MAX_NEW_TOKENS, WARM_ROUND, Rpc, Service, rpcs_of
 
 #: Generate's service limits (the defaults of GeneratorSettings); a value within them is capped.
 GEN_LIMITS = {"max_tokens": 1024, "max_n": 32, "max_prompts": 256}
@@ -91,7 +91,8 @@ def sandbox(ctx: Context) -> Service:
         with ThreadPoolExecutor(width) as pool:  # concurrent single runs: every slot's zygote too
             list(pool.map(lambda req: _unary(channel, by["Execute"], req), batch.requests))
 
-    return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full), warm=warm)
+    return Service("sandbox", rpcs, fuzz_targets.sandbox(ctx.workdir / "paths", full), warm=warm,
+                   warm_round=WARM_ROUND)
 
 
 JAVA_MAIN = b"public class Main { public static void main(String[] a) { System.out.println(1); } }\n"
