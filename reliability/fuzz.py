@@ -13,9 +13,9 @@ Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops sh
 service leaves unused goes to the next), each request has a ``HANG_S`` deadline; all traffic goes to
 127.0.0.1. A warm-up that has not reached the plateau within its share goes on, for at most
 :data:`MAX_WARMUP_ROUNDS` rounds in all (four times its share: 0.6 of the service's time on top of
-it; the sandbox's rounds of a quarter of the measured pass: 2.4 times its time at most). Generate is capped at 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values
-are kept: they must be refused); every training job a valid StartTraining starts is cancelled at
-once.
+it; the sandbox's rounds of a quarter of the measured pass: 2.4 times its time at most). Generate
+is capped at 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they
+must be refused); every training job a valid StartTraining starts is cancelled at once.
 """
 
 from __future__ import annotations
