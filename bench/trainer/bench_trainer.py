@@ -12,6 +12,8 @@ for QLoRA: peak memory <= 1.0x, step time <= 0.7x) and each phase's peak memory 
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --only ours   # one side, no ratios
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --set train.trim_heap=false  # our config
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --ours-env MALLOC_ARENA_MAX=1  # our env
+    .venv/bin/python bench/trainer/bench_trainer.py --method qlora --compute-dtype float32 --trl-compute-dtype float32
+        # both sides in float32, on a CPU without bf16 instructions
 
 Step time is the median over steps after the first ``--warmup`` ones; step CPU time is the mean
 over the steps after the first (the process's CPU time, which load inflates far less). Peak memory is the peak
@@ -134,9 +136,10 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     peaks.mark("data")
     kwargs: dict = {"dtype": torch.float32}
     if args.method == "qlora":
-        kwargs = {"dtype": torch.bfloat16, "quantization_config": BitsAndBytesConfig(
+        dtype = getattr(torch, args.trl_compute_dtype)
+        kwargs = {"dtype": dtype, "quantization_config": BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16)}
+            bnb_4bit_compute_dtype=dtype)}
     model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     peaks.mark("load")
     lora = cfg.method.lora
@@ -179,7 +182,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peaks.peak,
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative, "examples": len(ds),
             "system": peaks.system_seconds, "faults": peaks.faults, "split": split, "losses": losses,
-            "compute": "bfloat16" if args.method == "qlora" else "float32", "curve": curve}
+            "compute": args.trl_compute_dtype if args.method == "qlora" else "float32", "curve": curve}
 
 
 def _time_trainer(trainer, clock: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
@@ -214,7 +217,10 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compute-dtype", choices=["float32", "bfloat16"],
-                        help="our side's QLoRA compute dtype (default: the config's); TRL's is bfloat16")
+                        help="our side's QLoRA compute dtype (default: the config's); TRL's is --trl-compute-dtype")
+    parser.add_argument("--trl-compute-dtype", choices=["float32", "bfloat16"], default="bfloat16",
+                        help="TRL's QLoRA compute dtype and the dtype of its unquantized weights (default bfloat16; "
+                             "float32 on a CPU without bf16 instructions, with --compute-dtype float32)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override (the recipe's whitelist), e.g. data.padding_free=false; TRL's "
                              "side reads the data and LoRA settings from the same config")
