@@ -43,6 +43,7 @@ def test_lora_run_writes_adapter_with_metadata(tiny_model: Path, tmp_path: Path)
     assert 0 < cost["trainable_parameters"] < cost["total_parameters"]
     assert cost["artifact_size_bytes"] > 0 and cost["peak_memory_bytes"] > 0 and cost["wall_seconds"] > 0
     assert meta["config"]["method"]["kind"] == "lora" and meta["seed"] == 0
+    assert meta["compute_dtype"] == meta["config"]["model"]["dtype"]  # what the matmuls ran in, recorded
     assert "eval_loss" in meta["metrics"] and meta["versions"]["torch"].startswith("2.")
     losses = _losses(tmp_path)
     assert len(losses) == 12 and losses[12] < losses[1]

@@ -315,6 +315,8 @@ class Recipe:
             "task_prompts": {t: {"name": p.name, "sha256": p.sha256, "prompt_sha256": prompt_sha256(template, p)}
                              for t, p in self.prompts.items()},
             "kind": kind, "method": self.cfg.method.kind, "config": self.cfg.model_dump(mode="json"),
+            "compute_dtype": (modeling.compute_dtype(self.cfg.method.quant.compute_dtype)
+                              if self.cfg.method.kind == "qlora" else self.cfg.model.dtype),
             "mixture": result["mixture"], "metrics": metrics, "cost": cost, "seed": self.cfg.train.seed,
             "steps": st["step"], "outcome": outcome, "versions": artifacts.versions(),
             "data_sha256": self.data_sha256,

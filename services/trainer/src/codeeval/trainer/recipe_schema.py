@@ -42,7 +42,10 @@ class QuantSpec(_Strict):
     bits: Literal[4, 8] = 4
     quant_type: Literal["nf4", "fp4"] = "nf4"
     double_quant: bool = True
-    compute_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="dtype of the 4-bit layers' matmuls; 'auto': bfloat16 where the hardware "
+        "multiplies it (CUDA that supports it, a CPU with AVX512-BF16 or AMX), else float16 on CUDA and float32 "
+        "on a CPU (emulated bf16 on an AVX2 CPU is ~30x slower). The run records what it used.")
 
 
 class LoraSpec(_Strict):
