@@ -13,7 +13,8 @@ for QLoRA: peak memory <= 1.0x, step time <= 0.7x) and each phase's peak memory 
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --set train.trim_heap=false  # our config
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --ours-env MALLOC_ARENA_MAX=1  # our env
     .venv/bin/python bench/trainer/bench_trainer.py --method qlora --compute-dtype float32 --trl-compute-dtype float32
-        # both sides in float32, on a CPU without bf16 instructions
+        # both sides in float32 whatever the CPU (by default both resolve 'auto' the same way: bf16 only
+        # on a CPU with AVX512-BF16 or AMX, or CUDA that supports it)
 
 Step time is the median over steps after the first ``--warmup`` ones; step CPU time is the mean
 over the steps after the first (the process's CPU time, which load inflates far less). Peak memory is the peak
@@ -76,6 +77,7 @@ def _curve_point(curve: list[list[float]], peaks) -> None:  # type: ignore[no-un
 
 
 def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
+    from codeeval.trainer import modeling
     from codeeval.trainer.memory import PhasePeaks
     from codeeval.trainer.recipe import Recipe
 
@@ -101,7 +103,8 @@ def child_ours(args: argparse.Namespace, workdir: Path) -> dict:
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative,
             "system": peaks.system_seconds, "faults": peaks.faults, "examples": len(recipe.train_set),
             "split": [e["seconds"] for e in events if e["kind"] == "progress"],
-            "compute": cfg.method.quant.compute_dtype if args.method == "qlora" else cfg.model.dtype,
+            "compute": modeling.compute_dtype(cfg.method.quant.compute_dtype) if args.method == "qlora"
+            else cfg.model.dtype,
             "losses": [e["loss"] for e in events if e["kind"] == "progress"], "curve": curve,
             "trims": recipe.step_trim.trims, "config_trim": cfg.train.trim_heap}
 
@@ -114,6 +117,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from codeeval.prompts import get_task_prompt, get_template
+    from codeeval.trainer import modeling
     from codeeval.trainer.data import IGNORE, encode
     from codeeval.trainer.memory import PhasePeaks
     from codeeval.trainer.mixing import mix
@@ -136,7 +140,7 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     peaks.mark("data")
     kwargs: dict = {"dtype": torch.float32}
     if args.method == "qlora":
-        dtype = getattr(torch, args.trl_compute_dtype)
+        dtype = getattr(torch, modeling.compute_dtype(args.trl_compute_dtype))
         kwargs = {"dtype": dtype, "quantization_config": BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)}
@@ -182,7 +186,8 @@ def child_trl(args: argparse.Namespace, workdir: Path) -> dict:
     return {"step_times": [b - a for a, b in zip(stamps, stamps[1:], strict=False)], "peak": peaks.peak,
             "phases": peaks.phases, "cpu": peaks.cpu_seconds, "cumulative": peaks.cumulative, "examples": len(ds),
             "system": peaks.system_seconds, "faults": peaks.faults, "split": split, "losses": losses,
-            "compute": args.trl_compute_dtype if args.method == "qlora" else "float32", "curve": curve}
+            "compute": modeling.compute_dtype(args.trl_compute_dtype) if args.method == "qlora" else "float32",
+            "curve": curve}
 
 
 def _time_trainer(trainer, clock: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
@@ -216,11 +221,11 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--compute-dtype", choices=["float32", "bfloat16"],
+    parser.add_argument("--compute-dtype", choices=["auto", "float32", "bfloat16"],
                         help="our side's QLoRA compute dtype (default: the config's); TRL's is --trl-compute-dtype")
-    parser.add_argument("--trl-compute-dtype", choices=["float32", "bfloat16"], default="bfloat16",
-                        help="TRL's QLoRA compute dtype and the dtype of its unquantized weights (default bfloat16; "
-                             "float32 on a CPU without bf16 instructions, with --compute-dtype float32)")
+    parser.add_argument("--trl-compute-dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="TRL's QLoRA compute dtype and the dtype of its unquantized weights (default auto: "
+                             "resolved as our recipe's 'auto', bf16 only where the hardware multiplies it)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override (the recipe's whitelist), e.g. data.padding_free=false; TRL's "
                              "side reads the data and LoRA settings from the same config")
