@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from codeeval.kit import hardware
 from codeeval.trainer import modeling
 from codeeval.trainer.recipe_schema import QuantSpec
 
@@ -14,16 +15,18 @@ AMX = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx
 
 
 def test_cpu_flags_are_read_from_the_flags_line() -> None:
-    assert not modeling.cpu_has_bf16(AVX2)
-    assert modeling.cpu_has_bf16(AMX)
-    assert modeling.cpu_has_bf16("flags\t: avx2 avx512_bf16\n")
-    assert not modeling.cpu_has_bf16("model name\t: avx512_bf16 marketing name\nflags\t: avx2\n")
+    assert not hardware.cpu_has_bf16(hardware.cpu_flags(AVX2))
+    assert hardware.cpu_has_bf16(hardware.cpu_flags(AMX))
+    assert hardware.cpu_has_bf16(hardware.cpu_flags("flags\t: avx2 avx512_bf16\n"))
+    assert not hardware.cpu_has_bf16(hardware.cpu_flags("model name\t: avx512_bf16 chip\nflags\t: avx2\n"))
+    assert hardware.cpu_flags("") == set()
 
 
 @pytest.mark.parametrize(("cpuinfo", "want"), [(AVX2, "float32"), (AMX, "bfloat16")])
 def test_auto_on_a_cpu(monkeypatch: pytest.MonkeyPatch, cpuinfo: str, want: str) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(modeling, "cpu_has_bf16", lambda: modeling.BF16_CPU_FLAGS[0] in cpuinfo)
+    parse = hardware.cpu_flags
+    monkeypatch.setattr(hardware, "cpu_flags", lambda text=None: parse(cpuinfo))
     assert modeling.compute_dtype("auto") == want
     assert modeling.compute_dtype("bfloat16") == "bfloat16"  # an explicit choice stands
     assert modeling.compute_dtype("float32") == "float32"

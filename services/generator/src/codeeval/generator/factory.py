@@ -14,6 +14,7 @@ from pathlib import Path
 
 from codeeval.generator.engine import Engine
 from codeeval.generator.settings import GeneratorSettings
+from codeeval.kit import hardware
 from codeeval.kit.errors import FailedPrecondition
 from codeeval.models import DEFAULT_MODEL_NAME, model_sha256, prepare_default_model
 
@@ -41,19 +42,7 @@ def resolve_dtype(dtype: str, cpu_flags: set[str] | None = None, cuda: bool | No
         cuda = torch.cuda.is_available()
     if cuda:
         return "bfloat16"
-    flags = _cpu_flags() if cpu_flags is None else cpu_flags
-    return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
+    return "bfloat16" if hardware.cpu_has_bf16(cpu_flags) else "float32"
 
 
 log = logging.getLogger("codeeval.generator")

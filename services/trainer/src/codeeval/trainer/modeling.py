@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from codeeval.kit import hardware
 from codeeval.kit.errors import FailedPrecondition
 from codeeval.trainer.data import IGNORE
 from codeeval.trainer.dropout import replace_lora_dropout
@@ -27,31 +28,18 @@ from codeeval.trainer.lora4bit import fuse_lora_4bit
 from codeeval.trainer.recipe_schema import TrainConfig, expand_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-#: CPU flags of bf16 matrix instructions; without them a bf16 matmul is emulated (AVX2 only: a
-#: [384, 576] x [576, 1536] matmul took 563 CPU-ms in bf16 against 15.6 in float32).
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU multiplies bf16 in hardware (``/proc/cpuinfo``'s flags; False where unreadable)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[-1].split()}
-    return any(f in flags for f in BF16_CPU_FLAGS)
 
 
 def compute_dtype(name: str) -> str:
     """The 4-bit compute dtype ``name`` stands for: ``auto`` is bfloat16 where the hardware multiplies
     it (a CUDA device that supports it, a CPU with AVX512-BF16 or AMX), else float16 on CUDA and
-    float32 on a CPU; any other name is itself."""
+    float32 on a CPU (emulated bf16 is ~30x slower: :mod:`codeeval.kit.hardware`); any other name is
+    itself."""
     if name != "auto":
         return name
     if torch.cuda.is_available():
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if cpu_has_bf16() else "float32"
+    return "bfloat16" if hardware.cpu_has_bf16() else "float32"
 
 
 def resolve_base(base: str) -> str:
