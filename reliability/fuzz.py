@@ -12,10 +12,10 @@ Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops sh
 :data:`AREA_SECONDS` (short: 30 s, full: 13 min) in proportion to each service's RPCs (time a
 service leaves unused goes to the next), each request has a ``HANG_S`` deadline; all traffic goes to
 127.0.0.1. A warm-up that has not reached the plateau within its share goes on, for at most
-:data:`MAX_WARMUP_ROUNDS` rounds in all (four times its share: 0.6 of the service's time on top of
-it; the sandbox's rounds of a quarter of the measured pass: 2.4 times its time at most). Generate
-is capped at 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they
-must be refused); every training job a valid StartTraining starts is cancelled at once.
+:data:`MAX_WARMUP_ROUNDS` rounds in all; each round has at least its ``warm_round`` share of the
+measured pass's time (at most 12 x 0.08 of it on top, the sandbox's 12 x 0.2). Generate is capped
+at 2 new tokens and 2 samples of 3 prompts (larger, over-the-limit values are kept: they must be
+refused); every training job a valid StartTraining starts is cancelled at once.
 """
 
 from __future__ import annotations
@@ -213,11 +213,12 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
 
         if svc.warm is not None:
             svc.warm(channel)
-        # at least half a second per RPC in all, however long the warm hook took; a round larger than
-        # the default share gets its share of the measured pass's time
+        # at least half a second per RPC in all, however long the warm hook took, and at least the round's
+        # share of the measured pass's time: a round must be a sample of the pass to show its growth (a warm
+        # hook that took the analyzer's whole share once left rounds of 0.5 s, ~10 requests, that grew
+        # nothing, and the pass then grew RSS 9.7%)
         round_s = max(0.5 * len(order), seconds * WARMUP_SHARE - (time.monotonic() - t_start)) / WARMUP_ROUNDS
-        if svc.warm_round > Service.warm_round:
-            round_s = max(round_s, seconds * (1 - WARMUP_SHARE) * svc.warm_round)
+        round_s = max(round_s, seconds * (1 - WARMUP_SHARE) * svc.warm_round)
         warm_rss = warm_up(lambda i: run_pass(warm_count, round_s, tally=False, seed=ctx.profile.seed + 1 + i),
                            lambda: rss_bytes(pid))
         ctx.log(f"fuzz: {svc.name} warm-up {len(warm_rss)} rounds of {round_s:.1f}s, "
