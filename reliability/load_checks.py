@@ -46,6 +46,15 @@ def plateau_reached(rss: Sequence[int], growth: float = PLATEAU_GROWTH, rounds: 
     return all(b < a * (1 + growth) for a, b in itertools.pairwise(tail))
 
 
+def plateau_level(rss: Sequence[int], rounds: int = PLATEAU_ROUNDS) -> int:
+    """The top of the band the plateau's window of ``rss`` spans (its last ``rounds`` + 1 values, 0
+    when empty). At the plateau a service's RSS still swings from round to round with the order its
+    concurrent calls ran in (the analyzer's: 238-259 MiB over its last six warm-up rounds of a short
+    profile), so one reading is a point anywhere in that band, not the level that growth is
+    measured from."""
+    return max(rss[-rounds - 1:], default=0)
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` (VmRSS), 0 when it has exited."""
     try:

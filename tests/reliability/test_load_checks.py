@@ -25,6 +25,7 @@ from reliability.load_checks import (
     lost_count,
     open_fds,
     percentile,
+    plateau_level,
     plateau_reached,
     rss_bytes,
     verdict_problems,
@@ -221,3 +222,21 @@ def test_the_analyzer_warm_up_ends_at_the_plateau() -> None:
     assert not plateau_reached([300])
     assert not plateau_reached([300, 302, 310])
     assert plateau_reached([300, 302, 301], growth=0.01, rounds=2)
+
+
+def test_the_plateau_level_is_the_top_of_its_window() -> None:
+    # the analyzer's RSS (MiB) after each warm-up round of a short profile: the plateau is reached
+    # (250 after 257 after 258), but the rounds before it swung 238-259
+    warm = [249, 254, 259, 240, 243, 238, 258, 257, 250]
+    assert plateau_reached(warm)
+    assert plateau_level(warm) == 258
+    assert plateau_level(warm, rounds=4) == 258 and plateau_level(warm, rounds=8) == 259
+    assert plateau_level([]) == 0 and plateau_level([7]) == 7
+    # judged from that level, a last reading of 266 is 3.1% and holds; from the one reading after
+    # the warm-up (250) it would be 6.4%; 272 is over 5% of either
+    def judged(base: int, end: int) -> list[str]:
+        return flatness_problems([Sample(runs=0, rss=base * MiB, fds=9, tree=5),
+                                  Sample(runs=84, rss=end * MiB, fds=9, tree=5)], "analyzer")
+
+    assert judged(plateau_level(warm), 266) == []
+    assert judged(250, 266) and judged(plateau_level(warm), 272)
