@@ -36,7 +36,7 @@ test: setup system-deps-test  ## the README's test command: lint + the fast suit
 	$(PY) -m pytest -m "$(FAST)"
 
 test-slow: setup system-deps-test  ## slow, integration and docker tests (CI runs these too)
-	$(PY) -m pytest -m "$(SLOW)" || [ $$? -eq 5 ]
+	$(PY) -m pytest -m "$(SLOW)" --durations=25 || [ $$? -eq 5 ]
 
 test-all: test test-slow
 
