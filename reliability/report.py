@@ -22,9 +22,10 @@ AREAS = ("bad-input", "load", "fault")
 
 @dataclass(frozen=True)
 class Profile:
-    """How much to run. ``short`` is CI's (at most 5 minutes for everything); ``full`` is
-    `make reliability`'s. ``scale`` multiplies request counts; ``seconds`` bounds each section's loop
-    (each area sets tighter bounds of its own for most sections; full's 1200 s is the sandbox load's)."""
+    """How much to run. ``short`` is CI's (5 minutes for everything on a quiet 2-core Intel machine,
+    7 on a 2-core AVX2 EPYC); ``full`` is `make reliability`'s. ``scale`` multiplies request counts;
+    ``seconds`` bounds each section's loop (each area sets tighter bounds of its own for most
+    sections; full's 1200 s is the sandbox load's)."""
 
     name: str
     scale: float
