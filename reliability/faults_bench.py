@@ -43,6 +43,8 @@ class Inputs:
     expected: dict[tuple[str, int], bool]
     #: How the undisturbed run's calls spread over each service's replicas (filled by :func:`reference`).
     spread: dict[str, str] = field(default_factory=dict)
+    #: The undisturbed run's calls per service, all replicas together (filled by :func:`reference`).
+    calls: dict[str, int] = field(default_factory=dict)
 
     @property
     def programs(self) -> int:
@@ -64,20 +66,29 @@ def reference(ctx: Context, fleet: Fleet, inputs: Inputs) -> tuple[Outcome, floa
     for service, method in (("sandbox", "ExecuteBatch"), ("analyzer", "Analyze")):
         served = {r.name: r.served(method) for r in fleet.replicas[service]}
         inputs.spread[service] = f"{method} calls per replica in the undisturbed run: {served}"
+        inputs.calls[service] = sum(served.values())
         idle = [name for name, n in served.items() if n == 0]
         if idle:
             problems.append(f"round robin did not spread {method}: {', '.join(idle)} served none")
     return ref, took, problems
 
 
-def _busy(replicas: list[Replica], how: str) -> Replica | None:
-    """A replica with work in flight: runs (child processes) for a sandbox, CPU used in the last 0.2 s
-    otherwise."""
-    if how == "children":
-        return next((r for r in replicas if r.alive and r.children() > 0), None)
-    before = {r.name: r.cpu_ticks() for r in replicas}
-    time.sleep(0.2)
-    return next((r for r in replicas if r.alive and r.cpu_ticks() > before[r.name] + 2), None)
+def _running(replicas: list[Replica]) -> Replica | None:
+    """A sandbox replica with runs (child processes) in flight."""
+    return next((r for r in replicas if r.alive and r.children() > 0), None)
+
+
+def _analyzer_victim(replicas: list[Replica], before: dict[str, int], expected: int) -> tuple[Replica, str] | None:
+    """The analyzer replica to kill once the run's analyze stage is under way: its first Analyze call
+    answered (the replicas' access logs) and calls still to come. The victim is the replica that has
+    answered fewer of this run's calls: round robin's next, the one the following call is on now (or
+    meets, dead). Read from data: a CPU sample slips between the calls of a fast stage."""
+    served = {r.name: r.served("Analyze") - before[r.name] for r in replicas}
+    answered = sum(served.values())
+    if answered < 1 or answered >= expected:
+        return None
+    victim = min((r for r in replicas if r.alive), key=lambda r: served[r.name])
+    return victim, f"{victim.name} (round robin's next) after {answered} of the run's {expected} Analyze calls"
 
 
 def scale_out(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> list[Section]:
@@ -88,20 +99,21 @@ def scale_out(ctx: Context, fleet: Fleet, inputs: Inputs, ref: Outcome) -> list[
     proc = bench(out, inputs.suite, inputs.samples, inputs.items, fleet.env())
     executions = out / "base" / "executions.jsonl"
     killed: dict[str, str] = {}
+    analyzed = {r.name: r.served("Analyze") for r in fleet.replicas["analyzer"]}
     deadline = run_deadline()
     while proc.poll() is None and time.monotonic() < deadline and len(killed) < 2:
         done = lines(executions)
         if "sandbox" not in killed and done >= inputs.programs // 4:
-            victim = _busy(fleet.replicas["sandbox"], "children")
+            victim = _running(fleet.replicas["sandbox"])
             if victim is not None:
                 victim.kill()
                 killed["sandbox"] = f"{victim.name} with runs in flight after {done}/{inputs.programs} executions"
         if "analyzer" not in killed and done >= len(ref.needed):
-            victim = _busy(fleet.replicas["analyzer"], "cpu")
-            if victim is not None:
-                victim.kill()
-                killed["analyzer"] = f"{victim.name} while busy, after all {done} executions"
-        time.sleep(0.05)
+            chosen = _analyzer_victim(fleet.replicas["analyzer"], analyzed, inputs.calls["analyzer"])
+            if chosen is not None:
+                chosen[0].kill()
+                killed["analyzer"] = chosen[1]
+        time.sleep(0.02)
     rc = finish(proc, deadline)
     took = time.monotonic() - t0
     got = read_outcome(out)

@@ -95,16 +95,6 @@ class Replica:
         """Processes the replica started that still run (its runs in flight, for a sandbox)."""
         return len(self._child_pids())
 
-    def cpu_ticks(self) -> int:
-        """CPU ticks of the service process and of the processes it started (the analyzer's pylint,
-        metrics and PMD workers do its work outside the service process)."""
-        total = 0
-        for pid in (self.pid, *self._child_pids()):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        return total
-
     def kill(self) -> None:
         """SIGKILL the service process (as a crash or an OOM kill would), then its process group (what a
         pod's end would take down with it)."""
@@ -122,11 +112,13 @@ class Replica:
         self.local.start(timeout=timeout)
 
     def served(self, method: str) -> int:
-        """Calls of ``method`` in the replica's access log."""
+        """Answered calls of ``method`` (its name, ``Analyze``) in the replica's access log: one JSON line
+        per RPC, written when the call ends."""
         try:
-            return sum(method in line for line in self.local.log_file.read_text(errors="replace").splitlines())
+            text = self.local.log_file.read_text(errors="replace")
         except OSError:
             return 0
+        return text.count(f'/{method}", "code": ')
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -189,31 +189,38 @@ def test_adapter_weights_must_be_equal_bit_for_bit(tmp_path: Path, planted: dict
     assert weights_difference(_adapter(tmp_path / "got", planted), ref) == expected
 
 
-def test_a_replica_busy_in_a_worker_process_counts_as_busy(tmp_path: Path) -> None:
-    """The analyzer lints in worker processes: a replica whose own process waits while its worker
-    computes must still read as busy (the scale-out figure kills a busy replica)."""
-    import subprocess
-    import sys
-    import time
+def _replica(folder: Path, name: str, log: list[tuple[str, str]]) -> Any:
+    """A replica whose access log holds one JSON line per (method, code), as the services write it."""
+    import logging
     from types import SimpleNamespace
 
+    from codeeval.kit.logs import JsonFormatter
     from reliability.faults_replicas import Replica
 
-    child = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 30: pass\n"
-    spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
-    parent = subprocess.Popen([sys.executable, "-c", spawn])
-    try:
-        replica = Replica.__new__(Replica)
-        replica.local = SimpleNamespace(proc=parent)  # type: ignore[assignment]
-        deadline = time.monotonic() + 10
-        while replica.children() == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert replica.children() == 1
-        before = replica.cpu_ticks()
-        while replica.cpu_ticks() <= before + 5 and time.monotonic() < deadline + 10:  # the parent only waits
-            time.sleep(0.1)
-        assert replica.cpu_ticks() > before + 5
-    finally:
-        subprocess.run(["pkill", "-KILL", "-P", str(parent.pid)], check=False)
-        parent.kill()
-        parent.wait()
+    lines = []
+    for method, code in log:
+        record = logging.LogRecord("codeeval.rpc", logging.INFO, __file__, 1, "rpc", None, None)
+        record.fields = {"method": f"/codeeval.analyzer.v1.Analyzer/{method}", "code": code, "ms": 3.0}
+        lines.append(JsonFormatter().format(record))
+    replica = Replica.__new__(Replica)
+    replica.name = name
+    replica.local = SimpleNamespace(proc=SimpleNamespace(poll=lambda: None), log_file=folder / f"{name}.log")
+    replica.local.log_file.write_text("\n".join(lines + ['{"msg": "Analyzer serving Analyze calls"}']) + "\n")
+    return replica
+
+
+def test_the_analyzer_replica_is_killed_inside_the_analyze_stage_read_from_the_access_logs(tmp_path: Path) -> None:
+    """The scale-out figure's analyzer kill: not before the run's first Analyze call is answered, not once
+    all are, and then the replica round robin sends the next call to; other methods never count."""
+    from reliability.faults_bench import _analyzer_victim
+
+    a = _replica(tmp_path, "analyzer-0", [("Analyze", "OK"), ("GetCapabilities", "OK")])
+    b = _replica(tmp_path, "analyzer-1", [("Analyze", "OK"), ("Score", "OK")])
+    assert (a.served("Analyze"), b.served("Analyze"), b.served("Score")) == (1, 1, 1)
+    before = {"analyzer-0": 1, "analyzer-1": 1}
+    assert _analyzer_victim([a, b], before, 4) is None  # the stage has not begun
+    a.local.log_file.write_text(a.local.log_file.read_text() * 2)
+    victim, note = _analyzer_victim([a, b], before, 4)  # type: ignore[misc]
+    assert victim is b and note == "analyzer-1 (round robin's next) after 1 of the run's 4 Analyze calls"
+    b.local.log_file.write_text(b.local.log_file.read_text() * 4)
+    assert _analyzer_victim([a, b], before, 4) is None  # 1 + 3 answered: the stage is over
