@@ -23,9 +23,10 @@ AREAS = ("bad-input", "load", "fault")
 @dataclass(frozen=True)
 class Profile:
     """How much to run. ``short`` is CI's (289 s for everything on a quiet 2-core Intel machine
-    before the fault area ran in two lanes; 329-376 s with them on a quiet 2-core AVX2 EPYC); ``full`` is `make reliability`'s. ``scale`` multiplies request counts;
-    ``seconds`` bounds each section's loop (each area sets tighter bounds of its own for most
-    sections; full's 1200 s is the sandbox load's)."""
+    before the fault area ran in two lanes; 329-376 s with them on a quiet 2-core AVX2 EPYC);
+    ``full`` is `make reliability`'s. ``scale`` multiplies request counts; ``seconds`` bounds each
+    section's loop (each area sets tighter bounds of its own for most sections; full's 1200 s is the
+    sandbox load's)."""
 
     name: str
     scale: float
