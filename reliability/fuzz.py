@@ -167,6 +167,8 @@ class Service:
     #: A warm-up round's size, as a share of the measured pass (requests per RPC, and time): large
     #: enough that growth spread thinly over many requests shows as a round's growth (:data:`WARM_ROUND`).
     warm_round: float = 0.1
+    #: Said in the figure (what produced it: the generator's engine).
+    notes: list[str] = field(default_factory=list)
 
 
 def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: float) -> Section:
@@ -249,6 +251,7 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
         section.problems += resource_problems(before, after)
         section.notes.append(_footprint(before, after))
     section.notes.append(_warm_up_note(warm_rss, round_s))
+    section.notes += svc.notes
     seen = {k for t in tallies.values() for k in t.statuses if k in ALLOWED}
     section.notes += [f"{k} allowed: {ALLOWED[k]}" for k in sorted(seen)]
     section.notes.append("every non-OK answer must name a field of the request (a word of its details is a "

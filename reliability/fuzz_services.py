@@ -19,6 +19,7 @@ from codeeval.api.trainer.v1 import trainer_pb2
 from reliability import fuzz_targets
 from reliability.context import Context
 from reliability.fuzz import GEN_MAX_NEW_TOKENS, WARM_ROUND, Rpc, Service, rpcs_of
+from reliability.load_generator import choose_engine
 
 #: Generate's service limits (the defaults of GeneratorSettings); a value within them is capped.
 GEN_LIMITS = {"max_tokens": 1024, "max_n": 32, "max_prompts": 256}
@@ -35,8 +36,12 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 def service_env(ctx: Context) -> dict[str, str]:
     """Environment the services start with: state under ``ctx.workdir``, the hub off (an adapter
     named like a hub id fails at once instead of waiting on the network), the main job's generator
-    LoRA settings, :data:`MALLOC_ENV`, the analyzer's pylint budget cut to 5 s."""
+    LoRA settings, :data:`MALLOC_ENV`, the analyzer's pylint budget cut to 5 s, and the generator's
+    engine: vLLM in the full profile, transformers in the short one (as the load area's: a vLLM start
+    takes 70 s on a busy 2-core machine, the short area's whole critical path; the RPCs' checks are
+    the service's, before either engine)."""
     return {"CODEEVAL_TRAINER_STATE_DIR": str(ctx.workdir / "trainer-state"),
+            "CODEEVAL_GENERATOR_ENGINE": choose_engine(ctx.profile.name),
             "CODEEVAL_GENERATOR_MAX_LORAS": "1", "CODEEVAL_GENERATOR_MAX_LORA_RANK": "16",
             "HF_HUB_OFFLINE": "1", **MALLOC_ENV,
             # the analyzer's inference bombs (fuzz_targets.ADVERSARIAL_PY) end at this budget: 5 s each, not 30
@@ -127,7 +132,8 @@ def generator(ctx: Context) -> Service:
     by["Generate"].adjust = cap_generate
     by["LoadAdapter"].extra_allowed = {
         "UNAVAILABLE": "a path shaped like a hub id (org/name) with the hub unreachable (HF_HUB_OFFLINE here)"}
-    svc = Service("generator", rpcs, fuzz_targets.generator(ctx.workdir / "paths", ctx.profile.name == "full"))
+    svc = Service("generator", rpcs, fuzz_targets.generator(ctx.workdir / "paths", ctx.profile.name == "full"),
+                  notes=[f"engine: {choose_engine(ctx.profile.name)}"])
 
     def setup(s: Service, channel: grpc.Channel) -> None:
         def unload(got: list[Message]) -> None:
