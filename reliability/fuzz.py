@@ -53,8 +53,8 @@ AREA_FACTOR = 1.5
 #: The warm-up: after the service's warm hook, rounds of WARMUP_SHARE / WARMUP_ROUNDS of its time each
 #: (as many requests as fit, up to the service's ``warm_round`` share of the measured pass's count per
 #: RPC: a tenth, the sandbox's a quarter; a new hypothesis seed each round) until its RSS reaches the
-#: plateau (:func:`~reliability.load_checks.plateau_reached`, the analyzer load figure's rule: each of
-#: the last 2 rounds grew it by less than 1%), at least WARMUP_ROUNDS rounds and at most
+#: plateau (:func:`~reliability.load_checks.plateau_reached`, the analyzer load figure's rule: the last
+#: 2 rounds left it under 1% over its highest reading before them), at least WARMUP_ROUNDS rounds and at most
 #: MAX_WARMUP_ROUNDS (then the figure says the plateau was not reached). The measured pass keeps its
 #: (1 - WARMUP_SHARE) of the time however long the warm-up took.
 #: Measured on the analyzer (full tables, rounds of ~10 s of its three RPCs): RSS 272 MiB after the
@@ -283,9 +283,10 @@ def _warm_up_note(warm_rss: list[int], round_s: float) -> str:
     ended = ("ended at the RSS plateau" if plateau_reached(warm_rss) else
              f"stopped at its bound ({MAX_WARMUP_ROUNDS} rounds) before the RSS plateau")
     return (f"warm-up: the warm hook, then {len(warm_rss)} rounds of {round_s:.1f}s, {ended} (at least "
-            f"{WARMUP_ROUNDS} rounds; plateau: each of the last {PLATEAU_ROUNDS} rounds grew RSS by less than "
-            f"{100 * PLATEAU_GROWTH:.0f}%, as the analyzer load figure's warm-up); service RSS MiB after each "
-            "round: " + ", ".join(f"{r / 2**20:.1f}" for r in warm_rss) + "; the baseline is read after it")
+            f"{WARMUP_ROUNDS} rounds; plateau: the last {PLATEAU_ROUNDS} rounds left RSS under "
+            f"{100 * PLATEAU_GROWTH:.0f}% over its highest reading before them, as the analyzer load figure's "
+            "warm-up); service RSS MiB after each round: " + ", ".join(f"{r / 2**20:.1f}" for r in warm_rss)
+            + "; the baseline is read after it")
 
 
 def _footprint(before: Resources, after: Resources) -> str:

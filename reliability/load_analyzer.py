@@ -64,8 +64,8 @@ FULL_CALLS = 600
 STREAMS = 3
 #: One round: every kind of call once, the mixed one four times (run on :data:`STREAMS` streams).
 CYCLE = ("mixed", "oversized", "binary", "mixed", "mixed", "mixed")
-#: The warm-up ends at the RSS plateau (:func:`~reliability.load_checks.plateau_reached`: each of the
-#: last PLATEAU_ROUNDS rounds grew the service's RSS by less than PLATEAU_GROWTH), or after
+#: The warm-up ends at the RSS plateau (:func:`~reliability.load_checks.plateau_reached`: the last
+#: PLATEAU_ROUNDS rounds left the service's RSS under PLATEAU_GROWTH over its highest reading before them), or after
 #: MAX_WARMUP_ROUNDS rounds (the figure then says the plateau was not reached). Measured over 60
 #: rounds of 3 calls: RSS rose for about 15 rounds (45 calls; 9 rounds with MALLOC_ENV) and then
 #: stayed within 3% of that value for the next 20 (no leak: Python objects and traced memory are flat
@@ -301,7 +301,8 @@ def run(ctx: Context, svc: AnalyzerService, seconds: float | None = None) -> Sec
              + ("ended at the RSS plateau" if plateau_reached(warm_rss) else
                 f"stopped at its bound ({MAX_WARMUP_ROUNDS} rounds or {WARMUP_S:.0f}s) "
                 "before the RSS plateau")
-             + f" (each of the last {PLATEAU_ROUNDS} rounds grew it by less than {100 * PLATEAU_GROWTH:.0f}%; "
+             + f" (the last {PLATEAU_ROUNDS} rounds left it under {100 * PLATEAU_GROWTH:.0f}% over its highest reading "
+             "before them; "
              "service RSS MiB after each warm-up round: " + ", ".join(f"{r / 2**20:.0f}" for r in warm_rss) + ")",
              f"judged: the service process alone (RSS within 5% of the baseline: the top of the warm-up's last "
              f"{PLATEAU_ROUNDS + 1} readings and the sample after them; fds and process "

@@ -222,6 +222,17 @@ def test_the_analyzer_warm_up_ends_at_the_plateau() -> None:
     assert not plateau_reached([300])
     assert not plateau_reached([300, 302, 310])
     assert plateau_reached([300, 302, 301], growth=0.01, rounds=2)
+    assert not plateau_reached([300, 302.9, 305.5])  # under 1% a step, 1.7% over the two
+
+
+def test_a_swinging_rss_reaches_the_plateau_once_its_top_stops_rising() -> None:
+    # the analyzer's RSS (MiB) after each of 15 warm-up rounds of a short profile: no two steps in a
+    # row under 1% (the old rule ran all 15 rounds, 45 s), but no new top after the third round
+    swings = [233, 252, 256, 225, 237, 243, 257, 229, 234, 244, 254, 224, 235, 233, 243]
+    ends = next(i for i in range(len(swings)) if plateau_reached(swings[:i + 1]))
+    assert ends == 4 and plateau_level(swings[:ends + 1]) == 256
+    assert all(r <= 256 * 1.05 for r in swings[ends:])  # the top it is judged from holds after
+    assert not plateau_reached([233, 252, 256, 225, 260])  # a new top (+1.6%) is growth
 
 
 def test_the_plateau_level_is_the_top_of_its_window() -> None:
