@@ -45,7 +45,7 @@ main:  ## the README's first command: install, train a CPU multi-task QLoRA adap
 
 RELIABILITY_PROFILE ?= full
 RELIABILITY_OUT ?= RELIABILITY.md
-reliability: setup  ## bad input on every RPC, load and faults against the real services; writes RELIABILITY.md (RELIABILITY_PROFILE=short: CI's, 5-6 min)
+reliability: setup  ## bad input on every RPC, load and faults against the real services; writes RELIABILITY.md (RELIABILITY_PROFILE=short: CI's, 4.5 min)
 	$(PY) -m reliability --profile $(RELIABILITY_PROFILE) --out $(RELIABILITY_OUT)
 
 deploy-check: venv  ## kustomize build + offline schema validation + pod security policy (seconds; part of `make test` too)

@@ -22,8 +22,8 @@ AREAS = ("bad-input", "load", "fault")
 
 @dataclass(frozen=True)
 class Profile:
-    """How much to run. ``short`` is CI's (289 s for everything on a quiet 2-core Intel machine
-    before the fault area ran in two lanes; 329-376 s with them on a quiet 2-core AVX2 EPYC);
+    """How much to run. ``short`` is CI's (268-272 s for everything on a quiet 2-core AVX2 EPYC,
+    the marker adapters trained first or not: bad input 47-49 s, load 100-107, faults 117);
     ``full`` is `make reliability`'s. ``scale`` multiplies request counts; ``seconds`` bounds each
     section's loop (each area sets tighter bounds of its own for most sections; full's 1200 s is the
     sandbox load's)."""
