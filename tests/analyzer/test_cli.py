@@ -63,6 +63,8 @@ def test_analyze_writes_json_and_prints_the_rate(service_env: dict, tmp_path: Pa
 @pytest.mark.slow
 def test_score_reports_the_paper_leakage(service_env: dict, tmp_path: Path) -> None:
     data = PAPER / "cs_codereval_eval_dataset_py_v2.jsonl"
+    if not data.is_file():
+        pytest.skip(f"{data} absent: the study's paper_replication set is not shipped (CODEEVAL_DATASETS_DIR)")
     out = tmp_path / "scores.json"
     proc = _codeeval(service_env, "score", "--hyp", f"{data}:reference_summary", "--ref", f"{data}:reference_summary",
                      "--source", f"{data}:code", "--language", "text", "--metric", "bleu", "--metric", "exact_match",
