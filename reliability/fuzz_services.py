@@ -169,12 +169,9 @@ def trainer(ctx: Context) -> Service:
     by = _by_name(rpcs)
     svc = Service("trainer", rpcs, fuzz_targets.trainer(ctx.workdir / "paths", ctx.profile.name == "full", []))
 
+    startable: list[str] = []  # the config the warm-up starts: the first listed one this machine can start
+
     def setup(s: Service, channel: grpc.Channel) -> None:
-        listed = _unary(channel, by["ListConfigs"], trainer_pb2.ListConfigsRequest())
-        fresh = fuzz_targets.trainer(ctx.workdir / "paths", ctx.profile.name == "full",
-                                     [c.name for c in listed.configs])
-        s.targets.typical.update(fresh.typical)
-        s.targets.hostile.update(fresh.hostile)
         ids: list[str] = s.targets.typical["id"]
 
         def cancel(got: list[Message]) -> None:
@@ -189,15 +186,32 @@ def trainer(ctx: Context) -> Service:
                 if job_id not in ids:
                     ids.append(job_id)
 
+        listed = [c.name for c in _unary(channel, by["ListConfigs"], trainer_pb2.ListConfigsRequest()).configs]
+        for name in listed:  # a config whose data this machine lacks (a clone without the datasets folder) is refused
+            try:
+                resp = _unary(channel, by["StartTraining"], trainer_pb2.StartTrainingRequest(
+                    config=name, name="probe", overrides={"train.max_steps": "1"}))
+            except grpc.RpcError as exc:
+                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+                    continue
+                raise
+            cancel([resp])
+            startable.append(name)
+            break
+        ordered = startable + [n for n in listed if n not in startable]  # the typical configs: one that starts first
+        fresh = fuzz_targets.trainer(ctx.workdir / "paths", ctx.profile.name == "full", ordered)
+        s.targets.typical.update(fresh.typical)
+        s.targets.hostile.update(fresh.hostile)
+        s.targets.typical["id"] = ids
         by["StartTraining"].after_ok = cancel
 
     def warm(channel: grpc.Channel) -> None:
         """Three valid jobs started, cancelled and watched to their end (a job's first start loads
-        the machinery every later one reuses)."""
-        configs = [c for c in svc.targets.typical["config"] if c != "no-such-config"]
-        for i in range(3 if configs else 0):
+        the machinery every later one reuses), on the first listed config this machine can start
+        (none when it can start none)."""
+        for i in range(3 if startable else 0):
             resp = _unary(channel, by["StartTraining"], trainer_pb2.StartTrainingRequest(
-                config=configs[0], name=f"warm-{i}", overrides={"train.max_steps": "1"}))
+                config=startable[0], name=f"warm-{i}", overrides={"train.max_steps": "1"}))
             cancel = by["StartTraining"].after_ok  # set by setup, which runs first
             assert cancel is not None
             cancel([resp])

@@ -68,12 +68,15 @@ async def test_missing_dataset_names_the_path(trainer, monkeypatch, tmp_path) ->
     err = await _start_error(trainer, "tiny-multitask-lora", **{"method.lora.r": "4"})  # the main job's need none
     assert err.code() == grpc.StatusCode.NOT_FOUND
     assert str(tmp_path / "no-datasets" / "codexglue_code_to_code_trans" / "valid.java-cs.txt.java") in err.details()
+    # the request's field first (the config named), then the config's own key
+    assert err.details().startswith("config 'tiny-multitask-lora': data.tasks[0].source."), err.details()
 
 
 async def test_rank_above_generator_limit_is_failed_precondition(trainer) -> None:  # type: ignore[no-untyped-def]
     err = await _start_error(trainer, "smollm2-multitask-qlora-cpu", **{"method.lora.r": "16"})
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "method.lora.r" in err.details() and "max_lora_rank of 4" in err.details()
+    assert err.details().startswith("overrides[method.lora.r]: method.lora.r: "), err.details()  # the override set it
 
 
 async def test_missing_base_model_folder(trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]

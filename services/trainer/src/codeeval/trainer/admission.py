@@ -3,15 +3,17 @@
 Unknown config -> NOT_FOUND with did-you-mean; override outside the whitelist or a bad value ->
 INVALID_ARGUMENT naming the key; missing dataset -> NOT_FOUND naming the path; missing base
 model folder -> FAILED_PRECONDITION; LoRA rank above the generator's max rank, or
-load_into_generator without a generator -> FAILED_PRECONDITION. Cost: reads no data, one
-GetCapabilities call when a generator is configured.
+load_into_generator without a generator -> FAILED_PRECONDITION. An error found in the resolved
+config names the request's field it came from first (the override that set it, else the config),
+then the config's own key: ``config 'x': data.tasks[1].eval_source.path: dataset path ... does
+not exist``. Cost: reads no data, one GetCapabilities call when a generator is configured.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from codeeval.kit.errors import FailedPrecondition
+from codeeval.kit.errors import CodeevalError, FailedPrecondition
 from codeeval.prompts import MODEL, get_task_prompt, get_template
 from codeeval.trainer.readers import check_source
 from codeeval.trainer.recipe_schema import TrainConfig, expand_path, load_config
@@ -30,6 +32,16 @@ class GeneratorLink(Protocol):
 
 def admit(config: str, overrides: dict[str, str], generator: GeneratorLink | None) -> TrainConfig:
     cfg = load_config(config, overrides)
+    try:
+        return _check(cfg, generator)
+    except CodeevalError as exc:
+        key = exc.field or ""
+        where = next((f"overrides[{k}]" for k in overrides if key == k or key.startswith((f"{k}.", f"{k}["))),
+                     f"config {config!r}")
+        raise type(exc)(str(exc), field=where) from None
+
+
+def _check(cfg: TrainConfig, generator: GeneratorLink | None) -> TrainConfig:
     if cfg.model.template != MODEL:
         get_template(cfg.model.template)
     for i, task in enumerate(cfg.data.tasks):
