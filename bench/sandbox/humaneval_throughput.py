@@ -311,15 +311,15 @@ def _rusage_s(usage: Any) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
-def baseline_main(kind: str, path: str, workers: int) -> None:
+def baseline_main(kind: str, path: str, workers: int, timeout: float = TIMEOUT_S) -> None:
     """The body of a baseline interpreter: prints {"seconds", "passed"} (a floor: and "cpu_s", its
     CPU seconds by role) as one JSON line."""
     with open(path, encoding="utf-8") as fh:
         problems = json.load(fh)
     texts = [p["text"] for p in problems]
-    runners = {"lean": lambda: lean(texts, workers, TIMEOUT_S), "manager": lambda: manager(texts, workers, TIMEOUT_S),
-               "split": lambda: floor(problems, workers, TIMEOUT_S, isolated=False),
-               "split-ns": lambda: floor(problems, workers, TIMEOUT_S, isolated=True)}
+    runners = {"lean": lambda: lean(texts, workers, timeout), "manager": lambda: manager(texts, workers, timeout),
+               "split": lambda: floor(problems, workers, timeout, isolated=False),
+               "split-ns": lambda: floor(problems, workers, timeout, isolated=True)}
     start = time.perf_counter()
     result = runners[kind]()
     seconds = time.perf_counter() - start
@@ -666,7 +666,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--baseline":
-        baseline_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--baseline":  # KIND PROGRAMS_JSON WORKERS [TIMEOUT_S]
+        baseline_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), *map(float, sys.argv[5:]))
     else:
         main()
