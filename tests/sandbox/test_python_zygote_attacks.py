@@ -590,14 +590,22 @@ async def test_no_earlier_runs_data_is_in_the_candidates_or_its_inits_memory(att
 
 
 def _zygote_python(engine: Executor) -> int:
-    """The host pid of the slot's idle zygote interpreter (below its bwrap)."""
+    """The host pid of the slot's idle zygote interpreter (below its bwrap), which has one child
+    when idle: the spare forked for the next run."""
     from codeeval.sandbox.backends.memwatch import descendants
 
     zygote = next(iter(engine.backend.zygotes.values()))  # type: ignore[attr-defined]
     argv = {p: open(f"/proc/{p}/cmdline", "rb").read().split(b"\0") for p in descendants(zygote.proc.pid)}  # noqa: SIM115
     found = [p for p, args in argv.items() if args[0].endswith(b"python3") and b"/harness/py_zygote.py" in args]
-    assert len(found) == 1, found  # idle: no run child beside it
-    return found[0]
+    parents = {p: _ppid(p) for p in found}
+    top = [p for p in found if parents[p] not in found]
+    assert len(top) == 1 and len(found) == 2 and parents[next(p for p in found if p != top[0])] == top[0], found
+    return top[0]
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
 
 
 @ASYNC
@@ -629,6 +637,30 @@ async def test_a_zygote_killed_between_runs_never_fails_a_run(attacked: Executor
     after = await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")
     assert after.outcome in (Outcome.PASSED, Outcome.SANDBOX_ERROR), (after.outcome, after.detail)
     await _healthy_after_restart(attacked, old)
+
+
+@ASYNC
+async def test_a_spare_that_died_is_replaced_without_failing_a_run(attacked: Executor):
+    """The spare init forked ahead of the next run, killed while it waits (an OOM kill, say): the
+    next run gets a fresh one from the same zygote and is judged right, and a new spare waits."""
+    import signal
+
+    ok = "def f():\n    return 1\n"
+    assert (await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")).outcome is Outcome.PASSED
+    zygote = _zygote_python(attacked)
+    spare = _spare(zygote)
+    os.kill(spare, signal.SIGKILL)
+    after = await _run(attacked, ok, "def check(c):\n    assert c() == 1\n")
+    assert after.outcome is Outcome.PASSED, (after.outcome, after.detail)
+    assert _zygote_python(attacked) == zygote
+    assert _spare(zygote) != spare
+
+
+def _spare(zygote: int) -> int:
+    with open(f"/proc/{zygote}/task/{zygote}/children") as fh:
+        children = [int(c) for c in fh.read().split()]
+    assert len(children) == 1, children
+    return children[0]
 
 
 async def _healthy_after_restart(engine: Executor, old: int) -> None:

@@ -25,9 +25,9 @@ reports no status is a ``sandbox_failure`` for the run in flight (a SANDBOX_ERRO
 stopped; the next run starts a fresh one.
 
 Costs: per run one message, an unshare and a fork in the zygote and one fork in the run (no exec,
-no interpreter start), a cgroup join by the service and one round trip for the source; the run's
-cgroup is made during the slot's previous run and removed after the result (bubblewrap.py); see
-bench/sandbox/README.md.
+no interpreter start), a cgroup join by the run's init and one round trip for the source. The
+run's init (C2) is forked into its namespaces and prepared during the slot's previous run, as its
+cgroup is made then (bubblewrap.py) and removed after the result; see bench/sandbox/README.md.
 """
 
 from __future__ import annotations

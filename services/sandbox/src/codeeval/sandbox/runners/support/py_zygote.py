@@ -15,9 +15,13 @@ run's own control socket (SOCK_STREAM). It never receives a run's source, test c
 values: the source goes from the host straight to the run's child on that control socket.
 
 Per run:
-- The zygote unshares the mount, pid, net, ipc and uts namespaces, forks C2 (pid 1 of the new pid
-  namespace, in all five new ones) and goes back to its own namespaces with ``setns`` (it keeps an
-  fd of each); no other process per run. When C2's pidfd says it ended, the zygote reaps it and
+- Ahead of each run (at start, then while the slot's previous run runs) the zygote unshares the
+  mount, pid, net, ipc and uts namespaces, forks a *spare* C2 (pid 1 of the new pid namespace, in
+  all five new ones) and goes back to its own namespaces with ``setns`` (it keeps an fd of each).
+  The spare makes its mounts private, mounts a new /proc, sets the hostname, brings its loopback
+  up and waits on a socketpair of its own. A run's message and fds are forwarded to it, so the
+  run starts at C2's first step below; a spare that died is replaced at once (the run is not
+  failed). No other process per run. When C2's pidfd says it ended, the zygote reaps it and
   reports ``S`` + its wait status (int32) on the run's control socket, which only the zygote holds
   by then (C2 closes its copy before any candidate code runs).
 - C2 reads the host's first message on the run's control socket (the source's size, with a
@@ -25,8 +29,8 @@ Per run:
   writing ``0`` to each; sends ``P`` with SCM_CREDENTIALS (the host sees its pid in the host's pid
   namespace) and a pidfd of itself, without waiting for an answer, and reads the source (UTF-8),
   which the host sent right after the first message. Then: stdio on 0/1/2, a new cgroup
-  namespace, ``/`` private, fresh size-capped tmpfs on /tmp and /dev/shm, a tmpfs on /code
-  holding main.py (then read-only), a new /proc, hostname ``sandbox``, rlimits, every other fd
+  namespace, fresh size-capped tmpfs on /tmp and /dev/shm, a tmpfs on /code holding main.py
+  (then read-only), rlimits, every other fd
   closed, a new session, the ambient capabilities dropped (the bounding set is empty: the zygote
   emptied its own at start), uid/gid 1 (which clears the permitted and effective sets), the
   inheritable set cleared, no_new_privs, the seccomp filter; then it forks C3, in which
@@ -35,7 +39,9 @@ Per run:
   candidate's start marker, exit 1 (a SANDBOX_ERROR).
 
 Costs: per run one unshare and five setns in the zygote, a fork each for C2 and C3 (a page-table
-copy of the warm interpreter), four mounts; see bench/sandbox/README.md for the measured split.
+copy of the warm interpreter), five mounts; the spare's share (the unshare, C2's fork and its
+``_prepare``) is paid while the previous run runs, off the run's path. See bench/sandbox/README.md
+for the measured split.
 The zygote's start is one python3 (~50 ms, once per slot).
 """
 
@@ -125,10 +131,18 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
-    """C2, after its cgroup join: everything between the zygote's state and the candidate's."""
-    _check(libc.unshare(NEWCGROUP), "unshare cgroup namespace")
+def _prepare() -> None:
+    """A spare C2, before any run is its own: what does not depend on a run (its mounts private, a
+    new /proc of its pid namespace, the hostname, the loopback device)."""
     _mount(b"none", "/", None, MS_REC | MS_PRIVATE, None)
+    _mount(b"proc", "/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    _check(libc.sethostname(b"sandbox", 7), "sethostname")
+    _loopback_up()
+
+
+def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
+    """C2, after its cgroup join: everything between a prepared spare's state and the candidate's."""
+    _check(libc.unshare(NEWCGROUP), "unshare cgroup namespace")
     owner = f"uid={CANDIDATE_ID},gid={CANDIDATE_ID}"
     _mount(b"tmpfs", "/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={req['work_dir_bytes']},mode=0755,{owner}")
     _mount(b"tmpfs", "/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={req['shm_bytes']},mode=0755,{owner}")
@@ -139,9 +153,6 @@ def _isolate(req: dict, source: bytes, keep: int, bpf: bytes) -> None:
         view = view[os.write(fd, view):]
     os.close(fd)
     _mount(b"none", CODE_DIR, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
-    _mount(b"proc", "/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-    _check(libc.sethostname(b"sandbox", 7), "sethostname")
-    _loopback_up()
     for name, value in req["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value[0], value[1]))
     os.closerange(3, keep)
@@ -249,27 +260,64 @@ def _reap_until(worker: int) -> None:
 RUN_NAMESPACES = (("mnt", NEWNS), ("pid", NEWPID), ("net", NEWNET), ("ipc", NEWIPC), ("uts", NEWUTS))
 
 
-def _start(req: dict, fds: list[int], bpf: bytes, own: dict[int, int], keep_closed: list[int]) -> int:
-    """Fork C2 into fresh namespaces and return its pid; the zygote itself is back in its own
-    namespaces (``own``: flag -> an fd of the zygote's namespace) when this returns. Raises
-    SetupError when the namespaces cannot be made (the run's fds are then the caller's to close),
-    SystemExit when the zygote cannot return to its own (it must not serve another run)."""
-    if len(fds) != 5:
-        raise SetupError(f"expected 5 fds, got {len(fds)}")
-    _check(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
+def _prefork(bpf: bytes, own: dict[int, int], keep_closed: list[int]) -> tuple[int, socket.socket]:
+    """Fork a spare C2 into fresh namespaces ahead of its run (while the slot's current run runs):
+    it prepares itself (``_prepare``) and waits on a socket of its own for one run's message, which
+    the zygote forwards to it. Returns its pid and the zygote's end of that socket; the zygote is
+    back in its own namespaces (``own``: flag -> an fd of the zygote's namespace) when this returns.
+    Raises SetupError when the namespaces cannot be made, SystemExit when the zygote cannot return
+    to its own (it must not serve another run). ``keep_closed``: the zygote's fds a spare closes."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        _check(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
+    except SetupError:
+        mine.close()
+        theirs.close()
+        raise
     pid = os.fork()
     if pid == 0:
         try:
+            mine.close()
             for fd in keep_closed:
                 os.close(fd)
-            _init(req, fds, bpf)
+            _spare(theirs, bpf)
         finally:
             os._exit(1)
+    theirs.close()
     for _name, flag in RUN_NAMESPACES:
         if libc.setns(own[flag], flag) != 0:
             err = ctypes.get_errno()
             raise SystemExit(f"zygote: cannot return to its own namespaces: {os.strerror(err)}")
-    return pid
+    return pid, mine
+
+
+def _spare(sock: socket.socket, bpf: bytes) -> None:
+    """A spare C2: prepares itself, then becomes the C2 of the one run the zygote forwards (its
+    header and five fds); exits when the zygote hangs up first. Never returns."""
+    try:
+        _prepare()
+        failed = ""
+    except (OSError, SetupError) as exc:
+        failed = str(exc)
+    try:
+        msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 8)
+    except OSError:
+        os._exit(0)
+    sock.close()
+    if not msg:
+        os._exit(0)
+    try:
+        req = json.loads(msg)
+    except ValueError:
+        req = {}
+    if len(fds) != 5:
+        failed = failed or f"expected 5 fds, got {len(fds)}"
+    if failed:
+        if len(fds) > 2:
+            with contextlib.suppress(OSError):
+                os.write(fds[2], f"zygote: {failed}\n".encode(errors="replace"))
+        os._exit(1)
+    _init(req, fds, bpf)
 
 
 def _report(ctl: int, status: int) -> None:
@@ -282,12 +330,23 @@ def _report(ctl: int, status: int) -> None:
 
 
 def serve(control: socket.socket, bpf: bytes) -> None:
-    """One message per run (see the module's docstring); C2 of each run is the zygote's child, its
-    exit seen through a pidfd and reported on the run's control socket. Returns at the host's EOF."""
+    """One message per run (see the module's docstring), forwarded to the spare C2 forked ahead of
+    it (one is forked at once when there is none or it died); then the next run's spare is forked
+    while this run runs. C2 of each run is the zygote's child, its exit seen through a pidfd and
+    reported on the run's control socket. Returns at the host's EOF."""
     own = {flag: os.open(f"/proc/self/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name, flag in RUN_NAMESPACES}
     poller = select.poll()
     poller.register(control, select.POLLIN)
     runs: dict[int, tuple[int, int]] = {}  # pidfd -> (C2's pid, the run's control socket)
+
+    def fork_spare() -> tuple[int, socket.socket] | str:
+        keep_closed = [control.fileno(), *own.values(), *runs, *(c for _, c in runs.values())]
+        try:
+            return _prefork(bpf, own, keep_closed)
+        except SetupError as exc:  # the run that needs it gets a fresh try, then this error
+            return str(exc)
+
+    spare = fork_spare()
     while True:
         for fd, _events in poller.poll():
             if fd in runs:
@@ -302,25 +361,53 @@ def serve(control: socket.socket, bpf: bytes) -> None:
                 return
             if not msg:
                 return
-            try:
-                req = json.loads(msg)
-            except ValueError:
-                req = {}
-            keep_closed = [control.fileno(), *own.values(), *runs, *(c for _, c in runs.values())]
-            try:
-                pid = _start(req, fds, bpf, own, keep_closed)
-            except SetupError as exc:  # the host sees the run's socket end without a P: a SANDBOX_ERROR
-                if len(fds) > 2:
-                    with contextlib.suppress(OSError):
-                        os.write(fds[2], f"zygote: {exc}\n".encode(errors="replace"))
-                for f in fds:
-                    os.close(f)
+            if len(fds) != 5:  # the host sees the run's socket end without a P: a SANDBOX_ERROR
+                _refuse(fds, f"expected 5 fds, got {len(fds)}")
                 continue
+            if not isinstance(spare, tuple) or not _hand_off(spare, msg, fds):  # none, or it died
+                _drop(spare)
+                spare = fork_spare()
+                if not isinstance(spare, tuple) or not _hand_off(spare, msg, fds):
+                    _refuse(fds, spare if isinstance(spare, str) else "the run's init ended before its run")
+                    _drop(spare)
+                    spare = "no spare"
+                    continue
+            pid, sock = spare
+            sock.close()
             for f in fds[:4]:
                 os.close(f)
             pidfd = os.pidfd_open(pid)
             runs[pidfd] = (pid, fds[4])
             poller.register(pidfd, select.POLLIN)
+            spare = fork_spare()
+
+
+def _hand_off(spare: tuple[int, socket.socket], msg: bytes, fds: list[int]) -> bool:
+    """Forward one run's message and fds to ``spare``; False when it is gone."""
+    try:
+        socket.send_fds(spare[1], [msg], fds)
+    except OSError:
+        return False
+    return True
+
+
+def _drop(spare: tuple[int, socket.socket] | str) -> None:
+    """Kill and reap a spare that will not serve (a string: there was none)."""
+    if isinstance(spare, tuple):
+        spare[1].close()
+        with contextlib.suppress(OSError):
+            os.kill(spare[0], signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spare[0], 0)
+
+
+def _refuse(fds: list[int], why: str) -> None:
+    """A run that cannot start: ``zygote: why`` on its stderr (a SANDBOX_ERROR), its fds closed."""
+    if len(fds) > 2:
+        with contextlib.suppress(OSError):
+            os.write(fds[2], f"zygote: {why}\n".encode(errors="replace"))
+    for f in fds:
+        os.close(f)
 
 
 def _drop_bounding() -> None:
