@@ -5,7 +5,8 @@ usage: py_judge.py    (stdin: a Unix socket to the service)
 A warm server, one per worker slot, started by the service outside every candidate's namespaces
 (its own pid, network, ipc and uts namespaces; its own uid when the service is root). For each run
 the service sends it two fds with SCM_RIGHTS: the judge's end of the candidate channel and a
-private control socket. The server forks a child per run and keeps nothing of it: the child reads
+private control socket. The server keeps a child forked ahead of the next run (a spare, waiting on
+the server's socket), which takes those fds itself, and keeps nothing of the run: the child reads
 the run's request (test code, entry point, limits; or a reference and an input table) from the
 control socket, so the server never holds a run's test code or expected values. The child sets
 rlimits, then:
@@ -369,8 +370,6 @@ def _accept(channel: Channel, timeout: float) -> None:
 
 def run_one(cand_fd: int, ctl_fd: int) -> None:
     """The forked child: one run, then exit. Its verdict goes to the control socket."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     ctl = socket.socket(fileno=ctl_fd)
     channel = Channel(socket.socket(fileno=cand_fd))
     try:
@@ -398,27 +397,55 @@ def run_one(cand_fd: int, ctl_fd: int) -> None:
 
 
 def serve(control: socket.socket) -> None:
-    """Fork a child for every (channel, control) fd pair received; reap them; end at EOF."""
+    """Keep one child forked ahead of the next run (a *spare*): it takes the next (channel,
+    control) fd pair from the server's socket itself, tells the server so and runs it, while the
+    server forks the next spare and reaps ended children. Ends at EOF."""
+    while True:
+        taken, tell = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(taken)
+            _spare(control, tell)
+        os.close(tell)
+        try:
+            said = os.read(taken, 1)
+        finally:
+            os.close(taken)
+        _reap()
+        if said == b"E":
+            return
+        if said != b"1":  # the spare died before it took a run: fork another
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _spare(control: socket.socket, tell: int) -> None:
+    """A spare child: its signals reset, it waits for one run's fds on the server's socket, tells
+    the server (``1``, or ``E`` at EOF) and runs it. Never returns."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     fd_bytes = array.array("i").itemsize
     while True:
         try:
             msg, ancdata, _, _ = control.recvmsg(1, socket.CMSG_SPACE(2 * fd_bytes))
+            break
         except InterruptedError:
             continue
-        fds = array.array("i")
-        for level, kind, data in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[:len(data) - len(data) % fd_bytes])
-        if not msg:
-            return
-        if len(fds) == 2:
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                run_one(fds[0], fds[1])
-        for fd in fds:
-            os.close(fd)
-        _reap()
+        except OSError:
+            msg, ancdata = b"", []
+            break
+    control.close()
+    os.write(tell, b"1" if msg else b"E")
+    os.close(tell)
+    fds = array.array("i")
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fd_bytes])
+    if msg and len(fds) == 2:
+        run_one(fds[0], fds[1])
+    for fd in fds:
+        os.close(fd)
+    os._exit(0)
 
 
 def _reap() -> None:
