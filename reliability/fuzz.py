@@ -3,10 +3,11 @@ real four services started on loopback; one :class:`~reliability.report.Section`
 
 Per service: start it (``codeeval serve`` as a child process, state and logs in ``ctx.workdir``),
 warm it up to its RSS plateau (its warm hook, then rounds of requests: :data:`WARMUP_SHARE`), read
-its footprint (RSS of the service process, open fds and processes of its tree), send the measured
-pass, read it again, check it still answers SERVING. Per RPC the row gives the requests sent, the
-statuses seen with counts, the slowest answer and the violations; the section's problems give each
-violation with the shortest reproducer seen.
+its footprint (RSS of the service process, open fds and processes of its tree; the RSS judged from
+the top of the warm-up's band: :func:`warm_baseline`), send the measured pass, read it again, check
+it still answers SERVING. Per RPC the row gives the requests sent, the statuses seen with counts,
+the slowest answer and the violations; the section's problems give each violation with the shortest
+reproducer seen.
 
 Bounds: requests per RPC ``ctx.count(PER_RPC)``; time: the whole area's loops share
 :data:`AREA_SECONDS` (short: 30 s, full: 13 min) in proportion to each service's RPCs (time a
@@ -25,7 +26,7 @@ import time
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -40,7 +41,7 @@ from codeeval.kit.client import LocalService, open_channel
 from reliability.context import Context, environment
 from reliability.fuzz_checks import ALLOWED, Answer, Resources, Tally, resource_problems, resources, violation
 from reliability.fuzz_strategies import Case, Targets, cases, field_names, message_class, plan
-from reliability.load_checks import PLATEAU_GROWTH, PLATEAU_ROUNDS, plateau_reached, rss_bytes
+from reliability.load_checks import PLATEAU_GROWTH, PLATEAU_ROUNDS, plateau_level, plateau_reached, rss_bytes
 from reliability.report import Section
 
 #: Requests per RPC in the full profile (``ctx.count`` scales it).
@@ -248,8 +249,9 @@ def fuzz_service(ctx: Context, svc: Service, address: str, pid: int, seconds: fl
     if after is None:
         section.problems.append(f"the service process {pid} is gone (a crash)")
     elif before is not None:
-        section.problems += resource_problems(before, after)
-        section.notes.append(_footprint(before, after))
+        baseline = warm_baseline(before, warm_rss)
+        section.problems += resource_problems(baseline, after)
+        section.notes.append(_footprint(baseline, after))
     section.notes.append(_warm_up_note(warm_rss, round_s))
     section.notes += svc.notes
     seen = {k for t in tallies.values() for k in t.statuses if k in ALLOWED}
@@ -279,6 +281,14 @@ def warm_up(one_round: Callable[[int], None], rss: Callable[[], int]) -> list[in
     return got
 
 
+def warm_baseline(settled: Resources, warm_rss: list[int]) -> Resources:
+    """The footprint the measured pass is judged against: ``settled`` (read after the warm-up) with
+    its RSS raised to the top of the warm-up's band (:func:`~reliability.load_checks.plateau_level`
+    of ``warm_rss``, bytes), as the analyzer load figure's. One reading after the warm-up is a point
+    anywhere in that band: the full profile's analyzer read 249 MiB after rounds that read 251-256."""
+    return replace(settled, rss_kib=max(settled.rss_kib, plateau_level(warm_rss) // 1024))
+
+
 def _warm_up_note(warm_rss: list[int], round_s: float) -> str:
     ended = ("ended at the RSS plateau" if plateau_reached(warm_rss) else
              f"stopped at its bound ({MAX_WARMUP_ROUNDS} rounds) before the RSS plateau")
@@ -286,7 +296,7 @@ def _warm_up_note(warm_rss: list[int], round_s: float) -> str:
             f"{WARMUP_ROUNDS} rounds; plateau: the last {PLATEAU_ROUNDS} rounds left RSS under "
             f"{100 * PLATEAU_GROWTH:.0f}% over its highest reading before them, as the analyzer load figure's "
             "warm-up); service RSS MiB after each round: " + ", ".join(f"{r / 2**20:.1f}" for r in warm_rss)
-            + "; the baseline is read after it")
+            + f"; the baseline RSS is the top of the last {PLATEAU_ROUNDS + 1} and the reading after them")
 
 
 def _footprint(before: Resources, after: Resources) -> str:

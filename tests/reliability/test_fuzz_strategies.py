@@ -266,3 +266,17 @@ def test_the_warm_up_ends_at_the_rss_plateau_within_its_bound():
     assert len(got) == fuzz.MAX_WARMUP_ROUNDS and rounds[-1] == fuzz.MAX_WARMUP_ROUNDS - 1  # bounded
     assert "stopped at its bound" in fuzz._warm_up_note(got, 1.0)
     assert "ended at the RSS plateau" in fuzz._warm_up_note(settling[:6], 1.0)
+
+
+def test_the_baseline_rss_is_the_top_of_the_warm_ups_band():
+    mib = 2**20
+    settled = fuzz.Resources(rss_kib=249 * 1024, fds=188, processes={1: "python", 2: "java"})
+    # the full profile's analyzer: the reading after the warm-up sat under the band's top
+    base = fuzz.warm_baseline(settled, [244 * mib, 251 * mib, 254 * mib, 256 * mib, 249 * mib])
+    assert base.rss_kib == 256 * 1024 and (base.fds, base.processes) == (settled.fds, settled.processes)
+    after = fuzz.Resources(rss_kib=263 * 1024, fds=188, processes=settled.processes)
+    assert fuzz.resource_problems(base, after) == []  # +2.7% over the band's top
+    assert fuzz.resource_problems(settled, after)  # +5.6% over the one reading
+    # a reading over the band (growth after the last round) stays the baseline; older rounds do not count
+    assert fuzz.warm_baseline(settled, [300 * mib, 240 * mib, 240 * mib, 240 * mib]).rss_kib == 249 * 1024
+    assert fuzz.warm_baseline(settled, []).rss_kib == 249 * 1024
