@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from codeeval.analyzer import codebleu_metric
+from codeeval.analyzer import codebleu_metric, wordnet
 from codeeval.analyzer.scoring import Scorer, leakage
 
 
@@ -74,6 +74,25 @@ def test_meteor_uses_wordnet_synonyms(scorer: Scorer) -> None:
     result = scorer.score(["return the car now", "return the sun now"], refs, "", ["meteor"])
     _, meteor = _values(result, "meteor")
     assert meteor[0].value > 0.95 and meteor[1].value < 0.7
+
+
+def test_meteor_bounds_wordnets_synset_cache_without_changing_scores(scorer: Scorer, monkeypatch) -> None:
+    reader = wordnet.load_wordnet(scorer.wordnet_dir)
+    hyps = ["return the car now", "open the door slowly", "a quick brown fox jumps"]
+    refs = ["return the auto now", "shut the gate slowly", "the fast brown dog leaps"]
+    kept = [m.value for m in _values(scorer.score(hyps, refs, "", ["meteor"]), "meteor")[1]]
+    held = wordnet.cached_synsets(reader)
+    assert held > 10  # the words' synsets stay under the bound
+    monkeypatch.setattr(wordnet, "MAX_CACHED_SYNSETS", 10)
+    bounded = [m.value for m in _values(scorer.score(hyps, refs, "", ["meteor"]), "meteor")[1]]
+    assert wordnet.cached_synsets(reader) == 0 and bounded == kept  # emptied after the call; memoization only
+    # never emptied while another call is using it: only the last one to leave empties it
+    with reader.bounded() as first:
+        first.synsets("run")  # 57 synsets
+        with reader.bounded() as second:
+            second.synsets("door")
+        assert wordnet.cached_synsets(reader) > 10
+    assert wordnet.cached_synsets(reader) == 0
 
 
 JAVA_REF = "public int add ( int a , int b ) { int c = a + b ; return c ; }"

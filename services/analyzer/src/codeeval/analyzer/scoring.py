@@ -205,9 +205,9 @@ class Scorer:
 
             from codeeval.analyzer.wordnet import load_wordnet
 
-            wordnet = load_wordnet(self.wordnet_dir)
-            self._mean_metric("meteor", [meteor_score([_meteor_tokens(r)], _meteor_tokens(h), wordnet=wordnet)
-                                         for h, r in pairs], per, corpus)
+            with load_wordnet(self.wordnet_dir).bounded() as wordnet:
+                self._mean_metric("meteor", [meteor_score([_meteor_tokens(r)], _meteor_tokens(h), wordnet=wordnet)
+                                             for h, r in pairs], per, corpus)
         if "exact_match" in metrics:
             self._mean_metric("exact_match", [float(_ws(h) == _ws(r)) for h, r in pairs], per, corpus)
         instances = [Instance(i, m) for i, m in enumerate(per)]
